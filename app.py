@@ -1,0 +1,180 @@
+"""Tsudoi (集い): the Litestar application, its lifespan and its CLI commands."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import click
+from click import Group
+from litestar import Litestar
+from litestar.config.compression import CompressionConfig
+from litestar.config.csrf import CSRFConfig
+from litestar.datastructures import CacheControlHeader
+from litestar.logging import LoggingConfig
+from litestar.plugins import CLIPluginProtocol
+from litestar.plugins.htmx import HTMXPlugin
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
+
+from routes.registry import ROUTE_HANDLERS
+from routes.errors import EXCEPTION_HANDLERS
+from routes.middleware import request_log_middleware, security_headers_middleware, session_middleware
+from services.clock import Clock
+from services.context import AppContext, build_context, open_context
+from services.settings import Settings, get_settings
+
+STATIC_DIR = Path(__file__).parent / "static"
+# Paths that receive machine-to-machine or mail-client POSTs, which carry no browser CSRF cookie.
+CSRF_EXEMPT = ["/payments/notify", "/unsubscribe"]
+
+
+def static_version() -> str:
+    """Changes whenever a static file does, so /static can be cached for a year."""
+    digest = hashlib.sha256()
+    for path in sorted(STATIC_DIR.rglob("*")):
+        if path.is_file():
+            digest.update(path.name.encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:10]
+
+
+def _run(job: Callable[[AppContext], Awaitable[int]]) -> None:
+    """Run one CLI job against the configured database, then exit with its code."""
+
+    async def main() -> int:
+        context = await open_context(build_context(get_settings()))
+        try:
+            return await job(context)
+        finally:
+            await context.db.close()
+
+    raise SystemExit(asyncio.run(main()))
+
+
+@click.group(name="tsudoi", help="Tsudoi の運用コマンド")
+def tsudoi_cli() -> None:
+    pass
+
+
+@tsudoi_cli.command(name="demo", help="Load demo data (idempotent) and print the demo logins.")
+def demo_command() -> None:
+    from services.demo import load_demo
+
+    async def job(context: AppContext) -> int:
+        for line in await load_demo(context):
+            click.echo(line)
+        return 0
+
+    _run(job)
+
+
+@tsudoi_cli.command(name="create-admin", help="Create an admin account.")
+@click.option("--member-number", prompt="管理者のログインID（数字）")
+@click.option("--email", prompt="メールアドレス")
+@click.option("--password", prompt="パスワード", hide_input=True, confirmation_prompt=True)
+def create_admin_command(member_number: str, email: str, password: str) -> None:
+    from services.accounts import AccountError, create_admin
+
+    async def job(context: AppContext) -> int:
+        try:
+            await create_admin(context, member_number=member_number, email=email, password=password)
+        except AccountError as error:
+            click.echo(str(error), err=True)
+            return 1
+        click.echo(f"管理者 {member_number} を作成しました。")
+        return 0
+
+    _run(job)
+
+
+@tsudoi_cli.command(name="import-members", help="Import members from a CSV file (all or nothing).")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Check every row and write nothing.")
+def import_members_command(file: Path, dry_run: bool) -> None:
+    from services.member_import import import_members_file
+
+    async def job(context: AppContext) -> int:
+        report = await import_members_file(context, file.read_bytes(), dry_run=dry_run)
+        for line in report.lines():
+            click.echo(line)
+        return 0 if report.ok else 1
+
+    _run(job)
+
+
+@tsudoi_cli.command(name="backup", help="Write a consistent copy of the database to DEST.")
+@click.argument("dest", type=click.Path(dir_okay=False, path_type=Path))
+def backup_command(dest: Path) -> None:
+    async def job(context: AppContext) -> int:
+        await context.db.backup_to(dest)
+        click.echo(f"バックアップを {dest} に保存しました。")
+        return 0
+
+    _run(job)
+
+
+class TsudoiCLI(CLIPluginProtocol):
+    def on_cli_init(self, cli: Group) -> None:
+        cli.add_command(tsudoi_cli)
+
+
+def create_app(settings: Settings | None = None, clock: Clock | None = None) -> Litestar:
+    settings = settings or get_settings()
+    context: AppContext = build_context(settings, clock)
+    context.templates.globals["static_version"] = static_version()
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        await open_context(context)
+        from services.startup import start_background, stop_background
+
+        await start_background(context)
+        try:
+            yield
+        finally:
+            await stop_background(context)
+            await context.db.close()
+
+    app = Litestar(
+        route_handlers=[
+            *ROUTE_HANDLERS,
+            create_static_files_router(
+                path="/static",
+                directories=[STATIC_DIR],
+                cache_control=CacheControlHeader(max_age=31_536_000, public=True),
+            ),
+        ],
+        lifespan=[lifespan],
+        middleware=[request_log_middleware, security_headers_middleware, session_middleware],
+        csrf_config=CSRFConfig(
+            secret=settings.secret_key,
+            cookie_name="tsudoi_csrf",
+            header_name="x-csrftoken",
+            cookie_secure=settings.https,
+            cookie_samesite="lax",
+            exclude=CSRF_EXEMPT,
+        ),
+        template_config=TemplateConfig(engine=JinjaTemplateEngine.from_environment(context.templates)),
+        compression_config=CompressionConfig(backend="gzip", minimum_size=512),
+        plugins=[HTMXPlugin(), TsudoiCLI()],
+        exception_handlers=EXCEPTION_HANDLERS,
+        logging_config=LoggingConfig(
+            root={"level": "INFO", "handlers": ["queue_listener"]},
+            loggers={"tsudoi": {"level": "INFO", "propagate": True}},
+            log_exceptions="debug",
+        ),
+        openapi_config=None,
+        debug=False,
+    )
+    app.state.ctx = context
+    logging.getLogger("tsudoi").setLevel(logging.INFO)
+    return app
+
+
+app = create_app()

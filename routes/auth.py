@@ -1,0 +1,122 @@
+"""Login and logout."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.response import Template
+
+from routes.common import (
+    clear_session_cookie,
+    client_ip,
+    ctx,
+    flash,
+    form_error_status,
+    logged_in,
+    redirect,
+    render,
+    safe_next,
+    session_cookie,
+    text_field,
+)
+from services import login_flow
+from services.auth import INVALID_LOGIN_MESSAGE, LOCKED_MESSAGE, authenticate
+from services.sessions import end_session, start_session
+
+
+class LoginController(Controller):
+    path = "/login"
+
+    @get("/", name="login")
+    async def show(self, request: Request[Any, Any, Any], next: str | None = None) -> Response[Any]:  # noqa: A002
+        if logged_in(request):
+            return redirect(request, safe_next(next))
+        return render(request, "login/page.html", {"values": {}, "errors": {}, "next": safe_next(next, "")})
+
+    @post("/", status_code=200)
+    async def submit(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        app = ctx(request)
+        form = await request.form()
+        member_id = text_field(form, "member_id", max_length=200)
+        password = text_field(form, "password", max_length=1000)
+        remember = text_field(form, "remember") in {"1", "on", "true"}
+        next_path = safe_next(text_field(form, "next", max_length=600), "")
+        values = {"member_id": member_id, "remember": remember}
+
+        errors: dict[str, str] = {}
+        if not member_id.strip():
+            errors["member_id"] = "ログインID（会員番号）を入力してください。"
+        if not password:
+            errors["password"] = "パスワードを入力してください。"
+        if errors:
+            return self._form(request, values, errors, next_path)
+
+        now = app.clock.now()
+        outcome = await authenticate(
+            app.db, app.hasher, app.org, member_number_input=member_id, password=password, now=now, ip=client_ip(request)
+        )
+        if outcome.status == "locked":
+            assert outcome.locked_until is not None and outcome.member is not None
+            if outcome.newly_locked:
+                await login_flow.send_lock_notice(app, outcome.member, outcome.locked_until)
+            errors["form"] = f"{LOCKED_MESSAGE}。"
+            return self._form(request, values, errors, next_path, locked_until=outcome.locked_until)
+        if outcome.status != "ok":
+            errors["form"] = INVALID_LOGIN_MESSAGE
+            return self._form(request, values, errors, next_path)
+
+        assert outcome.member is not None
+        old = logged_in(request)
+        if old is not None:
+            await end_session(app.db, old.token)  # rotate: a login never reuses a token
+        token, _ = await start_session(
+            app.db,
+            member_id=int(outcome.member["id"]),
+            remember=remember,
+            now=now,
+            org=app.org,
+            user_agent=request.headers.get("user-agent", ""),
+            ip=client_ip(request),
+        )
+        target = login_flow.after_login_path(app, outcome.member, next_path or "/mypage")
+        response = redirect(request, target)
+        response.set_cookie(session_cookie(request, token, remember=remember, max_age=app.org.remember_days * 86400))
+        return response
+
+    def _form(
+        self,
+        request: Request[Any, Any, Any],
+        values: dict[str, Any],
+        errors: dict[str, str],
+        next_path: str,
+        locked_until: Any = None,
+    ) -> Template:
+        return render(
+            request,
+            "login/page.html",
+            {"values": values, "errors": errors, "next": next_path, "locked_until": locked_until},
+            status=form_error_status(request),
+        )
+
+
+class LogoutController(Controller):
+    path = "/logout"
+
+    @get("/")
+    async def confirm(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        if not logged_in(request):
+            return redirect(request, "/login")
+        return render(request, "login/logout.html")
+
+    @post("/", status_code=200)
+    async def logout(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        app = ctx(request)
+        auth = logged_in(request)
+        if auth is not None:
+            await end_session(app.db, auth.token)
+            await login_flow.record_logout(app, auth.member_id, client_ip(request))
+        response = redirect(request, "/login")
+        clear_session_cookie(request, response)
+        flash(request, response, "ログアウトしました。")
+        return response

@@ -1,0 +1,180 @@
+"""Helpers every screen uses: page-or-fragment rendering, redirects, flash messages, form fields."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from itsdangerous import BadSignature, URLSafeSerializer
+from litestar import Request, Response
+from litestar.datastructures import Cookie
+from litestar.plugins.htmx import ClientRedirect
+from litestar.response import Redirect, Template
+from litestar.status_codes import HTTP_200_OK, HTTP_422_UNPROCESSABLE_ENTITY
+
+from routes.nav import MEMBER_NAV
+from services.context import AppContext
+from services.sessions import SESSION_COOKIE, LoggedIn
+
+FLASH_COOKIE = "tsudoi_flash"
+MAX_FIELD_LENGTH = 10_000
+
+
+def ctx(request: Request[Any, Any, Any]) -> AppContext:
+    context: AppContext = request.app.state.ctx
+    return context
+
+
+def logged_in(request: Request[Any, Any, Any]) -> LoggedIn | None:
+    auth: LoggedIn | None = request.scope.get("state", {}).get("auth")
+    return auth
+
+
+def current(request: Request[Any, Any, Any]) -> LoggedIn:
+    """The session of a handler behind requires_login."""
+    auth = logged_in(request)
+    assert auth is not None
+    return auth
+
+
+def is_htmx(request: Request[Any, Any, Any]) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+def wants_fragment(request: Request[Any, Any, Any]) -> bool:
+    """An htmx request that is neither boosted nor a history restore gets the fragment alone."""
+    headers = request.headers
+    return (
+        headers.get("hx-request") == "true"
+        and headers.get("hx-boosted") != "true"
+        and headers.get("hx-history-restore-request") != "true"
+    )
+
+
+def form_error_status(request: Request[Any, Any, Any]) -> int:
+    """htmx does not swap 4xx answers, so it gets 200; a plain POST gets 422."""
+    return HTTP_200_OK if is_htmx(request) else HTTP_422_UNPROCESSABLE_ENTITY
+
+
+def client_ip(request: Request[Any, Any, Any]) -> str:
+    if ctx(request).settings.trust_proxy:
+        forwarded = request.headers.get("x-forwarded-for", "")
+        if forwarded:
+            return forwarded.split(",")[0].strip()[:64]
+    return request.client.host if request.client else ""
+
+
+def is_secure(request: Request[Any, Any, Any]) -> bool:
+    settings = ctx(request).settings
+    if settings.trust_proxy and request.headers.get("x-forwarded-proto", "") == "https":
+        return True
+    return request.url.scheme == "https" or settings.https
+
+
+def _flash_serializer(request: Request[Any, Any, Any]) -> URLSafeSerializer:
+    return URLSafeSerializer(ctx(request).settings.secret_key, salt="flash")
+
+
+def flash(request: Request[Any, Any, Any], response: Response[Any], message: str, kind: str = "success") -> None:
+    """A one-time message shown on the next page (kept in a signed cookie, so it works logged out too)."""
+    value = _flash_serializer(request).dumps({"message": message, "kind": kind})
+    response.set_cookie(
+        FLASH_COOKIE, value, path="/", httponly=True, samesite="lax", secure=is_secure(request), max_age=300
+    )
+
+
+def _take_flash(request: Request[Any, Any, Any]) -> dict[str, str] | None:
+    raw = request.cookies.get(FLASH_COOKIE)
+    if not raw:
+        return None
+    try:
+        value = _flash_serializer(request).loads(raw)
+    except BadSignature:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def base_context(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    auth = logged_in(request)
+    app_context = ctx(request)
+    return {
+        "org": app_context.org,
+        "me": auth.member if auth else None,
+        "auth": auth,
+        "nav": MEMBER_NAV if auth and not auth.member["must_change_password"] else [],
+        "current_path": request.url.path,
+        "base_url": app_context.settings.base_url,
+    }
+
+
+def render(
+    request: Request[Any, Any, Any],
+    template: str,
+    context: dict[str, Any] | None = None,
+    *,
+    fragment: str | None = None,
+    status: int = HTTP_200_OK,
+    headers: dict[str, str] | None = None,
+) -> Template:
+    name = fragment if fragment and wants_fragment(request) else template
+    full_context = base_context(request)
+    flash_message = _take_flash(request) if name == template else None
+    full_context["flash"] = flash_message
+    full_context.update(context or {})
+    response = Template(
+        template_name=name,
+        context=full_context,
+        status_code=status,
+        headers={"Vary": "HX-Request", "Cache-Control": "no-store", **(headers or {})},
+    )
+    if flash_message is not None:
+        response.delete_cookie(FLASH_COOKIE, path="/")
+    return response
+
+
+def redirect(request: Request[Any, Any, Any], url: str) -> Response[Any]:
+    """A 303 for plain requests; for htmx, a redirect htmx performs as a full page load."""
+    if is_htmx(request):
+        return ClientRedirect(redirect_to=url)
+    return Redirect(url, status_code=303)
+
+
+def safe_next(value: str | None, default: str = "/mypage") -> str:
+    """Only same-site paths, so a crafted link cannot send a member elsewhere after login."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value or len(value) > 500:
+        return default
+    if any(ord(ch) < 32 for ch in value):
+        return default
+    return value
+
+
+def login_url(next_path: str) -> str:
+    return "/login?next=" + quote(next_path, safe="/")
+
+
+def text_field(form: Any, name: str, *, max_length: int = MAX_FIELD_LENGTH) -> str:
+    """A form value as text: missing, duplicated or file values never raise."""
+    value = form.get(name, "") if form is not None else ""
+    if not isinstance(value, str):
+        return ""
+    return value[:max_length]
+
+
+def session_cookie(request: Request[Any, Any, Any], token: str, *, remember: bool, max_age: int | None) -> Cookie:
+    request.scope.setdefault("state", {})["session_cookie_set"] = True
+    return Cookie(
+        key=SESSION_COOKIE,
+        value=token,
+        path="/",
+        httponly=True,
+        secure=is_secure(request),
+        samesite="lax",
+        max_age=max_age if remember else None,
+    )
+
+
+def clear_session_cookie(request: Request[Any, Any, Any], response: Response[Any]) -> None:
+    request.scope.setdefault("state", {})["session_cookie_set"] = True
+    response.delete_cookie(SESSION_COOKIE, path="/")
+
+

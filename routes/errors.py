@@ -1,0 +1,105 @@
+"""Friendly error pages, the login redirect for ended sessions, and the stale-form page."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, NotAuthorizedException, PermissionDeniedException
+from litestar.status_codes import HTTP_403_FORBIDDEN, HTTP_500_INTERNAL_SERVER_ERROR
+
+from routes.common import is_htmx, login_url, redirect, render
+from routes.guards import PasswordChangeRequired
+
+log = logging.getLogger("tsudoi.errors")
+
+CSRF_FAILURE = "CSRF token verification failed"
+# Never echoed back into the resubmit page: the member types these again.
+SECRET_FIELDS = {"password", "current_password", "new_password", "new_password_confirm", "_csrf_token"}
+
+MESSAGES = {
+    400: ("リクエストを処理できませんでした", "入力内容をご確認のうえ、もう一度お試しください。"),
+    403: ("このページを表示する権限がありません", "ログインしているアカウントをご確認ください。"),
+    404: ("ページが見つかりません", "URLが正しいかご確認ください。ページが移動または削除された可能性があります。"),
+    405: ("この操作はできません", "ページを再読み込みしてから、もう一度お試しください。"),
+    413: ("送信されたデータが大きすぎます", "ファイルの大きさをご確認のうえ、もう一度お試しください。"),
+    429: ("アクセスが集中しています", "しばらく時間をおいてから、もう一度お試しください。"),
+    500: ("システムエラーが発生しました", "お手数ですが、しばらく時間をおいてから再度お試しください。"),
+}
+
+
+def error_page(request: Request[Any, Any, Any], status: int, detail: str | None = None) -> Response[Any]:
+    title, hint = MESSAGES.get(status, MESSAGES[400 if status < 500 else 500])
+    return render(
+        request,
+        "errors/page.html",
+        {"status": status, "title": title, "hint": detail or hint},
+        fragment="errors/_message.html",
+        status=status,
+    )
+
+
+def not_authorized(request: Request[Any, Any, Any], _: NotAuthorizedException) -> Response[Any]:
+    path = request.url.path
+    if is_htmx(request):
+        path = request.headers.get("hx-current-url", "") or "/mypage"
+        path = "/" + path.split("/", 3)[-1] if "://" in path else path
+    return redirect(request, login_url(path))
+
+
+def password_change_required(request: Request[Any, Any, Any], _: PasswordChangeRequired) -> Response[Any]:
+    return redirect(request, "/password/change")
+
+
+async def permission_denied(request: Request[Any, Any, Any], exc: PermissionDeniedException) -> Response[Any]:
+    if exc.detail == CSRF_FAILURE:
+        return await stale_form(request)
+    return error_page(request, HTTP_403_FORBIDDEN, exc.detail if exc.detail != "Forbidden" else None)
+
+
+async def stale_form(request: Request[Any, Any, Any]) -> Response[Any]:
+    """The page was open too long or cookies were cleared: offer to send the same fields again."""
+    fields: list[tuple[str, str]] = []
+    dropped_secret = False
+    try:
+        form = await request.form()
+        for key, value in form.multi_items():
+            if key in SECRET_FIELDS:
+                dropped_secret = dropped_secret or key != "_csrf_token"
+            elif isinstance(value, str):
+                fields.append((key, value[:10_000]))
+    except Exception:  # noqa: BLE001 — a broken body just means nothing to keep
+        fields = []
+    return render(
+        request,
+        "errors/stale_form.html",
+        {"fields": fields, "action": request.url.path, "had_password": dropped_secret},
+        status=HTTP_403_FORBIDDEN,
+    )
+
+
+def http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    status = exc.status_code
+    if status >= 500:
+        log.error("HTTP %s on %s %s: %s", status, request.method, request.url.path, exc.detail)
+    return error_page(request, status)
+
+
+def server_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    try:
+        return error_page(request, HTTP_500_INTERNAL_SERVER_ERROR)
+    except Exception:  # noqa: BLE001 — the error page itself must never fail
+        return Response(
+            "システムエラーが発生しました。", status_code=500, media_type="text/plain; charset=utf-8"
+        )
+
+
+EXCEPTION_HANDLERS: dict[Any, Any] = {
+    NotAuthorizedException: not_authorized,
+    PasswordChangeRequired: password_change_required,
+    PermissionDeniedException: permission_denied,
+    HTTPException: http_exception,
+    Exception: server_error,
+}

@@ -1,0 +1,47 @@
+"""Guards applied at controller level: login, admin role, a current password."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+
+from services.sessions import LoggedIn
+
+
+class PasswordChangeRequired(Exception):
+    """Raised while a member still has an initial password: only the change form is reachable."""
+
+
+def _auth(connection: ASGIConnection[Any, Any, Any, Any]) -> LoggedIn | None:
+    auth: LoggedIn | None = connection.scope.get("state", {}).get("auth")
+    return auth
+
+
+def requires_login(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    if _auth(connection) is None:
+        raise NotAuthorizedException("ログインしてください。")
+
+
+def requires_password_current(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    auth = _auth(connection)
+    if auth is None:
+        raise NotAuthorizedException("ログインしてください。")
+    if auth.member["must_change_password"]:
+        raise PasswordChangeRequired()
+
+
+def requires_admin(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    auth = _auth(connection)
+    if auth is None:
+        raise NotAuthorizedException("ログインしてください。")
+    if auth.member["must_change_password"]:
+        raise PasswordChangeRequired()
+    if not auth.is_admin:
+        raise PermissionDeniedException("管理者のみが利用できるページです。")
+
+
+MEMBER_GUARDS = [requires_login, requires_password_current]
+ADMIN_GUARDS = [requires_admin]

@@ -1,0 +1,128 @@
+"""ASGI middleware: load the login session, add security headers, log requests without secrets."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from typing import Any
+
+from litestar import Request
+from litestar.datastructures import Cookie, MutableScopeHeaders
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from services.sessions import SESSION_COOKIE, load_session
+
+request_log = logging.getLogger("tsudoi.request")
+# Long path segments are tokens (reset links, unsubscribe, sandbox sessions): never logged.
+_TOKEN_SEGMENT = re.compile(r"/[A-Za-z0-9_\-.=:]{24,}")
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'"
+)
+
+
+def _is_https(scope: Scope, trust_proxy: bool) -> bool:
+    if scope.get("scheme") == "https":
+        return True
+    if trust_proxy:
+        for key, value in scope.get("headers", []):
+            if key == b"x-forwarded-proto":
+                return bool(value.decode("latin-1").strip() == "https")
+    return False
+
+
+def session_middleware(app: ASGIApp) -> ASGIApp:
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith("/static/"):
+            await app(scope, receive, send)
+            return
+        context = scope["litestar_app"].state.ctx
+        request: Request[Any, Any, Any] = Request(scope)
+        token = request.cookies.get(SESSION_COOKIE, "")
+        auth = None
+        if token:
+            auth = await load_session(context.db, token, now=context.clock.now(), org=context.org)
+        state = scope.setdefault("state", {})
+        state["auth"] = auth
+        secure = context.settings.https or _is_https(scope, context.settings.trust_proxy)
+
+        async def send_with_cookie(message: Message) -> None:
+            if message["type"] == "http.response.start" and not state.get("session_cookie_set"):
+                headers = MutableScopeHeaders.from_message(message)
+                if token and auth is None:
+                    headers.add("set-cookie", Cookie(key=SESSION_COOKIE, value="", path="/", max_age=0).to_header(header=""))
+                elif auth is not None and auth.refresh_cookie:
+                    cookie = Cookie(
+                        key=SESSION_COOKIE,
+                        value=token,
+                        path="/",
+                        httponly=True,
+                        secure=secure,
+                        samesite="lax",
+                        max_age=context.org.remember_days * 86400,
+                    )
+                    headers.add("set-cookie", cookie.to_header(header=""))
+            await send(message)
+
+        await app(scope, receive, send_with_cookie)
+
+    return middleware
+
+
+def security_headers_middleware(app: ASGIApp) -> ASGIApp:
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        settings = scope["litestar_app"].state.ctx.settings
+        https = settings.https or _is_https(scope, settings.trust_proxy)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableScopeHeaders.from_message(message)
+                headers.setdefault("content-security-policy", CSP)
+                headers["x-content-type-options"] = "nosniff"
+                headers["referrer-policy"] = "same-origin"
+                headers["x-frame-options"] = "DENY"
+                headers.setdefault("permissions-policy", "camera=(), microphone=(), geolocation=()")
+                if https:
+                    headers["strict-transport-security"] = "max-age=31536000; includeSubDomains"
+            await send(message)
+
+        await app(scope, receive, send_with_headers)
+
+    return middleware
+
+
+def request_log_middleware(app: ASGIApp) -> ASGIApp:
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["litestar_app"].state.ctx.settings.log_requests:
+            await app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = {"code": 500}
+
+        async def send_and_note(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        try:
+            await app(scope, receive, send_and_note)
+        finally:
+            # Query strings are left out on purpose: they can carry tokens and personal data.
+            request_log.info(
+                json.dumps(
+                    {
+                        "method": scope["method"],
+                        "path": _TOKEN_SEGMENT.sub("/…", scope["path"])[:200],
+                        "status": status["code"],
+                        "ms": round((time.perf_counter() - started) * 1000, 1),
+                    }
+                )
+            )
+
+    return middleware

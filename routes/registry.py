@@ -1,0 +1,19 @@
+"""Every screen's controller, in one list the app mounts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from routes.admin import AdminController
+from routes.auth import LoginController, LogoutController
+from routes.health import healthz, root
+from routes.mypage import MyPageController
+
+ROUTE_HANDLERS: list[Any] = [
+    root,
+    healthz,
+    LoginController,
+    LogoutController,
+    MyPageController,
+    AdminController,
+]

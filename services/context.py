@@ -1,0 +1,56 @@
+"""The running app's shared parts, handed to routes, jobs and CLI commands alike."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from jinja2 import Environment
+
+from db import app_settings
+from db.database import Database
+from services.clock import Clock
+from services.hashing import Hasher
+from services.mailer import Mailer, make_transport
+from services.org import OrgSettings, org_from_strings
+from services.settings import Settings
+from services.templates import make_environment
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    db: Database
+    hasher: Hasher
+    mailer: Mailer
+    clock: Clock
+    templates: Environment
+    org: OrgSettings = field(default_factory=OrgSettings)
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    async def reload_org(self) -> OrgSettings:
+        self.org = org_from_strings(await app_settings.get_all(self.db))
+        return self.org
+
+    async def update_org(self, values: dict[str, str]) -> OrgSettings:
+        await app_settings.put(self.db, values)
+        return await self.reload_org()
+
+
+def build_context(settings: Settings, clock: Clock | None = None) -> AppContext:
+    templates = make_environment(settings.tz)
+    return AppContext(
+        settings=settings,
+        db=Database(settings.database),
+        hasher=Hasher(settings.argon2_time_cost, settings.argon2_memory_cost, settings.argon2_parallelism),
+        mailer=Mailer(make_transport(settings.smtp_url, settings.outbox_dir), settings.mail_from, templates),
+        clock=clock or Clock(),
+        templates=templates,
+    )
+
+
+async def open_context(ctx: AppContext) -> AppContext:
+    await ctx.db.connect()
+    await ctx.db.migrate(backup_dir=ctx.settings.data_dir / "backups")
+    await ctx.reload_org()
+    return ctx

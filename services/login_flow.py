@@ -1,0 +1,37 @@
+"""What happens around a login: where the member goes next, the lock notice, logout audit."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime
+
+from db import audit
+from services.context import AppContext
+from services.notify import send_mail
+
+
+def after_login_path(app: AppContext, member: sqlite3.Row, requested: str) -> str:
+    if member["must_change_password"]:
+        return "/password/change"
+    return requested
+
+
+async def send_lock_notice(app: AppContext, member: sqlite3.Row, locked_until: datetime) -> None:
+    await send_mail(
+        app.db,
+        app.mailer,
+        kind="account_locked",
+        to=member["email"],
+        subject=f"【{app.org.org_name}】アカウントがロックされました",
+        context={
+            "org": app.org,
+            "member": member,
+            "locked_until": locked_until,
+            "reset_url": f"{app.settings.base_url}/password/forgot",
+        },
+        now=app.clock.now(),
+    )
+
+
+async def record_logout(app: AppContext, member_id: int, ip: str) -> None:
+    await audit.record(app.db, "logout", now=app.clock.now(), subject_member_id=member_id, ip=ip)

@@ -1,0 +1,162 @@
+"""Outgoing mail: UTF-8 multipart text+HTML, written to the outbox folder or sent over SMTP."""
+
+from __future__ import annotations
+
+import logging
+import mimetypes
+import ssl
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr, make_msgid, parseaddr
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import aiosmtplib
+import anyio.to_thread
+from jinja2 import Environment
+
+log = logging.getLogger("tsudoi.mail")
+
+
+@dataclass
+class Attachment:
+    filename: str
+    content: bytes
+    content_type: str = ""
+
+
+@dataclass
+class OutgoingMail:
+    to: str
+    subject: str
+    text: str
+    html: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    attachments: Sequence[Attachment] = ()
+    reply_to: str | None = None
+
+
+class MailError(Exception):
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+class Transport(Protocol):
+    async def deliver(self, message: EmailMessage) -> None: ...
+
+
+def build_message(mail: OutgoingMail, *, sender: str, now: datetime) -> EmailMessage:
+    message = EmailMessage()
+    name, address = parseaddr(sender)
+    message["From"] = formataddr((name, address), charset="utf-8") if name else address
+    message["To"] = mail.to
+    message["Subject"] = mail.subject
+    message["Date"] = format_datetime(now)
+    domain = address.rpartition("@")[2] or "localhost"
+    message["Message-ID"] = make_msgid(idstring=uuid.uuid4().hex[:12], domain=domain)
+    if mail.reply_to:
+        message["Reply-To"] = mail.reply_to
+    for key, value in mail.headers.items():
+        message[key] = value
+    message.set_content(mail.text, charset="utf-8")
+    if mail.html:
+        message.add_alternative(mail.html, subtype="html", charset="utf-8")
+    for attachment in mail.attachments:
+        content_type = attachment.content_type or mimetypes.guess_type(attachment.filename)[0]
+        maintype, _, subtype = (content_type or "application/octet-stream").partition("/")
+        message.add_attachment(attachment.content, maintype=maintype, subtype=subtype, filename=attachment.filename)
+    return message
+
+
+class OutboxTransport:
+    """Writes each message as an .eml file: the default when no SMTP server is configured."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def _write(self, message: EmailMessage) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        path = self.folder / f"{stamp}-{uuid.uuid4().hex[:8]}.eml"
+        path.write_bytes(message.as_bytes())
+
+    async def deliver(self, message: EmailMessage) -> None:
+        await anyio.to_thread.run_sync(self._write, message)
+
+
+class SmtpTransport:
+    """smtp://user:pass@host:587 (STARTTLS when offered), smtps://… (TLS), ?starttls=require|off."""
+
+    def __init__(self, url: str, timeout: float = 20.0) -> None:
+        parts = urlsplit(url)
+        query = parse_qs(parts.query)
+        self.use_tls = parts.scheme == "smtps"
+        self.host = parts.hostname or "localhost"
+        self.port = parts.port or (465 if self.use_tls else 25)
+        self.username = unquote(parts.username) if parts.username else None
+        self.password = unquote(parts.password) if parts.password else None
+        starttls = (query.get("starttls") or [""])[0]
+        self.start_tls: bool | None = {"require": True, "off": False}.get(starttls)
+        self.timeout = timeout
+
+    async def deliver(self, message: EmailMessage) -> None:
+        options: dict[str, Any] = {
+            "hostname": self.host,
+            "port": self.port,
+            "use_tls": self.use_tls,
+            "start_tls": self.start_tls,
+            "timeout": self.timeout,
+        }
+        if self.use_tls or self.start_tls:
+            options["tls_context"] = ssl.create_default_context()
+        if self.username:
+            options["username"] = self.username
+            options["password"] = self.password or ""
+        try:
+            await aiosmtplib.send(message, **options)
+        except aiosmtplib.SMTPResponseException as error:
+            raise MailError(f"SMTP {error.code}: {error.message}", permanent=500 <= error.code < 600) from error
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
+            raise MailError(f"SMTP unavailable: {type(error).__name__}") from error
+
+
+def make_transport(smtp_url: str | None, outbox: Path) -> Transport:
+    return SmtpTransport(smtp_url) if smtp_url else OutboxTransport(outbox)
+
+
+class Mailer:
+    def __init__(self, transport: Transport, sender: str, templates: Environment) -> None:
+        self.transport = transport
+        self.sender = sender
+        self.templates = templates
+
+    def render(self, template: str, context: dict[str, Any]) -> tuple[str, str | None]:
+        """views/mail/<template>.txt and, when present, .html."""
+        text = self.templates.get_template(f"mail/{template}.txt").render(context)
+        try:
+            html: str | None = self.templates.get_template(f"mail/{template}.html").render(context)
+        except Exception as error:  # jinja2 raises TemplateNotFound for a text-only mail
+            if type(error).__name__ != "TemplateNotFound":
+                raise
+            html = None
+        return text, html
+
+    def compose(
+        self, template: str, *, to: str, subject: str, context: dict[str, Any], **extra: Any
+    ) -> OutgoingMail:
+        text, html = self.render(template, {**context, "subject": subject})
+        return OutgoingMail(to=to, subject=subject, text=text, html=html, **extra)
+
+    async def send(self, mail: OutgoingMail, *, now: datetime) -> str:
+        """Deliver one message; returns its Message-ID. Raises MailError when the transport refuses."""
+        Address(addr_spec=mail.to)  # refuse header injection and malformed recipients early
+        message = build_message(mail, sender=self.sender, now=now)
+        await self.transport.deliver(message)
+        log.info("mail sent: subject=%r", mail.subject)
+        return str(message["Message-ID"])

@@ -1,0 +1,54 @@
+"""Organization settings the admin edits (name, contact, policy numbers), with defaults."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+
+@dataclass(frozen=True)
+class OrgSettings:
+    org_name: str = "集い会員ポータル"
+    org_address: str = ""
+    contact_email: str = "info@example.jp"
+    invoice_number: str = ""
+    lockout_threshold: int = 5
+    lockout_minutes: int = 120
+    remember_days: int = 30
+    remember_absolute_days: int = 0  # 0 = no absolute cap (the guide's default)
+    idle_minutes: int = 120
+    password_preset: str = "guide"
+    password_min_length: int = 8
+    password_max_length: int = 20
+    password_history: int = 3
+    password_expiry_days: int = 120
+    signup_enabled: bool = True
+    payment_card_enabled: bool = True
+    payment_konbini_enabled: bool = True
+    weekly_digest_hour: int = 7
+    daily_digest_hour: int = 7
+    member_number_width: int = 6
+
+    def to_strings(self) -> dict[str, str]:
+        return {key: str(int(value) if isinstance(value, bool) else value) for key, value in asdict(self).items()}
+
+
+def org_from_strings(values: dict[str, str]) -> OrgSettings:
+    """Build settings from stored text, ignoring unknown keys and keeping defaults for bad values."""
+    parsed: dict[str, Any] = {}
+    defaults = OrgSettings()
+    for field in fields(OrgSettings):
+        if field.name not in values:
+            continue
+        raw = values[field.name]
+        default = getattr(defaults, field.name)
+        try:
+            if isinstance(default, bool):
+                parsed[field.name] = raw.strip().lower() in {"1", "true", "on", "yes"}
+            elif isinstance(default, int):
+                parsed[field.name] = int(raw)
+            else:
+                parsed[field.name] = raw
+        except ValueError:
+            continue
+    return OrgSettings(**parsed)

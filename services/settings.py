@@ -1,0 +1,84 @@
+"""Settings read from TSUDOI_* environment variables, with working defaults."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+
+@dataclass(frozen=True)
+class Settings:
+    database: Path = Path("data/tsudoi.sqlite3")
+    base_url: str = "http://127.0.0.1:8000"
+    secret_key: str = ""
+    timezone: str = "Asia/Tokyo"
+    smtp_url: str | None = None
+    payment_gateway: str = "sandbox"
+    scheduler: bool = True
+    mail_from: str = "Tsudoi <no-reply@localhost>"
+    # Tests and benchmarks lower argon2 costs; production keeps the library defaults.
+    argon2_time_cost: int = 3
+    argon2_memory_cost: int = 65536
+    argon2_parallelism: int = 4
+    trust_proxy: bool = False
+    log_requests: bool = True
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def data_dir(self) -> Path:
+        return self.database.parent
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.data_dir / "outbox"
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def https(self) -> bool:
+        return self.base_url.startswith("https://")
+
+    def with_(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def _flag(value: str | None, default: bool) -> bool:
+    if value is None or value.strip() == "":
+        return default
+    return value.strip().lower() in {"1", "on", "true", "yes"}
+
+
+def load_or_create_secret_key(data_dir: Path) -> str:
+    """Keep one generated key in the data folder so sessions survive restarts."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key_file = data_dir / "secret_key"
+    if key_file.exists():
+        return key_file.read_text(encoding="ascii").strip()
+    key = secrets.token_urlsafe(48)
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(key)
+    return key
+
+
+def get_settings(environ: dict[str, str] | None = None) -> Settings:
+    env = dict(os.environ if environ is None else environ)
+    database = Path(env.get("TSUDOI_DATABASE") or "data/tsudoi.sqlite3")
+    secret_key = env.get("TSUDOI_SECRET_KEY") or load_or_create_secret_key(database.parent)
+    return Settings(
+        database=database,
+        base_url=(env.get("TSUDOI_BASE_URL") or "http://127.0.0.1:8000").rstrip("/"),
+        secret_key=secret_key,
+        timezone=env.get("TSUDOI_TIMEZONE") or "Asia/Tokyo",
+        smtp_url=env.get("TSUDOI_SMTP_URL") or None,
+        payment_gateway=env.get("TSUDOI_PAYMENT_GATEWAY") or "sandbox",
+        scheduler=_flag(env.get("TSUDOI_SCHEDULER"), True),
+        mail_from=env.get("TSUDOI_MAIL_FROM") or "Tsudoi <no-reply@localhost>",
+        trust_proxy=_flag(env.get("TSUDOI_TRUST_PROXY"), False),
+        log_requests=_flag(env.get("TSUDOI_LOG_REQUESTS"), True),
+    )

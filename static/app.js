@@ -1,0 +1,79 @@
+// Tsudoi: small progressive enhancements. Every page works without this file.
+(function () {
+  "use strict";
+
+  function showAlert(message) {
+    var box = document.getElementById("app-alert");
+    if (!box) { return; }
+    box.textContent = message;
+    box.hidden = false;
+    box.scrollIntoView({ block: "nearest" });
+  }
+
+  // htmx ignores 4xx/5xx answers by default; tell the member instead of doing nothing.
+  document.addEventListener("htmx:responseError", function (event) {
+    var status = event.detail.xhr ? event.detail.xhr.status : 0;
+    if (status === 403) {
+      showAlert("操作を受け付けられませんでした。ページを再読み込みしてから、もう一度お試しください。");
+    } else if (status === 404) {
+      showAlert("対象が見つかりませんでした。ページを再読み込みしてください。");
+    } else if (status === 429) {
+      showAlert("操作が続いたため、しばらくお待ちください。");
+    } else {
+      showAlert("エラーが発生しました。しばらくしてから、もう一度お試しください。");
+    }
+  });
+  document.addEventListener("htmx:sendError", function () {
+    showAlert("通信できませんでした。電波の状況をご確認のうえ、もう一度お試しください。");
+  });
+
+  // Move focus to the error summary so screen readers announce it and the member sees it.
+  function focusErrors(root) {
+    var summary = (root || document).querySelector("[data-autofocus]");
+    if (summary) { summary.focus(); }
+  }
+  document.addEventListener("DOMContentLoaded", function () { focusErrors(document); });
+  document.addEventListener("htmx:afterSwap", function (event) { focusErrors(event.target); });
+
+  // Caps Lock and IME hints on password fields.
+  document.addEventListener("keyup", function (event) {
+    var input = event.target;
+    if (!input.matches || !input.matches("input[data-password-hints]")) { return; }
+    var hint = document.getElementById("caps-" + input.id);
+    if (!hint) {
+      hint = document.createElement("small");
+      hint.id = "caps-" + input.id;
+      hint.className = "field-error";
+      hint.setAttribute("aria-live", "polite");
+      input.insertAdjacentElement("afterend", hint);
+    }
+    var messages = [];
+    if (event.getModifierState && event.getModifierState("CapsLock")) {
+      messages.push("Caps Lock がオンになっています。");
+    }
+    if (/[^\x20-\x7e]/.test(input.value)) {
+      messages.push("全角文字が含まれています。日本語入力（IME）がオンになっていないかご確認ください。");
+    }
+    hint.textContent = messages.join(" ");
+  });
+
+  // Forms marked data-unsaved-guard ask before the member leaves with unsaved edits.
+  var dirtyForms = new Set();
+  document.addEventListener("input", function (event) {
+    var form = event.target.form;
+    if (form && form.hasAttribute("data-unsaved-guard")) { dirtyForms.add(form); }
+  });
+  document.addEventListener("submit", function (event) { dirtyForms.delete(event.target); });
+  window.addEventListener("beforeunload", function (event) {
+    if (dirtyForms.size > 0) { event.preventDefault(); event.returnValue = ""; }
+  });
+  document.addEventListener("htmx:confirm", function (event) {
+    var elt = event.detail.elt;
+    if (dirtyForms.size === 0 || (elt.form && dirtyForms.has(elt.form)) || dirtyForms.has(elt)) { return; }
+    if (event.detail.verb === "get" && !window.confirm("保存していない変更があります。このページを離れてもよろしいですか？")) {
+      event.preventDefault();
+    } else {
+      dirtyForms.clear();
+    }
+  });
+})();
