@@ -22,9 +22,9 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
-from routes.registry import ROUTE_HANDLERS
 from routes.errors import EXCEPTION_HANDLERS
 from routes.middleware import request_log_middleware, security_headers_middleware, session_middleware
+from routes.registry import ROUTE_HANDLERS
 from services.clock import Clock
 from services.context import AppContext, build_context, open_context
 from services.settings import Settings, get_settings
@@ -99,8 +99,10 @@ def create_admin_command(member_number: str, email: str, password: str) -> None:
 def import_members_command(file: Path, dry_run: bool) -> None:
     from services.member_import import import_members_file
 
+    content = file.read_bytes()
+
     async def job(context: AppContext) -> int:
-        report = await import_members_file(context, file.read_bytes(), dry_run=dry_run)
+        report = await import_members_file(context, content, dry_run=dry_run)
         for line in report.lines():
             click.echo(line)
         return 0 if report.ok else 1

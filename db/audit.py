@@ -23,7 +23,14 @@ async def record(
 ) -> None:
     await db.execute(
         "INSERT INTO audit_log (at, event, actor_member_id, subject_member_id, ip, detail) VALUES (?, ?, ?, ?, ?, ?)",
-        (to_db(now), event, actor_member_id, subject_member_id, ip, json.dumps(detail or {}, ensure_ascii=False)),
+        (
+            to_db(now),
+            event,
+            actor_member_id,
+            subject_member_id,
+            ip,
+            json.dumps(detail or {}, ensure_ascii=False),
+        ),
     )
 
 

@@ -23,7 +23,16 @@ async def create(
     await db.execute(
         "INSERT INTO sessions (token_hash, member_id, remember, created_at, last_seen_at, expires_at, "
         "user_agent, ip) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (token_hash, member_id, 1 if remember else 0, to_db(now), to_db(now), to_db(expires_at), user_agent[:300], ip),
+        (
+            token_hash,
+            member_id,
+            1 if remember else 0,
+            to_db(now),
+            to_db(now),
+            to_db(expires_at),
+            user_agent[:300],
+            ip,
+        ),
     )
 
 

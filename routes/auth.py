@@ -54,7 +54,13 @@ class LoginController(Controller):
 
         now = app.clock.now()
         outcome = await authenticate(
-            app.db, app.hasher, app.org, member_number_input=member_id, password=password, now=now, ip=client_ip(request)
+            app.db,
+            app.hasher,
+            app.org,
+            member_number_input=member_id,
+            password=password,
+            now=now,
+            ip=client_ip(request),
         )
         if outcome.status == "locked":
             assert outcome.locked_until is not None and outcome.member is not None
@@ -81,7 +87,9 @@ class LoginController(Controller):
         )
         target = login_flow.after_login_path(app, outcome.member, next_path or "/mypage")
         response = redirect(request, target)
-        response.set_cookie(session_cookie(request, token, remember=remember, max_age=app.org.remember_days * 86400))
+        response.set_cookie(
+            session_cookie(request, token, remember=remember, max_age=app.org.remember_days * 86400)
+        )
         return response
 
     def _form(

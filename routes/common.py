@@ -75,7 +75,9 @@ def _flash_serializer(request: Request[Any, Any, Any]) -> URLSafeSerializer:
     return URLSafeSerializer(ctx(request).settings.secret_key, salt="flash")
 
 
-def flash(request: Request[Any, Any, Any], response: Response[Any], message: str, kind: str = "success") -> None:
+def flash(
+    request: Request[Any, Any, Any], response: Response[Any], message: str, kind: str = "success"
+) -> None:
     """A one-time message shown on the next page (kept in a signed cookie, so it works logged out too)."""
     value = _flash_serializer(request).dumps({"message": message, "kind": kind})
     response.set_cookie(
@@ -160,7 +162,9 @@ def text_field(form: Any, name: str, *, max_length: int = MAX_FIELD_LENGTH) -> s
     return value[:max_length]
 
 
-def session_cookie(request: Request[Any, Any, Any], token: str, *, remember: bool, max_age: int | None) -> Cookie:
+def session_cookie(
+    request: Request[Any, Any, Any], token: str, *, remember: bool, max_age: int | None
+) -> Cookie:
     request.scope.setdefault("state", {})["session_cookie_set"] = True
     return Cookie(
         key=SESSION_COOKIE,
@@ -176,5 +180,3 @@ def session_cookie(request: Request[Any, Any, Any], token: str, *, remember: boo
 def clear_session_cookie(request: Request[Any, Any, Any], response: Response[Any]) -> None:
     request.scope.setdefault("state", {})["session_cookie_set"] = True
     response.delete_cookie(SESSION_COOKIE, path="/")
-
-

@@ -6,8 +6,10 @@ import logging
 from typing import Any
 
 from litestar import Request, Response
+from litestar.datastructures import FormMultiDict
 from litestar.exceptions import HTTPException, NotAuthorizedException, PermissionDeniedException
 from litestar.status_codes import HTTP_403_FORBIDDEN, HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.utils.scope.state import ScopeState
 
 from routes.common import is_htmx, login_url, redirect, render
 from routes.guards import PasswordChangeRequired
@@ -21,7 +23,10 @@ SECRET_FIELDS = {"password", "current_password", "new_password", "new_password_c
 MESSAGES = {
     400: ("リクエストを処理できませんでした", "入力内容をご確認のうえ、もう一度お試しください。"),
     403: ("このページを表示する権限がありません", "ログインしているアカウントをご確認ください。"),
-    404: ("ページが見つかりません", "URLが正しいかご確認ください。ページが移動または削除された可能性があります。"),
+    404: (
+        "ページが見つかりません",
+        "URLが正しいかご確認ください。ページが移動または削除された可能性があります。",
+    ),
     405: ("この操作はできません", "ページを再読み込みしてから、もう一度お試しください。"),
     413: ("送信されたデータが大きすぎます", "ファイルの大きさをご確認のうえ、もう一度お試しください。"),
     429: ("アクセスが集中しています", "しばらく時間をおいてから、もう一度お試しください。"),
@@ -52,18 +57,20 @@ def password_change_required(request: Request[Any, Any, Any], _: PasswordChangeR
     return redirect(request, "/password/change")
 
 
-async def permission_denied(request: Request[Any, Any, Any], exc: PermissionDeniedException) -> Response[Any]:
+def permission_denied(request: Request[Any, Any, Any], exc: PermissionDeniedException) -> Response[Any]:
     if exc.detail == CSRF_FAILURE:
-        return await stale_form(request)
+        return stale_form(request)
     return error_page(request, HTTP_403_FORBIDDEN, exc.detail if exc.detail != "Forbidden" else None)
 
 
-async def stale_form(request: Request[Any, Any, Any]) -> Response[Any]:
+def stale_form(request: Request[Any, Any, Any]) -> Response[Any]:
     """The page was open too long or cookies were cleared: offer to send the same fields again."""
     fields: list[tuple[str, str]] = []
     dropped_secret = False
     try:
-        form = await request.form()
+        # Exception handlers are sync; the CSRF middleware has already parsed the form into the scope.
+        parsed = ScopeState.from_scope(request.scope).form
+        form = FormMultiDict.from_form_data(parsed if isinstance(parsed, dict) else {})
         for key, value in form.multi_items():
             if key in SECRET_FIELDS:
                 dropped_secret = dropped_secret or key != "_csrf_token"

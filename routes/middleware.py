@@ -53,7 +53,10 @@ def session_middleware(app: ASGIApp) -> ASGIApp:
             if message["type"] == "http.response.start" and not state.get("session_cookie_set"):
                 headers = MutableScopeHeaders.from_message(message)
                 if token and auth is None:
-                    headers.add("set-cookie", Cookie(key=SESSION_COOKIE, value="", path="/", max_age=0).to_header(header=""))
+                    headers.add(
+                        "set-cookie",
+                        Cookie(key=SESSION_COOKIE, value="", path="/", max_age=0).to_header(header=""),
+                    )
                 elif auth is not None and auth.refresh_cookie:
                     cookie = Cookie(
                         key=SESSION_COOKIE,

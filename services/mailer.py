@@ -70,7 +70,9 @@ def build_message(mail: OutgoingMail, *, sender: str, now: datetime) -> EmailMes
     for attachment in mail.attachments:
         content_type = attachment.content_type or mimetypes.guess_type(attachment.filename)[0]
         maintype, _, subtype = (content_type or "application/octet-stream").partition("/")
-        message.add_attachment(attachment.content, maintype=maintype, subtype=subtype, filename=attachment.filename)
+        message.add_attachment(
+            attachment.content, maintype=maintype, subtype=subtype, filename=attachment.filename
+        )
     return message
 
 
@@ -121,7 +123,9 @@ class SmtpTransport:
         try:
             await aiosmtplib.send(message, **options)
         except aiosmtplib.SMTPResponseException as error:
-            raise MailError(f"SMTP {error.code}: {error.message}", permanent=500 <= error.code < 600) from error
+            raise MailError(
+                f"SMTP {error.code}: {error.message}", permanent=500 <= error.code < 600
+            ) from error
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
             raise MailError(f"SMTP unavailable: {type(error).__name__}") from error
 

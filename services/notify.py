@@ -8,7 +8,7 @@ from typing import Any
 
 from db import mail_log
 from db.database import Database
-from services.mailer import MailError, Mailer
+from services.mailer import Mailer, MailError
 
 log = logging.getLogger("tsudoi.notify")
 
@@ -32,7 +32,9 @@ async def send_mail(
         message_id = await mailer.send(mail, now=now)
     except (MailError, ValueError) as error:
         log.warning("mail %s failed: %s", kind, error)
-        await mail_log.record(db, now=now, kind=kind, recipient=to, subject=subject, message_id="", error=str(error))
+        await mail_log.record(
+            db, now=now, kind=kind, recipient=to, subject=subject, message_id="", error=str(error)
+        )
         return False
     await mail_log.record(db, now=now, kind=kind, recipient=to, subject=subject, message_id=message_id)
     return True

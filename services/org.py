@@ -30,7 +30,9 @@ class OrgSettings:
     member_number_width: int = 6
 
     def to_strings(self) -> dict[str, str]:
-        return {key: str(int(value) if isinstance(value, bool) else value) for key, value in asdict(self).items()}
+        return {
+            key: str(int(value) if isinstance(value, bool) else value) for key, value in asdict(self).items()
+        }
 
 
 def org_from_strings(values: dict[str, str]) -> OrgSettings:

@@ -1,0 +1,151 @@
+"""Test helpers: settings, members, forms with CSRF, reading mail from the outbox or SMTP."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+import socket
+import threading
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+from litestar.testing import AsyncTestClient
+
+from services.accounts import create_member
+from services.context import AppContext
+from services.settings import Settings
+
+DEFAULT_PASSWORD = "Sakura2026"
+
+
+def test_settings(tmp_path: Path, **changes: Any) -> Settings:
+    base = Settings(
+        database=tmp_path / "data" / "tsudoi.sqlite3",
+        base_url="http://testserver.local",
+        secret_key="test-secret-key-" + "x" * 32,
+        scheduler=False,
+        argon2_time_cost=1,
+        argon2_memory_cost=1024,
+        argon2_parallelism=1,
+        log_requests=False,
+        mail_from="つどい学会 <office@tsudoi.example.jp>",
+    )
+    return base.with_(**changes) if changes else base
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def make_member(
+    app_ctx: AppContext,
+    member_number: str = "001001",
+    password: str = DEFAULT_PASSWORD,
+    *,
+    must_change_password: bool = False,
+    role: str = "member",
+    **profile: str,
+) -> int:
+    values = {
+        "family_name": "鈴木",
+        "given_name": "太郎",
+        "family_kana": "スズキ",
+        "given_kana": "タロウ",
+        "email": f"member{member_number}@example.jp",
+        "membership_type": "正会員",
+    }
+    values.update(profile)
+    return await create_member(
+        app_ctx,
+        member_number=member_number,
+        password=password,
+        role=role,
+        must_change_password=must_change_password,
+        profile=values,
+    )
+
+
+async def csrf_token(client: AsyncTestClient[Any]) -> str:
+    token = client.cookies.get("tsudoi_csrf")
+    if not token:
+        await client.get("/login")
+        token = client.cookies.get("tsudoi_csrf")
+    assert token
+    return str(token)
+
+
+async def post_form(client: AsyncTestClient[Any], url: str, data: dict[str, Any], **kwargs: Any) -> Any:
+    form = {"_csrf_token": await csrf_token(client), **data}
+    return await client.post(url, data=form, **kwargs)
+
+
+async def login(
+    client: AsyncTestClient[Any],
+    member_number: str = "001001",
+    password: str = DEFAULT_PASSWORD,
+    remember: bool = False,
+) -> Any:
+    data = {"member_id": member_number, "password": password}
+    if remember:
+        data["remember"] = "1"
+    return await post_form(client, "/login", data, follow_redirects=False)
+
+
+def outbox(settings: Settings) -> list[EmailMessage]:
+    folder = settings.outbox_dir
+    if not folder.exists():
+        return []
+    return [
+        email.message_from_bytes(path.read_bytes(), policy=email.policy.default)  # type: ignore[misc]
+        for path in sorted(folder.glob("*.eml"))
+    ]
+
+
+def body_text(message: EmailMessage) -> str:
+    part = message.get_body(preferencelist=("plain",))
+    assert part is not None
+    return str(part.get_content())
+
+
+def visible_text(html: str) -> str:
+    """The page as a person reads it: tags dropped, whitespace folded."""
+    text = re.sub(r"<(script|style)[^>]*>.*?</\1>", " ", html, flags=re.S)
+    text = re.sub(r"<[^>]+>", " ", text)
+    return re.sub(r"\s+", " ", text)
+
+
+class SmtpSink:
+    """A real SMTP server (aiosmtpd) on loopback that keeps what it receives."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.messages: list[EmailMessage] = []
+        self.envelopes: list[Envelope] = []
+        self.fail_next: list[str] = []
+        self._lock = threading.Lock()
+        self.controller = Controller(self, hostname="127.0.0.1", port=port)
+
+    @property
+    def url(self) -> str:
+        return f"smtp://127.0.0.1:{self.port}?starttls=off"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
+        with self._lock:
+            if self.fail_next:
+                return self.fail_next.pop(0)
+            self.envelopes.append(envelope)
+            raw = envelope.content if isinstance(envelope.content, bytes) else str(envelope.content).encode()
+            self.messages.append(email.message_from_bytes(raw, policy=email.policy.default))  # type: ignore[arg-type]
+        return "250 Message accepted for delivery"
+
+    def start(self) -> None:
+        self.controller.start()
+
+    def stop(self) -> None:
+        self.controller.stop()

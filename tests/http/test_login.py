@@ -1,0 +1,293 @@
+"""Login, lockout, sessions and logout through the real app over HTTP."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from db import audit
+from db import members as member_queries
+from services.auth import INVALID_LOGIN_MESSAGE, LOCKED_MESSAGE
+from services.hashing import Hasher
+from tests.helpers import (
+    DEFAULT_PASSWORD,
+    body_text,
+    csrf_token,
+    login,
+    make_member,
+    outbox,
+    post_form,
+    visible_text,
+)
+
+
+async def test_login_page_has_the_contract_fields(client):
+    response = await client.get("/login")
+    assert response.status_code == 200
+    for name in ('name="member_id"', 'name="password"', 'name="remember"', 'name="_csrf_token"'):
+        assert name in response.text
+    assert 'autocomplete="username"' in response.text
+    assert 'inputmode="numeric"' in response.text
+    assert "次回から自動ログインする" in response.text
+
+
+async def test_full_width_member_number_with_spaces_logs_in(client, app_ctx):
+    await make_member(app_ctx, "001234", family_name="山田", given_name="花子")
+    response = await login(client, "　００１２３４ ", DEFAULT_PASSWORD)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/mypage"
+    page = await client.get("/mypage")
+    assert "山田 花子 様" in visible_text(page.text)
+
+
+async def test_leading_zeros_are_part_of_the_member_number(client, app_ctx):
+    await make_member(app_ctx, "00123")
+    response = await login(client, "123", DEFAULT_PASSWORD)
+    assert response.status_code == 422
+    assert INVALID_LOGIN_MESSAGE in response.text
+
+
+async def test_wrong_password_and_unknown_id_get_the_same_message(client, app_ctx):
+    await make_member(app_ctx, "001001")
+    wrong_password = await login(client, "001001", "Wrong2026x")
+    unknown_id = await login(client, "999999", DEFAULT_PASSWORD)
+    for response in (wrong_password, unknown_id):
+        assert response.status_code == 422
+        assert INVALID_LOGIN_MESSAGE in response.text
+    assert 'value="001001"' in wrong_password.text
+    assert "Wrong2026x" not in wrong_password.text
+
+
+async def test_password_is_case_sensitive_and_never_normalized(client, app_ctx):
+    await make_member(app_ctx, "001001", password="Sakura2026")
+    assert (await login(client, "001001", "sakura2026")).status_code == 422
+    assert (await login(client, "001001", "Ｓakura2026")).status_code == 422
+    assert (await login(client, "001001", "Sakura2026")).status_code == 303
+
+
+async def test_empty_fields_get_a_message_next_to_each_field(client):
+    response = await login(client, "", "")
+    assert response.status_code == 422
+    assert "ログインID（会員番号）を入力してください。" in response.text
+    assert "パスワードを入力してください。" in response.text
+    assert 'aria-invalid="true"' in response.text
+
+
+async def test_ten_thousand_character_id_is_refused_politely(client):
+    response = await login(client, "1" * 10_000, "whatever")
+    assert response.status_code == 422
+    assert INVALID_LOGIN_MESSAGE in response.text
+
+
+async def test_fifth_wrong_password_locks_the_account_and_mails_the_member(client, app_ctx, settings):
+    await make_member(app_ctx, "001001", email="hanako@example.jp")
+    for _ in range(4):
+        response = await login(client, "001001", "Wrong2026x")
+        assert INVALID_LOGIN_MESSAGE in response.text
+    response = await login(client, "001001", "Wrong2026x")
+    assert LOCKED_MESSAGE in response.text
+    # 2026-11-23 12:00 JST + 2 hours
+    assert "2026年11月23日(月) 14:00" in visible_text(response.text)
+    mails = outbox(settings)
+    assert len(mails) == 1
+    assert mails[0]["To"] == "hanako@example.jp"
+    assert "ロック" in mails[0]["Subject"]
+    assert "/password/forgot" in body_text(mails[0])
+    assert len(await audit.events(app_ctx.db, "account.locked")) == 1
+
+
+async def test_sixth_try_with_the_right_password_keeps_account_locked(client, app_ctx, clock):
+    await make_member(app_ctx, "001001")
+    for _ in range(5):
+        await login(client, "001001", "Wrong2026x")
+    response = await login(client, "001001", DEFAULT_PASSWORD)
+    assert response.status_code == 422
+    assert LOCKED_MESSAGE in response.text
+    clock.advance(timedelta(hours=2, seconds=1))
+    assert (await login(client, "001001", DEFAULT_PASSWORD)).status_code == 303
+
+
+async def test_lock_ends_and_a_new_streak_starts_fresh(client, app_ctx, clock):
+    await make_member(app_ctx, "001001")
+    for _ in range(5):
+        await login(client, "001001", "Wrong2026x")
+    clock.advance(timedelta(hours=2, seconds=1))
+    response = await login(client, "001001", "Wrong2026x")
+    assert INVALID_LOGIN_MESSAGE in response.text
+    assert LOCKED_MESSAGE not in response.text
+
+
+async def test_success_resets_the_failure_count(client, app_ctx):
+    await make_member(app_ctx, "001001")
+    for _ in range(4):
+        await login(client, "001001", "Wrong2026x")
+    assert (await login(client, "001001", DEFAULT_PASSWORD)).status_code == 303
+    await client.post("/logout", data={"_csrf_token": await csrf_token(client)})
+    for _ in range(4):
+        response = await login(client, "001001", "Wrong2026x")
+    assert LOCKED_MESSAGE not in response.text
+    member = await member_queries.get_by_number(app_ctx.db, "001001")
+    assert member["failed_logins"] == 4
+
+
+async def test_missing_csrf_token_reshows_the_form_with_fields_kept(client, app_ctx):
+    await client.get("/login")
+    response = await client.post("/login", data={"member_id": "001234", "password": "secret-Value1"})
+    assert response.status_code == 403
+    assert "もう一度送信してください" in response.text
+    assert 'value="001234"' in response.text
+    assert "secret-Value1" not in response.text
+
+
+async def test_wrong_csrf_token_is_refused(client):
+    await client.get("/login")
+    response = await client.post("/login", data={"_csrf_token": "forged", "member_id": "1", "password": "x"})
+    assert response.status_code == 403
+
+
+async def test_two_tabs_share_one_csrf_token(client, app_ctx):
+    await make_member(app_ctx, "001001")
+    first_tab = await client.get("/login")
+    second_tab = await client.get("/login")
+    token_first = first_tab.text.split('name="_csrf_token" value="')[1].split('"')[0]
+    token_second = second_tab.text.split('name="_csrf_token" value="')[1].split('"')[0]
+    response = await client.post(
+        "/login", data={"_csrf_token": token_first, "member_id": "001001", "password": DEFAULT_PASSWORD}
+    )
+    assert response.status_code in (200, 303)
+    assert token_first == token_second
+
+
+async def test_forged_session_cookie_gets_the_login_page(client):
+    client.cookies.set("tsudoi_session", "forged-token-value")
+    response = await client.get("/mypage", follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"].startswith("/login?next=/mypage")
+    assert 'tsudoi_session=""' in response.headers.get(
+        "set-cookie", ""
+    ) or "Max-Age=0" in response.headers.get("set-cookie", "")
+
+
+async def test_login_rotates_the_session_token(client, app_ctx):
+    await make_member(app_ctx, "001001")
+    await login(client, "001001")
+    first = client.cookies.get("tsudoi_session")
+    await login(client, "001001")
+    second = client.cookies.get("tsudoi_session")
+    assert first and second and first != second
+    stored = await app_ctx.db.fetchall("SELECT token_hash FROM sessions")
+    assert len(stored) == 1
+    assert first not in stored[0]["token_hash"]
+
+
+async def test_session_without_remember_ends_after_two_idle_hours(client, app_ctx, clock):
+    await make_member(app_ctx, "001001")
+    response = await login(client, "001001")
+    assert "Max-Age" not in response.headers["set-cookie"]
+    clock.advance(timedelta(hours=1, minutes=59))
+    assert (await client.get("/mypage", follow_redirects=False)).status_code == 200
+    clock.advance(timedelta(hours=1, minutes=59))
+    assert (await client.get("/mypage", follow_redirects=False)).status_code == 200
+    clock.advance(timedelta(hours=2, seconds=1))
+    assert (await client.get("/mypage", follow_redirects=False)).status_code == 303
+
+
+async def test_remember_me_lasts_thirty_days_from_each_use(client, app_ctx, clock):
+    await make_member(app_ctx, "001001")
+    response = await login(client, "001001", remember=True)
+    assert "Max-Age=2592000" in response.headers["set-cookie"]
+    clock.advance(timedelta(days=29))
+    used = await client.get("/mypage", follow_redirects=False)
+    assert used.status_code == 200
+    assert "Max-Age=2592000" in used.headers.get("set-cookie", "")
+    clock.advance(timedelta(days=29))
+    assert (await client.get("/mypage", follow_redirects=False)).status_code == 200
+    clock.advance(timedelta(days=30, seconds=1))
+    assert (await client.get("/mypage", follow_redirects=False)).status_code == 303
+
+
+async def test_logout_ends_the_session_on_the_server(client, app_ctx):
+    await make_member(app_ctx, "001001")
+    await login(client, "001001")
+    token = client.cookies.get("tsudoi_session")
+    response = await post_form(client, "/logout", {}, follow_redirects=False)
+    assert response.status_code == 303
+    client.cookies.set("tsudoi_session", token)
+    assert (await client.get("/mypage", follow_redirects=False)).status_code == 303
+    assert await app_ctx.db.fetchval("SELECT count(*) FROM sessions") == 0
+    page = await client.get("/login")
+    assert "ログアウトしました。" in page.text
+
+
+async def test_htmx_request_after_session_end_gets_a_redirect_htmx_follows(client):
+    response = await client.get(
+        "/mypage", headers={"HX-Request": "true", "HX-Current-URL": "http://testserver.local/mypage"}
+    )
+    assert response.status_code == 200
+    assert response.headers["hx-redirect"] == "/login?next=/mypage"
+
+
+async def test_login_redirects_to_the_page_asked_for_but_never_offsite(client, app_ctx):
+    await make_member(app_ctx, "001001")
+    data = {"member_id": "001001", "password": DEFAULT_PASSWORD, "next": "//evil.example/x"}
+    response = await post_form(client, "/login", data, follow_redirects=False)
+    assert response.headers["location"] == "/mypage"
+
+
+async def test_admin_pages_refuse_members_and_send_visitors_to_login(client, app_ctx):
+    anonymous = await client.get("/admin", follow_redirects=False)
+    assert anonymous.status_code == 303
+    await make_member(app_ctx, "001001")
+    await login(client, "001001")
+    member = await client.get("/admin")
+    assert member.status_code == 403
+    assert "権限がありません" in member.text or "管理者のみ" in member.text
+
+
+async def test_admin_reaches_the_dashboard(client, app_ctx):
+    await make_member(app_ctx, "900001", role="admin")
+    await login(client, "900001")
+    response = await client.get("/admin")
+    assert response.status_code == 200
+    assert "管理ダッシュボード" in response.text
+
+
+async def test_security_events_go_to_the_audit_log(client, app_ctx):
+    await make_member(app_ctx, "001001")
+    await login(client, "001001", "Wrong2026x")
+    await login(client, "001001")
+    await post_form(client, "/logout", {})
+    events = [row["event"] for row in await app_ctx.db.fetchall("SELECT event FROM audit_log ORDER BY id")]
+    assert events == ["login.failed", "login.ok", "logout"]
+
+
+async def test_hash_is_upgraded_when_parameters_change(client, app_ctx):
+    weak = Hasher(time_cost=1, memory_cost=512, parallelism=1)
+    await make_member(app_ctx, "001001")
+    await app_ctx.db.execute(
+        "UPDATE members SET password_hash = ? WHERE member_number = '001001'",
+        (weak.hash_sync(DEFAULT_PASSWORD),),
+    )
+    assert (await login(client, "001001")).status_code == 303
+    member = await member_queries.get_by_number(app_ctx.db, "001001")
+    assert "m=1024" in member["password_hash"]
+
+
+async def test_health_reports_the_schema_version(client):
+    response = await client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json()["status"] == "ok"
+    assert response.json()["schema_version"] >= 1
+
+
+async def test_unknown_page_is_a_friendly_404(client):
+    response = await client.get("/no-such-page")
+    assert response.status_code == 404
+    assert "ページが見つかりません" in response.text
+
+
+async def test_pages_carry_security_headers(client):
+    response = await client.get("/login")
+    csp = response.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["referrer-policy"]
