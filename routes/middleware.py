@@ -10,6 +10,7 @@ from typing import Any
 
 from litestar import Request
 from litestar.datastructures import Cookie, MutableScopeHeaders
+from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.sessions import SESSION_COOKIE, load_session
@@ -36,7 +37,7 @@ def _is_https(scope: Scope, trust_proxy: bool) -> bool:
 
 def session_middleware(app: ASGIApp) -> ASGIApp:
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith("/static/"):
+        if scope["type"] != ScopeType.HTTP or scope["path"].startswith("/static/"):
             await app(scope, receive, send)
             return
         context = scope["litestar_app"].state.ctx
@@ -77,7 +78,7 @@ def session_middleware(app: ASGIApp) -> ASGIApp:
 
 def security_headers_middleware(app: ASGIApp) -> ASGIApp:
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != ScopeType.HTTP:
             await app(scope, receive, send)
             return
         settings = scope["litestar_app"].state.ctx.settings
@@ -102,7 +103,7 @@ def security_headers_middleware(app: ASGIApp) -> ASGIApp:
 
 def request_log_middleware(app: ASGIApp) -> ASGIApp:
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["litestar_app"].state.ctx.settings.log_requests:
+        if scope["type"] != ScopeType.HTTP or not scope["litestar_app"].state.ctx.settings.log_requests:
             await app(scope, receive, send)
             return
         started = time.perf_counter()
@@ -120,7 +121,7 @@ def request_log_middleware(app: ASGIApp) -> ASGIApp:
             request_log.info(
                 json.dumps(
                     {
-                        "method": scope["method"],
+                        "method": scope.get("method", ""),
                         "path": _TOKEN_SEGMENT.sub("/…", scope["path"])[:200],
                         "status": status["code"],
                         "ms": round((time.perf_counter() - started) * 1000, 1),

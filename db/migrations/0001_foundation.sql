@@ -79,3 +79,44 @@ CREATE TABLE mail_log (
     error TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX mail_log_status ON mail_log (status, created_at);
+
+-- Rate limits (login recovery, sign-up, contact, codes): one row per counted attempt.
+CREATE TABLE rate_limit_events (
+    id INTEGER PRIMARY KEY,
+    bucket TEXT NOT NULL,
+    at TEXT NOT NULL
+);
+CREATE INDEX rate_limit_events_bucket ON rate_limit_events (bucket, at);
+
+-- Single-use signed links (password reset, e-mail confirmation, sign-up): a used token's id is kept.
+CREATE TABLE used_tokens (
+    token_id TEXT PRIMARY KEY,
+    purpose TEXT NOT NULL,
+    used_at TEXT NOT NULL
+);
+
+-- Membership tiers: a free plan and the paid tier; what each includes is a set of perks.
+CREATE TABLE tiers (
+    id INTEGER PRIMARY KEY,
+    code TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    is_paid INTEGER NOT NULL DEFAULT 0,
+    perk_daily_digest INTEGER NOT NULL DEFAULT 0,
+    perk_events INTEGER NOT NULL DEFAULT 0,
+    perk_members_only INTEGER NOT NULL DEFAULT 0,
+    sort_order INTEGER NOT NULL DEFAULT 0
+);
+INSERT INTO tiers (code, name, is_paid, perk_daily_digest, perk_events, perk_members_only, sort_order)
+VALUES ('free', '無料プラン', 0, 0, 0, 0, 0), ('members', 'Members', 1, 1, 1, 1, 1);
+
+-- A member's tier over time; no row (or none covering today) means the free plan.
+CREATE TABLE member_tiers (
+    id INTEGER PRIMARY KEY,
+    member_id INTEGER NOT NULL REFERENCES members (id) ON DELETE CASCADE,
+    tier_id INTEGER NOT NULL REFERENCES tiers (id),
+    starts_on TEXT NOT NULL,
+    ends_on TEXT,
+    source TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL
+);
+CREATE INDEX member_tiers_member ON member_tiers (member_id, starts_on);

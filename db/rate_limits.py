@@ -1,0 +1,47 @@
+"""Counting attempts per bucket (an IP, an address, a member) in a sliding window."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from db.database import Database
+from services.clock import to_db
+
+
+async def hit_and_count(db: Database, bucket: str, *, now: datetime, window: timedelta) -> int:
+    """Record one attempt and return how many fall in the window, this one included."""
+    async with db.write() as conn:
+        await conn.execute(
+            "DELETE FROM rate_limit_events WHERE bucket = ? AND at < ?", (bucket, to_db(now - window))
+        )
+        await conn.execute("INSERT INTO rate_limit_events (bucket, at) VALUES (?, ?)", (bucket, to_db(now)))
+        cursor = await conn.execute("SELECT count(*) FROM rate_limit_events WHERE bucket = ?", (bucket,))
+        row = await cursor.fetchone()
+    return int(row[0]) if row else 0
+
+
+async def count(db: Database, bucket: str, *, now: datetime, window: timedelta) -> int:
+    return int(
+        await db.fetchval(
+            "SELECT count(*) FROM rate_limit_events WHERE bucket = ? AND at >= ?",
+            (bucket, to_db(now - window)),
+        )
+    )
+
+
+async def delete_older_than(db: Database, moment: datetime) -> None:
+    await db.execute("DELETE FROM rate_limit_events WHERE at < ?", (to_db(moment),))
+
+
+async def mark_token_used(db: Database, token_id: str, purpose: str, *, now: datetime) -> bool:
+    """True the first time a token id is used; False on every later try (single-use links)."""
+    async with db.write() as conn:
+        cursor = await conn.execute(
+            "INSERT INTO used_tokens (token_id, purpose, used_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+            (token_id, purpose, to_db(now)),
+        )
+        return cursor.rowcount == 1
+
+
+async def is_token_used(db: Database, token_id: str) -> bool:
+    return await db.fetchval("SELECT 1 FROM used_tokens WHERE token_id = ?", (token_id,)) is not None

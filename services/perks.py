@@ -1,0 +1,70 @@
+"""The one answer to "may this member X?" for every tier gate (daily digest, events, members-only)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+from db import tiers as tier_queries
+from db.database import Database
+
+
+class Perk(StrEnum):
+    DAILY_DIGEST = "daily_digest"
+    EVENTS = "events"
+    MEMBERS_ONLY = "members_only"
+
+
+@dataclass(frozen=True)
+class MemberTier:
+    code: str
+    name: str
+    is_paid: bool
+    perks: frozenset[Perk]
+    starts_on: date | None = None
+    ends_on: date | None = None
+
+    def may(self, perk: Perk) -> bool:
+        return perk in self.perks
+
+
+def _tier_from_row(row: sqlite3.Row, *, with_dates: bool) -> MemberTier:
+    perks = frozenset(perk for perk in Perk if row[f"perk_{perk.value}"])
+    return MemberTier(
+        code=row["code"],
+        name=row["name"],
+        is_paid=bool(row["is_paid"]),
+        perks=perks,
+        starts_on=date.fromisoformat(row["starts_on"]) if with_dates and row["starts_on"] else None,
+        ends_on=date.fromisoformat(row["ends_on"]) if with_dates and row["ends_on"] else None,
+    )
+
+
+def org_today(now: datetime, tz: ZoneInfo) -> date:
+    """'Today' in the organization's time zone: a tier ends at the end of its last local day."""
+    return now.astimezone(tz).date()
+
+
+async def tiers_for(
+    db: Database, member_ids: Sequence[int], *, now: datetime, tz: ZoneInfo
+) -> dict[int, MemberTier]:
+    """Every member's tier today, with two queries whatever the number of members."""
+    today = org_today(now, tz)
+    rows = await tier_queries.current_tier_rows(db, member_ids, today)
+    free = _tier_from_row(await tier_queries.free_tier(db), with_dates=False)
+    return {
+        member_id: _tier_from_row(rows[member_id], with_dates=True) if member_id in rows else free
+        for member_id in member_ids
+    }
+
+
+async def tier_of(db: Database, member_id: int, *, now: datetime, tz: ZoneInfo) -> MemberTier:
+    return (await tiers_for(db, [member_id], now=now, tz=tz))[member_id]
+
+
+async def may(db: Database, member_id: int, perk: Perk, *, now: datetime, tz: ZoneInfo) -> bool:
+    return (await tier_of(db, member_id, now=now, tz=tz)).may(perk)

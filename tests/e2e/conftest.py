@@ -1,0 +1,148 @@
+"""Browser tests: the real app served by uvicorn on loopback, driven by Playwright in Debian's Chromium.
+
+One browser for the whole e2e package; every test gets a fresh phone-sized context (390×844, ja-JP).
+Locally the tests skip, saying why, when no Chromium is installed; with CI set they fail instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import threading
+import time
+from collections.abc import Callable, Coroutine, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+import uvicorn
+
+from app import create_app
+from services.context import AppContext
+from services.demo import load_demo
+from services.settings import Settings
+from tests.helpers import free_port, test_settings
+
+T = TypeVar("T")
+CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+def find_chromium() -> str | None:
+    configured = os.environ.get("TSUDOI_CHROMIUM")
+    if configured and Path(configured).exists():
+        return configured
+    for candidate in CHROMIUM_CANDIDATES:
+        if Path(candidate).exists():
+            return candidate
+    return shutil.which("chromium")
+
+
+class LiveServer:
+    def __init__(self, settings: Settings, port: int) -> None:
+        self.settings = settings
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.app = create_app(settings)
+        self.ctx: AppContext = self.app.state.ctx
+        config = uvicorn.Config(self.app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+        self.server = uvicorn.Server(config)
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _serve(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_until_complete(self.server.serve())
+
+    def start(self) -> None:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the test server did not start")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+    def run(self, make_coro: Callable[[AppContext], Coroutine[Any, Any, T]]) -> T:
+        """Run a coroutine on the server's own loop (its database connections live there)."""
+        assert self.loop is not None
+        return asyncio.run_coroutine_threadsafe(make_coro(self.ctx), self.loop).result(timeout=30)
+
+
+@pytest.fixture(scope="package")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    port = free_port()
+    settings = test_settings(tmp_path_factory.mktemp("e2e"), base_url=f"http://127.0.0.1:{port}")
+    server = LiveServer(settings, port)
+    server.start()
+    server.run(load_demo)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="package")
+def browser() -> Iterator[Any]:
+    executable = find_chromium()
+    if executable is None:
+        if os.environ.get("CI"):
+            pytest.fail("Chromium is required in CI (apt-get install -y chromium) but was not found.")
+        pytest.skip(
+            "Chromium not found (/usr/bin/chromium): browser tests skipped. Install it with apt-get install chromium."
+        )
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.fixture
+def page(browser: Any, live_server: LiveServer) -> Iterator[Any]:
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844},
+        locale="ja-JP",
+        timezone_id="Asia/Tokyo",
+        has_touch=True,
+        is_mobile=True,
+        device_scale_factor=2,
+        base_url=live_server.url,
+    )
+    context.set_default_timeout(10_000)
+    opened = context.new_page()
+    try:
+        yield opened
+    finally:
+        context.close()
+
+
+def screenshot(page: Any, name: str) -> Path:
+    """Keep a picture of the page for a person to look at (test-artifacts/ is git-ignored)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def assert_no_horizontal_scroll(page: Any) -> None:
+    overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    assert overflow <= 0, f"page scrolls sideways by {overflow}px at phone width"
