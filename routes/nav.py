@@ -1,4 +1,4 @@
-"""The member menu: one entry per My Page screen, in the order members see them."""
+"""The menus: one entry per screen, in the order people see them."""
 
 from __future__ import annotations
 
@@ -10,7 +10,12 @@ class NavItem(NamedTuple):
     label: str
 
 
-# Each feature adds its screen here when it lands.
+# Each feature adds its member screen here when it lands.
 MEMBER_NAV: list[NavItem] = [
     NavItem("/mypage", "マイページ"),
+]
+
+# Each feature adds its admin screen here when it lands.
+ADMIN_NAV: list[NavItem] = [
+    NavItem("/admin", "ダッシュボード"),
 ]
