@@ -29,6 +29,7 @@ CREATE TABLE members (
     locked_until TEXT,
     profile_checked_at TEXT,
     profile_version INTEGER NOT NULL DEFAULT 1,
+    digest_frequency TEXT NOT NULL DEFAULT 'weekly' CHECK (digest_frequency IN ('none', 'weekly', 'daily')),
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL
 );
