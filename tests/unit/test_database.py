@@ -1,0 +1,123 @@
+"""The database layer: migrations, refusal of newer files, consistent backups."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from db.database import Database, MigrationError
+
+
+def write_migrations(folder: Path, *scripts: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for number, sql in enumerate(scripts, start=1):
+        (folder / f"{number:04d}_step.sql").write_text(sql, encoding="utf-8")
+    return folder
+
+
+async def test_migrations_apply_in_order_and_record_user_version(tmp_path):
+    migrations = write_migrations(tmp_path / "m", "CREATE TABLE a (x);", "ALTER TABLE a ADD COLUMN y;")
+    db = Database(tmp_path / "t.sqlite3")
+    await db.connect()
+    try:
+        assert await db.migrate(migrations) == 2
+        assert await db.schema_version() == 2
+        assert await db.migrate(migrations) == 2  # idempotent
+    finally:
+        await db.close()
+
+
+async def test_failed_migration_leaves_the_file_as_it_was(tmp_path):
+    good = write_migrations(tmp_path / "m", "CREATE TABLE a (x);")
+    db = Database(tmp_path / "t.sqlite3")
+    await db.connect()
+    try:
+        await db.migrate(good)
+        (good / "0002_step.sql").write_text(
+            "CREATE TABLE b (x); INSERT INTO nowhere VALUES (1);", encoding="utf-8"
+        )
+        with pytest.raises(MigrationError, match="0002_step.sql"):
+            await db.migrate(good, backup_dir=tmp_path / "backups")
+        assert await db.schema_version() == 1
+        tables = {row[0] for row in await db.fetchall("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        assert "b" not in tables
+        assert list((tmp_path / "backups").glob("before-migration-v1-*.sqlite3"))
+    finally:
+        await db.close()
+
+
+async def test_database_newer_than_the_code_is_refused(tmp_path):
+    path = tmp_path / "t.sqlite3"
+    raw = sqlite3.connect(path)
+    raw.execute("PRAGMA user_version = 99")
+    raw.close()
+    db = Database(path)
+    await db.connect()
+    try:
+        with pytest.raises(MigrationError, match="newer than this code"):
+            await db.migrate(write_migrations(tmp_path / "m", "CREATE TABLE a (x);"))
+    finally:
+        await db.close()
+
+
+async def test_writes_are_serialized_and_readers_see_committed_rows(tmp_path):
+    db = Database(tmp_path / "t.sqlite3")
+    await db.connect()
+    try:
+        await db.migrate(write_migrations(tmp_path / "m", "CREATE TABLE counter (n INTEGER);"))
+        await db.execute("INSERT INTO counter VALUES (0)")
+
+        async def bump() -> None:
+            async with db.write() as conn:
+                cursor = await conn.execute("SELECT n FROM counter")
+                (value,) = await cursor.fetchone()
+                await asyncio.sleep(0)
+                await conn.execute("UPDATE counter SET n = ?", (value + 1,))
+
+        await asyncio.gather(*(bump() for _ in range(50)))
+        assert await db.fetchval("SELECT n FROM counter") == 50
+    finally:
+        await db.close()
+
+
+async def test_failed_write_transaction_rolls_back(tmp_path):
+    db = Database(tmp_path / "t.sqlite3")
+    await db.connect()
+    try:
+        await db.migrate(write_migrations(tmp_path / "m", "CREATE TABLE t (x);"))
+        with pytest.raises(RuntimeError):
+            async with db.write() as conn:
+                await conn.execute("INSERT INTO t VALUES (1)")
+                raise RuntimeError("crash mid-transaction")
+        assert await db.fetchval("SELECT count(*) FROM t") == 0
+    finally:
+        await db.close()
+
+
+async def test_backup_while_writes_go_on_is_consistent(tmp_path):
+    db = Database(tmp_path / "t.sqlite3")
+    await db.connect()
+    try:
+        await db.migrate(write_migrations(tmp_path / "m", "CREATE TABLE t (x INTEGER, y INTEGER);"))
+
+        async def writer() -> None:
+            for i in range(200):
+                async with db.write() as conn:
+                    await conn.execute("INSERT INTO t VALUES (?, ?)", (i, i))
+                    await conn.execute("INSERT INTO t VALUES (?, ?)", (-i, -i))
+
+        task = asyncio.create_task(writer())
+        await asyncio.sleep(0.01)
+        target = tmp_path / "backup.sqlite3"
+        await db.backup_to(target)
+        await task
+        copy = sqlite3.connect(target)
+        assert copy.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        count = copy.execute("SELECT count(*) FROM t").fetchone()[0]
+        assert count % 2 == 0  # never half a transaction
+        copy.close()
+    finally:
+        await db.close()

@@ -1,0 +1,71 @@
+"""Mail: Japanese multipart messages to the outbox and to a real SMTP server on loopback."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from services.mailer import Mailer, MailError, OutboxTransport, OutgoingMail, SmtpTransport
+from services.settings import Settings
+from services.templates import make_environment
+from tests.helpers import free_port
+
+NOW = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
+
+
+def mailer_for(transport) -> Mailer:
+    return Mailer(transport, "つどい学会 <office@tsudoi.example.jp>", make_environment(Settings().tz))
+
+
+async def test_smtp_delivers_japanese_text_and_html(smtp_sink):
+    mailer = mailer_for(SmtpTransport(smtp_sink.url))
+    mail = OutgoingMail(
+        to="hanako@example.jp",
+        subject="【つどい学会】お知らせ",
+        text="山田 花子 様\n本文です。",
+        html="<p>本文です。</p>",
+    )
+    message_id = await mailer.send(mail, now=NOW)
+    assert len(smtp_sink.messages) == 1
+    received = smtp_sink.messages[0]
+    assert received["Subject"] == "【つどい学会】お知らせ"
+    assert str(received["Message-ID"]).strip() == message_id
+    assert received["Date"]
+    assert "つどい学会" in str(received["From"])
+    plain = received.get_body(preferencelist=("plain",)).get_content()
+    html = received.get_body(preferencelist=("html",)).get_content()
+    assert "山田 花子 様" in plain
+    assert "<p>本文です。</p>" in html
+    assert received.get_body(preferencelist=("plain",)).get_content_charset() == "utf-8"
+
+
+async def test_smtp_server_down_raises_a_transient_mail_error():
+    mailer = mailer_for(SmtpTransport(f"smtp://127.0.0.1:{free_port()}?starttls=off", timeout=2))
+    with pytest.raises(MailError) as error:
+        await mailer.send(OutgoingMail(to="a@example.jp", subject="件名", text="本文"), now=NOW)
+    assert not error.value.permanent
+
+
+async def test_permanent_smtp_refusal_is_marked_permanent(smtp_sink):
+    smtp_sink.fail_next.append("550 No such user")
+    mailer = mailer_for(SmtpTransport(smtp_sink.url))
+    with pytest.raises(MailError) as error:
+        await mailer.send(OutgoingMail(to="a@example.jp", subject="件名", text="本文"), now=NOW)
+    assert error.value.permanent
+
+
+async def test_outbox_writes_an_eml_file(tmp_path):
+    mailer = mailer_for(OutboxTransport(tmp_path / "outbox"))
+    await mailer.send(OutgoingMail(to="a@example.jp", subject="件名", text="本文"), now=NOW)
+    files = list((tmp_path / "outbox").glob("*.eml"))
+    assert len(files) == 1
+    assert b"Subject: =?utf-8?" in files[0].read_bytes()
+
+
+async def test_header_injection_in_recipient_is_refused(tmp_path):
+    mailer = mailer_for(OutboxTransport(tmp_path / "outbox"))
+    with pytest.raises(ValueError):
+        await mailer.send(
+            OutgoingMail(to="a@example.jp\r\nBcc: x@evil.example", subject="s", text="t"), now=NOW
+        )

@@ -1,0 +1,53 @@
+"""Settings from the environment and the generated secret key."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+from services.settings import get_settings
+
+
+def test_defaults_work_with_an_empty_environment(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    settings = get_settings({})
+    assert settings.database == Path("data/tsudoi.sqlite3")
+    assert settings.timezone == "Asia/Tokyo"
+    assert settings.payment_gateway == "sandbox"
+    assert settings.scheduler is True
+    assert settings.smtp_url is None
+
+
+def test_secret_key_is_generated_once_and_kept_private(tmp_path):
+    env = {"TSUDOI_DATABASE": str(tmp_path / "data" / "t.sqlite3")}
+    first = get_settings(env).secret_key
+    second = get_settings(env).secret_key
+    assert first == second and len(first) > 40
+    mode = stat.S_IMODE((tmp_path / "data" / "secret_key").stat().st_mode)
+    assert mode == 0o600
+
+
+def test_environment_overrides(tmp_path):
+    env = {
+        "TSUDOI_DATABASE": str(tmp_path / "x.sqlite3"),
+        "TSUDOI_SECRET_KEY": "k" * 40,
+        "TSUDOI_SCHEDULER": "off",
+        "TSUDOI_BASE_URL": "https://portal.example.jp/",
+        "TSUDOI_TIMEZONE": "America/New_York",
+    }
+    settings = get_settings(env)
+    assert settings.scheduler is False
+    assert settings.base_url == "https://portal.example.jp"
+    assert settings.https
+    assert settings.secret_key == "k" * 40
+
+
+def test_readme_documents_every_setting():
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    source = (Path(__file__).resolve().parents[2] / "services" / "settings.py").read_text(encoding="utf-8")
+    import re
+
+    names = set(re.findall(r'"(TSUDOI_[A-Z_]+)"', source))
+    assert names, "settings.py should name its variables"
+    missing = sorted(name for name in names if name not in readme)
+    assert not missing, f"README.md does not document: {missing}"
