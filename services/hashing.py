@@ -1,10 +1,19 @@
-"""argon2id password hashing, run in a worker thread so logins never block the event loop."""
+"""argon2id password hashing, run in worker threads so logins never block the event loop."""
 
 from __future__ import annotations
 
-import anyio.to_thread
+import asyncio
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+# argon2 is CPU- and memory-bound: a burst of logins queues on these few threads instead of starving the
+# event loop (and every other page) of CPU. Shared by every Hasher, whatever event loop calls it.
+_HASH_THREADS = ThreadPoolExecutor(
+    max_workers=max(1, (os.cpu_count() or 2) // 2), thread_name_prefix="argon2"
+)
 
 
 class Hasher:
@@ -23,13 +32,15 @@ class Hasher:
             return False
 
     async def hash(self, password: str) -> str:
-        return await anyio.to_thread.run_sync(self.hash_sync, password)
+        return await asyncio.get_running_loop().run_in_executor(_HASH_THREADS, self.hash_sync, password)
 
     async def verify(self, password_hash: str, password: str) -> bool:
-        return await anyio.to_thread.run_sync(self.verify_sync, password_hash or self._dummy_hash, password)
+        return await asyncio.get_running_loop().run_in_executor(
+            _HASH_THREADS, self.verify_sync, password_hash or self._dummy_hash, password
+        )
 
     async def verify_dummy(self, password: str) -> None:
-        await anyio.to_thread.run_sync(self.verify_sync, self._dummy_hash, password)
+        await self.verify(self._dummy_hash, password)
 
     def needs_rehash(self, password_hash: str) -> bool:
         try:
