@@ -20,7 +20,7 @@ from routes.common import (
     session_cookie,
     text_field,
 )
-from services import login_flow
+from services import admin_mfa, login_flow
 from services.auth import INVALID_LOGIN_MESSAGE, LOCKED_MESSAGE, authenticate
 from services.sessions import end_session, start_session
 
@@ -86,6 +86,9 @@ class LoginController(Controller):
             ip=client_ip(request),
         )
         target = login_flow.after_login_path(app, outcome.member, next_path or "/mypage")
+        target = admin_mfa.after_password_path(
+            outcome.member["role"] == "admin", bool(outcome.member["must_change_password"]), target, next_path
+        )
         response = redirect(request, target)
         response.set_cookie(
             session_cookie(request, token, remember=remember, max_age=app.org.remember_days * 86400)

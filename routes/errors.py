@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import quote
 
 from litestar import Request, Response
 from litestar.datastructures import FormMultiDict
@@ -12,7 +13,7 @@ from litestar.status_codes import HTTP_403_FORBIDDEN, HTTP_500_INTERNAL_SERVER_E
 from litestar.utils.scope.state import ScopeState
 
 from routes.common import is_htmx, login_url, redirect, render
-from routes.guards import PasswordChangeRequired
+from routes.guards import MfaRequired, PasswordChangeRequired
 
 log = logging.getLogger("tsudoi.errors")
 
@@ -55,6 +56,11 @@ def not_authorized(request: Request[Any, Any, Any], _: NotAuthorizedException) -
 
 def password_change_required(request: Request[Any, Any, Any], _: PasswordChangeRequired) -> Response[Any]:
     return redirect(request, "/password/change")
+
+
+def mfa_required(request: Request[Any, Any, Any], _: MfaRequired) -> Response[Any]:
+    next_path = request.url.path if request.method == "GET" and not is_htmx(request) else "/admin"
+    return redirect(request, "/mfa?next=" + quote(next_path, safe="/"))
 
 
 def permission_denied(request: Request[Any, Any, Any], exc: PermissionDeniedException) -> Response[Any]:
@@ -106,6 +112,7 @@ def server_error(request: Request[Any, Any, Any], exc: Exception) -> Response[An
 EXCEPTION_HANDLERS: dict[Any, Any] = {
     NotAuthorizedException: not_authorized,
     PasswordChangeRequired: password_change_required,
+    MfaRequired: mfa_required,
     PermissionDeniedException: permission_denied,
     HTTPException: http_exception,
     Exception: server_error,

@@ -15,6 +15,14 @@ class PasswordChangeRequired(Exception):
     """Raised while a member still has an initial password: only the change form is reachable."""
 
 
+class MfaRequired(Exception):
+    """Raised while an admin has not passed the second factor in this session: /mfa comes first."""
+
+
+# Session flag set by the /mfa step (services.sessions.set_flag); a new login starts without it.
+MFA_FLAG = "mfa_ok"
+
+
 def _auth(connection: ASGIConnection[Any, Any, Any, Any]) -> LoggedIn | None:
     auth: LoggedIn | None = connection.scope.get("state", {}).get("auth")
     return auth
@@ -41,6 +49,8 @@ def requires_admin(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteH
         raise PasswordChangeRequired()
     if not auth.is_admin:
         raise PermissionDeniedException("管理者のみが利用できるページです。")
+    if not auth.flags.get(MFA_FLAG):
+        raise MfaRequired()
 
 
 MEMBER_GUARDS = [requires_login, requires_password_current]

@@ -7,6 +7,7 @@ from typing import Any
 from routes.admin import AdminController
 from routes.auth import LoginController, LogoutController
 from routes.health import healthz, root
+from routes.mfa import AdminSecurityController, MfaController
 from routes.mypage import MyPageController
 
 ROUTE_HANDLERS: list[Any] = [
@@ -16,4 +17,6 @@ ROUTE_HANDLERS: list[Any] = [
     LogoutController,
     MyPageController,
     AdminController,
+    MfaController,
+    AdminSecurityController,
 ]

@@ -7,6 +7,7 @@ import email.policy
 import re
 import socket
 import threading
+from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -149,3 +150,62 @@ class SmtpSink:
 
     def stop(self) -> None:
         self.controller.stop()
+
+
+async def fresh_admin_code(app_ctx: AppContext, member_id: int) -> str:
+    """A second-factor code the app will accept now: the authenticator's code for the current (or
+    next) 30-second step, or, when both were used already (frozen clocks), a new recovery code."""
+    from db import admin_mfa as mfa_queries
+    from services import admin_mfa
+
+    row = await mfa_queries.get(app_ctx.db, member_id)
+    secret = await admin_mfa.secret_of(app_ctx, member_id)
+    assert row is not None and secret is not None
+    now = app_ctx.clock.now()
+    for offset in (0, admin_mfa.STEP_SECONDS):
+        moment = now + timedelta(seconds=offset)
+        step = int(moment.timestamp()) // admin_mfa.STEP_SECONDS
+        if step > row["last_used_step"]:
+            return admin_mfa.code_for(secret, moment)
+    return (await admin_mfa.regenerate_recovery_codes(app_ctx, member_id))[0]
+
+
+async def enrol_admin(app_ctx: AppContext, member_id: int, member_number: str) -> None:
+    """Complete the admin's TOTP enrolment as the enrolment page would."""
+    from services import admin_mfa
+
+    if await admin_mfa.is_enrolled(app_ctx, member_id):
+        return
+    await admin_mfa.begin_enrolment(app_ctx, member_id, member_number)
+    secret = await admin_mfa.secret_of(app_ctx, member_id)
+    assert secret is not None
+    assert await admin_mfa.confirm_enrolment(
+        app_ctx, member_id, admin_mfa.code_for(secret, app_ctx.clock.now())
+    )
+
+
+async def login_admin(
+    client: AsyncTestClient[Any],
+    app_ctx: AppContext,
+    number: str = "900001",
+    password: str = DEFAULT_PASSWORD,
+) -> int:
+    """Log in as an admin through the password and the second-factor step; returns the admin's id.
+    Creates the admin (role admin, `password`) when the number is new and enrols it in TOTP."""
+    from db import members as member_queries
+
+    member = await member_queries.get_by_number(app_ctx.db, number)
+    if member is None:
+        member_id = await make_member(
+            app_ctx, number, password, role="admin", family_name="事務局", given_name="管理者"
+        )
+    else:
+        member_id = int(member["id"])
+    await enrol_admin(app_ctx, member_id, number)
+    response = await login(client, number, password)
+    assert response.status_code == 303, response.text
+    assert response.headers["location"].startswith("/mfa"), response.headers["location"]
+    code = await fresh_admin_code(app_ctx, member_id)
+    response = await post_form(client, "/mfa", {"code": code, "next": "/admin"}, follow_redirects=False)
+    assert response.status_code == 303, response.text
+    return member_id
