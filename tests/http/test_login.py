@@ -13,6 +13,7 @@ from tests.helpers import (
     body_text,
     csrf_token,
     login,
+    login_admin,
     make_member,
     outbox,
     post_form,
@@ -244,8 +245,8 @@ async def test_admin_pages_refuse_members_and_send_visitors_to_login(client, app
 
 
 async def test_admin_reaches_the_dashboard(client, app_ctx):
-    await make_member(app_ctx, "900001", role="admin")
-    await login(client, "900001")
+    # Admins pass the second factor after the password (see tests/http/test_admin_mfa.py).
+    await login_admin(client, app_ctx, "900001")
     response = await client.get("/admin")
     assert response.status_code == 200
     assert "管理ダッシュボード" in response.text
