@@ -157,10 +157,15 @@ class Mailer:
         text, html = self.render(template, {**context, "subject": subject})
         return OutgoingMail(to=to, subject=subject, text=text, html=html, **extra)
 
+    def build(self, mail: OutgoingMail, *, now: datetime) -> EmailMessage:
+        Address(addr_spec=mail.to)  # refuse header injection and malformed recipients early
+        return build_message(mail, sender=self.sender, now=now)
+
+    async def deliver(self, message: EmailMessage) -> str:
+        await self.transport.deliver(message)
+        log.info("mail sent: kind=%s", message.get("X-Tsudoi-Kind", ""))
+        return str(message["Message-ID"])
+
     async def send(self, mail: OutgoingMail, *, now: datetime) -> str:
         """Deliver one message; returns its Message-ID. Raises MailError when the transport refuses."""
-        Address(addr_spec=mail.to)  # refuse header injection and malformed recipients early
-        message = build_message(mail, sender=self.sender, now=now)
-        await self.transport.deliver(message)
-        log.info("mail sent: subject=%r", mail.subject)
-        return str(message["Message-ID"])
+        return await self.deliver(self.build(mail, now=now))

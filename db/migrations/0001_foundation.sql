@@ -121,3 +121,18 @@ CREATE TABLE member_tiers (
     created_at TEXT NOT NULL
 );
 CREATE INDEX member_tiers_member ON member_tiers (member_id, starts_on);
+
+-- Mails the transport refused for a passing reason, kept and retried so nothing is lost.
+CREATE TABLE mail_queue (
+    id INTEGER PRIMARY KEY,
+    created_at TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    message BLOB NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 1,
+    next_attempt_at TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sending', 'sent', 'failed')),
+    last_error TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX mail_queue_due ON mail_queue (status, next_attempt_at);
