@@ -38,16 +38,17 @@ def migration_files(directory: Path = MIGRATIONS_DIR) -> list[tuple[int, Path]]:
     return found
 
 
-async def _configure(conn: aiosqlite.Connection) -> None:
+async def _configure(conn: aiosqlite.Connection, busy_timeout_ms: int) -> None:
     conn.row_factory = sqlite3.Row
     await conn.execute("PRAGMA foreign_keys = ON")
-    await conn.execute("PRAGMA busy_timeout = 5000")
+    await conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
     await conn.execute("PRAGMA synchronous = NORMAL")
 
 
 class Database:
-    def __init__(self, path: Path, readers: int = 3) -> None:
+    def __init__(self, path: Path, readers: int = 3, busy_timeout_ms: int = 5000) -> None:
         self.path = path
+        self.busy_timeout_ms = busy_timeout_ms
         self.reader_count = readers
         self._writer: aiosqlite.Connection | None = None
         self._write_lock = asyncio.Lock()
@@ -60,10 +61,10 @@ class Database:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._writer = await aiosqlite.connect(self.path, isolation_level=None)
         await self._writer.execute("PRAGMA journal_mode = WAL")
-        await _configure(self._writer)
+        await _configure(self._writer, self.busy_timeout_ms)
         for _ in range(self.reader_count):
             reader = await aiosqlite.connect(self.path, isolation_level=None)
-            await _configure(reader)
+            await _configure(reader, self.busy_timeout_ms)
             await reader.execute("PRAGMA query_only = ON")
             self._all_readers.append(reader)
             self._readers.put_nowait(reader)

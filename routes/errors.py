@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import Any
 from urllib.parse import quote
 
 from litestar import Request, Response
 from litestar.datastructures import FormMultiDict
 from litestar.exceptions import HTTPException, NotAuthorizedException, PermissionDeniedException
-from litestar.status_codes import HTTP_403_FORBIDDEN, HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.status_codes import (
+    HTTP_403_FORBIDDEN,
+    HTTP_500_INTERNAL_SERVER_ERROR,
+    HTTP_503_SERVICE_UNAVAILABLE,
+)
 from litestar.utils.scope.state import ScopeState
 
 from routes.common import is_htmx, login_url, redirect, render
@@ -31,6 +36,10 @@ MESSAGES = {
     405: ("この操作はできません", "ページを再読み込みしてから、もう一度お試しください。"),
     413: ("送信されたデータが大きすぎます", "ファイルの大きさをご確認のうえ、もう一度お試しください。"),
     429: ("アクセスが集中しています", "しばらく時間をおいてから、もう一度お試しください。"),
+    503: (
+        "ただいま混み合っています",
+        "数秒おいてから、もう一度お試しください。入力した内容は保存されていません。",
+    ),
     500: ("システムエラーが発生しました", "お手数ですが、しばらく時間をおいてから再度お試しください。"),
 }
 
@@ -100,6 +109,10 @@ def http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Respo
 
 
 def server_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    if isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc)):
+        # Another process held the database longer than the busy timeout: a passing state, not a bug.
+        log.warning("database busy on %s %s", request.method, request.url.path)
+        return error_page(request, HTTP_503_SERVICE_UNAVAILABLE)
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     try:
         return error_page(request, HTTP_500_INTERNAL_SERVER_ERROR)

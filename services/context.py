@@ -41,7 +41,7 @@ def build_context(settings: Settings, clock: Clock | None = None) -> AppContext:
     templates = make_environment(settings.tz)
     return AppContext(
         settings=settings,
-        db=Database(settings.database),
+        db=Database(settings.database, busy_timeout_ms=settings.db_busy_timeout_ms),
         hasher=Hasher(settings.argon2_time_cost, settings.argon2_memory_cost, settings.argon2_parallelism),
         mailer=Mailer(make_transport(settings.smtp_url, settings.outbox_dir), settings.mail_from, templates),
         clock=clock or Clock(),

@@ -25,6 +25,8 @@ class Settings:
     argon2_parallelism: int = 4
     trust_proxy: bool = False
     log_requests: bool = True
+    # How long a write waits for a lock held by another process (a backup, a CLI command) before giving up.
+    db_busy_timeout_ms: int = 5000
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
