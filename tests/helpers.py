@@ -38,6 +38,9 @@ def test_settings(tmp_path: Path, **changes: Any) -> Settings:
     return base.with_(**changes) if changes else base
 
 
+test_settings.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
