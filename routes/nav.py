@@ -13,6 +13,7 @@ class NavItem(NamedTuple):
 # Each feature adds its member screen here when it lands.
 MEMBER_NAV: list[NavItem] = [
     NavItem("/mypage", "マイページ"),
+    NavItem("/profile", "会員情報"),
 ]
 
 # Each feature adds its admin screen here when it lands.

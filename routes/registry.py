@@ -9,6 +9,7 @@ from routes.auth import LoginController, LogoutController
 from routes.health import healthz, root
 from routes.mfa import AdminSecurityController, MfaController
 from routes.mypage import MyPageController
+from routes.profile import EmailChangeController, ProfileController
 
 ROUTE_HANDLERS: list[Any] = [
     root,
@@ -16,6 +17,8 @@ ROUTE_HANDLERS: list[Any] = [
     LoginController,
     LogoutController,
     MyPageController,
+    ProfileController,
+    EmailChangeController,
     AdminController,
     MfaController,
     AdminSecurityController,
