@@ -9,6 +9,7 @@ from routes.auth import LoginController, LogoutController
 from routes.health import healthz, root
 from routes.mfa import AdminSecurityController, MfaController
 from routes.mypage import MyPageController
+from routes.passwords import ForgotIdController, PasswordChangeController, PasswordRecoveryController
 from routes.profile import EmailChangeController, ProfileController
 
 ROUTE_HANDLERS: list[Any] = [
@@ -17,6 +18,9 @@ ROUTE_HANDLERS: list[Any] = [
     LoginController,
     LogoutController,
     MyPageController,
+    PasswordChangeController,
+    PasswordRecoveryController,
+    ForgotIdController,
     ProfileController,
     EmailChangeController,
     AdminController,

@@ -8,11 +8,15 @@ from datetime import datetime
 from db import audit
 from services.context import AppContext
 from services.notify import send_mail
+from services.password_flow import expired_path, password_expired, reset_url
 
 
 def after_login_path(app: AppContext, member: sqlite3.Row, requested: str) -> str:
+    """An initial password must be changed first; an expired one gets the guide's (skippable) reminder."""
     if member["must_change_password"]:
         return "/password/change"
+    if password_expired(app.org, member, app.clock.now()):
+        return expired_path(requested)
     return requested
 
 
@@ -27,7 +31,9 @@ async def send_lock_notice(app: AppContext, member: sqlite3.Row, locked_until: d
             "org": app.org,
             "member": member,
             "locked_until": locked_until,
-            "reset_url": f"{app.settings.base_url}/password/forgot",
+            # A direct, signed, single-use link (1 hour); resetting also unlocks the account.
+            "reset_url": reset_url(app, member),
+            "forgot_url": f"{app.settings.base_url}/password/forgot",
         },
         now=app.clock.now(),
     )
