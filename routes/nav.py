@@ -14,9 +14,13 @@ class NavItem(NamedTuple):
 MEMBER_NAV: list[NavItem] = [
     NavItem("/mypage", "マイページ"),
     NavItem("/profile", "会員情報"),
+    NavItem("/settings/membership", "会員種別・プラン"),
 ]
 
 # Each feature adds its admin screen here when it lands.
 ADMIN_NAV: list[NavItem] = [
     NavItem("/admin", "ダッシュボード"),
+    NavItem("/admin/tiers", "プラン"),
+    NavItem("/admin/codes", "参加コード"),
+    NavItem("/admin/closures", "退会手続き"),
 ]

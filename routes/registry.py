@@ -5,14 +5,22 @@ from __future__ import annotations
 from typing import Any
 
 from routes.admin import AdminController
+from routes.admin_membership import AdminClosuresController, AdminCodesController, AdminTiersController
 from routes.auth import LoginController, LogoutController
 from routes.health import healthz, root
+from routes.membership import MembershipController
 from routes.mfa import AdminSecurityController, MfaController
 from routes.mypage import MyPageController
 from routes.passwords import ForgotIdController, PasswordChangeController, PasswordRecoveryController
 from routes.profile import EmailChangeController, ProfileController
+from routes.signup import SignupController
 
 ROUTE_HANDLERS: list[Any] = [
+    SignupController,
+    MembershipController,
+    AdminTiersController,
+    AdminCodesController,
+    AdminClosuresController,
     root,
     healthz,
     LoginController,

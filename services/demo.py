@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from db import members as member_queries
 from services.accounts import create_member
 from services.context import AppContext
+from services.membership import demo_membership
 
 DEMO_ORG = {
     "org_name": "一般社団法人 日本つどい学会",
@@ -66,6 +67,7 @@ DEMO_MEMBERS = [
 
 # Later features append their own demo steps (articles, fees, help entries…).
 DEMO_STEPS: list[Callable[[AppContext], Awaitable[None]]] = []
+DEMO_STEPS.append(demo_membership)
 
 
 async def load_demo(app: AppContext) -> list[str]:

@@ -19,6 +19,14 @@ class Perk(StrEnum):
     MEMBERS_ONLY = "members_only"
 
 
+# What members and the admin read for each perk.
+PERK_LABELS: dict[Perk, str] = {
+    Perk.DAILY_DIGEST: "新着お知らせメールを毎日受け取る",
+    Perk.EVENTS: "イベント情報の閲覧",
+    Perk.MEMBERS_ONLY: "会員限定記事の閲覧",
+}
+
+
 @dataclass(frozen=True)
 class MemberTier:
     code: str
@@ -68,3 +76,12 @@ async def tier_of(db: Database, member_id: int, *, now: datetime, tz: ZoneInfo) 
 
 async def may(db: Database, member_id: int, perk: Perk, *, now: datetime, tz: ZoneInfo) -> bool:
     return (await tier_of(db, member_id, now=now, tz=tz)).may(perk)
+
+
+def effective_digest_frequency(frequency: str, tier: MemberTier) -> str:
+    """The digest a member really gets: daily is a perk, so without it daily falls back to weekly
+    (DESIGN §2). The digest sender and the mail settings ask this, so a tier that ended since the
+    last daily job never gets one more daily mail."""
+    if frequency == "daily" and not tier.may(Perk.DAILY_DIGEST):
+        return "weekly"
+    return frequency

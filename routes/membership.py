@@ -1,0 +1,116 @@
+"""会員種別・プラン: the member's tier and perks, entering a code in place, and asking to leave."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.response import Template
+
+from routes.common import client_ip, ctx, current, flash, form_error_status, redirect, render, text_field
+from routes.guards import MEMBER_GUARDS
+from services import account_closure, membership
+
+
+class MembershipController(Controller):
+    path = "/settings/membership"
+    guards = MEMBER_GUARDS
+
+    async def _page(
+        self,
+        request: Request[Any, Any, Any],
+        *,
+        code_value: str = "",
+        code_error: str = "",
+        code_success: str = "",
+        status: int = 200,
+    ) -> Template:
+        overview = await membership.membership_overview(ctx(request), current(request).member_id)
+        return render(
+            request,
+            "membership/page.html",
+            {
+                **overview,
+                "values": {"code": code_value},
+                "errors": {"code": code_error} if code_error else {},
+                "code_success": code_success,
+            },
+            fragment="membership/_panel.html",
+            status=status,
+        )
+
+    @get("/")
+    async def show(self, request: Request[Any, Any, Any]) -> Template:
+        return await self._page(request)
+
+    @post("/code", status_code=200)
+    async def enter_code(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        form = await request.form()
+        raw = text_field(form, "code", max_length=200)
+        outcome = await membership.redeem(
+            ctx(request), current(request).member_id, raw, ip=client_ip(request)
+        )
+        if not outcome.ok:
+            return await self._page(
+                request, code_value=raw, code_error=outcome.message, status=form_error_status(request)
+            )
+        if request.headers.get("hx-request") == "true":
+            return await self._page(request, code_success=outcome.message)
+        response = redirect(request, "/settings/membership")
+        flash(request, response, outcome.message)
+        return response
+
+    @get("/leave")
+    async def leave_form(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        app = ctx(request)
+        auth = current(request)
+        if auth.is_admin:
+            return render(request, "membership/leave_admin.html")
+        overview = await membership.membership_overview(app, auth.member_id)
+        if overview["closure"] is not None:
+            return redirect(request, "/settings/membership")
+        return render(request, "membership/leave.html", {"values": {}, "errors": {}, **overview})
+
+    @post("/leave", status_code=200)
+    async def leave(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        app = ctx(request)
+        auth = current(request)
+        if auth.is_admin:
+            return render(request, "membership/leave_admin.html", status=form_error_status(request))
+        form = await request.form()
+        reason, reason_error = account_closure.validate_reason(text_field(form, "reason", max_length=5000))
+        confirmed = text_field(form, "confirm") in {"1", "on", "true"}
+        errors: dict[str, str] = {}
+        if reason_error:
+            errors["reason"] = reason_error
+        if not confirmed:
+            errors["confirm"] = "退会の内容をご確認のうえ、チェックを入れてください。"
+        if errors:
+            overview = await membership.membership_overview(app, auth.member_id)
+            return render(
+                request,
+                "membership/leave.html",
+                {"values": {"reason": reason}, "errors": errors, **overview},
+                status=form_error_status(request),
+            )
+        created = await account_closure.request_closure(app, auth.member, reason, ip=client_ip(request))
+        response = redirect(request, "/settings/membership")
+        flash(
+            request,
+            response,
+            "退会のお申し出を受け付けました。事務局で手続きが済みましたら、メールでお知らせします。"
+            if created
+            else account_closure.ALREADY_PENDING,
+            "success" if created else "info",
+        )
+        return response
+
+    @post("/leave/withdraw", status_code=200)
+    async def withdraw(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        withdrawn = await account_closure.withdraw_request(
+            ctx(request), current(request).member_id, ip=client_ip(request)
+        )
+        response = redirect(request, "/settings/membership")
+        if withdrawn:
+            flash(request, response, "退会のお申し出を取り消しました。引き続きご利用いただけます。")
+        return response
