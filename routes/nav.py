@@ -15,6 +15,7 @@ MEMBER_NAV: list[NavItem] = [
     NavItem("/mypage", "マイページ"),
     NavItem("/profile", "会員情報"),
     NavItem("/settings/membership", "会員種別・プラン"),
+    NavItem("/payments", "会費のお支払い"),
 ]
 
 # Each feature adds its admin screen here when it lands.
@@ -23,4 +24,6 @@ ADMIN_NAV: list[NavItem] = [
     NavItem("/admin/tiers", "プラン"),
     NavItem("/admin/codes", "参加コード"),
     NavItem("/admin/closures", "退会手続き"),
+    NavItem("/admin/fees", "会費"),
+    NavItem("/admin/payments", "入金状況"),
 ]

@@ -6,13 +6,16 @@ from typing import Any
 
 from routes.admin import AdminController
 from routes.admin_membership import AdminClosuresController, AdminCodesController, AdminTiersController
+from routes.admin_payments import AdminFeesController, AdminPaymentsController
 from routes.auth import LoginController, LogoutController
 from routes.health import healthz, root
 from routes.membership import MembershipController
 from routes.mfa import AdminSecurityController, MfaController
 from routes.mypage import MyPageController
 from routes.passwords import ForgotIdController, PasswordChangeController, PasswordRecoveryController
+from routes.payments import PaymentNotifyController, PaymentsController
 from routes.profile import EmailChangeController, ProfileController
+from routes.sandbox_gateway import SandboxGatewayController
 from routes.signup import SignupController
 
 ROUTE_HANDLERS: list[Any] = [
@@ -34,4 +37,9 @@ ROUTE_HANDLERS: list[Any] = [
     AdminController,
     MfaController,
     AdminSecurityController,
+    PaymentsController,
+    PaymentNotifyController,
+    SandboxGatewayController,
+    AdminFeesController,
+    AdminPaymentsController,
 ]

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from db import members as member_queries
 from services.accounts import create_member
 from services.context import AppContext
+from services.fees import demo_fees
 from services.membership import demo_membership
 
 DEMO_ORG = {
@@ -68,6 +69,7 @@ DEMO_MEMBERS = [
 # Later features append their own demo steps (articles, fees, help entries…).
 DEMO_STEPS: list[Callable[[AppContext], Awaitable[None]]] = []
 DEMO_STEPS.append(demo_membership)
+DEMO_STEPS.append(demo_fees)
 
 
 async def load_demo(app: AppContext) -> list[str]:

@@ -1,0 +1,351 @@
+"""Admin: fee items (define, issue), payments (filters, bank transfer, cancel, CSV for the accountant)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import unicodedata
+from datetime import date
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.exceptions import NotFoundException
+from litestar.response import Template
+
+from db import payments as payment_queries
+from routes.common import ctx, current, flash, form_error_status, redirect, render, text_field
+from routes.guards import ADMIN_GUARDS
+from services import fees as fee_rules
+from services import payment_flow
+from services.charset import check_text
+from services.clock import from_db
+from services.payment_config import PaymentNotConfigured, get_gateway
+from services.payments import states
+
+PAGE_SIZE = 100
+CSV_HEADER = [
+    "会員番号",
+    "氏名",
+    "会員種別",
+    "年度",
+    "会費名称",
+    "金額",
+    "支払期限",
+    "状態",
+    "支払方法",
+    "支払日",
+    "領収書番号",
+    "注文番号",
+    "決済サービス",
+    "メモ",
+]
+
+
+def _filters(request: Request[Any, Any, Any]) -> tuple[payment_queries.FeeFilter, dict[str, str]]:
+    params = request.query_params
+    raw = {
+        "year": unicodedata.normalize("NFKC", params.get("year", ""))[:4],
+        "status": params.get("status", "")[:20],
+        "method": params.get("method", "")[:20],
+        "q": params.get("q", "")[:50].strip(),
+        "attention": "1" if params.get("attention") == "1" else "",
+    }
+    return (
+        payment_queries.FeeFilter(
+            fiscal_year=int(raw["year"]) if raw["year"].isdigit() else None,
+            status=raw["status"] if raw["status"] in fee_rules.FEE_STATUS_LABELS else "",
+            method=raw["method"] if raw["method"] in fee_rules.PAID_METHOD_LABELS else "",
+            query=unicodedata.normalize("NFKC", raw["q"]).replace(" ", ""),
+            attention=bool(raw["attention"]),
+        ),
+        raw,
+    )
+
+
+def _cell(value: Any) -> str:
+    """Text that spreadsheet software will not run as a formula."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+class AdminFeesController(Controller):
+    path = "/admin/fees"
+    guards = ADMIN_GUARDS
+
+    async def _page(
+        self,
+        request: Request[Any, Any, Any],
+        *,
+        values: dict[str, str] | None = None,
+        errors: dict[str, str] | None = None,
+        receipt_errors: dict[str, str] | None = None,
+        receipt_values: dict[str, str] | None = None,
+        status: int = 200,
+    ) -> Template:
+        app = ctx(request)
+        year = fee_rules.current_fiscal_year(app.clock.now(), app.settings.tz)
+        if values is None:
+            values = {
+                "fiscal_year": str(year),
+                "membership_type": "正会員",
+                "name": fee_rules.default_fee_name(year),
+                "amount": "",
+                "due_on": date(year, 6, 30).isoformat(),
+            }
+        if receipt_values is None:
+            receipt_values = {
+                "invoice_number": app.org.invoice_number,
+                "tax_mode": await payment_flow.tax_mode(app),
+            }
+        return render(
+            request,
+            "admin_fees/page.html",
+            {
+                "items": await payment_queries.fee_items_with_counts(app.db),
+                "types": await payment_queries.membership_types(app.db),
+                "values": values,
+                "errors": errors or {},
+                "receipt_values": receipt_values,
+                "receipt_errors": receipt_errors or {},
+                "tax_modes": payment_flow.TAX_MODE_LABELS,
+                "page_title": "会費の設定と発行",
+            },
+            status=status,
+        )
+
+    @get("/")
+    async def index(self, request: Request[Any, Any, Any]) -> Template:
+        return await self._page(request)
+
+    @post("/")
+    async def create(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        app = ctx(request)
+        form = await request.form()
+        values = {
+            name: text_field(form, name, max_length=200)
+            for name in ("fiscal_year", "membership_type", "name", "amount", "due_on")
+        }
+        checked = fee_rules.check_fee_item(values)
+        if checked.ok:
+            item_id = await fee_rules.create_fee_item(app.db, checked, now=app.clock.now())
+            if item_id is not None:
+                response = redirect(request, "/admin/fees")
+                flash(
+                    request,
+                    response,
+                    f"「{checked.values['name']}」（{checked.values['membership_type']}）を作成しました。"
+                    "内容をご確認のうえ「発行する」を押してください。",
+                )
+                return response
+        return await self._page(
+            request, values=checked.values, errors=checked.errors, status=form_error_status(request)
+        )
+
+    @post("/{item_id:int}/issue")
+    async def issue(self, request: Request[Any, Any, Any], item_id: int) -> Response[Any]:
+        app = ctx(request)
+        item = await payment_queries.get_fee_item(app.db, item_id)
+        if item is None:
+            raise NotFoundException()
+        result = await fee_rules.issue_fee_item(app.db, item_id, now=app.clock.now())
+        response = redirect(request, "/admin/fees")
+        flash(request, response, f"「{item['name']}」（{item['membership_type']}）: {result.message()}")
+        return response
+
+    @post("/receipt-settings")
+    async def receipt_settings(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        app = ctx(request)
+        form = await request.form()
+        number = unicodedata.normalize("NFKC", text_field(form, "invoice_number", max_length=40))
+        number = number.replace("-", "").replace(" ", "").upper()
+        tax_mode = text_field(form, "tax_mode", max_length=20)
+        errors: dict[str, str] = {}
+        if number and not (len(number) == 14 and number[0] == "T" and number[1:].isdigit()):
+            errors["invoice_number"] = "登録番号は「T」と13桁の数字で入力してください（例：T1234567890123）。"
+        if tax_mode not in payment_flow.TAX_MODE_LABELS:
+            errors["tax_mode"] = "消費税の扱いを選んでください。"
+        if errors:
+            return await self._page(
+                request,
+                receipt_values={"invoice_number": number, "tax_mode": tax_mode},
+                receipt_errors=errors,
+                status=form_error_status(request),
+            )
+        await app.update_org({"invoice_number": number, payment_flow.TAX_MODE_KEY: tax_mode})
+        response = redirect(request, "/admin/fees")
+        flash(request, response, "領収書の設定を保存しました。")
+        return response
+
+
+class AdminPaymentsController(Controller):
+    path = "/admin/payments"
+    guards = ADMIN_GUARDS
+
+    @get("/")
+    async def index(self, request: Request[Any, Any, Any]) -> Template:
+        app = ctx(request)
+        filters, raw = _filters(request)
+        page_text = request.query_params.get("page", "1")
+        page = int(page_text) if page_text.isdigit() and 0 < int(page_text) < 100_000 else 1
+        total = await payment_queries.admin_fee_count(app.db, filters)
+        rows = await payment_queries.admin_fees(
+            app.db, filters, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
+        )
+        query = "&".join(f"{key}={value}" for key, value in raw.items() if value)
+        return render(
+            request,
+            "admin_payments/page.html",
+            {
+                "rows": rows,
+                "total": total,
+                "page": page,
+                "pages": max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE),
+                "filters": raw,
+                "query": query,
+                "years": await payment_queries.fiscal_years(app.db),
+                "status_labels": fee_rules.FEE_STATUS_LABELS,
+                "method_labels": fee_rules.PAID_METHOD_LABELS,
+                "attempt_labels": payment_flow.METHOD_LABELS,
+                "page_title": "会費の入金状況",
+            },
+        )
+
+    @get("/export.csv")
+    async def export(self, request: Request[Any, Any, Any]) -> Response[bytes]:
+        app = ctx(request)
+        filters, _ = _filters(request)
+        rows = await payment_queries.admin_fees(app.db, filters, limit=200_000, offset=0)
+        tz = app.settings.tz
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow(CSV_HEADER)
+        for row in rows:
+            paid_at = from_db(row["paid_at"])
+            method = row["paid_method"] or (row["attempt_method"] if row["status"] != "paid" else "")
+            writer.writerow(
+                [
+                    _cell(value)
+                    for value in (
+                        row["member_number"],
+                        f"{row['family_name'] or ''} {row['given_name'] or ''}".strip(),
+                        row["membership_type"],
+                        row["fiscal_year"],
+                        row["item_name"],
+                        row["amount"],
+                        row["due_on"],
+                        fee_rules.FEE_STATUS_LABELS.get(row["status"], row["status"]),
+                        fee_rules.PAID_METHOD_LABELS.get(method or "", ""),
+                        paid_at.astimezone(tz).date().isoformat() if paid_at else "",
+                        row["receipt_number"] or "",
+                        row["order_id"] or "",
+                        row["gateway"] or "",
+                        row["paid_note"],
+                    )
+                ]
+            )
+        today = app.clock.now().astimezone(tz).date().isoformat()
+        # The BOM makes Excel open UTF-8 as UTF-8 instead of guessing Shift_JIS.
+        return Response(
+            ("\ufeff" + out.getvalue()).encode("utf-8"),
+            media_type="text/csv; charset=utf-8",
+            headers={
+                "Content-Disposition": f'attachment; filename="payments-{today}.csv"',
+                "Cache-Control": "no-store",
+            },
+        )
+
+    async def _detail(
+        self,
+        request: Request[Any, Any, Any],
+        fee_id: int,
+        *,
+        values: dict[str, str] | None = None,
+        errors: dict[str, str] | None = None,
+        status: int = 200,
+    ) -> Template:
+        app = ctx(request)
+        fee = await payment_queries.admin_fee(app.db, fee_id)
+        if fee is None:
+            raise NotFoundException()
+        today = app.clock.now().astimezone(app.settings.tz).date().isoformat()
+        return render(
+            request,
+            "admin_payments/detail.html",
+            {
+                "fee": fee,
+                "attempts": await payment_queries.attempts_for_fee(app.db, fee_id),
+                "notifications": await payment_queries.notifications_for_fee(app.db, fee_id),
+                "values": values or {"paid_on": today, "note": ""},
+                "errors": errors or {},
+                "status_labels": fee_rules.FEE_STATUS_LABELS,
+                "method_labels": fee_rules.PAID_METHOD_LABELS,
+                "state_labels": states.STATE_LABELS,
+                "live_states": payment_queries.LIVE_STATES,
+                "page_title": "会費の詳細",
+            },
+            status=status,
+        )
+
+    @get("/fees/{fee_id:int}")
+    async def detail(self, request: Request[Any, Any, Any], fee_id: int) -> Template:
+        return await self._detail(request, fee_id)
+
+    @post("/fees/{fee_id:int}/mark-paid")
+    async def mark_paid(self, request: Request[Any, Any, Any], fee_id: int) -> Response[Any]:
+        app = ctx(request)
+        if await payment_queries.admin_fee(app.db, fee_id) is None:
+            raise NotFoundException()
+        form = await request.form()
+        values = {
+            "paid_on": text_field(form, "paid_on", max_length=20).strip(),
+            "note": text_field(form, "note", max_length=1000).strip(),
+        }
+        errors: dict[str, str] = {}
+        paid_on: date | None = None
+        try:
+            paid_on = date.fromisoformat(unicodedata.normalize("NFKC", values["paid_on"]).replace("/", "-"))
+        except ValueError:
+            errors["paid_on"] = "入金日を日付で入力してください（例：2026-11-20）。"
+        today = app.clock.now().astimezone(app.settings.tz).date()
+        if paid_on is not None and not (date(2000, 1, 1) <= paid_on <= today):
+            errors["paid_on"] = "入金日は今日以前の日付を入力してください。"
+        if not values["note"]:
+            errors["note"] = (
+                "確認のためのメモを入力してください（例：11/20 三井住友銀行 ヤマダハナコ名義で入金）。"
+            )
+        elif len(values["note"]) > 200:
+            errors["note"] = "メモは200文字以内で入力してください。"
+        elif problem := check_text(values["note"]):
+            errors["note"] = problem
+        if errors or paid_on is None:
+            return await self._detail(
+                request, fee_id, values=values, errors=errors, status=form_error_status(request)
+            )
+        try:
+            gateway = get_gateway(app)
+        except PaymentNotConfigured:
+            gateway = None
+        ok, message = await payment_flow.mark_paid_by_transfer(
+            app, gateway, fee_id, note=values["note"], paid_on=paid_on, actor_id=current(request).member_id
+        )
+        response = redirect(request, f"/admin/payments/fees/{fee_id}")
+        flash(request, response, message, "success" if ok else "warning")
+        return response
+
+    @post("/attempts/{attempt_id:int}/cancel")
+    async def cancel(self, request: Request[Any, Any, Any], attempt_id: int) -> Response[Any]:
+        app = ctx(request)
+        attempt = await payment_queries.attempt(app.db, attempt_id)
+        if attempt is None:
+            raise NotFoundException()
+        try:
+            gateway = get_gateway(app)
+        except PaymentNotConfigured:
+            ok, message = False, "決済サービスの設定を確認してください。"
+        else:
+            ok, message = await payment_flow.cancel_attempt(
+                app, gateway, attempt_id, actor_id=current(request).member_id
+            )
+        response = redirect(request, f"/admin/payments/fees/{attempt['fee_id']}")
+        flash(request, response, message, "success" if ok else "warning")
+        return response

@@ -1,0 +1,278 @@
+"""会費のお支払い: payment history, the pay flow, the return page, receipts and gateway notifications."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import quote
+
+from litestar import Controller, Request, Response, get, post
+from litestar.exceptions import NotFoundException
+from litestar.response import Template
+
+from db import payments as payment_queries
+from routes.common import ctx, current, flash, form_error_status, redirect, render, text_field
+from routes.guards import MEMBER_GUARDS
+from services import payment_flow
+from services.payment_config import PaymentNotConfigured, get_gateway
+from services.payments import (
+    GatewayUnavailable,
+    NotificationIgnored,
+    NotificationRejected,
+    PaymentGateway,
+    states,
+)
+from services.payments import gmo as gmo_protocol
+
+log = logging.getLogger("tsudoi.payments")
+
+NO_METHOD_MESSAGE = (
+    "現在、オンラインでのお支払いを受け付けておりません。お手数ですが事務局までお問い合わせください。"
+)
+METHOD_REQUIRED = "お支払い方法を選んでください。"
+
+
+async def _own_fee(request: Request[Any, Any, Any], fee_id: int) -> Any:
+    """The logged-in member's fee; another member's (or a missing) fee is 404."""
+    fee = await payment_queries.member_fee(ctx(request).db, current(request).member_id, fee_id)
+    if fee is None:
+        raise NotFoundException()
+    return fee
+
+
+def _gateway(request: Request[Any, Any, Any]) -> PaymentGateway:
+    return get_gateway(ctx(request))
+
+
+class PaymentsController(Controller):
+    path = "/payments"
+    guards = MEMBER_GUARDS
+
+    @get("/")
+    async def history(self, request: Request[Any, Any, Any]) -> Template:
+        app = ctx(request)
+        fees = await payment_queries.member_fees(app.db, current(request).member_id)
+        now = app.clock.now()
+        rows = [
+            {
+                "fee": fee,
+                "view": payment_flow.fee_view(fee),
+                "overdue": payment_flow.is_overdue(fee, now=now, tz=app.settings.tz),
+            }
+            for fee in fees
+        ]
+        return render(request, "payments/page.html", {"rows": rows, "page_title": "会費支払明細"})
+
+    @get("/{fee_id:int}/start")
+    async def start(self, request: Request[Any, Any, Any], fee_id: int) -> Response[Any]:
+        """会員情報確認 支払手続き: the profile form first, unless it was saved today."""
+        app = ctx(request)
+        fee = await _own_fee(request, fee_id)
+        if fee["status"] == "paid":
+            response = redirect(request, "/payments")
+            flash(request, response, "この会費はお支払い済みです。", "info")
+            return response
+        if fee["attempt_state"] in payment_queries.LIVE_STATES:
+            return redirect(request, payment_flow.checkout_page_url(fee_id))
+        member = current(request).member
+        return redirect(
+            request, payment_flow.start_url(member, fee_id, now=app.clock.now(), tz=app.settings.tz)
+        )
+
+    @get("/{fee_id:int}/method")
+    async def method_page(self, request: Request[Any, Any, Any], fee_id: int) -> Response[Any]:
+        app = ctx(request)
+        fee = await _own_fee(request, fee_id)
+        if fee["status"] == "paid":
+            return redirect(request, "/payments")
+        if fee["attempt_state"] in payment_queries.LIVE_STATES:
+            # The method is fixed once chosen: the back button lands on the chosen one.
+            return redirect(request, payment_flow.checkout_page_url(fee_id))
+        member = current(request).member
+        target = payment_flow.start_url(member, fee_id, now=app.clock.now(), tz=app.settings.tz)
+        if target != payment_flow.method_page_url(fee_id):
+            return redirect(request, target)
+        return self._method_form(request, fee, {}, {})
+
+    def _method_form(
+        self,
+        request: Request[Any, Any, Any],
+        fee: Any,
+        values: dict[str, str],
+        errors: dict[str, str],
+        status: int = 200,
+    ) -> Template:
+        methods = payment_flow.enabled_methods(ctx(request).org)
+        if len(methods) == 1 and not values:
+            values = {"method": methods[0]}
+        return render(
+            request,
+            "payments/method.html",
+            {
+                "fee": fee,
+                "methods": methods,
+                "labels": payment_flow.METHOD_LABELS,
+                "hints": payment_flow.METHOD_HINTS,
+                "values": values,
+                "errors": errors,
+                "no_method_message": NO_METHOD_MESSAGE,
+                "page_title": "お支払い方法の選択",
+            },
+            status=status,
+        )
+
+    @post("/{fee_id:int}/method")
+    async def choose(self, request: Request[Any, Any, Any], fee_id: int) -> Response[Any]:
+        """決定: creates the attempt and fixes the method; a second 決定 reuses the first attempt."""
+        app = ctx(request)
+        fee = await _own_fee(request, fee_id)
+        if fee["status"] == "paid":
+            return redirect(request, "/payments")
+        form = await request.form()
+        method = text_field(form, "method", max_length=20)
+        if fee["attempt_state"] in payment_queries.LIVE_STATES:
+            return redirect(request, payment_flow.checkout_page_url(fee_id))
+        if method not in payment_flow.enabled_methods(app.org):
+            message = NO_METHOD_MESSAGE if not payment_flow.enabled_methods(app.org) else METHOD_REQUIRED
+            return self._method_form(
+                request, fee, {"method": ""}, {"method": message}, status=form_error_status(request)
+            )
+        choice = await payment_flow.choose_method(
+            app, member_id=current(request).member_id, fee_id=fee_id, method=method
+        )
+        if choice.refused == "paid":
+            return redirect(request, "/payments")
+        return redirect(request, payment_flow.checkout_page_url(fee_id))
+
+    async def _checkout_page(
+        self, request: Request[Any, Any, Any], fee: Any, *, error: str | None = None, status: int = 200
+    ) -> Response[Any]:
+        app = ctx(request)
+        attempt = await payment_queries.live_attempt(app.db, int(fee["id"]))
+        if attempt is None:
+            if fee["status"] == "paid":
+                return redirect(request, "/payments")
+            return redirect(request, payment_flow.method_page_url(int(fee["id"])))
+        return render(
+            request,
+            "payments/checkout.html",
+            {
+                "fee": fee,
+                "attempt": attempt,
+                "method_label": payment_flow.METHOD_LABELS.get(attempt["method"], attempt["method"]),
+                "gateway_name": app.settings.payment_gateway,
+                "error": error,
+                "page_title": "お支払い手続き",
+            },
+            status=status,
+        )
+
+    @get("/{fee_id:int}/checkout")
+    async def checkout_page(self, request: Request[Any, Any, Any], fee_id: int) -> Response[Any]:
+        fee = await _own_fee(request, fee_id)
+        return await self._checkout_page(request, fee)
+
+    @post("/{fee_id:int}/checkout")
+    async def checkout(self, request: Request[Any, Any, Any], fee_id: int) -> Response[Any]:
+        """お支払い手続きページへ: to the gateway's hosted page (the same attempt every time)."""
+        app = ctx(request)
+        fee = await _own_fee(request, fee_id)
+        attempt = await payment_queries.live_attempt(app.db, fee_id)
+        if attempt is None:
+            return await self._checkout_page(request, fee)
+        try:
+            url = await payment_flow.start_checkout(
+                app, _gateway(request), member=current(request).member, fee=fee, attempt_id=int(attempt["id"])
+            )
+        except GatewayUnavailable as error:
+            log.warning("checkout failed: %s", error.detail)
+            return await self._checkout_page(request, fee, error=error.message, status=503)
+        except PaymentNotConfigured as error:
+            log.error("payment gateway not configured: %s", error.detail)
+            return await self._checkout_page(request, fee, error=error.message, status=503)
+        if url is None:
+            return redirect(request, payment_flow.checkout_page_url(fee_id))
+        return redirect(request, url)
+
+    @get("/return")
+    async def returned(self, request: Request[Any, Any, Any]) -> Template:
+        """Where the gateway sends the member back: shows the state, changes nothing."""
+        app = ctx(request)
+        order_id = request.query_params.get("order", "")[:40]
+        attempt = await payment_queries.attempt_by_order(app.db, order_id) if order_id else None
+        fee = None
+        if attempt is not None:
+            fee = await payment_queries.member_fee(app.db, current(request).member_id, int(attempt["fee_id"]))
+        if attempt is None or fee is None:
+            raise NotFoundException()
+        return render(
+            request,
+            "payments/return.html",
+            {
+                "fee": fee,
+                "attempt": attempt,
+                "state_label": states.STATE_LABELS.get(attempt["state"], attempt["state"]),
+                "method_label": payment_flow.METHOD_LABELS.get(attempt["method"], attempt["method"]),
+                "page_title": "お支払い手続きの結果",
+            },
+        )
+
+    @get("/{fee_id:int}/receipt.pdf")
+    async def receipt(self, request: Request[Any, Any, Any], fee_id: int) -> Response[bytes]:
+        app = ctx(request)
+        fee = await _own_fee(request, fee_id)
+        if fee["status"] != "paid":
+            raise NotFoundException()
+        receipt = await payment_flow.receipt_pdf(app, current(request).member, fee)
+        filename = f"領収書_{receipt.receipt_number}{'_再発行' if receipt.reissue else ''}.pdf"
+        return Response(
+            receipt.pdf,
+            media_type="application/pdf",
+            headers={
+                "Content-Disposition": f'inline; filename="receipt-{receipt.receipt_number}.pdf"; '
+                f"filename*=UTF-8''{quote(filename)}",
+                "Cache-Control": "no-store",
+            },
+        )
+
+
+class PaymentNotifyController(Controller):
+    """Server-to-server reports from the gateway: no login, no CSRF (listed in CSRF_EXEMPT)."""
+
+    path = "/payments/notify"
+
+    @post("/{gateway_name:str}", status_code=200)
+    async def notify(self, request: Request[Any, Any, Any], gateway_name: str) -> Response[Any]:
+        app = ctx(request)
+        if gateway_name != app.settings.payment_gateway:
+            raise NotFoundException()
+        try:
+            gateway = get_gateway(app)
+        except PaymentNotConfigured as error:
+            log.error("payment notification while the gateway is not configured: %s", error.detail)
+            return _answer(gateway_name, ok=False, status=503)
+        raw = await request.body()
+        try:
+            result = await payment_flow.receive_notification(app, gateway, raw, dict(request.headers))
+        except NotificationRejected as error:
+            log.warning("payment notification rejected (%s): %s", gateway_name, error.reason)
+            return _answer(gateway_name, ok=False, status=400)
+        except NotificationIgnored as error:
+            log.info("payment notification ignored (%s): %s", gateway_name, error.reason)
+            return _answer(gateway_name, ok=True)
+        except GatewayUnavailable as error:
+            # GMO's reports are confirmed by asking GMO; if it cannot answer, ask to be sent again.
+            log.warning("payment notification could not be confirmed: %s", error.detail)
+            return _answer(gateway_name, ok=False, status=503)
+        return _answer(gateway_name, ok=True, outcome=result.outcome)
+
+
+def _answer(gateway_name: str, *, ok: bool, status: int = 200, outcome: str = "") -> Response[Any]:
+    if gateway_name == "gmo":
+        # GMO reads the body: "0" accepted, anything else makes it resend later.
+        return Response(
+            gmo_protocol.NOTIFY_OK if ok else gmo_protocol.NOTIFY_RETRY,
+            status_code=status,
+            media_type="text/plain",
+        )
+    return Response({"received": ok, "outcome": outcome}, status_code=status, media_type="application/json")
