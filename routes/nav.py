@@ -21,6 +21,8 @@ MEMBER_NAV: list[NavItem] = [
 # Each feature adds its admin screen here when it lands.
 ADMIN_NAV: list[NavItem] = [
     NavItem("/admin", "ダッシュボード"),
+    NavItem("/admin/inbox", "問い合わせ"),
+    NavItem("/admin/help", "ヘルプ編集"),
     NavItem("/admin/tiers", "プラン"),
     NavItem("/admin/codes", "参加コード"),
     NavItem("/admin/closures", "退会手続き"),

@@ -5,10 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from routes.admin import AdminController
+from routes.admin_help import AdminHelpController
+from routes.admin_inbox import AdminInboxController
 from routes.admin_membership import AdminClosuresController, AdminCodesController, AdminTiersController
 from routes.admin_payments import AdminFeesController, AdminPaymentsController
 from routes.auth import LoginController, LogoutController
+from routes.contact import ContactController
 from routes.health import healthz, root
+from routes.help import HelpController
 from routes.membership import MembershipController
 from routes.mfa import AdminSecurityController, MfaController
 from routes.mypage import MyPageController
@@ -35,6 +39,10 @@ ROUTE_HANDLERS: list[Any] = [
     ProfileController,
     EmailChangeController,
     AdminController,
+    ContactController,
+    HelpController,
+    AdminInboxController,
+    AdminHelpController,
     MfaController,
     AdminSecurityController,
     PaymentsController,

@@ -8,6 +8,7 @@ from db import members as member_queries
 from services.accounts import create_member
 from services.context import AppContext
 from services.fees import demo_fees
+from services.help import seed_demo_help
 from services.membership import demo_membership
 
 DEMO_ORG = {
@@ -70,6 +71,7 @@ DEMO_MEMBERS = [
 DEMO_STEPS: list[Callable[[AppContext], Awaitable[None]]] = []
 DEMO_STEPS.append(demo_membership)
 DEMO_STEPS.append(demo_fees)
+DEMO_STEPS.append(seed_demo_help)
 
 
 async def load_demo(app: AppContext) -> list[str]:

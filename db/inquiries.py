@@ -1,0 +1,185 @@
+"""Queries on contact inquiries, their attachments and the admin's replies (the thread)."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+
+from db.database import Database
+from services.clock import to_db
+
+STATUSES = ("new", "in_progress", "done")
+PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class NewAttachment:
+    stored_name: str
+    original_name: str
+    content_type: str
+    size: int
+    width: int
+    height: int
+    sha256: str
+
+
+async def create(
+    db: Database,
+    *,
+    now: datetime,
+    values: dict[str, str],
+    member_id: int | None,
+    ip: str,
+    user_agent: str,
+    attachment: NewAttachment | None,
+) -> int:
+    """The inquiry and its attachment row in one transaction: both or neither."""
+    stamp = to_db(now)
+    async with db.write() as conn:
+        cursor = await conn.execute(
+            "INSERT INTO inquiries (created_at, updated_at, category, name, email, member_number, member_id, "
+            "subject, message, ip, user_agent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                stamp,
+                stamp,
+                values["category"],
+                values["name"],
+                values["email"],
+                values["member_number"],
+                member_id,
+                values["subject"],
+                values["message"],
+                ip,
+                user_agent[:300],
+            ),
+        )
+        inquiry_id = int(cursor.lastrowid or 0)
+        if attachment is not None:
+            await conn.execute(
+                "INSERT INTO inquiry_attachments (inquiry_id, stored_name, original_name, content_type, size, "
+                "width, height, sha256, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    inquiry_id,
+                    attachment.stored_name,
+                    attachment.original_name,
+                    attachment.content_type,
+                    attachment.size,
+                    attachment.width,
+                    attachment.height,
+                    attachment.sha256,
+                    stamp,
+                ),
+            )
+    db.query_count += 1
+    return inquiry_id
+
+
+async def set_mail_status(db: Database, inquiry_id: int, *, admin: str, auto_reply: str) -> None:
+    await db.execute(
+        "UPDATE inquiries SET admin_mail_status = ?, auto_reply_status = ? WHERE id = ?",
+        (admin, auto_reply, inquiry_id),
+    )
+
+
+async def get(db: Database, inquiry_id: int) -> sqlite3.Row | None:
+    """The inquiry with the member it came from: the logged-in sender, or the member whose number was typed."""
+    return await db.fetchone(
+        "SELECT i.*, m.id AS linked_member_id, m.family_name AS member_family_name, "
+        "m.given_name AS member_given_name, m.status AS member_status, m.member_number AS linked_member_number "
+        "FROM inquiries i LEFT JOIN members m "
+        "ON m.id = COALESCE(i.member_id, (SELECT id FROM members WHERE member_number = i.member_number "
+        "AND i.member_number != '')) "
+        "WHERE i.id = ?",
+        (inquiry_id,),
+    )
+
+
+async def attachments_for(db: Database, inquiry_id: int) -> list[sqlite3.Row]:
+    return await db.fetchall(
+        "SELECT * FROM inquiry_attachments WHERE inquiry_id = ? ORDER BY id", (inquiry_id,)
+    )
+
+
+async def attachment(db: Database, inquiry_id: int, attachment_id: int) -> sqlite3.Row | None:
+    return await db.fetchone(
+        "SELECT * FROM inquiry_attachments WHERE id = ? AND inquiry_id = ?", (attachment_id, inquiry_id)
+    )
+
+
+async def replies_for(db: Database, inquiry_id: int) -> list[sqlite3.Row]:
+    return await db.fetchall(
+        "SELECT r.*, m.family_name AS author_family_name, m.given_name AS author_given_name "
+        "FROM inquiry_replies r LEFT JOIN members m ON m.id = r.author_member_id "
+        "WHERE r.inquiry_id = ? ORDER BY r.id",
+        (inquiry_id,),
+    )
+
+
+async def reply(db: Database, inquiry_id: int, reply_id: int) -> sqlite3.Row | None:
+    return await db.fetchone(
+        "SELECT * FROM inquiry_replies WHERE id = ? AND inquiry_id = ?", (reply_id, inquiry_id)
+    )
+
+
+async def add_reply(
+    db: Database, inquiry_id: int, *, author_member_id: int, body: str, status: str, now: datetime
+) -> int:
+    """Keep the reply in the thread (before it is mailed) and move the inquiry to `status`."""
+    async with db.write() as conn:
+        cursor = await conn.execute(
+            "INSERT INTO inquiry_replies (inquiry_id, author_member_id, body, created_at) VALUES (?, ?, ?, ?)",
+            (inquiry_id, author_member_id, body, to_db(now)),
+        )
+        await conn.execute(
+            "UPDATE inquiries SET status = ?, updated_at = ? WHERE id = ?", (status, to_db(now), inquiry_id)
+        )
+    db.query_count += 1
+    return int(cursor.lastrowid or 0)
+
+
+async def set_reply_mail_status(db: Database, reply_id: int, *, sent: bool, now: datetime) -> None:
+    await db.execute(
+        "UPDATE inquiry_replies SET mail_status = ?, sent_at = ? WHERE id = ?",
+        ("sent" if sent else "failed", to_db(now) if sent else None, reply_id),
+    )
+
+
+async def set_status(db: Database, inquiry_id: int, status: str, *, now: datetime) -> None:
+    await db.execute(
+        "UPDATE inquiries SET status = ?, updated_at = ? WHERE id = ?", (status, to_db(now), inquiry_id)
+    )
+
+
+async def status_counts(db: Database) -> dict[str, int]:
+    rows = await db.fetchall("SELECT status, count(*) AS n FROM inquiries GROUP BY status")
+    counts = dict.fromkeys(STATUSES, 0)
+    for row in rows:
+        counts[str(row["status"])] = int(row["n"])
+    return counts
+
+
+async def count_new(db: Database) -> int:
+    """For the admin dashboard: inquiries nobody has looked at yet."""
+    return int(await db.fetchval("SELECT count(*) FROM inquiries WHERE status = 'new'"))
+
+
+async def listing(
+    db: Database, *, status: str | None, category: str | None, page: int = 1
+) -> list[sqlite3.Row]:
+    """One page of the inbox, newest first, in one query (attachment and reply counts included)."""
+    return await db.fetchall(
+        "SELECT i.id, i.created_at, i.status, i.category, i.name, i.email, i.member_number, i.member_id, "
+        "i.subject, i.admin_mail_status, "
+        "(SELECT count(*) FROM inquiry_attachments a WHERE a.inquiry_id = i.id) AS attachment_count, "
+        "(SELECT count(*) FROM inquiry_replies r WHERE r.inquiry_id = i.id) AS reply_count "
+        "FROM inquiries i WHERE (:status IS NULL OR i.status = :status) "
+        "AND (:category IS NULL OR i.category = :category) "
+        "ORDER BY i.id DESC LIMIT :limit OFFSET :offset",
+        {
+            "status": status or None,
+            "category": category or None,
+            "limit": PAGE_SIZE + 1,
+            "offset": (max(page, 1) - 1) * PAGE_SIZE,
+        },
+    )

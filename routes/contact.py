@@ -1,0 +1,230 @@
+"""The contact form (logged in or not), its thank-you page, and the contact page's QR code."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import UploadFile
+from litestar.exceptions import HTTPException
+from litestar.response import Template
+from litestar.status_codes import HTTP_304_NOT_MODIFIED, HTTP_413_REQUEST_ENTITY_TOO_LARGE
+
+from routes.common import client_ip, ctx, form_error_status, logged_in, redirect, render, text_field
+from routes.errors import http_exception
+from services import contact as contact_service
+from services.contact import (
+    ATTACHMENT_REF_FIELD,
+    ATTACHMENT_REMOVE_FIELD,
+    CATEGORIES,
+    FIELDS,
+    FORM_TOKEN_FIELD,
+    HONEYPOT_FIELD,
+    MAX_ATTACHMENT_BYTES,
+    MAX_LENGTHS,
+    RAW_LIMITS,
+    STORAGE_FULL_MESSAGE,
+    AttachmentRefused,
+    PreparedAttachment,
+    StorageFull,
+)
+from services.contact_qr import cached_contact_qr, contact_qr, contact_url
+
+# Litestar's default request body limit, stated here on purpose: a 5–10 MB screenshot still arrives,
+# so the form can be shown again with everything typed and a clear message about the 5 MB limit.
+CONTACT_MAX_BODY = 10 * 1024 * 1024
+BODY_TOO_LARGE_MESSAGE = (
+    "送信されたデータが大きすぎるため、受け付けられませんでした。添付できる画像は5MBまでです。"
+    "ブラウザの「戻る」で前の画面に戻ると、入力した内容が残っている場合があります。"
+    "小さい画像を選ぶか、画像を添付せずにお送りください。"
+)
+
+
+def _prefill(request: Request[Any, Any, Any]) -> dict[str, str]:
+    auth = logged_in(request)
+    values = dict.fromkeys(FIELDS, "")
+    if auth is not None:
+        member = auth.member
+        values["name"] = f"{member['family_name']} {member['given_name']}".strip()
+        values["email"] = str(member["email"])
+        values["member_number"] = str(member["member_number"])
+    return values
+
+
+def _form_context(
+    request: Request[Any, Any, Any],
+    values: dict[str, str],
+    errors: dict[str, str],
+    *,
+    prepared: PreparedAttachment | None,
+    qr_version: str,
+) -> dict[str, Any]:
+    app = ctx(request)
+    now = app.clock.now()
+    secret = app.settings.secret_key
+    return {
+        "values": values,
+        "errors": errors,
+        "categories": CATEGORIES,
+        "member_fixed": logged_in(request) is not None,
+        "form_token": contact_service.form_token(secret, now=now),
+        "prepared": prepared,
+        "attachment_ref": contact_service.attachment_ref(secret, prepared, now=now) if prepared else "",
+        "max_lengths": MAX_LENGTHS,
+        "max_attachment_bytes": MAX_ATTACHMENT_BYTES,
+        "honeypot_field": HONEYPOT_FIELD,
+        "qr_version": qr_version,
+        "contact_url": contact_url(app),
+    }
+
+
+async def _page(
+    request: Request[Any, Any, Any],
+    values: dict[str, str],
+    errors: dict[str, str],
+    *,
+    prepared: PreparedAttachment | None = None,
+    status: int = 200,
+) -> Template:
+    qr = await contact_qr(ctx(request))
+    context = _form_context(request, values, errors, prepared=prepared, qr_version=qr.version)
+    return render(request, "contact/page.html", context, status=status)
+
+
+def _too_large(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    """The body passed the app's limit before the form could be read: say why, on the form itself."""
+    if exc.status_code != HTTP_413_REQUEST_ENTITY_TOO_LARGE:
+        return http_exception(request, exc)
+    cached = cached_contact_qr(ctx(request))
+    context = _form_context(
+        request,
+        _prefill(request),
+        {"attachment": BODY_TOO_LARGE_MESSAGE},
+        prepared=None,
+        qr_version=cached.version if cached else "",
+    )
+    return render(request, "contact/page.html", context, status=HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+
+
+class ContactController(Controller):
+    path = "/contact"
+
+    @get("/", name="contact")
+    async def show(self, request: Request[Any, Any, Any], category: str | None = None) -> Template:
+        values = _prefill(request)
+        if category in CATEGORIES:
+            values["category"] = category
+        return await _page(request, values, {})
+
+    @post(
+        "/",
+        status_code=200,
+        request_max_body_size=CONTACT_MAX_BODY,
+        exception_handlers={HTTPException: _too_large},
+    )
+    async def submit(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        form = await request.form()
+        uploads = [value for value in form.getall("attachment", []) if isinstance(value, UploadFile)]
+        try:
+            return await self._submit(request, form, uploads[0] if uploads else None)
+        finally:
+            for upload in uploads:
+                await upload.close()
+
+    async def _submit(
+        self, request: Request[Any, Any, Any], form: Any, upload: UploadFile | None
+    ) -> Response[Any]:
+        app = ctx(request)
+        auth = logged_in(request)
+        now = app.clock.now()
+        raw = {name: text_field(form, name, max_length=RAW_LIMITS[name]) for name in FIELDS}
+        for name in (HONEYPOT_FIELD, FORM_TOKEN_FIELD, ATTACHMENT_REF_FIELD, ATTACHMENT_REMOVE_FIELD):
+            raw[name] = text_field(form, name, max_length=3000)
+        values, errors = contact_service.clean_inquiry(raw, member=auth.member if auth else None)
+
+        prepared = None
+        if not raw[ATTACHMENT_REMOVE_FIELD]:
+            prepared = contact_service.pending_attachment(app, raw[ATTACHMENT_REF_FIELD], now=now)
+        spam = contact_service.spam_check(raw, secret_key=app.settings.secret_key, now=now)
+        if spam:
+            return await _page(
+                request,
+                values,
+                {"form": spam, **errors},
+                prepared=prepared,
+                status=form_error_status(request),
+            )
+        if upload is not None and upload.filename:
+            try:
+                prepared = await contact_service.prepare_attachment(app, upload)
+            except AttachmentRefused as refused:
+                errors["attachment"] = refused.message
+            except StorageFull:
+                errors["form"] = STORAGE_FULL_MESSAGE
+        if errors:
+            return await _page(request, values, errors, prepared=prepared, status=form_error_status(request))
+
+        limited = await contact_service.rate_limited(
+            app, ip=client_ip(request), email=values["email"], now=now
+        )
+        if limited:
+            return await _page(
+                request, values, {"form": limited}, prepared=prepared, status=form_error_status(request)
+            )
+        try:
+            inquiry_id = await contact_service.store_inquiry(
+                app,
+                values,
+                member_id=auth.member_id if auth else None,
+                ip=client_ip(request),
+                user_agent=request.headers.get("user-agent", ""),
+                prepared=prepared,
+            )
+        except StorageFull:
+            return await _page(
+                request, values, {"form": STORAGE_FULL_MESSAGE}, status=form_error_status(request)
+            )
+        outcome = await contact_service.send_inquiry_mails(app, inquiry_id)
+        token = contact_service.sent_token(app.settings.secret_key, inquiry_id, outcome, now=now)
+        return redirect(request, f"/contact/sent?t={token}")
+
+    @get("/sent")
+    async def sent(self, request: Request[Any, Any, Any], t: str = "") -> Response[Any]:
+        app = ctx(request)
+        found = contact_service.read_sent_token(app.settings.secret_key, t, now=app.clock.now())
+        if found is None:
+            return redirect(request, "/contact")
+        inquiry_id, mailed = found
+        return render(
+            request,
+            "contact/sent.html",
+            {"inquiry_id": inquiry_id, "mailed": mailed, "contact_email": app.org.contact_email},
+        )
+
+    @get("/qr.svg")
+    async def qr_svg(self, request: Request[Any, Any, Any], v: str = "") -> Response[Any]:
+        qr = await contact_qr(ctx(request))
+        # A versioned URL (the page links to ?v=<version>) never changes, so browsers may keep it for a
+        # year; the bare URL is kept a day and revalidated with the ETag.
+        cache = "public, max-age=31536000, immutable" if v == qr.version else "public, max-age=86400"
+        headers = {"ETag": qr.etag, "Cache-Control": cache}
+        candidates = {
+            tag.strip().removeprefix("W/") for tag in request.headers.get("if-none-match", "").split(",")
+        }
+        if qr.etag in candidates or "*" in candidates:
+            return Response(b"", status_code=HTTP_304_NOT_MODIFIED, headers=headers)
+        return Response(qr.svg, media_type="image/svg+xml; charset=utf-8", headers=headers)
+
+    @get("/poster")
+    async def poster(self, request: Request[Any, Any, Any]) -> Template:
+        app = ctx(request)
+        qr = await contact_qr(app)
+        return render(
+            request,
+            "contact/poster.html",
+            {
+                "qr_version": qr.version,
+                "contact_url": contact_url(app),
+                "contact_email": app.org.contact_email,
+            },
+        )

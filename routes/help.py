@@ -1,0 +1,37 @@
+"""The help pages (よくあるご質問): public, grouped in sections, with a search box that filters in place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, get
+from litestar.response import Template
+
+from db import help as help_queries
+from routes.common import ctx, render
+from services.help import group, normalize_search
+
+QUERY_MAX = 100
+
+
+class HelpController(Controller):
+    path = "/help"
+
+    @get("/", name="help")
+    async def show(self, request: Request[Any, Any, Any], q: str = "") -> Template:
+        app = ctx(request)
+        query = q[:QUERY_MAX]
+        sections = await help_queries.sections(app.db)
+        entries = await help_queries.entries(app.db, published_only=True)
+        grouped = group(sections, entries, query=query)
+        return render(
+            request,
+            "help/page.html",
+            {
+                "sections": grouped,
+                "query": query,
+                "has_query": bool(normalize_search(query)),
+                "match_count": sum(1 for section in grouped for item in section.items if item.visible),
+                "entry_count": len(entries),
+            },
+        )
