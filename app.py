@@ -113,9 +113,57 @@ def import_members_command(file: Path, dry_run: bool) -> None:
 @tsudoi_cli.command(name="backup", help="Write a consistent copy of the database to DEST.")
 @click.argument("dest", type=click.Path(dir_okay=False, path_type=Path))
 def backup_command(dest: Path) -> None:
+    from services.backup import cli_backup
+
     async def job(context: AppContext) -> int:
-        await context.db.backup_to(dest)
-        click.echo(f"バックアップを {dest} に保存しました。")
+        size = await cli_backup(context, dest)
+        click.echo(f"バックアップを {dest} に保存しました（{size:,} バイト、整合性チェック済み）。")
+        return 0
+
+    _run(job)
+
+
+@tsudoi_cli.command(name="restore", help="Replace the database with a backup (stop the app first).")
+@click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def restore_command(source: Path, yes: bool) -> None:
+    from services.backup import RestoreError, restore
+
+    database = get_settings().database
+    if not yes:
+        click.confirm(
+            f"{database} を {source} の内容で置き換えます。アプリは止めてありますか？",
+            abort=True,
+            default=False,
+        )
+    try:
+        safety = restore(source, database)
+    except RestoreError as error:
+        click.echo(str(error), err=True)
+        raise SystemExit(1) from None
+    if safety is not None:
+        click.echo(f"置き換える前のデータを {safety} に保存しました。")
+    click.echo(f"{source} から復元しました。アプリを起動してください。")
+
+
+@tsudoi_cli.command(
+    name="reset-admin-mfa",
+    help="Forget an admin's second factor (a lost phone); the next login enrols again.",
+)
+@click.option("--member-number", prompt="管理者のログインID（数字）")
+def reset_admin_mfa_command(member_number: str) -> None:
+    from db import members as member_queries
+    from services.admin_mfa import reset
+
+    async def job(context: AppContext) -> int:
+        member = await member_queries.get_by_number(context.db, member_number.strip())
+        if member is None or member["role"] != "admin":
+            click.echo(f"管理者 {member_number} が見つかりません。", err=True)
+            return 1
+        await reset(context, int(member["id"]))
+        click.echo(
+            f"管理者 {member_number} の二段階認証を解除しました。次回のログインで登録し直してください。"
+        )
         return 0
 
     _run(job)

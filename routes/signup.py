@@ -172,7 +172,7 @@ class SignupController(Controller):
                 "email": request_row["email"],
                 "errors": errors,
                 "values": {},
-                "rules": signup.password_rules(app.org, ""),
+                "evaluation": signup.password_evaluation(app.org, "", ""),
                 "width": app.org.member_number_width,
             },
             status=status,
@@ -221,11 +221,7 @@ class SignupController(Controller):
         return render(
             request,
             "signup/_rules.html",
-            {
-                "rules": signup.password_rules(ctx(request).org, password),
-                "password": password,
-                "confirm": confirm,
-            },
+            {"evaluation": signup.password_evaluation(ctx(request).org, password, confirm)},
         )
 
     @get("/welcome", guards=MEMBER_GUARDS)

@@ -30,6 +30,9 @@ class AppContext:
 
     async def reload_org(self) -> OrgSettings:
         self.org = org_from_strings(await app_settings.get_all(self.db))
+        if self.org.base_url:
+            # The base URL the admin set (first-start setup, settings page) wins over TSUDOI_BASE_URL.
+            self.settings = self.settings.with_(base_url=self.org.base_url)
         return self.org
 
     async def update_org(self, values: dict[str, str]) -> OrgSettings:

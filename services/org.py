@@ -11,6 +11,7 @@ class OrgSettings:
     org_name: str = "集い会員ポータル"
     org_address: str = ""
     contact_email: str = "info@example.jp"
+    base_url: str = ""  # set in the console or at first start; empty = TSUDOI_BASE_URL
     invoice_number: str = ""
     lockout_threshold: int = 5
     lockout_minutes: int = 120

@@ -17,8 +17,8 @@ from services import membership
 from services.context import AppContext
 from services.notify import send_mail
 from services.org import OrgSettings
-from services.password_flow import policy_from_org
-from services.password_policy import RuleResult, check_password, failed
+from services.password_flow import CONFIRM_OK, CONFIRM_TODO, Evaluation, RuleLine, policy_from_org, rule_label
+from services.password_policy import RuleCode, RuleResult, check_password, failed, ime_hint
 from services.profile import EDITABLE_FIELDS, validate_profile
 from services.rate_limit import Limit, allow
 from services.tokens import TokenExpired, TokenInvalid, make_token, read_token, use_token
@@ -56,9 +56,30 @@ def validate_signup(
 
 
 def password_rules(org: OrgSettings, password: str) -> list[RuleResult]:
-    # The member number is not known until the account exists; the number-equality rule is
-    # checked again once it is.
+    # The member number does not exist yet: the number-equality rule cannot fail before it does.
     return check_password(password, member_number="", policy=policy_from_org(org))
+
+
+def password_evaluation(org: OrgSettings, password: str, confirm: str) -> Evaluation:
+    """The same tick list the password change form shows, for a member who has no number yet."""
+    policy = policy_from_org(org)
+    lines = [
+        RuleLine(
+            str(result.code),
+            rule_label(str(result.code), policy),
+            result.message,
+            "todo" if not password else "ok" if result.ok else "ng",
+        )
+        for result in password_rules(org, password)
+        if result.code != RuleCode.NOT_MEMBER_NUMBER
+    ]
+    if not confirm:
+        confirm_line = RuleLine("confirm", "確認用のパスワードと一致している", CONFIRM_TODO, "todo")
+    elif confirm != password:
+        confirm_line = RuleLine("confirm", "確認用のパスワードと一致している", PASSWORD_MISMATCH, "ng")
+    else:
+        confirm_line = RuleLine("confirm", "確認用のパスワードと一致している", CONFIRM_OK, "ok")
+    return Evaluation(lines, confirm_line, ime_hint(password, policy) if password else None)
 
 
 SubmitStatus = Literal["sent", "rate_limited"]
@@ -197,7 +218,10 @@ async def complete(
     else:
         problems = failed(password_rules(app.org, password))
         if problems:
-            errors["new_password"] = " ".join(problem.message for problem in problems)
+            hint = ime_hint(password, policy_from_org(app.org))
+            errors["new_password"] = " ".join(
+                [*(problem.message for problem in problems), *([hint] if hint else [])]
+            )
         elif password != password_confirm:
             errors["new_password_confirm"] = PASSWORD_MISMATCH
     if errors:

@@ -278,8 +278,13 @@ async def test_live_password_rules_tick_as_the_member_types(client):
         headers={"HX-Request": "true"},
     )
     assert response.status_code == 200
-    assert "rule-todo" not in response.text
-    assert "確認用のパスワードが一致しています" in response.text
+    assert 'data-state="ng"' not in response.text and 'data-state="todo"' not in response.text
+    assert "確認用のパスワードと一致している" in response.text
+    weak = await post_form(
+        client, "/signup/password-rules", {"new_password": "ｐａｓｓ"}, headers={"HX-Request": "true"}
+    )
+    assert 'data-state="ng"' in weak.text
+    assert "日本語入力（IME）" in weak.text
 
 
 async def test_postal_code_fills_the_address(client):
