@@ -169,6 +169,19 @@ def reset_admin_mfa_command(member_number: str) -> None:
     _run(job)
 
 
+@tsudoi_cli.command(name="send-digests", help="Send the digest due at --at (default: now), exactly once.")
+@click.option("--kind", type=click.Choice(["weekly", "daily"]), required=True)
+@click.option("--at", "at_text", default="", help="ISO time (org time zone if no offset).")
+@click.option("--dry-run", is_flag=True, help="Print who would get what; send and record nothing.")
+def send_digests_command(kind: str, at_text: str, dry_run: bool) -> None:
+    from services.digests import cli_send_digests
+
+    async def job(context: AppContext) -> int:
+        return await cli_send_digests(context, kind, at_text, dry_run=dry_run, echo=click.echo)
+
+    _run(job)
+
+
 class TsudoiCLI(CLIPluginProtocol):
     def on_cli_init(self, cli: Group) -> None:
         cli.add_command(tsudoi_cli)

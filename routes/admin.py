@@ -1,7 +1,8 @@
-"""The admin console's dashboard."""
+"""The admin console's dashboard: what needs the admin's attention, on a phone or a desktop."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from litestar import Controller, Request, get
@@ -10,6 +11,10 @@ from litestar.response import Template
 from db import admin_dashboard
 from routes.common import ctx, render
 from routes.guards import ADMIN_GUARDS
+from services.clock import from_db
+
+# A nightly backup older than this means the scheduler is not running or backups fail.
+BACKUP_STALE = timedelta(hours=36)
 
 
 class AdminController(Controller):
@@ -19,5 +24,28 @@ class AdminController(Controller):
     @get("/")
     async def dashboard(self, request: Request[Any, Any, Any]) -> Template:
         app = ctx(request)
-        summary = await admin_dashboard.summary(app.db, now=app.clock.now())
-        return render(request, "admin/page.html", {"summary": summary})
+        db, now = app.db, app.clock.now()
+        present = await admin_dashboard.tables(db)
+        summary = await admin_dashboard.summary(db, now=now)
+        backup = await admin_dashboard.last_backup(db)
+        backup_at = from_db(backup["created_at"]) if backup else None
+        extra: list[admin_dashboard.AttentionItem] = []
+        for hook in admin_dashboard.DASHBOARD_HOOKS:
+            extra.extend(await hook(db, now))
+        return render(
+            request,
+            "admin/page.html",
+            {
+                "summary": summary,
+                "locked": await admin_dashboard.locked_members(db, now=now)
+                if summary["locked_members"]
+                else [],
+                "failed_mails": await admin_dashboard.failed_mails(db) if summary["failed_mails"] else [],
+                "backup": backup,
+                "backup_stale": backup_at is None or now - backup_at > BACKUP_STALE,
+                "unpaid": await admin_dashboard.unpaid_fees(db, present),
+                "inquiries": await admin_dashboard.new_inquiries(db, present),
+                "digest_runs": await admin_dashboard.digest_runs(db, present),
+                "extra": extra,
+            },
+        )

@@ -21,6 +21,9 @@ MEMBER_NAV: list[NavItem] = [
 # Each feature adds its admin screen here when it lands.
 ADMIN_NAV: list[NavItem] = [
     NavItem("/admin", "ダッシュボード"),
+    NavItem("/admin/members", "会員"),
+    NavItem("/admin/import", "CSV取り込み"),
+    NavItem("/admin/letters", "初期パスワード通知"),
     NavItem("/admin/inbox", "問い合わせ"),
     NavItem("/admin/help", "ヘルプ編集"),
     NavItem("/admin/tiers", "プラン"),
@@ -28,4 +31,8 @@ ADMIN_NAV: list[NavItem] = [
     NavItem("/admin/closures", "退会手続き"),
     NavItem("/admin/fees", "会費"),
     NavItem("/admin/payments", "入金状況"),
+    NavItem("/admin/settings", "設定"),
+    NavItem("/admin/audit", "監査ログ"),
+    NavItem("/admin/backup", "バックアップ"),
+    NavItem("/admin/security", "セキュリティ"),
 ]

@@ -5,10 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from routes.admin import AdminController
+from routes.admin_audit import AdminAuditController
+from routes.admin_backup import AdminBackupController
+from routes.admin_import import AdminImportController
+from routes.admin_letters import AdminLettersController
+from routes.admin_members import AdminMembersController
 from routes.admin_help import AdminHelpController
 from routes.admin_inbox import AdminInboxController
 from routes.admin_membership import AdminClosuresController, AdminCodesController, AdminTiersController
 from routes.admin_payments import AdminFeesController, AdminPaymentsController
+from routes.admin_settings import AdminSettingsController
 from routes.auth import LoginController, LogoutController
 from routes.contact import ContactController
 from routes.health import healthz, root
@@ -20,6 +26,7 @@ from routes.passwords import ForgotIdController, PasswordChangeController, Passw
 from routes.payments import PaymentNotifyController, PaymentsController
 from routes.profile import EmailChangeController, ProfileController
 from routes.sandbox_gateway import SandboxGatewayController
+from routes.setup import SetupController
 from routes.signup import SignupController
 
 ROUTE_HANDLERS: list[Any] = [
@@ -39,6 +46,13 @@ ROUTE_HANDLERS: list[Any] = [
     ProfileController,
     EmailChangeController,
     AdminController,
+    AdminMembersController,
+    AdminImportController,
+    AdminLettersController,
+    AdminSettingsController,
+    AdminAuditController,
+    AdminBackupController,
+    SetupController,
     ContactController,
     HelpController,
     AdminInboxController,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from services.context import AppContext
+from services.scheduler import start_scheduler, stop_scheduler
 from services.setup import announce as announce_setup
 
 log = logging.getLogger("tsudoi.startup")
@@ -15,7 +16,9 @@ async def start_background(ctx: AppContext) -> None:
     if not ctx.settings.scheduler:
         log.info("scheduler is off")
         return
+    # The first tick resumes unfinished digest runs and catches up a window missed while the app was down.
+    await start_scheduler(ctx)
 
 
 async def stop_background(ctx: AppContext) -> None:
-    return None
+    await stop_scheduler(ctx)

@@ -1,0 +1,461 @@
+"""Queries for digest e-mails: runs, per-member deliveries, the batch loads that build a run, bounces."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from db.database import Database
+from services.clock import to_db
+
+# Only these statuses leave a delivery to be done; the rest are final.
+OPEN_STATUSES = ("pending", "sending")
+
+
+def _marks(values: Sequence[Any]) -> str:
+    return ",".join("?" for _ in values)
+
+
+# ---------------------------------------------------------------------------------------------- runs
+
+
+async def create_run(
+    db: Database,
+    *,
+    kind: str,
+    window_key: str,
+    window_start: datetime,
+    window_end: datetime,
+    due_at: datetime,
+    trigger: str,
+    now: datetime,
+) -> tuple[int, bool]:
+    """The run of (kind, window_key): (id, True) when this call created it, (id, False) if it existed."""
+    async with db.write() as conn:
+        cursor = await conn.execute(
+            "INSERT INTO digest_runs (kind, window_key, window_start, window_end, due_at, trigger, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (kind, window_key) DO NOTHING",
+            (kind, window_key, to_db(window_start), to_db(window_end), to_db(due_at), trigger, to_db(now)),
+        )
+        created = cursor.rowcount == 1
+        cursor = await conn.execute(
+            "SELECT id FROM digest_runs WHERE kind = ? AND window_key = ?", (kind, window_key)
+        )
+        row = await cursor.fetchone()
+    assert row is not None
+    return int(row[0]), created
+
+
+async def get_run(db: Database, run_id: int) -> sqlite3.Row | None:
+    return await db.fetchone("SELECT * FROM digest_runs WHERE id = ?", (run_id,))
+
+
+async def get_run_by_key(db: Database, kind: str, window_key: str) -> sqlite3.Row | None:
+    return await db.fetchone(
+        "SELECT * FROM digest_runs WHERE kind = ? AND window_key = ?", (kind, window_key)
+    )
+
+
+async def last_window_key(db: Database, kind: str) -> str | None:
+    """The newest window a run exists for: the scheduler's 'last done' (unfinished runs are resumed)."""
+    value = await db.fetchval(
+        "SELECT window_key FROM digest_runs WHERE kind = ? ORDER BY window_start DESC LIMIT 1", (kind,)
+    )
+    return None if value is None else str(value)
+
+
+async def unfinished_runs(db: Database, kind: str | None = None) -> list[sqlite3.Row]:
+    if kind is None:
+        return await db.fetchall("SELECT * FROM digest_runs WHERE status <> 'done' ORDER BY id")
+    return await db.fetchall(
+        "SELECT * FROM digest_runs WHERE status <> 'done' AND kind = ? ORDER BY id", (kind,)
+    )
+
+
+async def recent_runs(db: Database, *, limit: int = 20, offset: int = 0) -> list[sqlite3.Row]:
+    return await db.fetchall(
+        "SELECT * FROM digest_runs ORDER BY window_start DESC, id DESC LIMIT ? OFFSET ?", (limit, offset)
+    )
+
+
+async def count_runs(db: Database) -> int:
+    return int(await db.fetchval("SELECT count(*) FROM digest_runs"))
+
+
+@dataclass
+class RunCounts:
+    pending: int = 0
+    sending: int = 0
+    sent: int = 0
+    failed: int = 0
+    skipped: int = 0
+
+    @property
+    def matched(self) -> int:
+        """Members with at least one matching article (everyone a mail was or is to be sent to)."""
+        return self.pending + self.sending + self.sent + self.failed
+
+    @property
+    def total(self) -> int:
+        return self.matched + self.skipped
+
+    @property
+    def open(self) -> int:
+        return self.pending + self.sending
+
+
+async def run_counts(db: Database, run_ids: Sequence[int]) -> dict[int, RunCounts]:
+    """Delivery counts by status for several runs in one query."""
+    counts = {run_id: RunCounts() for run_id in run_ids}
+    if not run_ids:
+        return counts
+    rows = await db.fetchall(
+        "SELECT run_id, status, count(*) AS n FROM digest_deliveries "  # noqa: S608
+        f"WHERE run_id IN ({_marks(run_ids)}) GROUP BY run_id, status",
+        tuple(run_ids),
+    )
+    for row in rows:
+        setattr(counts[int(row["run_id"])], str(row["status"]), int(row["n"]))
+    return counts
+
+
+async def set_run_sending(db: Database, run_id: int, *, now: datetime) -> None:
+    await db.execute(
+        "UPDATE digest_runs SET status = 'sending', built_at = ? WHERE id = ? AND status = 'building'",
+        (to_db(now), run_id),
+    )
+
+
+async def finish_run_if_complete(db: Database, run_id: int, *, now: datetime) -> bool:
+    """Mark the run done once no delivery is pending or being sent; True when it is done."""
+    async with db.write() as conn:
+        await conn.execute(
+            "UPDATE digest_runs SET status = 'done', finished_at = ? WHERE id = ? AND status = 'sending' "
+            "AND NOT EXISTS (SELECT 1 FROM digest_deliveries WHERE run_id = ? AND status IN ('pending', 'sending'))",
+            (to_db(now), run_id, run_id),
+        )
+        cursor = await conn.execute("SELECT status FROM digest_runs WHERE id = ?", (run_id,))
+        row = await cursor.fetchone()
+    return row is not None and row[0] == "done"
+
+
+async def expire_open_deliveries(db: Database, run_id: int, *, reason: str, now: datetime) -> int:
+    """A run left unfinished for too long: what was not sent is no longer news."""
+    async with db.write() as conn:
+        cursor = await conn.execute(
+            "UPDATE digest_deliveries SET status = 'skipped', last_error = ?, updated_at = ? "
+            "WHERE run_id = ? AND status IN ('pending', 'sending')",
+            (reason, to_db(now), run_id),
+        )
+        return int(cursor.rowcount)
+
+
+# ----------------------------------------------------------------------------------- building a run
+
+
+async def member_batch(
+    db: Database, *, after_id: int, limit: int, frequencies: Sequence[str]
+) -> list[sqlite3.Row]:
+    """The next active members (by id) whose digest frequency is one of `frequencies`."""
+    return await db.fetchall(
+        "SELECT m.id, m.member_number, m.family_name, m.given_name, m.email, m.digest_frequency, "  # noqa: S608
+        "h.email AS bounced_email, h.flagged_at FROM members m "
+        "LEFT JOIN member_mail_health h ON h.member_id = m.id "
+        f"WHERE m.id > ? AND m.status = 'active' AND m.digest_frequency IN ({_marks(frequencies)}) "
+        "ORDER BY m.id LIMIT ?",
+        (after_id, *frequencies, limit),
+    )
+
+
+async def member_for_preview(db: Database, member_id: int) -> sqlite3.Row | None:
+    return await db.fetchone(
+        "SELECT m.id, m.member_number, m.family_name, m.given_name, m.email, m.digest_frequency, m.status, "
+        "h.email AS bounced_email, h.flagged_at FROM members m "
+        "LEFT JOIN member_mail_health h ON h.member_id = m.id WHERE m.id = ?",
+        (member_id,),
+    )
+
+
+async def conditions_for(db: Database, member_ids: Sequence[int]) -> list[sqlite3.Row]:
+    """Every condition of these members with its chosen terms (one row per term; a condition without
+    terms comes once with term_id NULL), in one query for the whole batch."""
+    if not member_ids:
+        return []
+    return await db.fetchall(
+        "SELECT c.id AS condition_id, c.member_id, c.name, ct.term_id, t.taxonomy FROM conditions c "  # noqa: S608
+        "LEFT JOIN condition_terms ct ON ct.condition_id = c.id LEFT JOIN terms t ON t.id = ct.term_id "
+        f"WHERE c.member_id IN ({_marks(member_ids)}) ORDER BY c.member_id, c.id",
+        tuple(member_ids),
+    )
+
+
+_WINDOW_ARTICLES = (
+    "FROM articles a WHERE a.status = 'published' AND a.published_at >= ? AND a.published_at < ?"
+)
+
+
+async def window_articles(db: Database, start: datetime, end: datetime) -> list[sqlite3.Row]:
+    """Published articles whose publish time is in [start, end), newest first."""
+    return await db.fetchall(
+        "SELECT a.id, a.kind, a.title, a.summary, a.published_at, a.members_only, a.event_date, "  # noqa: S608
+        f"a.event_place {_WINDOW_ARTICLES} ORDER BY a.published_at DESC, a.id DESC",
+        (to_db(start), to_db(end)),
+    )
+
+
+async def window_article_terms(db: Database, start: datetime, end: datetime) -> list[sqlite3.Row]:
+    """(article_id, term_id) for each window article and every ancestor of its terms (itself included):
+    a condition on アジア matches an article tagged 中国."""
+    return await db.fetchall(
+        "SELECT DISTINCT at.article_id, tc.ancestor_id AS term_id FROM article_terms at "  # noqa: S608
+        "JOIN term_closure tc ON tc.descendant_id = at.term_id "
+        f"WHERE at.article_id IN (SELECT a.id {_WINDOW_ARTICLES})",
+        (to_db(start), to_db(end)),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedDelivery:
+    member_id: int
+    status: str  # 'pending' or 'skipped'
+    article_count: int
+    content: str
+    note: str = ""
+
+
+async def write_deliveries(
+    db: Database, run_id: int, planned: Sequence[PlannedDelivery], *, cursor: int, now: datetime
+) -> None:
+    """One batch's delivery rows and the run's build cursor, in one transaction (a rebuild after a crash
+    starts after the cursor; UNIQUE (run_id, member_id) makes a repeated batch harmless)."""
+    stamp = to_db(now)
+    async with db.write() as conn:
+        await conn.executemany(
+            "INSERT INTO digest_deliveries (run_id, member_id, status, article_count, content, last_error, "
+            "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, member_id) DO NOTHING",
+            [
+                (run_id, p.member_id, p.status, p.article_count, p.content, p.note, stamp, stamp)
+                for p in planned
+            ],
+        )
+        await conn.execute("UPDATE digest_runs SET build_cursor = ? WHERE id = ?", (cursor, run_id))
+
+
+# ------------------------------------------------------------------------------------------ sending
+
+
+async def release_stale_claims(db: Database, run_id: int, *, claimed_before: datetime, now: datetime) -> int:
+    """Deliveries left 'sending' by a sender that died (crash, kill): back to pending."""
+    async with db.write() as conn:
+        cursor = await conn.execute(
+            "UPDATE digest_deliveries SET status = 'pending', next_attempt_at = NULL, updated_at = ? "
+            "WHERE run_id = ? AND status = 'sending' AND claimed_at < ?",
+            (to_db(now), run_id, to_db(claimed_before)),
+        )
+        return int(cursor.rowcount)
+
+
+async def claim(db: Database, run_id: int, *, now: datetime, limit: int) -> list[sqlite3.Row]:
+    """Claim up to `limit` due deliveries: whoever gets a row back is the only one who sends it."""
+    stamp = to_db(now)
+    async with db.write() as conn:
+        cursor = await conn.execute(
+            "UPDATE digest_deliveries SET status = 'sending', attempts = attempts + 1, claimed_at = ?, "
+            "updated_at = ? WHERE id IN (SELECT id FROM digest_deliveries WHERE run_id = ? AND status = 'pending' "
+            "AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY id LIMIT ?) "
+            "RETURNING id, member_id, content, article_count, attempts",
+            (stamp, stamp, run_id, stamp, limit),
+        )
+        rows = list(await cursor.fetchall())
+    rows.sort(key=lambda row: int(row["id"]))
+    return rows
+
+
+async def release_claims(db: Database, delivery_ids: Sequence[int], *, now: datetime) -> None:
+    """Give back claimed deliveries that were never attempted (a graceful stop)."""
+    if not delivery_ids:
+        return
+    await db.execute(
+        "UPDATE digest_deliveries SET status = 'pending', attempts = max(attempts - 1, 0), updated_at = ? "  # noqa: S608
+        f"WHERE status = 'sending' AND id IN ({_marks(delivery_ids)})",
+        (to_db(now), *delivery_ids),
+    )
+
+
+async def has_due_pending(db: Database, run_id: int, *, now: datetime) -> bool:
+    value = await db.fetchval(
+        "SELECT 1 FROM digest_deliveries WHERE run_id = ? AND status = 'pending' "
+        "AND (next_attempt_at IS NULL OR next_attempt_at <= ?) LIMIT 1",
+        (run_id, to_db(now)),
+    )
+    return value is not None
+
+
+async def members_for_send(db: Database, member_ids: Sequence[int]) -> dict[int, sqlite3.Row]:
+    """The claimed members as they are now (address, frequency, status may have changed since the build)."""
+    if not member_ids:
+        return {}
+    rows = await db.fetchall(
+        "SELECT m.id, m.member_number, m.family_name, m.given_name, m.email, m.digest_frequency, m.status, "  # noqa: S608
+        "h.email AS bounced_email, h.flagged_at, h.hard_bounces FROM members m "
+        "LEFT JOIN member_mail_health h ON h.member_id = m.id "
+        f"WHERE m.id IN ({_marks(member_ids)})",
+        tuple(member_ids),
+    )
+    return {int(row["id"]): row for row in rows}
+
+
+async def mark_sent(
+    db: Database, delivery_id: int, *, message_id: str, now: datetime, clear_bounces_of: int | None = None
+) -> None:
+    """Recorded right after the server accepted the message; this gap is the only duplicate window."""
+    stamp = to_db(now)
+    async with db.write() as conn:
+        await conn.execute(
+            "UPDATE digest_deliveries SET status = 'sent', message_id = ?, sent_at = ?, last_error = '', "
+            "next_attempt_at = NULL, updated_at = ? WHERE id = ?",
+            (message_id[:300], stamp, stamp, delivery_id),
+        )
+        if clear_bounces_of is not None:
+            # A delivered message ends a streak of bounces: only consecutive ones flag an address.
+            await conn.execute(
+                "DELETE FROM member_mail_health WHERE member_id = ? AND flagged_at IS NULL",
+                (clear_bounces_of,),
+            )
+
+
+async def mark_retry(
+    db: Database, delivery_id: int, *, error: str, next_attempt_at: datetime, now: datetime
+) -> None:
+    await db.execute(
+        "UPDATE digest_deliveries SET status = 'pending', last_error = ?, next_attempt_at = ?, updated_at = ? "
+        "WHERE id = ?",
+        (error[:500], to_db(next_attempt_at), to_db(now), delivery_id),
+    )
+
+
+async def mark_failed(db: Database, delivery_id: int, *, error: str, now: datetime) -> None:
+    await db.execute(
+        "UPDATE digest_deliveries SET status = 'failed', last_error = ?, next_attempt_at = NULL, updated_at = ? "
+        "WHERE id = ?",
+        (error[:500], to_db(now), delivery_id),
+    )
+
+
+async def mark_skipped(db: Database, skipped: Sequence[tuple[int, str]], *, now: datetime) -> None:
+    if not skipped:
+        return
+    stamp = to_db(now)
+    async with db.write() as conn:
+        await conn.executemany(
+            "UPDATE digest_deliveries SET status = 'skipped', last_error = ?, updated_at = ? WHERE id = ?",
+            [(reason[:500], stamp, delivery_id) for delivery_id, reason in skipped],
+        )
+
+
+async def deliveries_for_run(
+    db: Database, run_id: int, *, status: str | None, limit: int, offset: int
+) -> list[sqlite3.Row]:
+    """One page of a run's recipients: failures first, then by member number."""
+    where = "d.run_id = ?"
+    params: list[Any] = [run_id]
+    if status:
+        where += " AND d.status = ?"
+        params.append(status)
+    return await db.fetchall(
+        "SELECT d.*, m.member_number, m.family_name, m.given_name, m.email FROM digest_deliveries d "  # noqa: S608
+        f"JOIN members m ON m.id = d.member_id WHERE {where} "
+        "ORDER BY CASE d.status WHEN 'failed' THEN 0 WHEN 'sending' THEN 1 WHEN 'pending' THEN 2 "
+        "WHEN 'sent' THEN 3 ELSE 4 END, m.member_number LIMIT ? OFFSET ?",
+        (*params, limit, offset),
+    )
+
+
+async def deliveries_for_member(db: Database, member_id: int, *, limit: int = 10) -> list[sqlite3.Row]:
+    return await db.fetchall(
+        "SELECT d.*, r.kind, r.window_key, r.window_start, r.window_end FROM digest_deliveries d "
+        "JOIN digest_runs r ON r.id = d.run_id WHERE d.member_id = ? ORDER BY d.id DESC LIMIT ?",
+        (member_id, limit),
+    )
+
+
+# ------------------------------------------------------------------------------------------ bounces
+
+
+async def record_hard_bounce(
+    db: Database, member_id: int, *, email: str, error: str, now: datetime, flag_after: int
+) -> bool:
+    """Count one more consecutive hard bounce for this address; True when the address is now flagged."""
+    stamp = to_db(now)
+    async with db.write() as conn:
+        cursor = await conn.execute(
+            "INSERT INTO member_mail_health (member_id, email, hard_bounces, last_bounce_at, last_error, flagged_at) "
+            "VALUES (?, ?, 1, ?, ?, CASE WHEN 1 >= ? THEN ? END) "
+            "ON CONFLICT (member_id) DO UPDATE SET "
+            "hard_bounces = CASE WHEN email = excluded.email THEN hard_bounces + 1 ELSE 1 END, "
+            "flagged_at = CASE WHEN (CASE WHEN email = excluded.email THEN hard_bounces + 1 ELSE 1 END) >= ? "
+            "THEN coalesce(flagged_at, excluded.last_bounce_at) END, "
+            "email = excluded.email, last_bounce_at = excluded.last_bounce_at, last_error = excluded.last_error "
+            "RETURNING flagged_at",
+            (member_id, email, stamp, error[:500], flag_after, stamp, flag_after),
+        )
+        row = await cursor.fetchone()
+    return row is not None and row[0] is not None
+
+
+async def flagged_members(db: Database, *, limit: int = 200) -> list[sqlite3.Row]:
+    """Members whose current address is flagged (a changed address is no longer flagged)."""
+    return await db.fetchall(
+        "SELECT h.*, m.member_number, m.family_name, m.given_name, m.email AS current_email "
+        "FROM member_mail_health h JOIN members m ON m.id = h.member_id "
+        "WHERE h.flagged_at IS NOT NULL AND h.email = m.email ORDER BY h.flagged_at DESC LIMIT ?",
+        (limit,),
+    )
+
+
+async def clear_bounces(db: Database, member_id: int) -> None:
+    await db.execute("DELETE FROM member_mail_health WHERE member_id = ?", (member_id,))
+
+
+# ------------------------------------------------------------------------------- member frequency
+
+
+async def set_frequency(db: Database, member_id: int, frequency: str, *, now: datetime) -> None:
+    await db.execute(
+        "UPDATE members SET digest_frequency = ?, updated_at = ? WHERE id = ?",
+        (frequency, to_db(now), member_id),
+    )
+
+
+async def member_by_number(db: Database, member_number: str) -> sqlite3.Row | None:
+    return await db.fetchone(
+        "SELECT id, member_number, family_name, given_name, email, digest_frequency, status, role "
+        "FROM members WHERE member_number = ?",
+        (member_number,),
+    )
+
+
+# ------------------------------------------------------------------------------- scheduler records
+
+
+async def job_states(db: Database) -> dict[str, sqlite3.Row]:
+    rows = await db.fetchall("SELECT * FROM scheduler_jobs")
+    return {str(row["name"]): row for row in rows}
+
+
+async def job_started(db: Database, name: str, *, now: datetime) -> None:
+    await db.execute(
+        "INSERT INTO scheduler_jobs (name, last_started_at) VALUES (?, ?) "
+        "ON CONFLICT (name) DO UPDATE SET last_started_at = excluded.last_started_at",
+        (name, to_db(now)),
+    )
+
+
+async def job_finished(db: Database, name: str, *, now: datetime, status: str, error: str = "") -> None:
+    await db.execute(
+        "UPDATE scheduler_jobs SET last_finished_at = ?, last_status = ?, last_error = ? WHERE name = ?",
+        (to_db(now), status, error[:500], name),
+    )

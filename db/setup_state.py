@@ -1,0 +1,39 @@
+"""The one-time first-start setup: open until it is completed (or an admin exists some other way)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from db.database import Database
+from services.clock import to_db
+
+
+async def is_open(db: Database) -> bool:
+    row = await db.fetchone(
+        "SELECT (SELECT completed_at FROM setup_state WHERE id = 1) IS NULL "
+        "AND NOT EXISTS (SELECT 1 FROM members WHERE role = 'admin') AS open"
+    )
+    return bool(row and row["open"])
+
+
+async def claim(db: Database, *, now: datetime) -> bool:
+    """Mark the setup done; False when another request got there first."""
+    async with db.write() as conn:
+        cursor = await conn.execute(
+            "UPDATE setup_state SET completed_at = ? WHERE id = 1 AND completed_at IS NULL RETURNING id",
+            (to_db(now),),
+        )
+        row = await cursor.fetchone()
+    return row is not None
+
+
+async def release(db: Database) -> None:
+    await db.execute("UPDATE setup_state SET completed_at = NULL WHERE id = 1")
+
+
+async def close_if_admin_exists(db: Database, *, now: datetime) -> None:
+    await db.execute(
+        "UPDATE setup_state SET completed_at = ? WHERE id = 1 AND completed_at IS NULL "
+        "AND EXISTS (SELECT 1 FROM members WHERE role = 'admin')",
+        (to_db(now),),
+    )

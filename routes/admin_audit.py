@@ -1,0 +1,109 @@
+"""Admin: the audit log — who did what when (admin actions and security events), filterable."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from litestar import Controller, Request, get
+from litestar.response import Template
+
+from db import admin_audit
+from routes.common import ctx, render
+from routes.guards import ADMIN_GUARDS
+from services.japanese import normalize_member_number
+
+EVENT_GROUPS = {
+    "login.": "ログイン",
+    "account.": "ロック",
+    "admin.": "管理者の二段階認証",
+    "member.": "会員の登録・変更",
+    "members.": "会員CSV",
+    "password.": "パスワード",
+    "settings.": "設定",
+    "backup.": "バックアップ",
+}
+
+
+def _param(request: Request[Any, Any, Any], name: str, limit: int = 100) -> str:
+    value = request.query_params.get(name, "")
+    return value.strip()[:limit] if isinstance(value, str) else ""
+
+
+def _date(raw: str) -> date | None:
+    try:
+        return date.fromisoformat(raw) if raw else None
+    except ValueError:
+        return None
+
+
+def _detail_text(raw: str) -> str:
+    """The JSON detail as short readable text (values are ours: counts, field names, reasons)."""
+    try:
+        detail = json.loads(raw or "{}")
+    except ValueError:
+        return ""
+    if not isinstance(detail, dict) or not detail:
+        return ""
+    parts = []
+    for key, value in detail.items():
+        if isinstance(value, dict):
+            value = ", ".join(
+                f"{k}: {v[0]} → {v[1]}" if isinstance(v, list) and len(v) == 2 else f"{k}: {v}"
+                for k, v in value.items()
+            )
+        elif isinstance(value, list):
+            value = ", ".join(str(item) for item in value)
+        parts.append(f"{key}={value}")
+    return " / ".join(parts)[:500]
+
+
+class AdminAuditController(Controller):
+    path = "/admin/audit"
+    guards = ADMIN_GUARDS
+
+    @get("/")
+    async def index(self, request: Request[Any, Any, Any]) -> Template:
+        app = ctx(request)
+        tz = app.settings.tz
+        errors: dict[str, str] = {}
+        typed = {name: _param(request, name) for name in ("event", "member", "since", "until", "ip")}
+        number = ""
+        if typed["member"]:
+            number = normalize_member_number(typed["member"]) or ""
+            if not number:
+                errors["member"] = "会員番号は数字で入力してください。"
+        since, until = _date(typed["since"]), _date(typed["until"])
+        if typed["since"] and since is None:
+            errors["since"] = "日付は 2026-11-23 の形で入力してください。"
+        if typed["until"] and until is None:
+            errors["until"] = "日付は 2026-11-23 の形で入力してください。"
+        raw_page = _param(request, "page", 6)
+        page = int(raw_page) if raw_page.isdigit() and int(raw_page) > 0 else 1
+        audit_filter = admin_audit.AuditFilter(
+            event=typed["event"],
+            member_number=number,
+            since=datetime.combine(since, time(0), tz) if since else None,
+            until=datetime.combine(until + timedelta(days=1), time(0), tz) if until else None,
+            ip=typed["ip"],
+        )
+        rows, has_next = ([], False) if errors else await admin_audit.search(app.db, audit_filter, page=page)
+        query = urlencode([(key, value) for key, value in typed.items() if value])
+        return render(
+            request,
+            "admin_audit/page.html",
+            {
+                "rows": rows,
+                "details": {row["id"]: _detail_text(row["detail"]) for row in rows},
+                "values": typed,
+                "errors": errors,
+                "events": await admin_audit.event_names(app.db),
+                "groups": EVENT_GROUPS,
+                "page": page,
+                "has_next": has_next,
+                "query": query,
+            },
+            fragment="admin_audit/_results.html",
+        )

@@ -1,0 +1,146 @@
+"""Admin: member CSV import — upload, a dry run listing every row's errors, then confirm (all or nothing)."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import UploadFile
+from litestar.response import Template
+
+from db import audit
+from db import member_import_uploads as uploads
+from routes.common import client_ip, ctx, current, flash, form_error_status, redirect, render, text_field
+from routes.guards import ADMIN_GUARDS
+from services.member_import import (
+    COLUMN_LABELS,
+    COLUMNS,
+    MAX_FILE_BYTES,
+    OPTIONAL_COLUMNS,
+    check_content,
+    import_members_file,
+    template_csv,
+)
+from services.sealing import SealError, open_bytes, seal
+
+SEAL_PURPOSE = "member-import"
+
+
+class AdminImportController(Controller):
+    path = "/admin/import"
+    guards = ADMIN_GUARDS
+    request_max_body_size = MAX_FILE_BYTES + 64 * 1024
+
+    @get("/")
+    async def show(self, request: Request[Any, Any, Any]) -> Template:
+        return self._page(request, None, {})
+
+    @get("/template.csv")
+    async def template(self) -> Response[bytes]:
+        return Response(
+            template_csv(),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="members-template.csv"'},
+        )
+
+    @post("/", status_code=200)
+    async def upload(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        app, auth = ctx(request), current(request)
+        form = await request.form()
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            return self._page(
+                request, None, {"file": "CSVファイルを選んでください。"}, status=form_error_status(request)
+            )
+        content = await upload.read(MAX_FILE_BYTES + 1)
+        if len(content) > MAX_FILE_BYTES:
+            return self._page(
+                request,
+                None,
+                {"file": "ファイルが大きすぎます（5MBまで）。ファイルを分けて取り込んでください。"},
+                status=form_error_status(request),
+            )
+        report = await check_content(app, content, dry_run=True)
+        token = ""
+        if report.ok:
+            token = secrets.token_urlsafe(24)
+            await uploads.put(
+                app.db,
+                token=token,
+                filename=upload.filename,
+                content_sealed=seal(app.settings.secret_key, SEAL_PURPOSE, content),
+                now=app.clock.now(),
+                actor_id=auth.member_id,
+            )
+        status = 200 if report.ok else form_error_status(request)
+        return self._page(request, report, {}, token=token, filename=upload.filename, status=status)
+
+    @post("/confirm", status_code=200)
+    async def confirm(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        app, auth = ctx(request), current(request)
+        form = await request.form()
+        token = text_field(form, "token", max_length=100)
+        row = (
+            await uploads.take(app.db, token, actor_id=auth.member_id, now=app.clock.now()) if token else None
+        )
+        if row is None:
+            errors = {
+                "file": "確認の有効期限（1時間）が切れたか、すでに取り込み済みです。もう一度ファイルを選んでください。"
+            }
+            return self._page(request, None, errors, status=form_error_status(request))
+        try:
+            content = open_bytes(app.settings.secret_key, SEAL_PURPOSE, row["content_sealed"])
+        except SealError:
+            return self._page(
+                request,
+                None,
+                {"file": "ファイルを読み直せませんでした。もう一度選んでください。"},
+                status=form_error_status(request),
+            )
+        report = await import_members_file(app, content, dry_run=False, actor_id=auth.member_id)
+        if not report.ok:
+            # The data changed since the dry run (someone registered the same number): nothing was written.
+            return self._page(
+                request, report, {}, filename=row["filename"], status=form_error_status(request)
+            )
+        await audit.record(
+            app.db,
+            "members.imported",
+            now=app.clock.now(),
+            actor_member_id=auth.member_id,
+            ip=client_ip(request),
+            detail={"count": report.created, "generated_passwords": report.generated_passwords},
+        )
+        response = redirect(request, "/admin/letters")
+        flash(
+            request,
+            response,
+            f"{report.created} 名を登録しました。続けて初期パスワードのお知らせを印刷してください。",
+        )
+        return response
+
+    def _page(
+        self,
+        request: Request[Any, Any, Any],
+        report: Any,
+        errors: dict[str, str],
+        *,
+        token: str = "",
+        filename: str = "",
+        status: int = 200,
+    ) -> Template:
+        return render(
+            request,
+            "admin_import/page.html",
+            {
+                "report": report,
+                "errors": errors,
+                "token": token,
+                "filename": filename,
+                "columns": COLUMNS,
+                "optional_columns": OPTIONAL_COLUMNS,
+                "labels": COLUMN_LABELS,
+            },
+            status=status,
+        )

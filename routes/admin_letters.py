@@ -1,0 +1,78 @@
+"""Admin: initial-password letters (PDF), each made once per initial password."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.response import Template
+
+from db import initial_letters as letter_queries
+from routes.common import client_ip, ctx, current, form_error_status, render
+from routes.guards import ADMIN_GUARDS
+from services.initial_passwords import LettersAlreadyMade, make_letters
+
+MAX_LETTERS = 1000
+
+
+def _member_ids(form: Any) -> list[int]:
+    values = form.getall("member_id") if hasattr(form, "getall") else []
+    ids = []
+    for value in values[:MAX_LETTERS]:
+        if isinstance(value, str) and value.isdigit() and len(value) < 12:
+            ids.append(int(value))
+    return list(dict.fromkeys(ids))
+
+
+class AdminLettersController(Controller):
+    path = "/admin/letters"
+    guards = ADMIN_GUARDS
+
+    @get("/")
+    async def show(self, request: Request[Any, Any, Any]) -> Template:
+        return await self._page(request, {})
+
+    @post("/", status_code=200)
+    async def make(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        app, auth = ctx(request), current(request)
+        ids = _member_ids(await request.form())
+        if not ids:
+            return await self._page(
+                request,
+                {"member_id": "通知書を作成する会員を1人以上選んでください。"},
+                status=form_error_status(request),
+            )
+        try:
+            pdf = await make_letters(app, ids, actor_id=auth.member_id, ip=client_ip(request))
+        except LettersAlreadyMade:
+            return await self._page(
+                request,
+                {
+                    "member_id": "選んだ会員の一部は、別の画面ですでに通知書を作成したか、新しい初期パスワードが発行されています。一覧を確かめてから、もう一度選んでください。"
+                },
+                status=form_error_status(request),
+            )
+        stamp = app.clock.now().astimezone(app.settings.tz).strftime("%Y%m%d-%H%M")
+        return Response(
+            pdf,
+            media_type="application/pdf",
+            headers={
+                "Content-Disposition": f'attachment; filename="initial-password-letters-{stamp}.pdf"',
+                "Cache-Control": "no-store",
+            },
+        )
+
+    async def _page(
+        self, request: Request[Any, Any, Any], errors: dict[str, str], status: int = 200
+    ) -> Template:
+        app = ctx(request)
+        return render(
+            request,
+            "admin_letters/page.html",
+            {
+                "pending": await letter_queries.pending(app.db),
+                "made": await letter_queries.made(app.db),
+                "errors": errors,
+            },
+            status=status,
+        )

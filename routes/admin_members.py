@@ -1,0 +1,253 @@
+"""Admin: find members, a member's page, create, edit, unlock, new initial password, export."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+import anyio.to_thread
+from litestar import Controller, Request, Response, get, post
+from litestar.exceptions import NotFoundException
+from litestar.response import Template
+
+from db import admin_members as queries
+from db import audit
+from db import initial_letters as letter_queries
+from db import members as member_queries
+from db import tiers as tier_queries
+from routes.common import client_ip, ctx, current, flash, form_error_status, redirect, render, text_field
+from routes.guards import ADMIN_GUARDS
+from services import admin_members, initial_passwords
+from services.clock import from_db
+from services.japanese import PREFECTURES, format_phone, format_postal_code
+from services.member_import import COLUMNS
+from services.perks import org_today, tier_of, tiers_for
+from services.profile import LABELS, MAX_LENGTHS
+
+STATUS_CHOICES = {"active": "有効", "closed": "退会済み", "all": "すべて"}
+FEE_CHOICES = {"": "指定なし", "unpaid": "未納あり", "clear": "未納なし"}
+
+
+def _filter_from(request: Request[Any, Any, Any]) -> queries.MemberFilter:
+    params = request.query_params
+
+    def value(name: str, limit: int = 100) -> str:
+        raw = params.get(name, "")
+        return raw[:limit] if isinstance(raw, str) else ""
+
+    status = value("status", 10)
+    return queries.MemberFilter(
+        q=value("q", 200),
+        membership_type=value("membership_type"),
+        tier=value("tier", 50),
+        locked=value("locked", 5) in ("1", "on", "true"),
+        status=status if status in STATUS_CHOICES else "active",
+        fee=value("fee", 10) if value("fee", 10) in FEE_CHOICES else "",
+    )
+
+
+def _page(request: Request[Any, Any, Any]) -> int:
+    raw = request.query_params.get("page", "1")
+    return int(raw) if isinstance(raw, str) and raw.isdigit() and 0 < len(raw) < 6 else 1
+
+
+def _query_without_page(request: Request[Any, Any, Any]) -> str:
+    items = [(key, value) for key, value in request.query_params.multi_items() if key != "page" and value]
+    return urlencode(items)
+
+
+def _form_values(form: Any) -> dict[str, str]:
+    return {name: text_field(form, name, max_length=1000) for name in (*COLUMNS,)}
+
+
+class AdminMembersController(Controller):
+    path = "/admin/members"
+    guards = ADMIN_GUARDS
+
+    @get("/")
+    async def index(self, request: Request[Any, Any, Any]) -> Template:
+        app = ctx(request)
+        now = app.clock.now()
+        today = org_today(now, app.settings.tz)
+        member_filter = _filter_from(request)
+        page = _page(request)
+        has_fees = await queries.table_exists(app.db, "fees")
+        rows, total = await queries.search(
+            app.db, member_filter, now=now, today=today, page=page, has_fees=has_fees
+        )
+        tiers = await tiers_for(app.db, [int(row["id"]) for row in rows], now=now, tz=app.settings.tz)
+        context = {
+            "rows": rows,
+            "total": total,
+            "page": page,
+            "pages": max(1, -(-total // queries.PAGE_SIZE)),
+            "tiers": tiers,
+            "filter": member_filter,
+            "types": await queries.membership_types(app.db),
+            "tier_choices": await tier_queries.all_tiers(app.db),
+            "status_choices": STATUS_CHOICES,
+            "fee_choices": FEE_CHOICES if has_fees else {},
+            "now": now,
+            "query_string": _query_without_page(request),
+        }
+        return render(request, "admin_members/page.html", context, fragment="admin_members/_results.html")
+
+    @get("/export.csv")
+    async def export(self, request: Request[Any, Any, Any]) -> Response[bytes]:
+        app, auth = ctx(request), current(request)
+        now = app.clock.now()
+        has_fees = await queries.table_exists(app.db, "fees")
+        rows = await queries.export_rows(
+            app.db, _filter_from(request), now=now, today=org_today(now, app.settings.tz), has_fees=has_fees
+        )
+        body = await anyio.to_thread.run_sync(admin_members.export_csv, rows)
+        await audit.record(
+            app.db,
+            "members.exported",
+            now=now,
+            actor_member_id=auth.member_id,
+            ip=client_ip(request),
+            detail={"count": len(rows)},
+        )
+        stamp = now.astimezone(app.settings.tz).strftime("%Y%m%d")
+        return Response(
+            body,
+            media_type="text/csv; charset=utf-8",
+            headers={
+                "Content-Disposition": f'attachment; filename="members-{stamp}.csv"',
+                "Cache-Control": "no-store",
+            },
+        )
+
+    @get("/new")
+    async def new(self, request: Request[Any, Any, Any]) -> Template:
+        app = ctx(request)
+        number = await queries.suggested_number(app.db, app.org.member_number_width)
+        return await self._edit_form(
+            request, None, {"member_number": number, "membership_type": "正会員"}, {}
+        )
+
+    @post("/new", status_code=200)
+    async def create(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        app, auth = ctx(request), current(request)
+        values = _form_values(await request.form())
+        clean, errors = await admin_members.validate_new_member(app, values)
+        if errors:
+            return await self._edit_form(request, None, values, errors, status=form_error_status(request))
+        number = clean.pop("member_number")
+        try:
+            member_id = await initial_passwords.create_member_with_letter(
+                app, number, clean, actor_id=auth.member_id, ip=client_ip(request)
+            )
+        except queries.DuplicateMember:
+            errors = {
+                "form": "同じ会員番号またはメールアドレスの会員が、たった今登録されました。内容をご確認ください。"
+            }
+            return await self._edit_form(request, None, values, errors, status=form_error_status(request))
+        response = redirect(request, f"/admin/members/{member_id}")
+        flash(
+            request,
+            response,
+            f"会員番号 {number} を登録しました。「初期パスワード通知」から通知書を印刷してお送りください。",
+        )
+        return response
+
+    @get("/{member_id:int}")
+    async def show(self, request: Request[Any, Any, Any], member_id: int) -> Template:
+        app = ctx(request)
+        member = await self._member(request, member_id)
+        now = app.clock.now()
+        locked_until = from_db(member["locked_until"])
+        context = {
+            "member": member,
+            "tier": await tier_of(app.db, member_id, now=now, tz=app.settings.tz),
+            "locked": locked_until is not None and locked_until > now,
+            "locked_until": locked_until,
+            "logins": await queries.recent_logins(app.db, member_id),
+            "events": await queries.audit_for_member(app.db, member_id),
+            "sessions": await queries.session_count(app.db, member_id, now=now),
+            "letter": await letter_queries.for_member(app.db, member_id),
+            "closure": await queries.pending_closure(app.db, member_id),
+            "fees": await queries.fees_for_member(app.db, member_id),
+            "labels": LABELS,
+            "phone": format_phone(member["phone"]),
+            "postal_code": format_postal_code(member["postal_code"]),
+        }
+        return render(request, "admin_members/member.html", context)
+
+    @get("/{member_id:int}/edit")
+    async def edit(self, request: Request[Any, Any, Any], member_id: int) -> Template:
+        member = await self._member(request, member_id)
+        values = {name: str(member[name] or "") for name in COLUMNS}
+        values["phone"] = format_phone(values["phone"])
+        values["postal_code"] = format_postal_code(values["postal_code"])
+        return await self._edit_form(request, member, values, {})
+
+    @post("/{member_id:int}/edit", status_code=200)
+    async def update(self, request: Request[Any, Any, Any], member_id: int) -> Response[Any]:
+        app, auth = ctx(request), current(request)
+        member = await self._member(request, member_id)
+        values = _form_values(await request.form())
+        _, errors = await admin_members.update_member(
+            app, member, values, actor_id=auth.member_id, ip=client_ip(request)
+        )
+        if errors:
+            values["member_number"] = member["member_number"]
+            return await self._edit_form(request, member, values, errors, status=form_error_status(request))
+        response = redirect(request, f"/admin/members/{member_id}")
+        flash(request, response, "会員情報を保存しました。")
+        return response
+
+    @post("/{member_id:int}/unlock", status_code=200)
+    async def unlock(self, request: Request[Any, Any, Any], member_id: int) -> Response[Any]:
+        app, auth = ctx(request), current(request)
+        await self._member(request, member_id)
+        await admin_members.unlock(app, member_id, actor_id=auth.member_id, ip=client_ip(request))
+        response = redirect(request, f"/admin/members/{member_id}")
+        flash(request, response, "ロックを解除しました。会員はすぐにログインできます。")
+        return response
+
+    @post("/{member_id:int}/initial-password", status_code=200)
+    async def initial_password(self, request: Request[Any, Any, Any], member_id: int) -> Response[Any]:
+        app, auth = ctx(request), current(request)
+        member = await self._member(request, member_id)
+        if member["status"] != "active":
+            raise NotFoundException()
+        await initial_passwords.issue_new_initial_password(app, member_id, actor_id=auth.member_id)
+        response = redirect(request, f"/admin/members/{member_id}")
+        flash(
+            request,
+            response,
+            "新しい初期パスワードを発行しました。「初期パスワード通知」から通知書を印刷してお送りください。",
+        )
+        return response
+
+    async def _member(self, request: Request[Any, Any, Any], member_id: int) -> Any:
+        member = await member_queries.get_by_id(ctx(request).db, member_id)
+        if member is None:
+            raise NotFoundException()
+        return member
+
+    async def _edit_form(
+        self,
+        request: Request[Any, Any, Any],
+        member: Any,
+        values: dict[str, str],
+        errors: dict[str, str],
+        status: int = 200,
+    ) -> Template:
+        app = ctx(request)
+        return render(
+            request,
+            "admin_members/edit.html",
+            {
+                "member": member,
+                "values": values,
+                "errors": errors,
+                "labels": LABELS,
+                "max_lengths": MAX_LENGTHS,
+                "prefectures": PREFECTURES,
+                "types": await queries.membership_types(app.db),
+            },
+            status=status,
+        )

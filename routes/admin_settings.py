@@ -1,0 +1,58 @@
+"""Admin: the organization settings, every field validated and every change audited."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.response import Template
+
+from routes.common import client_ip, ctx, current, flash, form_error_status, redirect, render, text_field
+from routes.guards import ADMIN_GUARDS
+from services import admin_settings
+
+
+class AdminSettingsController(Controller):
+    path = "/admin/settings"
+    guards = ADMIN_GUARDS
+
+    @get("/")
+    async def show(self, request: Request[Any, Any, Any]) -> Template:
+        return self._page(request, admin_settings.current_values(ctx(request)), {})
+
+    @post("/", status_code=200)
+    async def save(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        app, auth = ctx(request), current(request)
+        form = await request.form()
+        typed = {
+            spec.name: text_field(form, spec.name, max_length=1000) for spec in admin_settings.all_fields()
+        }
+        values, errors = admin_settings.validate_settings(typed)
+        if errors:
+            shown = {**values, **{name: typed[name] for name in errors}}
+            return self._page(request, shown, errors, status=form_error_status(request))
+        changed = await admin_settings.save_settings(
+            app, values, actor_id=auth.member_id, ip=client_ip(request)
+        )
+        response = redirect(request, "/admin/settings")
+        flash(
+            request,
+            response,
+            "設定を保存しました。" if changed else "変更はありませんでした。",
+            "success" if changed else "info",
+        )
+        return response
+
+    def _page(
+        self,
+        request: Request[Any, Any, Any],
+        values: dict[str, str],
+        errors: dict[str, str],
+        status: int = 200,
+    ) -> Template:
+        return render(
+            request,
+            "admin_settings/page.html",
+            {"groups": admin_settings.groups(), "values": values, "errors": errors},
+            status=status,
+        )

@@ -1,0 +1,74 @@
+"""メール設定: how often the member gets the digest, when the next one goes out, and what it would hold now."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.exceptions import NotFoundException
+from litestar.response import Template
+
+from routes.common import (
+    client_ip,
+    ctx,
+    current,
+    flash,
+    form_error_status,
+    is_htmx,
+    redirect,
+    render,
+    text_field,
+)
+from routes.guards import MEMBER_GUARDS
+from services import digests
+
+
+async def settings_context(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    app = ctx(request)
+    preview = await digests.preview(app, current(request).member_id)
+    if preview is None:
+        raise NotFoundException()
+    return {
+        "preview": preview,
+        "sections": preview.items(app),
+        "frequency_labels": digests.FREQUENCY_LABELS,
+        "daily_tier_name": await digests.daily_tier_name(app),
+        "selected": preview.kind,  # daily without the perk shows as weekly: that is what is sent
+        "errors": {},
+        "saved": "",
+    }
+
+
+class MailSettingsController(Controller):
+    path = "/settings/mail"
+    guards = MEMBER_GUARDS
+
+    @get("/")
+    async def show(self, request: Request[Any, Any, Any]) -> Template:
+        return render(request, "mail_settings/page.html", await settings_context(request))
+
+    @post("/", status_code=200)
+    async def save(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        form = await request.form()
+        frequency = text_field(form, "frequency", max_length=20)
+        app = ctx(request)
+        error = await digests.change_frequency(
+            app, current(request).member_id, frequency, ip=client_ip(request)
+        )
+        context = await settings_context(request)
+        if error:
+            context["errors"] = {"frequency": error}
+            return render(
+                request,
+                "mail_settings/page.html",
+                context,
+                fragment="mail_settings/_panel.html",
+                status=form_error_status(request),
+            )
+        message = f"新着お知らせメールを「{digests.FREQUENCY_LABELS[frequency]}」に変更しました。"
+        if is_htmx(request):
+            context["saved"] = message
+            return render(request, "mail_settings/page.html", context, fragment="mail_settings/_panel.html")
+        response = redirect(request, "/settings/mail")
+        flash(request, response, message)
+        return response

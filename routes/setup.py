@@ -1,0 +1,82 @@
+"""First-start setup page: only on an empty database, only with the token from the server log, only once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.exceptions import NotFoundException
+from litestar.response import Template
+
+from routes.common import client_ip, ctx, form_error_status, redirect, render, session_cookie, text_field
+from services import setup
+from services.accounts import AccountError
+from services.sessions import start_session
+
+FIELDS = (
+    "setup_token",
+    "org_name",
+    "contact_email",
+    "base_url",
+    "member_number",
+    "family_name",
+    "given_name",
+    "email",
+    "password",
+    "password_confirm",
+)
+
+
+class SetupController(Controller):
+    path = "/setup"
+
+    @get("/")
+    async def show(self, request: Request[Any, Any, Any], token: str | None = None) -> Template:
+        app = ctx(request)
+        if not await setup.is_open(app):
+            raise NotFoundException()
+        values = {
+            "setup_token": (token or "")[:200],
+            "base_url": app.settings.base_url,
+            "org_name": "",
+            "member_number": "900001",
+        }
+        return render(request, "setup/page.html", {"values": values, "errors": {}})
+
+    @post("/", status_code=200)
+    async def submit(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        app = ctx(request)
+        if not await setup.is_open(app):
+            raise NotFoundException()
+        form = await request.form()
+        typed = {name: text_field(form, name, max_length=1000) for name in FIELDS}
+        clean, errors = setup.validate(app, typed)
+        if not errors:
+            try:
+                admin_id = await setup.complete(app, clean, ip=client_ip(request))
+            except AccountError as error:
+                errors["member_number"] = str(error)
+            else:
+                if admin_id is None:
+                    raise NotFoundException()
+                token, _ = await start_session(
+                    app.db,
+                    member_id=admin_id,
+                    remember=False,
+                    now=app.clock.now(),
+                    org=app.org,
+                    user_agent=request.headers.get("user-agent", ""),
+                    ip=client_ip(request),
+                )
+                response = redirect(request, "/mfa/enrol?next=/admin")
+                response.set_cookie(session_cookie(request, token, remember=False, max_age=None))
+                return response
+        values = {
+            name: value for name, value in typed.items() if name not in ("password", "password_confirm")
+        }
+        return render(
+            request,
+            "setup/page.html",
+            {"values": values, "errors": errors},
+            status=form_error_status(request),
+        )

@@ -1,0 +1,292 @@
+"""The in-process scheduler: a plain asyncio loop that runs each job when it is due.
+
+A loop rather than APScheduler because every job here decides "due" from the database (the digest
+runs from digest_runs, the others from scheduler_jobs), which makes downtime catch-up, admin-changed
+hours and restarts work without a job store, and lets tests drive a tick with a frozen clock.
+Jobs are named "module:function" and imported when they run, so a feature that is not installed is
+logged once and skipped instead of stopping the app.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from db import digests as digests_db
+from db import maintenance
+from services.clock import from_db
+from services.context import AppContext
+
+log = logging.getLogger("tsudoi.scheduler")
+
+TICK_SECONDS = 30.0
+# Old rows kept for a while after they stop mattering: rate-limit windows are minutes to a day,
+# single-use links live hours to days.
+RATE_LIMIT_KEEP = timedelta(days=7)
+USED_TOKEN_KEEP = timedelta(days=30)
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    label: str  # what the admin reads
+    target: str  # "module:function", called with the AppContext
+    every: timedelta | None = None
+    daily_at: time | None = None  # local time in the organization's zone
+    record: bool = True  # False for jobs that check often and keep their own records (digests)
+
+    def schedule_label(self) -> str:
+        if self.daily_at is not None:
+            return f"毎日 {self.daily_at:%H:%M}"
+        if self.every is not None:
+            minutes = int(self.every.total_seconds() // 60)
+            return f"{minutes // 60}時間ごと" if minutes >= 60 and minutes % 60 == 0 else f"{minutes}分ごと"
+        return ""
+
+
+JOBS: list[Job] = [
+    # The digest jobs look every minute; whether a window is due is theirs to decide (digest_runs).
+    Job(
+        "weekly_digest",
+        "新着お知らせメール（毎週）",
+        "services.digests:run_weekly_job",
+        every=timedelta(minutes=1),
+        record=False,
+    ),
+    Job(
+        "daily_digest",
+        "新着お知らせメール（毎日）",
+        "services.digests:run_daily_job",
+        every=timedelta(minutes=1),
+        record=False,
+    ),
+    Job(
+        "feed_import", "フィードの取り込み", "services.feeds:run_feed_import_job", every=timedelta(minutes=30)
+    ),
+    Job(
+        "cleanup",
+        "期限切れのログイン・トークンの削除",
+        "services.scheduler:run_cleanup_job",
+        every=timedelta(hours=1),
+    ),
+    Job(
+        "contact_qr",
+        "お問い合わせページのQRコード更新",
+        "services.contact_qr:refresh_contact_qr",
+        daily_at=time(4, 30),
+    ),
+    Job("nightly_backup", "夜間バックアップ", "services.backup:run_nightly_backup", daily_at=time(3, 0)),
+    Job("tier_endings", "プラン終了の処理", "services.membership:apply_tier_endings", daily_at=time(0, 10)),
+]
+
+
+async def run_cleanup_job(app: AppContext) -> dict[str, int]:
+    """Expired sessions, stale rate-limit rows and long-used single-use token ids."""
+    now = app.clock.now()
+    return {
+        "sessions": await maintenance.delete_expired_sessions(app.db, now=now),
+        "rate_limit_events": await maintenance.delete_rate_limit_events_before(app.db, now - RATE_LIMIT_KEEP),
+        "used_tokens": await maintenance.delete_used_tokens_before(app.db, now - USED_TOKEN_KEEP),
+    }
+
+
+def resolve(target: str) -> Callable[[AppContext], Awaitable[Any]] | None:
+    """The job function, or None when its module or function is not there (a feature not installed)."""
+    module_name, _, function_name = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        if error.name and module_name.startswith(error.name):
+            return None
+        raise
+    function = getattr(module, function_name, None)
+    return function if callable(function) else None
+
+
+def last_occurrence(at: time, now: datetime, app: AppContext) -> datetime:
+    """The latest local `at` not after `now` (aware)."""
+    tz = app.settings.tz
+    local = now.astimezone(tz)
+    moment = datetime.combine(local.date(), at, tzinfo=tz)
+    if moment > local:
+        moment = datetime.combine(local.date() - timedelta(days=1), at, tzinfo=tz)
+    return moment
+
+
+def is_due(job: Job, last_started: datetime | None, now: datetime, app: AppContext) -> bool:
+    """Never run: due now. Otherwise after `every`, or once the latest daily time has passed since the last
+    start (so a night spent switched off is made up once, not once per missed night)."""
+    if last_started is None:
+        return True
+    if job.every is not None:
+        return now - last_started >= job.every
+    if job.daily_at is not None:
+        return last_started < last_occurrence(job.daily_at, now, app)
+    return False
+
+
+class Scheduler:
+    def __init__(
+        self, app: AppContext, jobs: list[Job] | None = None, tick_seconds: float = TICK_SECONDS
+    ) -> None:
+        self.app = app
+        self.jobs = list(JOBS if jobs is None else jobs)
+        self.tick_seconds = tick_seconds
+        self.running: dict[str, asyncio.Task[None]] = {}
+        self.last_started: dict[str, datetime] = {}
+        self.missing: set[str] = set()
+        self._stop = asyncio.Event()
+        self._loop_task: asyncio.Task[None] | None = None
+        self._loaded = False
+
+    async def _load(self) -> None:
+        if self._loaded:
+            return
+        for name, row in (await digests_db.job_states(self.app.db)).items():
+            started = from_db(row["last_started_at"])
+            if started is not None:
+                self.last_started[name] = started
+        self._loaded = True
+
+    async def tick(self) -> list[str]:
+        """Start every due job that is not already running; returns the names started."""
+        await self._load()
+        now = self.app.clock.now()
+        started: list[str] = []
+        for job in self.jobs:
+            if job.name in self.missing or job.name in self.running:
+                continue
+            if not is_due(job, self.last_started.get(job.name), now, self.app):
+                continue
+            function = resolve(job.target)
+            if function is None:
+                self.missing.add(job.name)
+                log.info("job %s skipped: %s is not available", job.name, job.target)
+                continue
+            self.last_started[job.name] = now
+            task = asyncio.create_task(self._run(job, function, now), name=f"tsudoi-job-{job.name}")
+            self.running[job.name] = task
+            task.add_done_callback(self._forget)
+            started.append(job.name)
+        return started
+
+    def _forget(self, task: asyncio.Task[None]) -> None:
+        for name, running in list(self.running.items()):
+            if running is task:
+                del self.running[name]
+
+    async def _run(self, job: Job, function: Callable[[AppContext], Awaitable[Any]], now: datetime) -> None:
+        if job.record:
+            await digests_db.job_started(self.app.db, job.name, now=now)
+        try:
+            await function(self.app)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # one failing job must not stop the others or the loop
+            log.exception("job %s failed", job.name)
+            if job.record:
+                await digests_db.job_finished(
+                    self.app.db,
+                    job.name,
+                    now=self.app.clock.now(),
+                    status="error",
+                    error=type(error).__name__,
+                )
+            return
+        if job.record:
+            await digests_db.job_finished(self.app.db, job.name, now=self.app.clock.now(), status="ok")
+
+    async def wait_idle(self) -> None:
+        """Wait for the jobs started so far (tests)."""
+        while self.running:
+            await asyncio.gather(*list(self.running.values()), return_exceptions=True)
+
+    async def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                await self.tick()
+            except Exception:
+                log.exception("scheduler tick failed")
+            try:
+                await asyncio.wait_for(self._stop.wait(), timeout=self.tick_seconds)
+            except TimeoutError:
+                pass
+
+    def start(self) -> None:
+        self._loop_task = asyncio.create_task(self._loop(), name="tsudoi-scheduler")
+        log.info("scheduler started with %d jobs", len(self.jobs))
+
+    async def stop(self, grace_seconds: float = 10.0) -> None:
+        """Stop ticking, then give running jobs a moment; a digest still sending is cancelled cleanly
+        (unsent claims go back to pending) and resumes at the next start."""
+        self._stop.set()
+        if self._loop_task is not None:
+            await asyncio.gather(self._loop_task, return_exceptions=True)
+        tasks = list(self.running.values())
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=grace_seconds)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
+
+SCHEDULER_KEY = "scheduler"
+
+
+def current_scheduler(app: AppContext) -> Scheduler | None:
+    scheduler = app.extras.get(SCHEDULER_KEY)
+    return scheduler if isinstance(scheduler, Scheduler) else None
+
+
+async def start_scheduler(app: AppContext) -> Scheduler:
+    scheduler = Scheduler(app)
+    app.extras[SCHEDULER_KEY] = scheduler
+    scheduler.start()
+    return scheduler
+
+
+async def stop_scheduler(app: AppContext) -> None:
+    scheduler = app.extras.pop(SCHEDULER_KEY, None)
+    if isinstance(scheduler, Scheduler):
+        await scheduler.stop()
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    name: str
+    label: str
+    schedule: str
+    last_started_at: datetime | None
+    last_finished_at: datetime | None
+    last_status: str
+    last_error: str
+    running: bool
+    available: bool
+
+
+async def job_overview(app: AppContext) -> list[JobStatus]:
+    """Every job with its last run, for the admin (one query)."""
+    states = await digests_db.job_states(app.db)
+    scheduler = current_scheduler(app)
+    result: list[JobStatus] = []
+    for job in JOBS:
+        row = states.get(job.name)
+        result.append(
+            JobStatus(
+                name=job.name,
+                label=job.label,
+                schedule=job.schedule_label(),
+                last_started_at=from_db(row["last_started_at"]) if row else None,
+                last_finished_at=from_db(row["last_finished_at"]) if row else None,
+                last_status=str(row["last_status"]) if row else "",
+                last_error=str(row["last_error"]) if row else "",
+                running=scheduler is not None and job.name in scheduler.running,
+                available=resolve(job.target) is not None,
+            )
+        )
+    return result
