@@ -14,6 +14,7 @@ class NavItem(NamedTuple):
 MEMBER_NAV: list[NavItem] = [
     NavItem("/mypage", "マイページ"),
     NavItem("/profile", "会員情報"),
+    NavItem("/settings/mail", "メール設定"),
     NavItem("/settings/membership", "会員種別・プラン"),
     NavItem("/payments", "会費のお支払い"),
 ]
@@ -26,6 +27,7 @@ ADMIN_NAV: list[NavItem] = [
     NavItem("/admin/letters", "初期パスワード通知"),
     NavItem("/admin/inbox", "問い合わせ"),
     NavItem("/admin/help", "ヘルプ編集"),
+    NavItem("/admin/digests", "お知らせメール"),
     NavItem("/admin/tiers", "プラン"),
     NavItem("/admin/codes", "参加コード"),
     NavItem("/admin/closures", "退会手続き"),

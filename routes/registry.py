@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from routes.admin import AdminController
+from routes.admin_digests import AdminDigestsController
 from routes.admin_audit import AdminAuditController
 from routes.admin_backup import AdminBackupController
 from routes.admin_import import AdminImportController
@@ -19,6 +20,7 @@ from routes.auth import LoginController, LogoutController
 from routes.contact import ContactController
 from routes.health import healthz, root
 from routes.help import HelpController
+from routes.mail_settings import MailSettingsController
 from routes.membership import MembershipController
 from routes.mfa import AdminSecurityController, MfaController
 from routes.mypage import MyPageController
@@ -28,6 +30,7 @@ from routes.profile import EmailChangeController, ProfileController
 from routes.sandbox_gateway import SandboxGatewayController
 from routes.setup import SetupController
 from routes.signup import SignupController
+from routes.unsubscribe import UnsubscribeController
 
 ROUTE_HANDLERS: list[Any] = [
     SignupController,
@@ -64,4 +67,7 @@ ROUTE_HANDLERS: list[Any] = [
     SandboxGatewayController,
     AdminFeesController,
     AdminPaymentsController,
+    MailSettingsController,
+    UnsubscribeController,
+    AdminDigestsController,
 ]
