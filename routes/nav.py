@@ -13,6 +13,10 @@ class NavItem(NamedTuple):
 # Each feature adds its member screen here when it lands.
 MEMBER_NAV: list[NavItem] = [
     NavItem("/mypage", "マイページ"),
+    NavItem("/articles", "記事一覧"),
+    NavItem("/conditions", "新着条件"),
+    NavItem("/bookmarks", "ブックマーク"),
+    NavItem("/history", "閲覧履歴"),
     NavItem("/profile", "会員情報"),
     NavItem("/settings/mail", "メール設定"),
     NavItem("/settings/membership", "会員種別・プラン"),
@@ -22,6 +26,10 @@ MEMBER_NAV: list[NavItem] = [
 # Each feature adds its admin screen here when it lands.
 ADMIN_NAV: list[NavItem] = [
     NavItem("/admin", "ダッシュボード"),
+    NavItem("/admin/articles", "記事"),
+    NavItem("/admin/events", "イベント"),
+    NavItem("/admin/taxonomies", "分類"),
+    NavItem("/admin/feeds", "フィード取り込み"),
     NavItem("/admin/members", "会員"),
     NavItem("/admin/import", "CSV取り込み"),
     NavItem("/admin/letters", "初期パスワード通知"),

@@ -5,6 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from routes.admin import AdminController
+from routes.admin_articles import (
+    AdminArticlesController,
+    AdminEventsController,
+    AdminFeedsController,
+    AdminTaxonomiesController,
+)
 from routes.admin_digests import AdminDigestsController
 from routes.admin_audit import AdminAuditController
 from routes.admin_backup import AdminBackupController
@@ -16,11 +22,15 @@ from routes.admin_inbox import AdminInboxController
 from routes.admin_membership import AdminClosuresController, AdminCodesController, AdminTiersController
 from routes.admin_payments import AdminFeesController, AdminPaymentsController
 from routes.admin_settings import AdminSettingsController
+from routes.articles import ArticlesController
 from routes.auth import LoginController, LogoutController
+from routes.bookmarks import BookmarksController
+from routes.conditions import ConditionsController
 from routes.contact import ContactController
 from routes.health import healthz, root
 from routes.help import HelpController
 from routes.mail_settings import MailSettingsController
+from routes.history import HistoryController
 from routes.membership import MembershipController
 from routes.mfa import AdminSecurityController, MfaController
 from routes.mypage import MyPageController
@@ -43,6 +53,14 @@ ROUTE_HANDLERS: list[Any] = [
     LoginController,
     LogoutController,
     MyPageController,
+    ArticlesController,
+    ConditionsController,
+    BookmarksController,
+    HistoryController,
+    AdminArticlesController,
+    AdminEventsController,
+    AdminTaxonomiesController,
+    AdminFeedsController,
     PasswordChangeController,
     PasswordRecoveryController,
     ForgotIdController,

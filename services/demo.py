@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 
 from db import members as member_queries
 from services.accounts import create_member
+from services.article_demo import load_article_demo
 from services.context import AppContext
 from services.fees import demo_fees
 from services.help import seed_demo_help
@@ -71,6 +72,7 @@ DEMO_MEMBERS = [
 DEMO_STEPS: list[Callable[[AppContext], Awaitable[None]]] = []
 DEMO_STEPS.append(demo_membership)
 DEMO_STEPS.append(demo_fees)
+DEMO_STEPS.append(load_article_demo)
 DEMO_STEPS.append(seed_demo_help)
 
 

@@ -1,0 +1,36 @@
+"""Recently viewed articles (/history): the newest 50 article pages the member opened, and clearing them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.response import Template
+
+from db import history as history_queries
+from routes.articles import here
+from routes.common import ctx, current, flash, redirect, render
+from routes.guards import MEMBER_GUARDS
+from services.articles import HISTORY_KEEP
+
+
+class HistoryController(Controller):
+    path = "/history"
+    guards = MEMBER_GUARDS
+
+    @get("/")
+    async def index(self, request: Request[Any, Any, Any]) -> Template:
+        app = ctx(request)
+        rows = await history_queries.list_for(
+            app.db, current(request).member_id, now=app.clock.now(), limit=HISTORY_KEEP
+        )
+        return render(
+            request, "history/page.html", {"items": rows, "here": here(request), "keep": HISTORY_KEEP}
+        )
+
+    @post("/clear", status_code=200)
+    async def clear(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        await history_queries.clear(ctx(request).db, current(request).member_id)
+        response = redirect(request, "/history")
+        flash(request, response, "閲覧履歴を消去しました。")
+        return response
