@@ -26,6 +26,8 @@ MEMBER_NAV: list[NavItem] = [
 # Each feature adds its admin screen here when it lands.
 ADMIN_NAV: list[NavItem] = [
     NavItem("/admin", "ダッシュボード"),
+    NavItem("/admin/inbox", "問い合わせ"),
+    NavItem("/admin/help", "ヘルプ編集"),
     NavItem("/admin/articles", "記事"),
     NavItem("/admin/events", "イベント"),
     NavItem("/admin/taxonomies", "分類"),

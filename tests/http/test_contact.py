@@ -406,6 +406,14 @@ async def test_qr_follows_a_new_base_url(client: Any, app_ctx: Any) -> None:
     assert second.headers["etag"] != first.headers["etag"]
     decoded = [r.text for r in zxingcpp.read_barcodes(rasterize_svg(second.text))]
     assert decoded == ["https://members.example.org/contact"]
+    # The admin's base URL (organization settings) wins over the environment's.
+    await app_ctx.update_org({"base_url": "https://portal.example.jp"})
+    third = await client.get("/contact/qr.svg")
+    assert [r.text for r in zxingcpp.read_barcodes(rasterize_svg(third.text))] == [
+        "https://portal.example.jp/contact"
+    ]
+    page = await client.get("/contact")
+    assert "https://portal.example.jp/contact" in visible_text(page.text)
 
 
 async def test_poster_page_has_the_qr_url_and_address(client: Any) -> None:
