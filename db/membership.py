@@ -453,6 +453,18 @@ async def claim_ended_tiers(
     return rows
 
 
+async def has_unprocessed_ending(db: Database, member_id: int, today: date) -> bool:
+    """A cheap read before the claiming write, so a page view only writes when there is work."""
+    return (
+        await db.fetchval(
+            "SELECT 1 FROM member_tiers WHERE member_id = ? AND end_processed_at IS NULL "
+            "AND ends_on IS NOT NULL AND ends_on < ? LIMIT 1",
+            (member_id, today.isoformat()),
+        )
+        is not None
+    )
+
+
 async def daily_digest_member_ids(db: Database, member_id: int | None = None) -> list[int]:
     rows = await db.fetchall(
         "SELECT id FROM members WHERE digest_frequency = 'daily' AND status = 'active' AND (? IS NULL OR id = ?)",

@@ -379,7 +379,9 @@ async def settle_member(app: AppContext, member_id: int) -> int:
 async def _settle(app: AppContext, member_id: int | None) -> int:
     now = app.clock.now()
     today = org_today(now, app.settings.tz)
-    ended = await queries.claim_ended_tiers(app.db, today=today, now=now, member_id=member_id)
+    ended: list[sqlite3.Row] = []
+    if member_id is None or await queries.has_unprocessed_ending(app.db, member_id, today):
+        ended = await queries.claim_ended_tiers(app.db, today=today, now=now, member_id=member_id)
     daily = await queries.daily_digest_member_ids(app.db, member_id)
     candidates = sorted({int(row["member_id"]) for row in ended} | set(daily))
     if not candidates:

@@ -467,3 +467,40 @@ async def test_demo_step_gives_the_demo_member_a_fiscal_year_and_a_code(client, 
     code = await membership_db.get_code_by_text(app_ctx.db, "TSUDOI2026")
     assert code is not None and code["uses"] == 0
     assert await app_ctx.db.fetchval("SELECT count(*) FROM member_tiers WHERE source = 'demo'") == 1
+
+
+async def test_admin_lists_run_a_fixed_number_of_queries(client, app_ctx):
+    await login_admin(client, app_ctx)
+
+    async def queries_for(path: str) -> int:
+        before = app_ctx.db.query_count
+        assert (await client.get(path)).status_code == 200
+        return app_ctx.db.query_count - before
+
+    await make_code(app_ctx, "FIRST1")
+    member = await make_member(app_ctx, "005000")
+    await membership_db.create_closure_request(
+        app_ctx.db, member_id=member, reason="", source="settings", now=app_ctx.clock.now()
+    )
+    small = {path: await queries_for(path) for path in ("/admin/codes", "/admin/closures", "/admin/tiers")}
+    for index in range(20):
+        await make_code(app_ctx, f"MORE{index:02d}")
+        other = await make_member(app_ctx, f"0051{index:02d}")
+        await membership_db.create_closure_request(
+            app_ctx.db, member_id=other, reason="理由", source="settings", now=app_ctx.clock.now()
+        )
+    large = {path: await queries_for(path) for path in small}
+    assert large == small
+
+
+async def test_membership_page_writes_nothing_when_nothing_ended(client, app_ctx, monkeypatch):
+    await make_member(app_ctx, "001001")
+    await login(client, "001001")
+
+    async def no_claim(*args, **kwargs):
+        raise AssertionError("a page view with no ended tier must not write")
+
+    monkeypatch.setattr(membership_db, "claim_ended_tiers", no_claim)
+    before = app_ctx.db.query_count
+    assert (await client.get("/settings/membership")).status_code == 200
+    assert app_ctx.db.query_count - before <= 10
