@@ -5,8 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from routes.admin import AdminController
-from routes.admin_help import AdminHelpController
-from routes.admin_inbox import AdminInboxController
 from routes.admin_articles import (
     AdminArticlesController,
     AdminEventsController,
@@ -26,7 +24,6 @@ from routes.admin_payments import AdminFeesController, AdminPaymentsController
 from routes.admin_settings import AdminSettingsController
 from routes.articles import ArticlesController
 from routes.auth import LoginController, LogoutController
-from routes.contact import ContactController
 from routes.bookmarks import BookmarksController
 from routes.conditions import ConditionsController
 from routes.contact import ContactController
@@ -70,10 +67,6 @@ ROUTE_HANDLERS: list[Any] = [
     ProfileController,
     EmailChangeController,
     AdminController,
-    ContactController,
-    HelpController,
-    AdminInboxController,
-    AdminHelpController,
     AdminMembersController,
     AdminImportController,
     AdminLettersController,

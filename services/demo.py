@@ -72,7 +72,6 @@ DEMO_MEMBERS = [
 DEMO_STEPS: list[Callable[[AppContext], Awaitable[None]]] = []
 DEMO_STEPS.append(demo_membership)
 DEMO_STEPS.append(demo_fees)
-DEMO_STEPS.append(seed_demo_help)
 DEMO_STEPS.append(load_article_demo)
 DEMO_STEPS.append(seed_demo_help)
 
