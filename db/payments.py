@@ -262,6 +262,14 @@ async def set_checkout(
     )
 
 
+async def renew_order_id(db: Database, attempt_id: int, order_id: str) -> None:
+    """A new gateway order ID for an attempt that never reached the gateway's page."""
+    await db.execute(
+        "UPDATE payment_attempts SET order_id = ? WHERE id = ? AND reference IS NULL AND state = 'pending'",
+        (order_id, attempt_id),
+    )
+
+
 @dataclass(frozen=True)
 class Decision:
     """What a notification does to its attempt, decided by the payment rules."""

@@ -53,6 +53,8 @@ TAX_MODE_LABELS: Final[dict[str, str]] = {
 # The sandbox page link carries a signed token that lasts an hour; make a fresh one well before.
 _SANDBOX_LINK_REUSE: Final = timedelta(minutes=30)
 _NOTIFY_TRIES: Final = 3
+# GMO refuses an OrderID it has seen; Stripe must see the same parameters again (idempotency key).
+_SINGLE_USE_ORDER_IDS: Final = frozenset({"gmo"})
 _REGISTRATION_NUMBER: Final = re.compile(r"T[0-9]{13}")
 
 
@@ -185,7 +187,16 @@ async def start_checkout(
             notify_url=f"{base}/payments/notify/{gateway.name}",
             description=f"{ctx.org.org_name} {fee['item_name']}"[:100],
         )
-        start = await gateway.start_checkout(request)
+        try:
+            start = await gateway.start_checkout(request)
+        except GatewayUnavailable:
+            if gateway.name in _SINGLE_USE_ORDER_IDS:
+                # The failed call may have used the order ID up at the gateway (a timeout after GMO
+                # registered it); the member's retry needs a fresh one. Still the same attempt.
+                await payment_queries.renew_order_id(
+                    ctx.db, attempt_id, new_order_id(now.astimezone(ctx.settings.tz))
+                )
+            raise
         await payment_queries.set_checkout(
             ctx.db, attempt_id, reference=start.reference, redirect_url=start.redirect_url, now=now
         )
@@ -239,8 +250,10 @@ def _konbini_fields(note: Notification) -> dict[str, str | None] | None:
     if info is None:
         return None
     store = info.store
-    if info.other_stores:
-        store += "／" + "／".join(f"{other.store}：{other.payment_number}" for other in info.other_stores)
+    for other in info.other_stores:
+        # Stripe gives some chains their own number; the member must know which to use where.
+        extra = f"・確認番号 {other.confirmation_number}" if other.confirmation_number else ""
+        store += f"（{other.store}でのお支払いは番号 {other.payment_number}{extra}）"
     return {
         "store": store[:300],
         "number": info.payment_number[:64],

@@ -13,6 +13,7 @@ from db import payments as payment_queries
 from services import fees as fee_rules
 from services.clock import to_db
 from services.context import AppContext
+from tests.helpers import login, make_member, outbox, post_form
 
 
 async def issue_fee(
@@ -71,3 +72,31 @@ def pdf_text(pdf: bytes) -> str:
     time, leaving NULs and spaces between glyphs; see tests/unit/test_receipts.py)."""
     reader = PdfReader(io.BytesIO(pdf))
     return re.sub(r"[\s\x00]+", "", "".join(page.extract_text() for page in reader.pages))
+
+
+async def member_with_fee(app_ctx, client, number="001001", *, checked=True, **profile):
+    member_id = await make_member(app_ctx, number, **profile)
+    item_id = await issue_fee(app_ctx)
+    if checked:
+        await check_profile(app_ctx, member_id)
+    await login(client, number)
+    return member_id, await fee_id_of(app_ctx, member_id, item_id)
+
+
+async def choose(client, fee_id, method="card"):
+    response = await post_form(
+        client, f"/payments/{fee_id}/method", {"method": method}, follow_redirects=False
+    )
+    assert response.status_code == 303, response.text
+    assert response.headers["location"] == f"/payments/{fee_id}/checkout"
+    return response
+
+
+async def to_gateway(client, fee_id):
+    response = await post_form(client, f"/payments/{fee_id}/checkout", {}, follow_redirects=False)
+    assert response.status_code == 303, response.text
+    return response.headers["location"]
+
+
+def mails(settings, subject_part):
+    return [m for m in outbox(settings) if subject_part in str(m["Subject"])]

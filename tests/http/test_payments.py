@@ -17,33 +17,20 @@ from services.payments import states
 from services.payments.sandbox import SIGNATURE_HEADER, SandboxGateway
 from services.payments.signing import signature_header
 from tests.helpers import body_text, login, make_member, outbox, post_form, visible_text
-from tests.payments_support import attempts, check_profile, fee_id_of, fee_row, issue_fee, pdf_text
+from tests.payments_support import (
+    attempts,
+    check_profile,
+    choose,
+    fee_id_of,
+    fee_row,
+    issue_fee,
+    mails,
+    member_with_fee,
+    pdf_text,
+    to_gateway,
+)
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-
-
-async def member_with_fee(app_ctx, client, number="001001", *, checked=True, **profile):
-    member_id = await make_member(app_ctx, number, **profile)
-    item_id = await issue_fee(app_ctx)
-    if checked:
-        await check_profile(app_ctx, member_id)
-    await login(client, number)
-    return member_id, await fee_id_of(app_ctx, member_id, item_id)
-
-
-async def choose(client, fee_id, method="card"):
-    response = await post_form(
-        client, f"/payments/{fee_id}/method", {"method": method}, follow_redirects=False
-    )
-    assert response.status_code == 303, response.text
-    assert response.headers["location"] == f"/payments/{fee_id}/checkout"
-    return response
-
-
-async def to_gateway(client, fee_id):
-    response = await post_form(client, f"/payments/{fee_id}/checkout", {}, follow_redirects=False)
-    assert response.status_code == 303, response.text
-    return response.headers["location"]
 
 
 def sandbox(app_ctx) -> SandboxGateway:
@@ -59,10 +46,6 @@ async def notify(client, body, headers):
 async def press(client, hosted_url, outcome):
     path = urlsplit(hosted_url).path
     return await post_form(client, path, {"outcome": outcome}, follow_redirects=False)
-
-
-def mails(settings, subject_part):
-    return [m for m in outbox(settings) if subject_part in str(m["Subject"])]
 
 
 # ---------------------------------------------------------------- history and the pay flow

@@ -1,0 +1,157 @@
+"""The GMO link type Plus adapter end to end: checkout against a local fake GMO, results through the notify route."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.payments import UNAVAILABLE_MESSAGE
+from tests.fakes.gmo import FakeGmoServer, card_trade, cvs_trade, notification_body
+from tests.helpers import body_text, outbox, test_settings, visible_text
+from tests.payments_support import attempts, choose, fee_row, mails, member_with_fee, to_gateway
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+@pytest.fixture(scope="module")
+def gmo():
+    server = FakeGmoServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def settings(tmp_path, gmo, monkeypatch):
+    gmo.reset()
+    monkeypatch.setenv("TSUDOI_GMO_SHOP_ID", gmo.shop_id)
+    monkeypatch.setenv("TSUDOI_GMO_SHOP_PASS", gmo.shop_pass)
+    monkeypatch.setenv("TSUDOI_GMO_API_BASE", gmo.url)
+    monkeypatch.setenv("TSUDOI_PAYMENT_TIMEOUT", "0.5")
+    return test_settings(tmp_path, payment_gateway="gmo")
+
+
+async def notify(client, gmo, trade):
+    return await client.post(
+        "/payments/notify/gmo", content=notification_body(gmo.shop_id, trade), headers=FORM
+    )
+
+
+async def started(client, app_ctx, method):
+    _, fee_id = await member_with_fee(app_ctx, client)
+    await choose(client, fee_id, method)
+    hosted = await to_gateway(client, fee_id)
+    return fee_id, hosted, (await attempts(app_ctx, fee_id))[0]
+
+
+async def test_card_checkout_sends_the_documented_link_request_and_goes_to_gmo(client, app_ctx, gmo):
+    fee_id, hosted, attempt = await started(client, app_ctx, "card")
+    assert hosted.startswith("https://stg.link.mul-pay.jp/v1/plus/")
+    [request] = gmo.calls("/payment/GetLinkplusUrlPayment.json")
+    body = request.json()
+    assert body["geturlparam"] == {"ShopID": gmo.shop_id, "ShopPass": gmo.shop_pass}
+    transaction = body["transaction"]
+    assert transaction["OrderID"] == attempt["order_id"] and transaction["Amount"] == 10_000
+    assert transaction["PayMethods"] == ["credit"]
+    assert transaction["RetUrl"] == f"http://testserver.local/payments/return?order={attempt['order_id']}"
+    assert body["credit"] == {"JobCd": "CAPTURE", "Method": "1"}
+    # The back button and a second tap reuse the link: GMO is asked once.
+    assert await to_gateway(client, fee_id) == hosted
+    assert len(gmo.calls("/payment/GetLinkplusUrlPayment.json")) == 1
+
+
+async def test_card_result_notification_is_confirmed_with_gmo_then_paid_and_mailed_once(
+    client, app_ctx, gmo, settings
+):
+    fee_id, _, attempt = await started(client, app_ctx, "card")
+    trade = card_trade(attempt["order_id"], amount=10_000)
+    gmo.trades[attempt["order_id"]] = trade
+    response = await notify(client, gmo, trade)
+    assert response.status_code == 200 and response.text == "0"
+    assert len(gmo.calls("/payment/SearchTradeMulti.idPass")) == 1
+    fee = await fee_row(app_ctx, fee_id)
+    assert fee["status"] == "paid" and fee["paid_method"] == "card"
+    again = await notify(client, gmo, trade)
+    assert again.text == "0"
+    assert len(mails(settings, "会費のお支払いが完了しました")) == 1
+    assert len(outbox(settings)) == 1
+
+
+async def test_unsigned_claim_of_payment_is_not_believed_without_gmo(client, app_ctx, gmo, settings):
+    fee_id, _, attempt = await started(client, app_ctx, "card")
+    # Someone posts a "paid" result, but GMO has no such trade: nothing changes.
+    response = await notify(client, gmo, card_trade(attempt["order_id"], amount=10_000))
+    assert response.text == "0"
+    assert (await fee_row(app_ctx, fee_id))["status"] == "unpaid"
+    assert outbox(settings) == []
+
+
+async def test_konbini_number_then_store_payment(client, app_ctx, gmo, settings):
+    fee_id, hosted, attempt = await started(client, app_ctx, "konbini")
+    body = gmo.calls("/payment/GetLinkplusUrlPayment.json")[0].json()
+    assert body["transaction"]["PayMethods"] == ["cvs"] and body["cvs"]["PaymentTermDay"] == "3"
+    order_id = attempt["order_id"]
+    gmo.trades[order_id] = cvs_trade(order_id, amount=10_000)
+    assert (await notify(client, gmo, gmo.trades[order_id])).text == "0"
+    assert (await fee_row(app_ctx, fee_id))["status"] == "awaiting_konbini"
+    [issued] = mails(settings, "コンビニでのお支払い番号のお知らせ")
+    text = body_text(issued)
+    assert "ファミリーマート" in text and "123456789012" in text and "2025年4月4日" in text
+    page = visible_text((await client.get(f"/payments/{fee_id}/checkout")).text)
+    assert "123456789012" in page and "お支払い手続きページへ" not in page
+    gmo.trades[order_id] = cvs_trade(order_id, status="PAYSUCCESS", amount=10_000)
+    assert (await notify(client, gmo, gmo.trades[order_id])).text == "0"
+    assert (await fee_row(app_ctx, fee_id))["status"] == "paid"
+    assert len(mails(settings, "コンビニでのお支払いを確認しました")) == 1
+
+
+async def test_wrong_amount_at_gmo_is_held_for_the_admin(client, app_ctx, gmo, settings):
+    fee_id, _, attempt = await started(client, app_ctx, "card")
+    gmo.trades[attempt["order_id"]] = card_trade(attempt["order_id"], amount=1_000)
+    assert (await notify(client, gmo, gmo.trades[attempt["order_id"]])).text == "0"
+    assert (await fee_row(app_ctx, fee_id))["status"] == "unpaid"
+    assert (await attempts(app_ctx, fee_id))[0]["needs_attention"] == 1
+    assert outbox(settings) == []
+
+
+async def test_notification_for_another_shop_is_refused(client, app_ctx, gmo):
+    fee_id, _, attempt = await started(client, app_ctx, "card")
+    body = notification_body("tshop99999999", card_trade(attempt["order_id"]))
+    response = await client.post("/payments/notify/gmo", content=body, headers=FORM)
+    assert response.status_code == 400 and response.text == "1"
+    assert await app_ctx.db.fetchval("SELECT count(*) FROM payment_notifications") == 0
+
+
+async def test_gmo_down_while_confirming_asks_for_a_resend_and_the_resend_applies(client, app_ctx, gmo):
+    fee_id, _, attempt = await started(client, app_ctx, "card")
+    trade = card_trade(attempt["order_id"], amount=10_000)
+    gmo.trades[attempt["order_id"]] = trade
+    gmo.fail_status = 500
+    response = await notify(client, gmo, trade)
+    assert response.text == "1"
+    assert await app_ctx.db.fetchval("SELECT count(*) FROM payment_notifications") == 0
+    gmo.fail_status = None
+    assert (await notify(client, gmo, trade)).text == "0"
+    assert (await fee_row(app_ctx, fee_id))["status"] == "paid"
+
+
+@pytest.mark.parametrize("failure", ["error", "timeout"])
+async def test_gateway_failure_at_checkout_shows_a_message_and_retry_uses_the_same_attempt(
+    client, app_ctx, gmo, failure
+):
+    _, fee_id = await member_with_fee(app_ctx, client)
+    await choose(client, fee_id, "card")
+    if failure == "error":
+        gmo.fail_status = 500
+    else:
+        gmo.delay = 1.0
+    from tests.helpers import post_form
+
+    response = await post_form(client, f"/payments/{fee_id}/checkout", {}, follow_redirects=False)
+    assert response.status_code == 503
+    text = visible_text(response.text)
+    assert UNAVAILABLE_MESSAGE in text and "お支払い手続きページへ" in text
+    assert "二重にお支払いになることはありません" in text
+    gmo.fail_status, gmo.delay = None, 0.0
+    hosted = await to_gateway(client, fee_id)
+    assert hosted.startswith("https://stg.link.mul-pay.jp/")
+    rows = await attempts(app_ctx, fee_id)
+    assert len(rows) == 1 and rows[0]["reference"] == rows[0]["order_id"]
