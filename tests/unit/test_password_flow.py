@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import string
+import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -187,19 +188,21 @@ async def test_full_width_input_gets_the_ime_hint(app_ctx: Any) -> None:
     assert evaluation.ime_hint and "IME" in evaluation.ime_hint
 
 
-async def test_history_is_verified_in_a_worker_thread(app_ctx: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_history_is_verified_off_the_event_loop(app_ctx: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     await make_member(app_ctx, "001001")
     member = await member_queries.get_by_number(app_ctx.db, "001001")
-    calls: list[Any] = []
-    original = password_flow.anyio.to_thread.run_sync
+    threads: list[str] = []
+    original = app_ctx.hasher.verify_sync
 
-    async def spy(function: Any, *args: Any, **kwargs: Any) -> Any:
-        calls.append(function)
-        return await original(function, *args, **kwargs)
+    def spy(password_hash: str, password: str) -> bool:
+        threads.append(threading.current_thread().name)
+        return original(password_hash, password)
 
-    monkeypatch.setattr(password_flow.anyio.to_thread, "run_sync", spy)
+    monkeypatch.setattr(app_ctx.hasher, "verify_sync", spy)
     assert await password_flow.is_recent_password(app_ctx, member, DEFAULT_PASSWORD)
-    assert calls and calls[0] is password_flow.matches_recent
+    assert not await password_flow.is_recent_password(app_ctx, member, "Hikari2027")
+    assert threads and threading.main_thread().name not in threads
+    assert len(threads) == 1 + 1  # a match stops early; the new member has one stored password
 
 
 async def test_live_history_checks_are_capped_per_member(app_ctx: Any) -> None:
