@@ -32,9 +32,12 @@ class MemberFilter:
     fee: str = ""  # "", unpaid (an unpaid fee), clear (none unpaid); only when the fees table exists
 
 
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def _like(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
+    return f"%{_escape(text)}%"
 
 
 def _where(f: MemberFilter, *, now: datetime, today: date, has_fees: bool = False) -> tuple[str, list[Any]]:
@@ -70,21 +73,22 @@ def _where(f: MemberFilter, *, now: datetime, today: date, has_fees: bool = Fals
     q = unicodedata.normalize("NFKC", f.q).strip()
     if q:
         compact = "".join(q.split())
-        parts.append(
-            "(m.member_number = ? OR m.member_number LIKE ? ESCAPE '\\' "
-            "OR (m.family_name || m.given_name) LIKE ? ESCAPE '\\' "
-            "OR (m.family_kana || m.given_kana) LIKE ? ESCAPE '\\' "
-            "OR m.email LIKE ? ESCAPE '\\' OR m.phone LIKE ? ESCAPE '\\')"
-        )
-        digits = "".join(ch for ch in compact if ch.isdigit() and ch.isascii())
-        params += [
-            compact,
-            compact.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%",
-            _like(compact),
-            _like(_katakana(compact)),
-            _like(compact),
-            _like(digits) if digits and len(digits) >= 4 else "\x00never",
+        clauses = [
+            "m.member_number = ?",
+            "m.member_number LIKE ? ESCAPE '\\'",
+            "(m.family_name || m.given_name) LIKE ? ESCAPE '\\'",
+            "(m.family_kana || m.given_kana) LIKE ? ESCAPE '\\'",
+            "m.email LIKE ? ESCAPE '\\'",
         ]
+        params += [compact, _escape(compact) + "%", _like(compact), _like(_katakana(compact)), _like(compact)]
+        digits = "".join(ch for ch in compact if ch.isascii() and ch.isdigit())
+        if len(digits) >= 4 and len(digits) == len(
+            compact.replace("-", "").replace("(", "").replace(")", "")
+        ):
+            # A phone number typed with or without hyphens: phones are stored as digits only.
+            clauses.append("m.phone LIKE ? ESCAPE '\\'")
+            params.append(_like(digits))
+        parts.append("(" + " OR ".join(clauses) + ")")
     return (" WHERE " + " AND ".join(parts)) if parts else "", params
 
 

@@ -16,7 +16,10 @@ MAX_LETTERS = 1000
 
 
 def _member_ids(form: Any) -> list[int]:
-    values = form.getall("member_id") if hasattr(form, "getall") else []
+    try:
+        values = form.getall("member_id")
+    except (KeyError, AttributeError):
+        return []
     ids = []
     for value in values[:MAX_LETTERS]:
         if isinstance(value, str) and value.isdigit() and len(value) < 12:

@@ -34,7 +34,8 @@ def backup_dir(app: AppContext) -> Path:
 
 def integrity(path: Path) -> str:
     """SQLite's own check of a database file: 'ok' when every page and index is sound."""
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    # immutable: reading a backup must not leave -wal/-shm files beside it.
+    conn = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)
     try:
         row = conn.execute("PRAGMA integrity_check").fetchone()
         return str(row[0]) if row else "no answer"
@@ -43,6 +44,12 @@ def integrity(path: Path) -> str:
 
 
 def _checked_size(target: Path) -> int:
+    # The copy carries the live database's WAL mode; a single self-contained file is easier to keep.
+    conn = sqlite3.connect(target)
+    try:
+        conn.execute("PRAGMA journal_mode = DELETE")
+    finally:
+        conn.close()
     result = integrity(target)
     if result != "ok":
         target.unlink(missing_ok=True)
@@ -138,7 +145,7 @@ def restore(source: Path, database: Path) -> Path | None:
         raise RestoreError(f"{source} が見つかりません。")
     try:
         result = integrity(source)
-        conn = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+        conn = sqlite3.connect(f"file:{source}?mode=ro&immutable=1", uri=True)
         try:
             version = int(conn.execute("PRAGMA user_version").fetchone()[0])
             has_members = conn.execute(
@@ -170,7 +177,7 @@ def restore(source: Path, database: Path) -> Path | None:
 
 
 def _copy(source: Path, target: Path) -> None:
-    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    src = sqlite3.connect(f"file:{source}?mode=ro&immutable=1", uri=True)
     dest = sqlite3.connect(target)
     try:
         src.backup(dest)
