@@ -101,6 +101,11 @@ def test_refused_password_shows_each_rule_and_the_ime_hint(page: Any, live_serve
     log_in(page, "300302", INITIAL_PASSWORD)
     expect(page).to_have_url("/password/change")
     field = page.locator("#field-new_password")
+    # Headless Chromium keeps no Caps Lock state, so the key event says it is on, as a keyboard would.
+    field.evaluate(
+        "el => el.dispatchEvent(new KeyboardEvent('keyup', {key: 'A', modifierCapsLock: true, bubbles: true}))"
+    )
+    expect(page.get_by_text("Caps Lock がオンになっています。")).to_be_visible()
     field.press_sequentially("ｈｉｋａｒｉ", delay=20)
     expect(page.get_by_text("日本語入力（IME）がオンになっていないか").first).to_be_visible()
     page.locator("#field-new_password_confirm").fill("ｈｉｋａｒｉ")
