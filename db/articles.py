@@ -463,12 +463,13 @@ async def admin_list(
 
 # ---------------------------------------------------------------- new arrivals
 
-# The member's conditions, each expanded through the closure table, matched against the articles of
-# the window [:start, :end]. A condition without terms in a taxonomy accepts any article there; one
-# with terms needs the article to carry one of them or a descendant (アジア matches 中国).
+# The member's conditions matched against the articles of the window [:start, :end]. A condition
+# without terms in a taxonomy accepts any article there; one with terms needs the article to carry one
+# of them or a descendant (アジア matches 中国): each article term is walked up to its ancestors
+# (term_closure, self included) and looked up in the condition's terms by primary key.
 # `gated` marks what the viewer's tier does not include (events, members-only articles).
-# Driving from the window's articles (index articles_published) keeps the cost proportional to the
-# window, not to the whole archive.
+# The join order is forced (CROSS JOIN) to drive from the window's articles (covering index
+# articles_window), so the cost follows the window's size, not the archive's or the member count.
 _MATCH_CTE = """
 WITH cond AS MATERIALIZED (
   SELECT c.id,
@@ -478,50 +479,73 @@ WITH cond AS MATERIALIZED (
             WHERE ct.condition_id = c.id AND t.taxonomy = 'topic') AS any_topic
   FROM conditions c WHERE c.member_id = :member
 ),
-chosen AS MATERIALIZED (
-  SELECT DISTINCT ct.condition_id, t.taxonomy, tc.descendant_id AS term_id
-  FROM cond JOIN condition_terms ct ON ct.condition_id = cond.id
-  JOIN terms t ON t.id = ct.term_id
-  JOIN term_closure tc ON tc.ancestor_id = ct.term_id
-),
 recent AS MATERIALIZED (
   SELECT a.id, a.published_at,
     (a.kind = 'event' AND NOT :events) OR (a.members_only AND NOT :members_only) AS gated
-  FROM articles a
+  FROM articles a INDEXED BY articles_window
   WHERE a.status = 'published' AND a.published_at >= :start AND a.published_at <= :end
 ),
 pairs AS (
-  SELECT ch.condition_id, r.id AS article_id,
-    MAX(ch.taxonomy = 'region') AS region_hit, MAX(ch.taxonomy = 'topic') AS topic_hit
-  FROM recent r CROSS JOIN article_terms at ON at.article_id = r.id
-  JOIN chosen ch ON ch.term_id = at.term_id
-  GROUP BY ch.condition_id, r.id
+  SELECT c.id AS condition_id, r.id AS article_id, r.published_at, r.gated,
+    MAX(t.taxonomy = 'region') AS region_hit, MAX(t.taxonomy = 'topic') AS topic_hit
+  FROM recent r
+  CROSS JOIN article_terms at ON at.article_id = r.id
+  CROSS JOIN term_closure tc ON tc.descendant_id = at.term_id
+  CROSS JOIN cond c
+  CROSS JOIN condition_terms ct ON ct.condition_id = c.id AND ct.term_id = tc.ancestor_id
+  CROSS JOIN terms t ON t.id = ct.term_id
+  GROUP BY c.id, r.id
 ),
-matches AS (
-  SELECT p.condition_id, p.article_id FROM pairs p JOIN cond c ON c.id = p.condition_id
+matches AS MATERIALIZED (
+  SELECT p.condition_id, p.article_id, p.published_at, p.gated FROM pairs p JOIN cond c ON c.id = p.condition_id
   WHERE (p.region_hit OR NOT c.any_region) AND (p.topic_hit OR NOT c.any_topic)
   UNION ALL
-  SELECT c.id, r.id FROM cond c CROSS JOIN recent r WHERE NOT c.any_region AND NOT c.any_topic
+  SELECT c.id, r.id, r.published_at, r.gated FROM cond c CROSS JOIN recent r
+  WHERE NOT c.any_region AND NOT c.any_topic
 )
 """
 
-
-_COUNTS_TAIL = """
-, flagged AS (SELECT m.condition_id, m.article_id, r.gated FROM matches m JOIN recent r ON r.id = m.article_id)
-SELECT condition_id, SUM(NOT gated) AS shown, SUM(gated) AS gated FROM flagged GROUP BY condition_id
+_COUNTS = """
+SELECT condition_id, SUM(NOT gated) AS shown, SUM(gated) AS gated FROM matches GROUP BY condition_id
 UNION ALL
 SELECT 0, COUNT(DISTINCT CASE WHEN NOT gated THEN article_id END),
-       COUNT(DISTINCT CASE WHEN gated THEN article_id END) FROM flagged
+       COUNT(DISTINCT CASE WHEN gated THEN article_id END) FROM matches
 """
 
-_LIST_TAIL = """
+# Only the `limit` newest are turned into cards, so the per-card subqueries run 30 times, not per match.
+_PICKED = """
 , picked AS (
-  SELECT DISTINCT m.article_id FROM matches m JOIN recent r ON r.id = m.article_id
-  WHERE NOT r.gated AND (:condition = 0 OR m.condition_id = :condition)
+  SELECT article_id, MAX(published_at) AS published_at FROM matches
+  WHERE NOT gated AND (:condition = 0 OR condition_id = :condition)
+  GROUP BY article_id ORDER BY published_at DESC, article_id DESC LIMIT :limit
 )
+"""
+
+_LIST_TAIL = (
+    _PICKED
+    + """
 SELECT :card_columns FROM picked JOIN articles a ON a.id = picked.article_id
-ORDER BY a.published_at DESC, a.id DESC LIMIT :limit
+ORDER BY a.published_at DESC, a.id DESC
 """.replace(":card_columns", CARD_COLUMNS)
+)
+
+_CARD_NAMES = (
+    "id, kind, status, title, summary, published_at, members_only, event_date, event_place, external_url, "
+    "region_names, topic_names, bookmarked"
+)
+
+# Counts and the shown list in one statement: the matching runs once per page view.
+_PAGE_TAIL = (
+    _PICKED
+    + """
+, counted AS (:counts)
+SELECT 'count' AS row_type, condition_id, shown, gated, :nulls FROM counted
+UNION ALL
+SELECT 'item', NULL, NULL, NULL, :card_columns FROM picked JOIN articles a ON a.id = picked.article_id
+""".replace(":counts", _COUNTS)
+    .replace(":nulls", ", ".join(f"NULL AS {name.strip()}" for name in _CARD_NAMES.split(",")))
+    .replace(":card_columns", CARD_COLUMNS)
+)
 
 
 def _match_params(
@@ -547,7 +571,7 @@ async def match_counts(
 ) -> dict[int, MatchCount]:
     """Per condition id (0 = all conditions, duplicates removed): matches shown and held back by the tier."""
     rows = await db.fetchall(
-        _MATCH_CTE + _COUNTS_TAIL,
+        _MATCH_CTE + _COUNTS,
         _match_params(member_id, start, end, events=events, members_only=members_only),
     )
     return {int(r[0]): MatchCount(int(r[1] or 0), int(r[2] or 0)) for r in rows}
@@ -568,6 +592,34 @@ async def match_list(
     params = _match_params(member_id, start, end, events=events, members_only=members_only)
     params.update(condition=condition_id or 0, limit=limit, viewer=member_id)
     return await db.fetchall(_MATCH_CTE + _LIST_TAIL, params)
+
+
+async def match_page(
+    db: Database,
+    member_id: int,
+    condition_id: int | None,
+    start: datetime,
+    end: datetime,
+    *,
+    events: bool,
+    members_only: bool,
+    limit: int,
+) -> tuple[dict[int, MatchCount], list[sqlite3.Row]]:
+    """`match_counts` and `match_list` in one query (the new-arrivals page), newest first."""
+    params = _match_params(member_id, start, end, events=events, members_only=members_only)
+    params.update(condition=condition_id or 0, limit=limit, viewer=member_id)
+    rows = await db.fetchall(_MATCH_CTE + _PAGE_TAIL, params)
+    counts = {
+        int(r["condition_id"]): MatchCount(int(r["shown"] or 0), int(r["gated"] or 0))
+        for r in rows
+        if r["row_type"] == "count"
+    }
+    items = sorted(
+        (r for r in rows if r["row_type"] == "item"),
+        key=lambda r: (str(r["published_at"]), int(r["id"])),
+        reverse=True,
+    )
+    return counts, items
 
 
 async def count_for_terms(

@@ -340,7 +340,7 @@ async def new_arrivals(app: AppContext, member_id: int, condition_id: int | None
     - newest first (published_at DESC, id DESC), at most 30 shown, the rest counted as "more".
 
     Returns None when `condition_id` is not one of the member's conditions. Runs a fixed number of
-    queries whatever the number of conditions: tier (2-3), conditions (1), counts (1), list (1).
+    queries whatever the number of conditions: tier (2-3), conditions (1), counts and list (1).
     """
     conditions = await member_conditions(app, member_id)
     selected = None
@@ -353,8 +353,7 @@ async def new_arrivals(app: AppContext, member_id: int, condition_id: int | None
     if not conditions:
         return NewArrivals(access, [], {}, None, [], start)
     gates = {"events": access.events, "members_only": access.members_only}
-    counts = await article_queries.match_counts(app.db, member_id, start, end, **gates)
-    items = await article_queries.match_list(
+    counts, items = await article_queries.match_page(
         app.db, member_id, condition_id, start, end, limit=NEW_ARRIVAL_LIMIT, **gates
     )
     return NewArrivals(access, conditions, counts, selected, items, start)
