@@ -38,3 +38,14 @@ def login_admin(
     page.locator("#field-code").fill(code)
     page.get_by_role("button", name="確認する").click()
     expect(page).to_have_url("/admin")
+
+
+def complete_second_factor(page: Any, live_server: LiveServer, number: str = "900001") -> None:
+    """After the password step (the page is on /mfa or /mfa/enrol), pass the second factor."""
+    member_id = admin_id(live_server, number)
+    live_server.run(lambda ctx: enrol_admin(ctx, member_id, number))
+    page.goto("/mfa?next=/admin")
+    code = live_server.run(lambda ctx: fresh_admin_code(ctx, member_id))
+    page.locator("#field-code").fill(code)
+    page.get_by_role("button", name="確認する").click()
+    expect(page).to_have_url("/admin")

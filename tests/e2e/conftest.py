@@ -78,6 +78,12 @@ class LiveServer:
         self.server.should_exit = True
         self.thread.join(timeout=10)
 
+    def complete_admin_second_factor(self, page: Any, number: str = "900001") -> None:
+        """After an admin's password step in `page`, pass the TOTP step (see tests/e2e/admin.py)."""
+        from tests.e2e.admin import complete_second_factor
+
+        complete_second_factor(page, self, number)
+
     def run(self, make_coro: Callable[[AppContext], Coroutine[Any, Any, T]]) -> T:
         """Run a coroutine on the server's own loop (its database connections live there)."""
         assert self.loop is not None
