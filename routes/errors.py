@@ -68,7 +68,9 @@ def password_change_required(request: Request[Any, Any, Any], _: PasswordChangeR
 
 
 def mfa_required(request: Request[Any, Any, Any], _: MfaRequired) -> Response[Any]:
-    next_path = request.url.path if request.method == "GET" and not is_htmx(request) else "/admin"
+    next_path = "/admin"
+    if request.method == "GET" and not is_htmx(request):
+        next_path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return redirect(request, "/mfa?next=" + quote(next_path, safe="/"))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from litestar import Controller, Request, Response, get, post
 from litestar.connection import ASGIConnection
@@ -52,7 +53,7 @@ class MfaController(Controller):
         if auth.flags.get(MFA_FLAG):
             return redirect(request, _next(next))
         if not await admin_mfa.is_enrolled(app, auth.member_id):
-            return redirect(request, "/mfa/enrol?next=" + _next(next))
+            return redirect(request, "/mfa/enrol?next=" + quote(_next(next), safe="/"))
         return render(request, "mfa/page.html", {"errors": {}, "next": _next(next)})
 
     @post("/", status_code=200)
@@ -63,7 +64,7 @@ class MfaController(Controller):
         code = text_field(form, "code", max_length=100)
         errors: dict[str, str] = {}
         if not await admin_mfa.is_enrolled(app, auth.member_id):
-            return redirect(request, "/mfa/enrol?next=" + next_path)
+            return redirect(request, "/mfa/enrol?next=" + quote(next_path, safe="/"))
         if not code.strip():
             errors["code"] = admin_mfa.CODE_REQUIRED_MESSAGE
         elif not await admin_mfa.attempt_allowed(app, auth.member_id):
@@ -97,7 +98,7 @@ class MfaController(Controller):
     async def enrol(self, request: Request[Any, Any, Any], next: str | None = None) -> Response[Any]:  # noqa: A002
         app, auth = ctx(request), current(request)
         if await admin_mfa.is_enrolled(app, auth.member_id):
-            return redirect(request, "/mfa?next=" + _next(next))
+            return redirect(request, "/mfa?next=" + quote(_next(next), safe="/"))
         return await self._enrol_page(request, auth, _next(next), {})
 
     @post("/enrol", status_code=200)
@@ -107,7 +108,7 @@ class MfaController(Controller):
         next_path = _next(text_field(form, "next", max_length=600))
         code = text_field(form, "code", max_length=100)
         if await admin_mfa.is_enrolled(app, auth.member_id):
-            return redirect(request, "/mfa?next=" + next_path)
+            return redirect(request, "/mfa?next=" + quote(next_path, safe="/"))
         errors: dict[str, str] = {}
         if not code.strip():
             errors["code"] = admin_mfa.CODE_REQUIRED_MESSAGE

@@ -190,3 +190,19 @@ async def enrolled_secret(app_ctx, admin_id):
         app_ctx, admin_id, admin_mfa.code_for(secret, app_ctx.clock.now())
     )
     return secret
+
+
+async def test_the_page_asked_for_keeps_its_query_through_the_code_step(client, app_ctx, clock):
+    admin_id = await make_admin(app_ctx)
+    await enrolled_secret(app_ctx, admin_id)
+    clock.advance(timedelta(minutes=1))
+    await login(client, "900001")
+    response = await client.get("/admin/members?q=a&locked=1", follow_redirects=False)
+    assert response.headers["location"] == "/mfa?next=/admin/members%3Fq%3Da%26locked%3D1"
+    page = await client.get(response.headers["location"])
+    assert 'name="next" value="/admin/members?q=a&amp;locked=1"' in page.text
+    code = await fresh_admin_code(app_ctx, admin_id)
+    done = await post_form(
+        client, "/mfa", {"code": code, "next": "/admin/members?q=a&locked=1"}, follow_redirects=False
+    )
+    assert done.headers["location"] == "/admin/members?q=a&locked=1"
