@@ -319,3 +319,11 @@ async def test_another_members_id_in_a_post_is_not_found(client, app_ctx):
     ):
         response = await post_form(client, url, {})
         assert response.status_code == 404
+
+
+async def test_member_page_links_to_the_closure_screen_that_exists(client, app_ctx):
+    ids = await seed(app_ctx)
+    await login_admin(client, app_ctx)
+    page = await client.get(f"/admin/members/{ids['hanako']}")
+    assert f'href="/admin/closures/members/{ids["hanako"]}"' in page.text
+    assert (await client.get(f"/admin/closures/members/{ids['hanako']}")).status_code == 200
