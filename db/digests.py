@@ -309,21 +309,22 @@ async def members_for_send(db: Database, member_ids: Sequence[int]) -> dict[int,
 
 
 async def mark_sent(
-    db: Database, delivery_id: int, *, message_id: str, now: datetime, clear_bounces_of: int | None = None
+    db: Database, sent: Sequence[tuple[int, str]], *, clear_bounces_of: Sequence[int], now: datetime
 ) -> None:
-    """Recorded right after the server accepted the message; this gap is the only duplicate window."""
+    """Record deliveries the server accepted, (delivery id, Message-ID) each, in one transaction.
+    Written straight after the answer: the gap before this commit is the only duplicate window."""
     stamp = to_db(now)
     async with db.write() as conn:
-        await conn.execute(
+        await conn.executemany(
             "UPDATE digest_deliveries SET status = 'sent', message_id = ?, sent_at = ?, last_error = '', "
             "next_attempt_at = NULL, updated_at = ? WHERE id = ?",
-            (message_id[:300], stamp, stamp, delivery_id),
+            [(message_id[:300], stamp, stamp, delivery_id) for delivery_id, message_id in sent],
         )
-        if clear_bounces_of is not None:
+        if clear_bounces_of:
             # A delivered message ends a streak of bounces: only consecutive ones flag an address.
-            await conn.execute(
+            await conn.executemany(
                 "DELETE FROM member_mail_health WHERE member_id = ? AND flagged_at IS NULL",
-                (clear_bounces_of,),
+                [(member_id,) for member_id in clear_bounces_of],
             )
 
 

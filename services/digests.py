@@ -10,6 +10,7 @@ configured rate, and records each outcome right after the server answered.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import sqlite3
@@ -23,7 +24,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import aiosmtplib
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import BadSignature, Signer
 
 from db import app_settings, audit, mail_log
 from db import digests as digests_db
@@ -163,6 +164,7 @@ class ArticleIndex:
         self._members_only = frozenset(a.id for a in articles if a.members_only)
         self._matches: dict[tuple[frozenset[int], frozenset[int]], tuple[int, ...]] = {}
         self._forbidden: dict[tuple[bool, bool], frozenset[int]] = {}
+        self._allowed: dict[tuple[frozenset[int], frozenset[int], frozenset[int]], frozenset[int]] = {}
         self._items: dict[int, dict[str, Any]] = {}
 
     def __len__(self) -> int:
@@ -197,6 +199,18 @@ class ArticleIndex:
                 (frozenset() if key[0] else self._events) | (frozenset() if key[1] else self._members_only)
             )
             self._forbidden[key] = cached
+        return cached
+
+    def allowed(self, regions: frozenset[int], topics: frozenset[int], tier: MemberTier) -> frozenset[int]:
+        """The matching articles this tier may receive, as a set (cached: members share conditions)."""
+        forbidden = self.forbidden(tier)
+        key = (regions, topics, forbidden)
+        cached = self._allowed.get(key)
+        if cached is None:
+            cached = frozenset(self.matching(regions, topics)) - forbidden
+            if len(self._allowed) >= 20_000:
+                self._allowed.clear()
+            self._allowed[key] = cached
         return cached
 
     def item(self, article_id: int, base_url: str, tz: ZoneInfo) -> dict[str, Any]:
@@ -303,35 +317,56 @@ def select_sections(
     condition only; returns the sections and the number of distinct matching articles."""
     forbidden = index.forbidden(tier)
     shown: set[int] = set()
-    distinct: set[int] = set()
+    matched: list[frozenset[int]] = []
     sections: list[Section] = []
     for condition in conditions:
-        matches = index.matching(condition.regions, condition.topics)
+        allowed = index.allowed(condition.regions, condition.topics, tier)
+        if not allowed:
+            continue
+        matched.append(allowed)
         listed: list[int] = []
-        position = -1
-        for position, article_id in enumerate(matches):  # noqa: B007 — position is used after the loop
+        for article_id in index.matching(condition.regions, condition.topics):
             if article_id in forbidden or article_id in shown:
                 continue
             listed.append(article_id)
             if len(listed) == MAX_ITEMS_PER_CONDITION:
                 break
-        rest: set[int] = set()
-        if len(listed) == MAX_ITEMS_PER_CONDITION and position + 1 < len(matches):
-            rest = set(matches[position + 1 :]) - forbidden - shown
+        # Not listed here: allowed, minus what earlier conditions showed, minus what this one lists.
+        more = len(allowed) - len(listed) - sum(1 for article_id in shown if article_id in allowed)
         shown.update(listed)
-        distinct.update(listed)
-        distinct |= rest
         if listed:
-            sections.append(Section(condition.id, condition.name, tuple(listed), len(rest)))
-    return sections, len(distinct)
+            sections.append(Section(condition.id, condition.name, tuple(listed), more))
+    return sections, _distinct(matched)
+
+
+def _distinct(sets: list[frozenset[int]]) -> int:
+    """|A ∪ B ∪ C| by inclusion-exclusion (intersections cost the smaller set, unions both)."""
+    if not sets:
+        return 0
+    if len(sets) == 1:
+        return len(sets[0])
+    if len(sets) == 2:
+        a, b = sets
+        return len(a) + len(b) - len(a & b)
+    if len(sets) == 3:
+        a, b, c = sets
+        ab = a & b
+        return len(a) + len(b) + len(c) - len(ab) - len(a & c) - len(b & c) + len(ab & c)
+    return len(frozenset().union(*sets))
 
 
 def encode_sections(sections: Sequence[Section]) -> str:
-    return json.dumps(
-        [[s.condition_id, s.name, list(s.article_ids), s.more] for s in sections],
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
+    """Compact JSON, [[condition_id, name, [article ids], more], ...], written by hand: one per member."""
+    parts = [
+        f"[{s.condition_id},{_json_name(s.name)},[{','.join(map(str, s.article_ids))}],{s.more}]"
+        for s in sections
+    ]
+    return "[" + ",".join(parts) + "]"
+
+
+@functools.lru_cache(maxsize=4096)
+def _json_name(name: str) -> str:
+    return json.dumps(name, ensure_ascii=False)
 
 
 def decode_sections(content: str) -> list[Section]:
@@ -407,30 +442,42 @@ class UnsubscribeTokenInvalid(Exception):
     """Tampered, made for another list, or not a token at all."""
 
 
-def _unsubscribe_serializer(secret_key: str) -> URLSafeSerializer:
-    return URLSafeSerializer(secret_key, salt="tsudoi:unsubscribe")
+class _KeyedSigner(Signer):
+    """itsdangerous derives the HMAC key on every signature; a run signs one link per member."""
+
+    @functools.cached_property
+    def _own_key(self) -> bytes:
+        return super().derive_key()
+
+    def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
+        return self._own_key if secret_key is None else super().derive_key(secret_key)
+
+
+@functools.lru_cache(maxsize=4)
+def _unsubscribe_signer(secret_key: str) -> Signer:
+    return _KeyedSigner(secret_key, salt="tsudoi:unsubscribe")
 
 
 def unsubscribe_token(secret_key: str, member_id: int) -> str:
-    """Names the member and the list; it never expires, because an old mail's link must keep working."""
-    return str(_unsubscribe_serializer(secret_key).dumps({"m": member_id, "l": UNSUBSCRIBE_LIST}))
+    """'<member id>.<list>.<signature>': names the member and the list. It never expires, because an
+    old mail's link must keep working; a plain signer keeps making 100,000 of them cheap."""
+    return _unsubscribe_signer(secret_key).sign(f"{member_id}.{UNSUBSCRIBE_LIST}").decode("ascii")
 
 
 def read_unsubscribe_token(secret_key: str, token: str) -> int:
-    if not token or len(token) > 500:
+    if not token or len(token) > 200:
         raise UnsubscribeTokenInvalid(token[:20])
     try:
-        payload = _unsubscribe_serializer(secret_key).loads(token)
-    except BadSignature as error:
+        value = _unsubscribe_signer(secret_key).unsign(token).decode("ascii")
+    except (BadSignature, UnicodeError) as error:
         raise UnsubscribeTokenInvalid("bad signature") from error
-    if not isinstance(payload, dict) or payload.get("l") != UNSUBSCRIBE_LIST:
+    member_text, _, list_name = value.partition(".")
+    if list_name != UNSUBSCRIBE_LIST or not member_text.isdigit() or len(member_text) > 12:
         raise UnsubscribeTokenInvalid("wrong list")
-    member_id = payload.get("m")
-    if not isinstance(member_id, int) or isinstance(member_id, bool):
-        raise UnsubscribeTokenInvalid("no member")
-    return member_id
+    return int(member_text)
 
 
+@functools.lru_cache(maxsize=64)
 def period_label(kind: str, start: datetime, end: datetime, tz: ZoneInfo) -> str:
     """'11月18日(水)〜11月24日(火)' for a week, '11月24日(火)' for a day (the end is exclusive)."""
     first = start.astimezone(tz)
@@ -450,6 +497,29 @@ def _list_id(base_url: str) -> str:
     return f"<digest.{host}>"
 
 
+class DigestTemplates:
+    """The digest's templates, loaded once per run; each article's entry is rendered once per run too
+    (views/mail/_digest_item.*) and shared by every recipient, so a mail costs one small join."""
+
+    def __init__(self, app: AppContext) -> None:
+        env = app.templates
+        self.text = env.get_template("mail/digest.txt")
+        self.html = env.get_template("mail/digest.html")
+        self._item_text = env.get_template("mail/_digest_item.txt").module.item  # type: ignore[attr-defined]
+        self._item_html = env.get_template("mail/_digest_item.html").module.item  # type: ignore[attr-defined]
+        self._items: dict[int, dict[str, Any]] = {}
+
+    def item(self, index: ArticleIndex, article_id: int, base_url: str, tz: ZoneInfo) -> dict[str, Any]:
+        cached = self._items.get(article_id)
+        if cached is None:
+            cached = dict(index.item(article_id, base_url, tz))
+            cached["text"] = str(self._item_text(cached)).strip("\n")
+            # Made by an autoescaping template: digest.html outputs it with |safe.
+            cached["html"] = str(self._item_html(cached))
+            self._items[article_id] = cached
+        return cached
+
+
 def compose_digest(
     app: AppContext,
     *,
@@ -459,44 +529,55 @@ def compose_digest(
     end: datetime,
     sections: Sequence[Section],
     index: ArticleIndex,
+    templates: DigestTemplates | None = None,
     article_count: int | None = None,
     subject_prefix: str = "",
 ) -> OutgoingMail:
     """The digest mail for one member: text and HTML parts, with the RFC 8058 one-click headers."""
+    templates = templates or DigestTemplates(app)
     base_url = app.settings.base_url
     tz = app.settings.tz
     token = unsubscribe_token(app.settings.secret_key, int(member["id"]))
     unsubscribe_url = f"{base_url}/unsubscribe/{token}"
-    rendered: list[dict[str, Any]] = [
-        {
-            "name": section.name,
-            "items": [index.item(aid, base_url, tz) for aid in section.article_ids if aid in index.articles],
-            "more": section.more,
-            "more_url": f"{base_url}/mypage?condition={section.condition_id}",
-        }
-        for section in sections
-    ]
+    rendered: list[dict[str, Any]] = []
+    for section in sections:
+        items = [
+            templates.item(index, aid, base_url, tz) for aid in section.article_ids if aid in index.articles
+        ]
+        rendered.append(
+            {
+                "name": section.name,
+                "items": items,
+                # The entries are rendered once per run; a mail only joins them (100,000 mails a run).
+                "items_text": "\n".join(item["text"] for item in items),
+                "items_html": "\n".join(item["html"] for item in items),
+                "more": section.more,
+                "more_url": f"{base_url}/mypage?condition={section.condition_id}",
+            }
+        )
     if article_count is None:
         article_count = sum(len(s["items"]) + int(s["more"]) for s in rendered)
     period = period_label(kind, start, end, tz)
     subject = f"{subject_prefix}【{app.org.org_name}】新着お知らせ（{period}）"
-    return app.mailer.compose(
-        "digest",
+    context = {
+        "subject": subject,
+        "member": member,
+        "org": app.org,
+        "kind": kind,
+        "kind_label": KIND_LABELS.get(kind, ""),
+        "period": period,
+        "sections": rendered,
+        "article_count": article_count,
+        "base_url": base_url,
+        "mypage_url": f"{base_url}/mypage",
+        "settings_url": f"{base_url}/settings/mail",
+        "unsubscribe_url": unsubscribe_url,
+    }
+    return OutgoingMail(
         to=str(member["email"]),
         subject=subject,
-        context={
-            "member": member,
-            "org": app.org,
-            "kind": kind,
-            "kind_label": KIND_LABELS.get(kind, ""),
-            "period": period,
-            "sections": rendered,
-            "article_count": article_count,
-            "base_url": base_url,
-            "mypage_url": f"{base_url}/mypage",
-            "settings_url": f"{base_url}/settings/mail",
-            "unsubscribe_url": unsubscribe_url,
-        },
+        text=templates.text.render(context),
+        html=templates.html.render(context),
         headers={
             "List-Unsubscribe": f"<{unsubscribe_url}>",
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
@@ -552,6 +633,20 @@ class SendReport:
     flagged: list[int] = field(default_factory=list)
 
 
+STOPPING_KEY = "digest_stopping"
+
+
+def stopping(app: AppContext) -> bool:
+    """Set by the scheduler when the app stops: senders finish the message in hand and take no more."""
+    event = app.extras.get(STOPPING_KEY)
+    return isinstance(event, asyncio.Event) and event.is_set()
+
+
+def request_stop(app: AppContext) -> None:
+    event = app.extras.setdefault(STOPPING_KEY, asyncio.Event())
+    event.set()
+
+
 class Pacer:
     """Spaces messages to at most `rate` per second across every worker (0 = no limit)."""
 
@@ -599,6 +694,47 @@ async def _recorded(write: Coroutine[Any, Any, T]) -> T:
     return await asyncio.shield(write)
 
 
+class _SentRecorder:
+    """Group commit: deliveries accepted at about the same moment are recorded in one transaction
+    (one writer round trip instead of one per message), which keeps a 100,000-member run fast. The
+    record is written in its own task, so a sender being cancelled cannot lose it."""
+
+    def __init__(self, app: AppContext) -> None:
+        self.app = app
+        self._pending: list[tuple[int, str, int | None, asyncio.Future[None]]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def record(self, delivery_id: int, message_id: str, clear_bounces_of: int | None) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((delivery_id, message_id, clear_bounces_of, future))
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._flush())
+        await asyncio.shield(future)
+
+    async def _flush(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                await digests_db.mark_sent(
+                    self.app.db,
+                    [(delivery_id, message_id) for delivery_id, message_id, _, _ in batch],
+                    clear_bounces_of=[member for _, _, member, _ in batch if member is not None],
+                    now=self.app.clock.now(),
+                )
+            except BaseException as error:
+                for *_, future in batch:
+                    if future.done():
+                        continue
+                    if isinstance(error, asyncio.CancelledError):
+                        future.cancel()
+                    else:
+                        future.set_exception(error)
+                raise
+            for *_, future in batch:
+                if not future.done():
+                    future.set_result(None)
+
+
 class _RunSender:
     def __init__(
         self,
@@ -615,32 +751,47 @@ class _RunSender:
         self.index = index
         self.options = options
         self.pacer = Pacer(options.rate_per_second, sleep)
+        self.templates = DigestTemplates(app)
+        self.recorder = _SentRecorder(app)
         self.report = SendReport()
         self._waiting: set[int] = set()
 
     async def send_all(self) -> SendReport:
         db = self.app.db
-        while True:
+        while not stopping(self.app):
             claimed = await digests_db.claim(
                 db, self.run_id, now=self.app.clock.now(), limit=self.options.claim_size
             )
             if not claimed:
-                return self.report
+                break
             members = await digests_db.members_for_send(db, [int(row["member_id"]) for row in claimed])
             queue: deque[sqlite3.Row] = deque(claimed)
             skipped: list[tuple[int, str]] = []
+            workers = [
+                asyncio.create_task(self._worker(queue, members, skipped))
+                for _ in range(min(self.options.concurrency, len(queue)))
+            ]
             try:
-                async with asyncio.TaskGroup() as group:
-                    for _ in range(min(self.options.concurrency, len(queue))):
-                        group.create_task(self._worker(queue, members, skipped))
+                await asyncio.gather(*workers)
             except asyncio.CancelledError:
-                # A graceful stop: what was claimed but never handed to the server goes back to pending
-                # now; the message in flight (if any) stays 'sending' and is resent after CLAIM_LEASE.
+                # Cancelled (the app stopping past its grace period): what was claimed but never handed
+                # to the server goes back to pending now; a message in flight stays 'sending' and is sent
+                # again after CLAIM_LEASE — the documented duplicate window.
                 back = [int(row["id"]) for row in queue] + sorted(self._waiting) + [i for i, _ in skipped]
-                await digests_db.release_claims(db, back, now=self.app.clock.now())
+                queue.clear()
+                await asyncio.shield(digests_db.release_claims(db, back, now=self.app.clock.now()))
                 raise
+            except BaseException:
+                # One worker died (a bug, or a simulated crash): the others take nothing new, but finish
+                # and record the message they have in flight, so it is not sent twice later.
+                queue.clear()
+                await asyncio.wait(workers)
+                raise
+            # A stop requested while sending: the unsent rest of this claim goes back to pending.
+            await digests_db.release_claims(db, [int(row["id"]) for row in queue], now=self.app.clock.now())
             await digests_db.mark_skipped(db, skipped, now=self.app.clock.now())
             self.report.skipped += len(skipped)
+        return self.report
 
     def _skip_reason(self, member: sqlite3.Row | None) -> str:
         if member is None or member["status"] != "active":
@@ -653,7 +804,7 @@ class _RunSender:
     async def _worker(
         self, queue: deque[sqlite3.Row], members: dict[int, sqlite3.Row], skipped: list[tuple[int, str]]
     ) -> None:
-        while queue:
+        while queue and not stopping(self.app):
             row = queue.popleft()
             member = members.get(int(row["member_id"]))
             reason = self._skip_reason(member)
@@ -670,7 +821,6 @@ class _RunSender:
 
     async def _send_one(self, row: sqlite3.Row, member: sqlite3.Row, sections: list[Section]) -> None:
         delivery_id = int(row["id"])
-        db = self.app.db
         try:
             mail = compose_digest(
                 self.app,
@@ -680,6 +830,7 @@ class _RunSender:
                 end=self.end,
                 sections=sections,
                 index=self.index,
+                templates=self.templates,
                 article_count=int(row["article_count"]) or None,
             )
         except Exception:  # a template or data problem must not stop everyone else's digest
@@ -696,14 +847,11 @@ class _RunSender:
             await self._failed(row, member, error)
             return
         # The duplicate window: the server has the message and the row still says 'sending'. A crash
-        # exactly here makes a later start send this message once more (after CLAIM_LEASE). It is kept
-        # to one message per worker by recording each delivery on its own, straight after the answer.
+        # exactly here makes a later start send this message once more (after CLAIM_LEASE). Each worker
+        # waits for its record to commit before taking another message, so at most one message per
+        # worker is ever in that state.
         clear = int(member["id"]) if member["hard_bounces"] else None
-        await _recorded(
-            digests_db.mark_sent(
-                db, delivery_id, message_id=message_id, now=self.app.clock.now(), clear_bounces_of=clear
-            )
-        )
+        await self.recorder.record(delivery_id, message_id, clear)
         self.report.sent += 1
 
     async def _transient(self, row: sqlite3.Row, message: str) -> None:

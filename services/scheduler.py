@@ -225,6 +225,9 @@ class Scheduler:
         """Stop ticking, then give running jobs a moment; a digest still sending is cancelled cleanly
         (unsent claims go back to pending) and resumes at the next start."""
         self._stop.set()
+        from services.digests import request_stop
+
+        request_stop(self.app)  # digest senders finish the message in hand and give back the rest
         if self._loop_task is not None:
             await asyncio.gather(self._loop_task, return_exceptions=True)
         tasks = list(self.running.values())

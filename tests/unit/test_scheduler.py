@@ -1,0 +1,142 @@
+"""The in-process scheduler: when jobs are due, catch-up after downtime, missing features, failures,
+housekeeping, and start/stop with the app."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from litestar.testing import AsyncTestClient
+
+import services.scheduler as scheduler_module
+from app import create_app
+from db import digests as digests_db
+from services.clock import FrozenClock, to_db
+from services.context import AppContext
+from services.scheduler import Job, Scheduler, is_due, run_cleanup_job
+from services.settings import Settings
+
+JST = ZoneInfo("Asia/Tokyo")
+CALLS: list[str] = []
+
+
+async def record_call(app: AppContext) -> None:
+    CALLS.append("ran")
+
+
+async def fail(app: AppContext) -> None:
+    raise RuntimeError("boom")
+
+
+async def slow(app: AppContext) -> None:
+    await asyncio.sleep(3600)
+
+
+def test_daily_job_runs_once_after_a_night_switched_off(app_ctx: AppContext) -> None:
+    job = Job("nightly", "夜間", "x:y", daily_at=time(3, 0))
+    last = datetime(2026, 11, 20, 3, 0, 5, tzinfo=JST)
+    assert not is_due(job, last, datetime(2026, 11, 21, 2, 59, tzinfo=JST), app_ctx)
+    assert is_due(job, last, datetime(2026, 11, 21, 3, 0, tzinfo=JST), app_ctx)
+    # Off for three nights, back at noon: due once (the next check sees it started after 03:00).
+    assert is_due(job, last, datetime(2026, 11, 23, 12, 0, tzinfo=JST), app_ctx)
+    assert not is_due(
+        job, datetime(2026, 11, 23, 12, 0, tzinfo=JST), datetime(2026, 11, 23, 18, 0, tzinfo=JST), app_ctx
+    )
+    every = Job("often", "頻繁", "x:y", every=timedelta(minutes=30))
+    assert is_due(every, None, datetime(2026, 11, 23, tzinfo=UTC), app_ctx)
+    assert not is_due(
+        every, datetime(2026, 11, 23, tzinfo=UTC), datetime(2026, 11, 23, 0, 29, tzinfo=UTC), app_ctx
+    )
+
+
+async def test_tick_runs_due_jobs_skips_missing_ones_and_records_failures(
+    app_ctx: AppContext, clock: FrozenClock
+) -> None:
+    CALLS.clear()
+    jobs = [
+        Job("ok", "成功", "tests.unit.test_scheduler:record_call", every=timedelta(minutes=5)),
+        Job("broken", "失敗", "tests.unit.test_scheduler:fail", every=timedelta(minutes=5)),
+        Job("missing", "未導入", "services.not_installed_feature:run", every=timedelta(minutes=5)),
+        Job("no_function", "関数なし", "services.digests:no_such_job", every=timedelta(minutes=5)),
+    ]
+    scheduler = Scheduler(app_ctx, jobs)
+    assert await scheduler.tick() == ["ok", "broken"]
+    await scheduler.wait_idle()
+    assert CALLS == ["ran"]
+    states = await digests_db.job_states(app_ctx.db)
+    assert states["ok"]["last_status"] == "ok"
+    assert states["broken"]["last_status"] == "error" and states["broken"]["last_error"] == "RuntimeError"
+    assert await scheduler.tick() == []  # not due again yet
+    clock.advance(timedelta(minutes=5))
+    assert await scheduler.tick() == ["ok", "broken"]
+    await scheduler.wait_idle()
+    assert CALLS == ["ran", "ran"]
+    # A restart keeps the record: the new scheduler does not run the jobs again at once.
+    assert await Scheduler(app_ctx, jobs).tick() == []
+
+
+async def test_a_running_job_is_not_started_twice(app_ctx: AppContext, clock: FrozenClock) -> None:
+    scheduler = Scheduler(
+        app_ctx, [Job("slow", "遅い", "tests.unit.test_scheduler:slow", every=timedelta(minutes=1))]
+    )
+    assert await scheduler.tick() == ["slow"]
+    clock.advance(timedelta(minutes=2))
+    assert await scheduler.tick() == []
+    await scheduler.stop(grace_seconds=0.01)
+    assert scheduler.running == {}
+
+
+async def test_cleanup_removes_expired_sessions_old_rate_limit_rows_and_used_tokens(
+    app_ctx: AppContext, clock: FrozenClock
+) -> None:
+    from tests.helpers import make_member
+
+    member = await make_member(app_ctx, "001001")
+    now = clock.now()
+    for token, expires in (("old", now - timedelta(minutes=1)), ("live", now + timedelta(days=1))):
+        await app_ctx.db.execute(
+            "INSERT INTO sessions (token_hash, member_id, created_at, last_seen_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+            (token, member, to_db(now), to_db(now), to_db(expires)),
+        )
+    await app_ctx.db.execute(
+        "INSERT INTO rate_limit_events (bucket, at) VALUES ('a', ?), ('b', ?)",
+        (to_db(now - timedelta(days=8)), to_db(now)),
+    )
+    await app_ctx.db.execute(
+        "INSERT INTO used_tokens (token_id, purpose, used_at) VALUES ('t1', 'x', ?), ('t2', 'x', ?)",
+        (to_db(now - timedelta(days=31)), to_db(now)),
+    )
+    assert await run_cleanup_job(app_ctx) == {"sessions": 1, "rate_limit_events": 1, "used_tokens": 1}
+    assert await app_ctx.db.fetchval("SELECT group_concat(token_hash) FROM sessions") == "live"
+
+
+async def test_the_app_starts_and_stops_the_scheduler_when_it_is_on(
+    settings: Settings, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    CALLS.clear()
+    monkeypatch.setattr(
+        scheduler_module,
+        "JOBS",
+        [Job("ok", "成功", "tests.unit.test_scheduler:record_call", every=timedelta(hours=1))],
+    )
+    app = create_app(settings.with_(scheduler=True), clock)
+    async with AsyncTestClient(app=app):
+        ctx: AppContext = app.state.ctx
+        scheduler = scheduler_module.current_scheduler(ctx)
+        assert scheduler is not None
+        for _ in range(100):
+            if CALLS:
+                break
+            await asyncio.sleep(0.01)
+        assert CALLS == ["ran"]
+    assert scheduler_module.current_scheduler(ctx) is None
+
+
+def test_every_job_target_of_the_real_list_resolves_or_is_reported_missing() -> None:
+    names = [job.name for job in scheduler_module.JOBS]
+    assert {"weekly_digest", "daily_digest", "feed_import", "cleanup", "contact_qr"} <= set(names)
+    for job in scheduler_module.JOBS:
+        if job.target.startswith(("services.digests:", "services.scheduler:")):
+            assert scheduler_module.resolve(job.target) is not None
