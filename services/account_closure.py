@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 
 import aiosqlite
 
-from db import audit
+from db import audit, closure_steps
 from db import membership as queries
 from services.charset import check_text
 from services.context import AppContext
@@ -20,7 +20,11 @@ ALREADY_PENDING = "退会のお申し出はすでに受け付けています。�
 # Other features register what they keep per member (inquiries, e-mail change requests...) here;
 # each step runs inside the closing transaction with (connection, member_id). Payment records are
 # never deleted: they stay, tied only to the member number, as the law requires.
-CLOSURE_STEPS: list[Callable[[aiosqlite.Connection, int], Awaitable[None]]] = []
+CLOSURE_STEPS: list[Callable[[aiosqlite.Connection, int], Awaitable[None]]] = [
+    closure_steps.anonymize_payments,
+    closure_steps.anonymize_inquiries,
+    closure_steps.forget_pending_mail,
+]
 
 
 def validate_reason(raw: str) -> tuple[str, str | None]:
