@@ -7,7 +7,7 @@
     var forms = document.querySelectorAll("form[data-unsaved-guard][data-unsaved]");
     Array.prototype.forEach.call(forms, function (form) {
       // Any plain field will do; the postal-code field would also start a lookup.
-      var input = form.querySelector("input:not([type=hidden]):not([hx-get])");
+      var input = form.querySelector("input:not([type=hidden]):not([data-hx-get])");
       if (input) { input.dispatchEvent(new Event("input", { bubbles: true })); }
     });
   }

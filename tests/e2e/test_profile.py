@@ -149,16 +149,16 @@ def test_leaving_with_unsaved_edits_asks_first_on_back_and_close(page: Any, live
 def test_htmx_navigation_with_unsaved_edits_asks_first(page: Any, live_server: LiveServer) -> None:
     number = new_member(live_server)
     log_in(page, number)
-    # An htmx-driven link, as other screens use (hx-get into the page, URL pushed).
+    # An htmx-driven link, as other screens use (data-hx-get into the page, URL pushed).
     page.evaluate(
         """() => {
         const link = document.createElement("a");
         link.id = "htmx-nav";
         link.href = "/mypage";
         link.textContent = "htmxで移動";
-        link.setAttribute("hx-get", "/mypage");
-        link.setAttribute("hx-target", "body");
-        link.setAttribute("hx-push-url", "true");
+        link.setAttribute("data-hx-get", "/mypage");
+        link.setAttribute("data-hx-target", "body");
+        link.setAttribute("data-hx-push-url", "true");
         document.querySelector("main").prepend(link);
         htmx.process(link);
     }"""

@@ -42,7 +42,7 @@ async def test_membership_page_shows_the_free_plan_and_its_perks(client, app_ctx
     assert "無料プラン" in text
     assert "会員限定記事の閲覧" in text and "このプランには含まれません" in text
     assert 'href="/settings/membership"' in page.text  # in the member menu
-    assert 'name="code"' in page.text and 'hx-post="/settings/membership/code"' in page.text
+    assert 'name="code"' in page.text and 'data-hx-post="/settings/membership/code"' in page.text
 
 
 async def test_membership_page_needs_a_login(client):

@@ -606,7 +606,7 @@ async def test_postal_lookup_fills_prefecture_and_address(client: Any, app_ctx: 
     assert response.status_code == 200
     assert "<option selected>東京都</option>" in response.text
     assert field_value(response.text, "address1") == "千代田区千代田"
-    assert 'hx-swap-oob="innerHTML"' in response.text and "続けて番地を入力してください" in response.text
+    assert 'data-hx-swap-oob="innerHTML"' in response.text and "続けて番地を入力してください" in response.text
 
 
 async def test_postal_lookup_waits_for_seven_digits(client: Any, app_ctx: Any) -> None:
