@@ -83,14 +83,23 @@ class Database:
         assert self._writer is not None, "database is not connected"
         async with self._write_lock:
             conn = self._writer
-            await conn.execute("BEGIN IMMEDIATE")
             try:
+                await conn.execute("BEGIN IMMEDIATE")
                 yield conn
             except BaseException:
-                await conn.execute("ROLLBACK")
+                # Shielded, and queued after BEGIN on the connection's thread: even a task cancelled while
+                # BEGIN was still pending never leaves a transaction open behind the lock.
+                await asyncio.shield(self._rollback(conn))
                 raise
             else:
-                await conn.execute("COMMIT")
+                await asyncio.shield(conn.execute("COMMIT"))
+
+    @staticmethod
+    async def _rollback(conn: aiosqlite.Connection) -> None:
+        try:
+            await conn.execute("ROLLBACK")
+        except sqlite3.OperationalError:
+            pass  # BEGIN itself failed (busy): no transaction to undo
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[aiosqlite.Connection]:

@@ -122,6 +122,10 @@ class SmtpTransport:
             options["password"] = self.password or ""
         try:
             await aiosmtplib.send(message, **options)
+        except aiosmtplib.SMTPRecipientsRefused as error:
+            codes = [refusal.code for refusal in error.recipients]
+            permanent = bool(codes) and all(500 <= code < 600 for code in codes)
+            raise MailError(f"SMTP recipients refused: {codes}", permanent=permanent) from error
         except aiosmtplib.SMTPResponseException as error:
             raise MailError(
                 f"SMTP {error.code}: {error.message}", permanent=500 <= error.code < 600

@@ -121,3 +121,26 @@ async def test_backup_while_writes_go_on_is_consistent(tmp_path):
         copy.close()
     finally:
         await db.close()
+
+
+async def test_cancelled_writer_never_leaves_a_transaction_open(tmp_path):
+    db = Database(tmp_path / "t.sqlite3")
+    await db.connect()
+    try:
+        await db.migrate(write_migrations(tmp_path / "m", "CREATE TABLE t (x);"))
+
+        async def slow_write() -> None:
+            async with db.write() as conn:
+                await conn.execute("INSERT INTO t VALUES (1)")
+                await asyncio.sleep(10)
+
+        for delay in (0, 0.001, 0.01):
+            task = asyncio.create_task(slow_write())
+            await asyncio.sleep(delay)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        await db.execute("INSERT INTO t VALUES (2)")
+        assert await db.fetchval("SELECT group_concat(x) FROM t") == "2"
+    finally:
+        await db.close()

@@ -69,3 +69,25 @@ async def test_header_injection_in_recipient_is_refused(tmp_path):
         await mailer.send(
             OutgoingMail(to="a@example.jp\r\nBcc: x@evil.example", subject="s", text="t"), now=NOW
         )
+
+
+class RefusingSink:
+    """An SMTP server that refuses every recipient as unknown (550)."""
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+        return "550 5.1.1 No such user"
+
+
+async def test_unknown_recipient_is_a_permanent_failure():
+    from aiosmtpd.controller import Controller
+
+    port = free_port()
+    controller = Controller(RefusingSink(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        mailer = mailer_for(SmtpTransport(f"smtp://127.0.0.1:{port}?starttls=off"))
+        with pytest.raises(MailError) as error:
+            await mailer.send(OutgoingMail(to="nobody@example.jp", subject="件名", text="本文"), now=NOW)
+        assert error.value.permanent
+    finally:
+        controller.stop()
