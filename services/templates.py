@@ -39,8 +39,15 @@ def make_environment(tz: ZoneInfo, views_dir: Path = VIEWS_DIR) -> Environment:
             return ""
         return f"{value.year}年{value.month}月{value.day}日"
 
+    def html_datetime(moment: datetime | str | None) -> str:
+        """A `<time datetime>` value: local time to the second with its offset (no microseconds)."""
+        value = local(moment)
+        return "" if value is None else value.isoformat(timespec="seconds")
+
     def yen(amount: int | None) -> str:
         return "" if amount is None else f"{int(amount):,}円"
 
-    env.filters.update(ja_datetime=ja_datetime, ja_date=ja_date, yen=yen, local=local)
+    env.filters.update(
+        ja_datetime=ja_datetime, ja_date=ja_date, yen=yen, local=local, html_datetime=html_datetime
+    )
     return env
