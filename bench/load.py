@@ -1,30 +1,38 @@
 """Load test: 200 simulated members against Tsudoi with 10,000 members and 100,000 articles, for 60 s.
 
-Each simulated member logs in once, then browses: My Page, an article page, a bookmark toggle, bookmarks,
-history. Prints requests/s, p50/p95/p99 per route and the error count, and the same figures for a Litestar
-hello-world app served the same way in the same run (the ceiling).
+Each simulated member logs in once (the logins are spread over a ramp, as members arrive), then browses
+in a loop: My Page, an article page, a bookmark toggle (htmx, as the star button sends it), bookmarks,
+history. After the ramp, a 60 s window is measured: requests/s, p50/p95/p99 per route and the errors
+(any answer but the page a browser would get: a redirect to /login, 4xx, 5xx, a failed connection).
+The same number of clients, closed loop, against a Litestar hello-world app served the same way in the
+same run gives the ceiling.
 
-Run: .venv/bin/python -m bench.load [--seconds 60] [--members 200]
+By default members do not pause between requests (closed loop: the hardest case, it measures capacity);
+--think 1 makes each member pause about a second between requests, still far busier than a person.
+
+Run: .venv/bin/python -m bench.load [--seconds 60] [--members 200] [--think 0] [--database data/load.sqlite3]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import random
 import re
 import tempfile
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-import httpx
-
-from bench.harness import Result, Server, run_load
+from bench.harness import RawClient, RawHTTPError, RawResponse, Result, Server, run_load
 from bench.seed import BENCH_PASSWORD, seed_members
 from services.clock import to_db
 from services.context import build_context, open_context
+from services.markdown import render_markdown
 from services.settings import Settings
 
 SECRET = "bench-secret-key-" + "x" * 30
@@ -75,13 +83,15 @@ async def seed_articles(database: Path, count: int, members: int) -> None:
         now = datetime.now(UTC)
         rng = random.Random(7)
         batch = []
+        body = "本文です。" * 40 + "\n\n## 見出し\n\n- 項目一\n- 項目二\n\n" + "続きの本文です。" * 40
+        body_html = render_markdown(body)
         for i in range(count):
             published = now - timedelta(minutes=rng.randint(0, 365 * 24 * 60))
-            batch.append((f"ベンチマーク記事 {i} 市場動向と通商政策の最新情報", "概要です。" * 5, "本文です。" * 40, to_db(published),
-                          int(rng.random() < 0.1), to_db(published), to_db(published)))  # fmt: skip
+            batch.append((f"ベンチマーク記事 {i} 市場動向と通商政策の最新情報", "概要です。" * 5, body, body_html,
+                          to_db(published), int(rng.random() < 0.1), to_db(published), to_db(published)))  # fmt: skip
         await db.executemany(
-            "INSERT INTO articles (title, summary, body_md, published_at, members_only, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO articles (title, summary, body_md, body_html, published_at, members_only, created_at, "
+            "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             batch,
         )
         rows = []
@@ -114,92 +124,155 @@ def route_name(method: str, url: str) -> str:
     return f"{method} " + re.sub(r"/\d+", "/{id}", url.split("?")[0])
 
 
-async def simulated_member(base_url: str, number: str, deadline: float, results: dict[str, Result]) -> None:
+@dataclass
+class Run:
+    """Shared state of one load run: results per route, unexpected answers, the measured window."""
+
+    window_start: float
+    window_end: float
+    think: float
+    results: dict[str, Result] = field(default_factory=lambda: defaultdict(lambda: Result("")))
+    unexpected: Counter[str] = field(default_factory=Counter)
+    logins: Result = field(default_factory=lambda: Result("POST /login (argon2id, ramp)"))
+
+
+async def simulated_member(base_url: str, number: str, start_at: float, run: Run) -> None:
+    """Log in once (at `start_at`, spread over the ramp), then browse until the window ends.
+
+    Browsing latencies count only inside the measured window (after every member has logged in).
+    An answer other than the page a browser would get (a redirect to /login, 4xx, 5xx, a failed
+    connection) is an error.
+    """
     rng = random.Random(number)
-    async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+    client = RawClient(base_url)
+    await asyncio.sleep(max(0.0, start_at - time.perf_counter()))
 
-        async def timed(method: str, url: str, **kwargs: object) -> httpx.Response | None:
-            result = results[route_name(method, url)]
-            started = time.perf_counter()
-            try:
-                response = await client.request(method, url, **kwargs)  # type: ignore[arg-type]
-            except httpx.HTTPError:
-                result.errors += 1
-                return None
-            if response.status_code >= 400:
-                result.errors += 1
-            else:
-                result.latencies_ms.append((time.perf_counter() - started) * 1000)
-            return response
+    async def timed(method: str, url: str, expect: int = 200, **kwargs: Any) -> RawResponse | None:
+        name = route_name(method, url)
+        measured = run.window_start <= time.perf_counter() < run.window_end
+        started = time.perf_counter()
+        try:
+            response = await client.request(method, url, **kwargs)
+        except RawHTTPError:
+            run.unexpected[f"{name} connection error"] += 1
+            if measured:
+                run.results[name].errors += 1
+            return None
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        if response.status != expect:
+            run.unexpected[f"{name} {response.status}"] += 1
+            if measured:
+                run.results[name].errors += 1
+            return None
+        if measured:
+            run.results[name].latencies_ms.append(elapsed_ms)
+        return response
 
+    try:
         await timed("GET", "/login")
-        token = client.cookies.get("tsudoi_csrf")
-        await timed(
-            "POST", "/login", data={"_csrf_token": token, "member_id": number, "password": BENCH_PASSWORD}
-        )
-        while time.perf_counter() < deadline:
+        token = client.cookies.get("tsudoi_csrf", "")
+        started = time.perf_counter()
+        form = {"_csrf_token": token, "member_id": number, "password": BENCH_PASSWORD}
+        login = await timed("POST", "/login", expect=303, form=form)
+        if login is None or "tsudoi_session" not in client.cookies:
+            run.logins.errors += 1
+            return
+        run.logins.latencies_ms.append((time.perf_counter() - started) * 1000)
+        htmx = {"HX-Request": "true"}
+        while time.perf_counter() < run.window_end:
             article_id = rng.randint(1, ARTICLE_COUNT)
-            await timed("GET", "/mypage")
-            await timed("GET", f"/articles/{article_id}")
-            await timed("POST", f"/bookmarks/{article_id}", data={"_csrf_token": token})
-            await timed("GET", "/bookmarks")
-            await timed("GET", "/history")
+            visit: list[tuple[str, str, dict[str, Any]]] = [
+                ("GET", "/mypage", {}),
+                ("GET", f"/articles/{article_id}", {}),
+                ("POST", f"/bookmarks/{article_id}", {"form": {"_csrf_token": token}, "headers": htmx}),
+                ("GET", "/bookmarks", {}),
+                ("GET", "/history", {}),
+            ]
+            for method, url, kwargs in visit:
+                if time.perf_counter() >= run.window_end:
+                    break
+                await timed(method, url, **kwargs)
+                if run.think:
+                    await asyncio.sleep(rng.uniform(0.5, 1.5) * run.think)
+    finally:
+        await client.aclose()
 
 
-async def main(seconds: float, members: int) -> None:
-    folder = Path(tempfile.mkdtemp(prefix="tsudoi-load-"))
-    database = folder / "tsudoi.sqlite3"
+async def hello_ceiling(url: str, clients: int, seconds: float) -> Result:
+    """The same number of clients, closed loop (no pause), against a Litestar hello-world app."""
+    raw_clients = [RawClient(url) for _ in range(clients)]
+
+    async def hello_world(client: RawClient) -> RawResponse:
+        return await client.get("/")
+
+    try:
+        return await run_load(
+            "hello-world (Litestar, closed loop)", hello_world, clients=raw_clients, seconds=seconds
+        )
+    finally:
+        for client in raw_clients:
+            await client.aclose()
+
+
+async def main(seconds: float, members: int, think: float, ramp: float, database: Path | None) -> None:
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    if database is None:
+        database = Path(tempfile.mkdtemp(prefix="tsudoi-load-")) / "tsudoi.sqlite3"
     started = time.perf_counter()
     await seed_members(database, MEMBER_COUNT, secret_key=SECRET)
     await seed_articles(database, ARTICLE_COUNT, members)
     print(
-        f"seeded {MEMBER_COUNT} members and {ARTICLE_COUNT} articles in {time.perf_counter() - started:.0f} s"
+        f"{MEMBER_COUNT} members and {ARTICLE_COUNT} articles ready in {time.perf_counter() - started:.0f} s"
     )
     tsudoi = Server("app:app", {"TSUDOI_DATABASE": str(database), "TSUDOI_SECRET_KEY": SECRET})
     hello = Server("bench.apps:hello_app")
     try:
         tsudoi.wait_ready("/healthz")
         hello.wait_ready("/")
-        hello_clients = [httpx.AsyncClient(base_url=hello.url, timeout=30) for _ in range(members)]
+        ceiling = await hello_ceiling(hello.url, members, min(seconds, 20))
 
-        async def hello_world(client: httpx.AsyncClient) -> httpx.Response:
-            return await client.get("/")
-
-        ceiling = await run_load(
-            "hello-world (Litestar)", hello_world, clients=hello_clients, seconds=min(seconds, 20)
-        )
-        for client in hello_clients:
-            await client.aclose()
-
-        results: dict[str, Result] = defaultdict(lambda: Result(""))
-        begun = time.perf_counter()
-        deadline = begun + seconds
+        now = time.perf_counter()
+        run = Run(window_start=now + ramp, window_end=now + ramp + seconds, think=think)
         await asyncio.gather(
-            *(simulated_member(tsudoi.url, f"{i:06d}", deadline, results) for i in range(1, members + 1))
+            *(
+                simulated_member(tsudoi.url, f"{i:06d}", now + ramp * (i - 1) / members, run)
+                for i in range(1, members + 1)
+            )
         )
-        elapsed = time.perf_counter() - begun
-        total = sum(len(r.latencies_ms) for r in results.values())
-        errors = sum(r.errors for r in results.values())
+        for name, result in run.results.items():
+            result.name = name
+            result.seconds = seconds
+        total = sum(len(r.latencies_ms) for r in run.results.values())
+        errors = sum(r.errors for r in run.results.values()) + run.logins.errors
+        pause = f"{think:.2f} s mean pause between requests" if think else "no pause (closed loop)"
         print(
-            f"\nTsudoi load: {members} simulated members for {elapsed:.0f} s (2-core machine, 1 uvicorn worker)"
+            f"\nTsudoi load: {members} simulated members, {pause}; logins spread over a {ramp:.0f} s ramp, "
+            f"then {seconds:.0f} s measured (2-core machine, 1 uvicorn worker, same load generator for both)"
         )
         print(ceiling.line())
-        print(f"{'all Tsudoi routes':<34} {total / elapsed:8.1f} req/s  errors {errors}")
-        for name, result in sorted(results.items()):
-            result.name = name
-            result.seconds = elapsed
+        print(f"{'all Tsudoi browse routes':<34} {total / seconds:8.1f} req/s  errors {errors}")
+        for _name, result in sorted(run.results.items()):
             print(result.line())
-        worst = max((r.pct(99) for r in results.values() if r.latencies_ms), default=float("nan"))
-        print(f"worst route p99 {worst:.1f} ms (target < 200 ms); errors {errors} (target 0)")
-        print(f"ratio Tsudoi / hello-world: {total / elapsed / ceiling.rps:.2f} (req/s)")
+        run.logins.seconds = ramp or 1
+        print(run.logins.line())
+        for what, count in sorted(run.unexpected.items()):
+            print(f"  unexpected answer: {what} x{count}")
+        worst = max((r.pct(99) for r in run.results.values() if r.latencies_ms), default=float("nan"))
+        print(f"worst browse route p99 {worst:.1f} ms (target < 200 ms); errors {errors} (target 0)")
+        print(f"ratio Tsudoi / hello-world: {total / seconds / ceiling.rps:.2f} (req/s)")
     finally:
         tsudoi.stop()
         hello.stop()
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=float, default=60)
-    parser.add_argument("--members", type=int, default=200)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seconds", type=float, default=60, help="measured window")
+    parser.add_argument("--members", type=int, default=200, help="simulated members")
+    parser.add_argument("--think", type=float, default=0.0, help="mean pause between a member's requests (s)")
+    parser.add_argument("--ramp", type=float, default=20.0, help="logins are spread over this many seconds")
+    parser.add_argument("--database", type=Path, help="reuse (or create) this database instead of a temp one")
     args = parser.parse_args()
-    asyncio.run(main(args.seconds, args.members))
+    asyncio.run(main(args.seconds, args.members, args.think, args.ramp, args.database))
