@@ -30,9 +30,10 @@ async def record(db: Database, member_id: int, article_id: int, *, now: datetime
 
 
 async def list_for(db: Database, member_id: int, *, now: datetime, limit: int) -> list[sqlite3.Row]:
+    # CROSS JOIN: from the member's history rows, not from every published article (see bookmarks.list_for).
     return await db.fetchall(
         f"SELECT {CARD_COLUMNS}, vh.viewed_at FROM view_history vh "  # noqa: S608
-        f"JOIN articles a ON a.id = vh.article_id WHERE vh.member_id = :viewer AND {VISIBLE} "
+        f"CROSS JOIN articles a ON a.id = vh.article_id WHERE vh.member_id = :viewer AND {VISIBLE} "
         "ORDER BY vh.viewed_at DESC, a.id DESC LIMIT :limit",
         {"viewer": member_id, "now": to_db(now), "limit": limit},
     )
