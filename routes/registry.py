@@ -11,14 +11,14 @@ from routes.admin_articles import (
     AdminFeedsController,
     AdminTaxonomiesController,
 )
-from routes.admin_digests import AdminDigestsController
 from routes.admin_audit import AdminAuditController
 from routes.admin_backup import AdminBackupController
+from routes.admin_digests import AdminDigestsController
+from routes.admin_help import AdminHelpController
 from routes.admin_import import AdminImportController
+from routes.admin_inbox import AdminInboxController
 from routes.admin_letters import AdminLettersController
 from routes.admin_members import AdminMembersController
-from routes.admin_help import AdminHelpController
-from routes.admin_inbox import AdminInboxController
 from routes.admin_membership import AdminClosuresController, AdminCodesController, AdminTiersController
 from routes.admin_payments import AdminFeesController, AdminPaymentsController
 from routes.admin_settings import AdminSettingsController
@@ -29,8 +29,8 @@ from routes.conditions import ConditionsController
 from routes.contact import ContactController
 from routes.health import healthz, root
 from routes.help import HelpController
-from routes.mail_settings import MailSettingsController
 from routes.history import HistoryController
+from routes.mail_settings import MailSettingsController
 from routes.membership import MembershipController
 from routes.mfa import AdminSecurityController, MfaController
 from routes.mypage import MyPageController
