@@ -465,43 +465,60 @@ async def admin_list(
 
 # The member's conditions matched against the articles of the window [:start, :end]. A condition
 # without terms in a taxonomy accepts any article there; one with terms needs the article to carry one
-# of them or a descendant (アジア matches 中国): each article term is walked up to its ancestors
-# (term_closure, self included) and looked up in the condition's terms by primary key.
-# `gated` marks what the viewer's tier does not include (events, members-only articles).
-# The join order is forced (CROSS JOIN) to drive from the window's articles (covering index
-# articles_window), so the cost follows the window's size, not the archive's or the member count.
+# of them or a descendant (アジア matches 中国). `gated` marks what the viewer's tier does not include
+# (events, members-only articles).
+#
+# Driven from the conditions, not from the window's articles (0011_article_match_index.sql):
+# - wanted: each condition's chosen terms expanded to their descendants (term_closure, self included);
+# - sides: per condition and taxonomy, how many window rows its terms have — counted inside the covering
+#   index published_article_terms_window (term_id, published_at, ...), one range per term, no lookups;
+# - matches: each condition reads the rows of its smaller side and keeps an article only when it also
+#   carries a term of the other side (a primary-key probe of its two or three terms).
+# A condition with no terms at all matches the whole window (articles_window). The join order is forced
+# (CROSS JOIN); the cost follows the smaller side of each condition, not the window's or archive's size.
 _MATCH_CTE = """
-WITH cond AS MATERIALIZED (
+WITH wanted AS MATERIALIZED (
+  SELECT DISTINCT ct.condition_id, tc.descendant_id AS term_id, t.taxonomy = 'region' AS is_region
+  FROM conditions c
+  CROSS JOIN condition_terms ct ON ct.condition_id = c.id
+  CROSS JOIN terms t ON t.id = ct.term_id
+  CROSS JOIN term_closure tc ON tc.ancestor_id = ct.term_id
+  WHERE c.member_id = :member
+),
+sides AS MATERIALIZED (
+  SELECT w.condition_id, w.is_region,
+    SUM((SELECT COUNT(*) FROM published_article_terms x INDEXED BY published_article_terms_window
+         WHERE x.term_id = w.term_id AND x.published_at >= :start AND x.published_at <= :end)) AS n
+  FROM wanted w GROUP BY w.condition_id, w.is_region
+),
+cond AS MATERIALIZED (
   SELECT c.id,
-    EXISTS (SELECT 1 FROM condition_terms ct JOIN terms t ON t.id = ct.term_id
-            WHERE ct.condition_id = c.id AND t.taxonomy = 'region') AS any_region,
-    EXISTS (SELECT 1 FROM condition_terms ct JOIN terms t ON t.id = ct.term_id
-            WHERE ct.condition_id = c.id AND t.taxonomy = 'topic') AS any_topic
+    (SELECT s.n FROM sides s WHERE s.condition_id = c.id AND s.is_region) AS regions,
+    (SELECT s.n FROM sides s WHERE s.condition_id = c.id AND NOT s.is_region) AS topics
   FROM conditions c WHERE c.member_id = :member
 ),
-recent AS MATERIALIZED (
-  SELECT a.id, a.published_at,
-    (a.kind = 'event' AND NOT :events) OR (a.members_only AND NOT :members_only) AS gated
-  FROM articles a INDEXED BY articles_window
-  WHERE a.status = 'published' AND a.published_at >= :start AND a.published_at <= :end
-),
-pairs AS (
-  SELECT c.id AS condition_id, r.id AS article_id, r.published_at, r.gated,
-    MAX(t.taxonomy = 'region') AS region_hit, MAX(t.taxonomy = 'topic') AS topic_hit
-  FROM recent r
-  CROSS JOIN article_terms at ON at.article_id = r.id
-  CROSS JOIN term_closure tc ON tc.descendant_id = at.term_id
-  CROSS JOIN cond c
-  CROSS JOIN condition_terms ct ON ct.condition_id = c.id AND ct.term_id = tc.ancestor_id
-  CROSS JOIN terms t ON t.id = ct.term_id
-  GROUP BY c.id, r.id
+drive AS MATERIALIZED (
+  SELECT c.id AS condition_id,
+    CASE WHEN c.regions IS NULL THEN 0 WHEN c.topics IS NULL THEN 1 ELSE c.regions <= c.topics END AS is_region,
+    c.regions IS NOT NULL AND c.topics IS NOT NULL AS both_sides
+  FROM cond c WHERE c.regions IS NOT NULL OR c.topics IS NOT NULL
 ),
 matches AS MATERIALIZED (
-  SELECT p.condition_id, p.article_id, p.published_at, p.gated FROM pairs p JOIN cond c ON c.id = p.condition_id
-  WHERE (p.region_hit OR NOT c.any_region) AND (p.topic_hit OR NOT c.any_topic)
+  SELECT DISTINCT d.condition_id, x.article_id, x.published_at,
+    (x.kind = 'event' AND NOT :events) OR (x.members_only AND NOT :members_only) AS gated
+  FROM drive d
+  CROSS JOIN wanted w ON w.condition_id = d.condition_id AND w.is_region = d.is_region
+  CROSS JOIN published_article_terms x INDEXED BY published_article_terms_window
+    ON x.term_id = w.term_id AND x.published_at >= :start AND x.published_at <= :end
+  WHERE NOT d.both_sides OR EXISTS (
+    SELECT 1 FROM article_terms y CROSS JOIN wanted o ON o.condition_id = d.condition_id AND o.term_id = y.term_id
+    WHERE y.article_id = x.article_id AND o.is_region != d.is_region)
   UNION ALL
-  SELECT c.id, r.id, r.published_at, r.gated FROM cond c CROSS JOIN recent r
-  WHERE NOT c.any_region AND NOT c.any_topic
+  SELECT c.id, a.id, a.published_at,
+    (a.kind = 'event' AND NOT :events) OR (a.members_only AND NOT :members_only)
+  FROM cond c CROSS JOIN articles a INDEXED BY articles_window
+  WHERE c.regions IS NULL AND c.topics IS NULL
+    AND a.status = 'published' AND a.published_at >= :start AND a.published_at <= :end
 )
 """
 
