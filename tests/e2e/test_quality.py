@@ -3,7 +3,9 @@ desktop size, the Nu HTML Checker (no errors), no sideways scrolling on phones, 
 the login page and My Page.
 
 The crawl follows same-site links from My Page (member), the admin dashboard (admin) and the public pages, so
-new screens are covered as soon as a menu links to them. Paths that differ only by numbers count once.
+new screens are covered as soon as a menu links to them. URLs that differ only by numbers (ids, page numbers,
+years in the query) count once.
+Error pages (404, 403, the stale-form page) and forms showing an error are checked as well.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +26,7 @@ from tests.e2e.conftest import ARTIFACTS, LiveServer, assert_no_horizontal_scrol
 
 ROOT = Path(__file__).resolve().parents[2]
 SKIP_PATHS = re.compile(
-    r"^/(logout|static/|unsubscribe|sandbox-gateway|payments/notify)|\.(pdf|csv|svg|png|jpg|sqlite3)(\?|$)|/download"
+    r"^/(logout|static/|sandbox-gateway|payments/notify)|\.(pdf|csv|svg|png|jpg|sqlite3)(\?|$)|/download"
 )
 PUBLIC_PAGES = [
     "/login",
@@ -33,16 +35,66 @@ PUBLIC_PAGES = [
     "/contact",
     "/help",
     "/signup",
-    "/no-such-page",
+    "/no-such-page",  # the 404 page
 ]
-MAX_PAGES_PER_ROLE = 80
+# A member also meets the 403 page (an admin URL) and the 404 page inside the member layout.
+MEMBER_PAGES = ["/mypage", "/admin", "/no-such-page"]
+MAX_PAGES_PER_ROLE = 120  # a guard against runaway links; reaching it fails the crawl test
 VIEWPORTS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 800}}
 PAGE_WEIGHT_BUDGET = 60 * 1024
 DEMO_LOGINS = {"member": ("001234", "Tsudoi2026"), "admin": ("900001", "Kanri2026")}
+LOGIN_SUBMIT = "form[action='/login'] button[type=submit]"
+
+
+def send_empty_login(page: Any) -> None:
+    page.goto("/login")
+    page.locator(LOGIN_SUBMIT).click()
+
+
+def send_login_after_cookies_cleared(page: Any) -> None:
+    """The stale-form page: the CSRF cookie is gone (long-open tab, cleared cookies) when the form is sent."""
+    page.goto("/login")
+    page.locator("#field-member_id").fill("001234")
+    page.context.clear_cookies()
+    page.locator(LOGIN_SUBMIT).click()
+
+
+def send_profile_with_a_bad_phone(page: Any) -> None:
+    page.goto("/profile")
+    page.locator("#field-phone").fill("12345")
+    page.locator("form.profile-form button[type=submit]").click()
+
+
+# Pages only a form submission shows: (role, name, fill and send, what the result shows).
+FORM_CASES: list[tuple[str, str, Callable[[Any], None], str]] = [
+    ("public", "login-with-errors", send_empty_login, "#error-summary"),
+    ("public", "stale-form", send_login_after_cookies_cleared, "h1:has-text('もう一度送信してください')"),
+    ("member", "profile-with-errors", send_profile_with_a_bad_phone, "#error-summary"),
+]
+
+
+def show_form_case(page: Any, send: Callable[[Any], None], shown: str) -> Any:
+    """Send the case's form; returns the server's answer to the POST (a page when JavaScript is off)."""
+    with page.expect_response(lambda response: response.request.method == "POST") as answer:
+        send(page)
+    page.locator(shown).first.wait_for()
+    page.wait_for_load_state()
+    return answer.value
 
 
 def pattern_of(path: str) -> str:
-    return re.sub(r"/\d+", "/{n}", path.split("#")[0])
+    return re.sub(r"\d+", "{n}", path.split("#")[0])
+
+
+def unsubscribe_pages(live_server: LiveServer) -> list[str]:
+    """The digest mail's unsubscribe link (GET only asks), its done notice and a broken link."""
+    from db import members as member_queries
+    from services import digests
+
+    member = live_server.run(lambda ctx: member_queries.get_by_number(ctx.db, DEMO_LOGINS["member"][0]))
+    assert member is not None
+    token = digests.unsubscribe_token(live_server.ctx.settings.secret_key, int(member["id"]))
+    return [f"/unsubscribe/{token}", f"/unsubscribe/{token}?done=1", "/unsubscribe/not-a-valid-link"]
 
 
 def login_context(browser: Any, live_server: LiveServer, role: str | None, viewport: dict[str, int]) -> Any:
@@ -90,7 +142,8 @@ def crawl(context: Any, live_server: LiveServer, starts: Iterable[str]) -> list[
 @pytest.fixture(scope="module")
 def site_pages(browser: Any, live_server: LiveServer) -> dict[str, list[str]]:
     pages: dict[str, list[str]] = {}
-    for role, starts in (("member", ["/mypage"]), ("admin", ["/admin"]), (None, PUBLIC_PAGES)):
+    public_pages = PUBLIC_PAGES + unsubscribe_pages(live_server)
+    for role, starts in (("member", MEMBER_PAGES), ("admin", ["/admin"]), (None, public_pages)):
         context = login_context(browser, live_server, role, VIEWPORTS["desktop"])
         pages[role or "public"] = crawl(context, live_server, starts)
         context.close()
@@ -102,7 +155,13 @@ def site_pages(browser: Any, live_server: LiveServer) -> dict[str, list[str]]:
 
 
 def test_crawl_reaches_the_main_screens(site_pages: dict[str, list[str]]) -> None:
+    for role, paths in site_pages.items():
+        assert len(paths) < MAX_PAGES_PER_ROLE, f"the {role} crawl stopped at the cap: pages were left out"
+    print("\ncrawled: " + ", ".join(f"{role} {len(paths)} pages" for role, paths in site_pages.items()))
     assert "/mypage" in site_pages["member"]
+    assert {"/admin", "/no-such-page"} <= set(site_pages["member"])  # 403 and 404 pages
+    assert "/no-such-page" in site_pages["public"]
+    assert any(path.startswith("/unsubscribe/") for path in site_pages["public"])
     assert "/admin" in site_pages["admin"]
     assert any(path.startswith("/login") for path in site_pages["public"])
 
@@ -132,14 +191,20 @@ def test_every_page_has_no_serious_accessibility_violations(
                 if violation["impact"] in ("serious", "critical"):
                     targets = [node["target"] for node in violation["nodes"]][:3]
                     problems.append(f"{role} {path}: {violation['id']} ({violation['impact']}) {targets}")
-        # A form with an error shown, too.
-        if role == "public":
-            page.goto("/login")
-            page.locator("form[action='/login'] button[type=submit]").click()
-            page.wait_for_load_state()
+        # Forms with an error shown, and the stale-form page.
+        for case_role, name, send, shown in FORM_CASES:
+            if case_role != role:
+                continue
+            show_form_case(page, send, shown)
+            if viewport_name == "phone":
+                try:
+                    assert_no_horizontal_scroll(page)
+                except AssertionError as error:
+                    problems.append(f"{role} {name}: {error}")
             for violation in axe.run(page).response["violations"]:
                 if violation["impact"] in ("serious", "critical"):
-                    problems.append(f"login with errors: {violation['id']}")
+                    targets = [node["target"] for node in violation["nodes"]][:3]
+                    problems.append(f"{role} {name}: {violation['id']} ({violation['impact']}) {targets}")
             checked += 1
         context.close()
     print(
@@ -177,6 +242,21 @@ def test_every_page_is_valid_html(
             name = f"{role}{re.sub(r'[^A-Za-z0-9]+', '_', path)}.html"
             (folder / name).write_text(response.text(), encoding="utf-8")
             count += 1
+        # The pages a form submission shows, as the server sends them to a browser without JavaScript.
+        plain = browser.new_context(
+            viewport=VIEWPORTS["desktop"],
+            locale="ja-JP",
+            base_url=live_server.url,
+            java_script_enabled=False,
+            storage_state=context.storage_state(),
+        )
+        page = plain.new_page()
+        for case_role, case_name, send, shown in FORM_CASES:
+            if case_role == role:
+                answer = show_form_case(page, send, shown)
+                (folder / f"{role}_{case_name}.html").write_text(answer.text(), encoding="utf-8")
+                count += 1
+        plain.close()
         context.close()
     run = subprocess.run(  # noqa: S603 — the checker we installed
         [*command, "--format", "json", "--errors-only", str(folder)],
