@@ -103,8 +103,32 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         server.stop()
 
 
+class BrowserHandle:
+    """The session's one Chromium. If it ever crashes, the next test gets a fresh one instead of every
+    later test failing with 'Target closed'."""
+
+    def __init__(self, playwright: Any, executable: str) -> None:
+        self.playwright = playwright
+        self.executable = executable
+        self.browser = self._launch()
+
+    def _launch(self) -> Any:
+        return self.playwright.chromium.launch(
+            executable_path=self.executable, headless=True, args=CHROMIUM_ARGS
+        )
+
+    def new_context(self, **options: Any) -> Any:
+        if not self.browser.is_connected():
+            self.browser = self._launch()
+        return self.browser.new_context(**options)
+
+    def close(self) -> None:
+        if self.browser.is_connected():
+            self.browser.close()
+
+
 @pytest.fixture(scope="package")
-def browser() -> Iterator[Any]:
+def browser() -> Iterator[BrowserHandle]:
     executable = find_chromium()
     if executable is None:
         if os.environ.get("CI"):
@@ -115,11 +139,11 @@ def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        handle = BrowserHandle(playwright, executable)
         try:
-            yield launched
+            yield handle
         finally:
-            launched.close()
+            handle.close()
 
 
 @pytest.fixture
@@ -138,7 +162,12 @@ def page(browser: Any, live_server: LiveServer) -> Iterator[Any]:
     try:
         yield opened
     finally:
-        context.close()
+        from playwright.sync_api import Error as PlaywrightError
+
+        try:
+            context.close()
+        except PlaywrightError:
+            pass  # the browser went away; BrowserHandle relaunches it for the next test
 
 
 def screenshot(page: Any, name: str) -> Path:

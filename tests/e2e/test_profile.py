@@ -144,6 +144,11 @@ def test_leaving_with_unsaved_edits_asks_first_on_back_and_close(page: Any, live
     page.wait_for_timeout(300)
     assert dialogs == ["beforeunload"] * 3
     assert not page.is_closed()
+    # Leave the tab the way a person would (confirming), so no dialog is pending when the context closes.
+    page.remove_listener("dialog", dismiss)
+    page.on("dialog", lambda dialog: dialog.accept())
+    with page.expect_event("close"):
+        page.close(run_before_unload=True)
 
 
 def test_htmx_navigation_with_unsaved_edits_asks_first(page: Any, live_server: LiveServer) -> None:
