@@ -1,4 +1,8 @@
-"""Guards applied at controller level: login, admin role, a current password."""
+"""Guards applied at controller level: login, admin role, a current password.
+
+The guards are `async def` on purpose: Litestar runs a plain `def` guard in a worker thread, two thread
+hops on every member page for what are dictionary lookups.
+"""
 
 from __future__ import annotations
 
@@ -28,12 +32,14 @@ def _auth(connection: ASGIConnection[Any, Any, Any, Any]) -> LoggedIn | None:
     return auth
 
 
-def requires_login(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+async def requires_login(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     if _auth(connection) is None:
         raise NotAuthorizedException("ログインしてください。")
 
 
-def requires_password_current(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+async def requires_password_current(
+    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+) -> None:
     auth = _auth(connection)
     if auth is None:
         raise NotAuthorizedException("ログインしてください。")
@@ -41,7 +47,7 @@ def requires_password_current(connection: ASGIConnection[Any, Any, Any, Any], _:
         raise PasswordChangeRequired()
 
 
-def requires_admin(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+async def requires_admin(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     auth = _auth(connection)
     if auth is None:
         raise NotAuthorizedException("ログインしてください。")
