@@ -476,6 +476,9 @@ async def admin_list(
 #   carries a term of the other side (a primary-key probe of its two or three terms).
 # A condition with no terms at all matches the whole window (articles_window). The join order is forced
 # (CROSS JOIN); the cost follows the smaller side of each condition, not the window's or archive's size.
+# Each big table is read either as the outermost loop or through `IN (...)` under a tiny loop: once
+# ANALYZE has run, SQLite would otherwise put a Bloom filter on it, which scans the whole table first
+# (and drops the covering index) — 26 ms instead of 7 ms at 100,000 articles and 10 conditions.
 _MATCH_CTE = """
 WITH wanted AS MATERIALIZED (
   SELECT DISTINCT ct.condition_id, tc.descendant_id AS term_id, t.taxonomy = 'region' AS is_region
@@ -507,18 +510,18 @@ matches AS MATERIALIZED (
   SELECT DISTINCT d.condition_id, x.article_id, x.published_at,
     (x.kind = 'event' AND NOT :events) OR (x.members_only AND NOT :members_only) AS gated
   FROM drive d
-  CROSS JOIN wanted w ON w.condition_id = d.condition_id AND w.is_region = d.is_region
   CROSS JOIN published_article_terms x INDEXED BY published_article_terms_window
-    ON x.term_id = w.term_id AND x.published_at >= :start AND x.published_at <= :end
+    ON x.term_id IN (SELECT w.term_id FROM wanted w WHERE w.condition_id = d.condition_id AND w.is_region = d.is_region)
+    AND x.published_at >= :start AND x.published_at <= :end
   WHERE NOT d.both_sides OR EXISTS (
     SELECT 1 FROM article_terms y CROSS JOIN wanted o ON o.condition_id = d.condition_id AND o.term_id = y.term_id
     WHERE y.article_id = x.article_id AND o.is_region != d.is_region)
   UNION ALL
   SELECT c.id, a.id, a.published_at,
     (a.kind = 'event' AND NOT :events) OR (a.members_only AND NOT :members_only)
-  FROM cond c CROSS JOIN articles a INDEXED BY articles_window
-  WHERE c.regions IS NULL AND c.topics IS NULL
-    AND a.status = 'published' AND a.published_at >= :start AND a.published_at <= :end
+  FROM articles a INDEXED BY articles_window CROSS JOIN cond c
+  WHERE a.status = 'published' AND a.published_at >= :start AND a.published_at <= :end
+    AND c.regions IS NULL AND c.topics IS NULL
 )
 """
 
