@@ -161,11 +161,13 @@ class RawClient:
     client costs ~0.1 ms per request, so the ceiling and the app are measured on the server's capacity.
     """
 
-    def __init__(self, base_url: str, timeout: float = 30.0) -> None:
+    def __init__(self, base_url: str, timeout: float = 30.0, headers: dict[str, str] | None = None) -> None:
         host_port = base_url.split("://", 1)[1].rstrip("/")
         host, _, port = host_port.partition(":")
         self.host, self.port = host, int(port or 80)
         self.timeout = timeout
+        # Sent with every request, e.g. Accept-Encoding: gzip as a browser does (the server then compresses).
+        self.headers = headers or {}
         self.cookies: dict[str, str] = {}
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
@@ -210,7 +212,7 @@ class RawClient:
             lines.append("Content-Type: application/x-www-form-urlencoded")
         if body or method != "GET":
             lines.append(f"Content-Length: {len(body)}")
-        lines.extend(f"{key}: {value}" for key, value in headers.items())
+        lines.extend(f"{key}: {value}" for key, value in {**self.headers, **headers}.items())
         self._writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
         head = await self._reader.readuntil(b"\r\n\r\n")
         status_line, *header_lines = head.decode("latin-1").rstrip("\r\n").split("\r\n")
