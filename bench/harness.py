@@ -180,8 +180,17 @@ class RawClient:
         form: dict[str, str] | None = None,
         headers: dict[str, str] | None = None,
     ) -> RawResponse:
+        reused = self._writer is not None
         try:
-            return await asyncio.wait_for(self._request(method, path, form, headers or {}), self.timeout)
+            try:
+                return await asyncio.wait_for(self._request(method, path, form, headers or {}), self.timeout)
+            except (ConnectionError, asyncio.IncompleteReadError) as error:
+                # The server closed the idle keep-alive connection (uvicorn: after 5 s) before reading
+                # this request: a browser opens a new connection and sends it again, so do we, once.
+                if not reused or (isinstance(error, asyncio.IncompleteReadError) and error.partial):
+                    raise
+                await self.aclose()
+                return await asyncio.wait_for(self._request(method, path, form, headers or {}), self.timeout)
         except (
             OSError,
             asyncio.IncompleteReadError,
