@@ -131,7 +131,7 @@ async def run_load(
 
 def ratio_line(measured: Result, ceiling: Result) -> str:
     ratio = measured.rps / ceiling.rps if ceiling.rps else float("nan")
-    return f"ratio {measured.name} / {ceiling.name}: {ratio:.2f} of the hello-world ceiling (req/s)"
+    return f"ratio {measured.name} / {ceiling.name}: {ratio:.3f} of the hello-world ceiling (req/s)"
 
 
 def median(values: list[float]) -> float:
