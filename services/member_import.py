@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import anyio.to_thread
 
 from db import admin_members as queries
+from db.members import PROFILE_COLUMNS
 from services.context import AppContext
 from services.initial_passwords import NewMember, create_members
 from services.japanese import normalize_member_number
@@ -18,21 +19,7 @@ from services.password_flow import initial_password_length, policy_from_org
 from services.password_policy import check_password, failed, generate_initial_password, ime_hint
 from services.profile import LABELS, validate_profile
 
-COLUMNS: tuple[str, ...] = (
-    "member_number",
-    "family_name",
-    "given_name",
-    "family_kana",
-    "given_kana",
-    "email",
-    "phone",
-    "postal_code",
-    "prefecture",
-    "address1",
-    "address2",
-    "affiliation",
-    "membership_type",
-)
+COLUMNS: tuple[str, ...] = ("member_number", *PROFILE_COLUMNS)
 OPTIONAL_COLUMNS: tuple[str, ...] = ("initial_password",)
 COLUMN_LABELS: dict[str, str] = {
     "member_number": "会員番号",

@@ -57,7 +57,7 @@ NEW_REQUIRED = "新しいパスワードを入力してください。"
 CONFIRM_REQUIRED = "確認のため、新しいパスワードをもう一度入力してください。"
 CONFIRM_MISMATCH = "確認用のパスワードが一致しません。同じパスワードをもう一度入力してください。"
 CONFIRM_OK = "確認用のパスワードが一致しています。"
-CONFIRM_TODO = "確認のため、同じパスワードをもう一度入力してください。"
+CONFIRM_PENDING = "確認のため、同じパスワードをもう一度入力してください。"
 IDENTIFIER_REQUIRED = "会員番号またはメールアドレスを入力してください。"
 IDENTIFIER_INVALID = "会員番号（数字）またはメールアドレスの形式で入力してください。"
 
@@ -186,7 +186,7 @@ async def is_recent_password(app: AppContext, member: sqlite3.Row, password: str
 def _confirm_line(password: str, confirm: str) -> RuleLine:
     label = "確認用のパスワードと一致している"
     if not confirm:
-        return RuleLine("confirm", label, CONFIRM_TODO, "todo")
+        return RuleLine("confirm", label, CONFIRM_PENDING, "todo")
     if confirm != password:
         return RuleLine("confirm", label, CONFIRM_MISMATCH, "ng")
     return RuleLine("confirm", label, CONFIRM_OK, "ok")

@@ -11,6 +11,7 @@ from typing import Literal
 
 from db import audit
 from db import profile as profile_db
+from db.members import PROFILE_COLUMNS
 from services.charset import check_text
 from services.clock import from_db
 from services.context import AppContext
@@ -53,19 +54,7 @@ __all__ = [
 
 # The member CSV's column names (DESIGN.md §4), in form order. membership_type is set by the
 # organization, so it is validated when given (import, admin) but never taken from /profile.
-EDITABLE_FIELDS: tuple[str, ...] = (
-    "family_name",
-    "given_name",
-    "family_kana",
-    "given_kana",
-    "email",
-    "phone",
-    "postal_code",
-    "prefecture",
-    "address1",
-    "address2",
-    "affiliation",
-)
+EDITABLE_FIELDS: tuple[str, ...] = tuple(column for column in PROFILE_COLUMNS if column != "membership_type")
 PROFILE_FIELDS: tuple[str, ...] = (*EDITABLE_FIELDS, "membership_type")
 REQUIRED_FIELDS: frozenset[str] = frozenset(
     {"family_name", "given_name", "family_kana", "given_kana", "email"}

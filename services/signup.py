@@ -17,7 +17,14 @@ from services import membership
 from services.context import AppContext
 from services.notify import send_mail
 from services.org import OrgSettings
-from services.password_flow import CONFIRM_OK, CONFIRM_TODO, Evaluation, RuleLine, policy_from_org, rule_label
+from services.password_flow import (
+    CONFIRM_OK,
+    CONFIRM_PENDING,
+    Evaluation,
+    RuleLine,
+    policy_from_org,
+    rule_label,
+)
 from services.password_policy import RuleCode, RuleResult, check_password, failed, ime_hint
 from services.profile import EDITABLE_FIELDS, validate_profile
 from services.rate_limit import Limit, allow
@@ -74,7 +81,7 @@ def password_evaluation(org: OrgSettings, password: str, confirm: str) -> Evalua
         if result.code != RuleCode.NOT_MEMBER_NUMBER
     ]
     if not confirm:
-        confirm_line = RuleLine("confirm", "確認用のパスワードと一致している", CONFIRM_TODO, "todo")
+        confirm_line = RuleLine("confirm", "確認用のパスワードと一致している", CONFIRM_PENDING, "todo")
     elif confirm != password:
         confirm_line = RuleLine("confirm", "確認用のパスワードと一致している", PASSWORD_MISMATCH, "ng")
     else:
