@@ -21,6 +21,7 @@ from services.charset import check_text
 from services.clock import from_db
 from services.payment_config import PaymentNotConfigured, get_gateway
 from services.payments import states
+from services.spreadsheet import safe_cell
 
 PAGE_SIZE = 100
 CSV_HEADER = [
@@ -60,12 +61,6 @@ def _filters(request: Request[Any, Any, Any]) -> tuple[payment_queries.FeeFilter
         ),
         raw,
     )
-
-
-def _cell(value: Any) -> str:
-    """Text that spreadsheet software will not run as a formula."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 class AdminFeesController(Controller):
@@ -224,7 +219,7 @@ class AdminPaymentsController(Controller):
             method = row["paid_method"] or (row["attempt_method"] if row["status"] != "paid" else "")
             writer.writerow(
                 [
-                    _cell(value)
+                    safe_cell(value)
                     for value in (
                         row["member_number"],
                         f"{row['family_name'] or ''} {row['given_name'] or ''}".strip(),

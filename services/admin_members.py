@@ -14,6 +14,7 @@ from services.context import AppContext
 from services.japanese import normalize_member_number
 from services.member_import import COLUMNS, NUMBER_ERROR
 from services.profile import PROFILE_FIELDS, validate_profile
+from services.spreadsheet import safe_cell
 
 Errors = dict[str, str]
 
@@ -92,13 +93,5 @@ def export_csv(rows: Sequence[sqlite3.Row]) -> bytes:
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(COLUMNS)
     for row in rows:
-        writer.writerow([_cell(str(row[name] or "")) for name in COLUMNS])
+        writer.writerow([safe_cell(row[name]) for name in COLUMNS])
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
-
-
-def _cell(value: str) -> str:
-    # A cell starting with = + - @ is run as a formula by spreadsheet programs (CSV injection).
-    # Phone numbers and dates start with digits, so only typed text is affected.
-    if value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value

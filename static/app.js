@@ -35,10 +35,15 @@
   document.addEventListener("DOMContentLoaded", function () { focusErrors(document); });
   document.addEventListener("htmx:afterSwap", function (event) { focusErrors(event.target); });
 
-  // Caps Lock and IME hints on password fields.
-  document.addEventListener("keyup", function (event) {
+  // Caps Lock and IME hints on password fields. Caps Lock is only known from key events; text an IME,
+  // a paste or autofill inserts may come without a key event, so the IME part also follows "input".
+  var capsLockOn = new WeakMap();
+  function updatePasswordHint(event) {
     var input = event.target;
     if (!input.matches || !input.matches("input[data-password-hints]")) { return; }
+    if (event.type === "keyup" && event.getModifierState) {
+      capsLockOn.set(input, event.getModifierState("CapsLock"));
+    }
     var hint = document.getElementById("caps-" + input.id);
     if (!hint) {
       hint = document.createElement("small");
@@ -48,14 +53,14 @@
       input.insertAdjacentElement("afterend", hint);
     }
     var messages = [];
-    if (event.getModifierState && event.getModifierState("CapsLock")) {
-      messages.push("Caps Lock がオンになっています。");
-    }
+    if (capsLockOn.get(input)) { messages.push("Caps Lock がオンになっています。"); }
     if (/[^\x20-\x7e]/.test(input.value)) {
       messages.push("全角文字が含まれています。日本語入力（IME）がオンになっていないかご確認ください。");
     }
     hint.textContent = messages.join(" ");
-  });
+  }
+  document.addEventListener("keyup", updatePasswordHint);
+  document.addEventListener("input", updatePasswordHint);
 
   // Forms marked data-unsaved-guard ask before the member leaves with unsaved edits.
   var dirtyForms = new Set();

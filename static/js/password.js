@@ -91,27 +91,6 @@
     });
   });
 
-  // app.js shows the Caps Lock / IME hint on keyup; text inserted by an IME, a paste or autofill
-  // may come without one, so the IME part is also refreshed on input, in the same hint element.
-  var IME_HINT = "全角文字が含まれています。日本語入力（IME）がオンになっていないかご確認ください。";
-  var CAPS_HINT = "Caps Lock がオンになっています。";
-  document.addEventListener("input", function (event) {
-    var input = event.target;
-    if (!input.matches || !input.matches("input[data-password-hints]")) { return; }
-    var hint = document.getElementById("caps-" + input.id);
-    if (!hint) {
-      hint = document.createElement("small");
-      hint.id = "caps-" + input.id;
-      hint.className = "field-error";
-      hint.setAttribute("aria-live", "polite");
-      input.insertAdjacentElement("afterend", hint);
-    }
-    var messages = [];
-    if (hint.textContent.indexOf(CAPS_HINT) >= 0) { messages.push(CAPS_HINT); }
-    if (/[^\x20-\x7e]/.test(input.value)) { messages.push(IME_HINT); }
-    hint.textContent = messages.join(" ");
-  });
-
   document.addEventListener("DOMContentLoaded", function () { setUp(document); });
   // A refused submit swaps the form in again (htmx); wire up the new copy.
   document.addEventListener("htmx:afterSwap", function (event) { setUp(event.target.ownerDocument || document); });
