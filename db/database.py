@@ -18,6 +18,11 @@ log = logging.getLogger("tsudoi.db")
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+# A column a landed migration gained later: SQLite has no ADD COLUMN IF NOT EXISTS, so a repair migration
+# names it on a comment line and the runner adds it (in that migration's transaction) only where missing.
+_ADD_COLUMN_IF_MISSING = re.compile(
+    r"^-- add-column-if-missing: ([A-Za-z_][A-Za-z0-9_]*)\.([A-Za-z_][A-Za-z0-9_]*) (.+)$", re.MULTILINE
+)
 
 Params = Sequence[Any] | dict[str, Any]
 
@@ -162,6 +167,7 @@ class Database:
             sql = path.read_text(encoding="utf-8")
             async with self._write_lock:
                 try:
+                    sql = await self._missing_columns_sql(sql) + sql
                     await self._writer.executescript(
                         f"BEGIN IMMEDIATE;\n{sql}\n;PRAGMA user_version = {number};\nCOMMIT;"
                     )
@@ -174,6 +180,17 @@ class Database:
                     ) from error
             log.info("applied migration %s", path.name)
         return latest
+
+    async def _missing_columns_sql(self, sql: str) -> str:
+        """ALTER TABLE … ADD COLUMN for each `-- add-column-if-missing:` line whose column the table lacks."""
+        assert self._writer is not None
+        statements = []
+        for table, column, definition in _ADD_COLUMN_IF_MISSING.findall(sql):
+            async with self._writer.execute("SELECT name FROM pragma_table_info(?)", (table,)) as cursor:
+                columns = {row[0] for row in await cursor.fetchall()}
+            if columns and column not in columns:
+                statements.append(f"ALTER TABLE {table} ADD COLUMN {column} {definition};\n")
+        return "".join(statements)
 
     async def backup_to(self, target: Path) -> None:
         """A consistent copy through SQLite's online backup API, safe while the app writes."""

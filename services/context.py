@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,8 +14,11 @@ from services.clock import Clock
 from services.hashing import Hasher
 from services.mailer import Mailer, make_transport
 from services.org import OrgSettings, org_from_strings
+from services.schema_check import schema_drift
 from services.settings import Settings
 from services.templates import make_environment
+
+log = logging.getLogger("tsudoi.schema")
 
 
 @dataclass
@@ -55,5 +59,12 @@ def build_context(settings: Settings, clock: Clock | None = None) -> AppContext:
 async def open_context(ctx: AppContext) -> AppContext:
     await ctx.db.connect()
     await ctx.db.migrate(backup_dir=ctx.settings.data_dir / "backups")
+    drift = await schema_drift(ctx.db)
+    if drift:
+        log.warning(
+            "the database schema differs from what the migrations build (a migration was edited after "
+            "this database got it; add a repair migration): %s",
+            "; ".join(str(item) for item in drift),
+        )
     await ctx.reload_org()
     return ctx
