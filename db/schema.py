@@ -29,7 +29,9 @@ def normalize_sql(sql: str | None) -> str:
     text = re.sub(r"--[^\n]*", " ", sql or "")
     text = re.sub(r"\s+", " ", text).strip()
     text = re.sub(r"\s*([(),;])\s*", r"\1", text)
-    return re.sub(r"^(CREATE (?:UNIQUE )?(?:VIRTUAL )?(?:TABLE|INDEX|TRIGGER|VIEW)) IF NOT EXISTS ", r"\1 ", text)
+    return re.sub(
+        r"^(CREATE (?:UNIQUE )?(?:VIRTUAL )?(?:TABLE|INDEX|TRIGGER|VIEW)) IF NOT EXISTS ", r"\1 ", text
+    )
 
 
 @dataclass(frozen=True)
