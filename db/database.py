@@ -9,6 +9,7 @@ import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,34 @@ _ADD_COLUMN_IF_MISSING = re.compile(
 )
 
 Params = Sequence[Any] | dict[str, Any]
+
+# Every schema object by name, and every column as "table.column" (SQLite's own objects left out).
+_LIVE_OBJECTS_SQL = """
+SELECT 'object', name FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'
+UNION ALL
+SELECT 'column', m.name || '.' || p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p
+WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\'
+"""
+
+
+@lru_cache(maxsize=8)
+def _footprints(scripts: tuple[tuple[int, str], ...]) -> dict[int, frozenset[tuple[str, str]]]:
+    """What each migration creates that a fresh database still has, found by applying them in memory."""
+    conn = sqlite3.connect(":memory:")
+    try:
+        seen: set[tuple[str, str]] = set()
+        created: dict[int, set[tuple[str, str]]] = {}
+        for number, sql in scripts:
+            try:
+                conn.executescript(sql)
+            except sqlite3.Error:
+                break  # a broken migration stops here, as it would stop start-up
+            now = {(str(row[0]), str(row[1])) for row in conn.execute(_LIVE_OBJECTS_SQL)}
+            created[number] = now - seen
+            seen = now
+        return {number: frozenset(objects & seen) for number, objects in created.items()}
+    finally:
+        conn.close()
 
 
 class MigrationError(RuntimeError):
@@ -163,23 +192,55 @@ class Database:
             target = backup_dir / f"before-migration-v{current}-{stamp}.sqlite3"
             await self.backup_to(target)
             log.info("backup before migration written to %s", target)
+        if pending and current > 0:
+            for number, path in await self._skipped_migrations(files, current):
+                await self._apply(path, current)
+                log.warning(
+                    "applied migration %s, which landed below this database's version %s", path.name, current
+                )
         for number, path in pending:
-            sql = path.read_text(encoding="utf-8")
-            async with self._write_lock:
-                try:
-                    sql = await self._missing_columns_sql(sql) + sql
-                    await self._writer.executescript(
-                        f"BEGIN IMMEDIATE;\n{sql}\n;PRAGMA user_version = {number};\nCOMMIT;"
-                    )
-                except sqlite3.Error as error:
-                    if self._writer.in_transaction:
-                        await self._writer.execute("ROLLBACK")
-                    raise MigrationError(
-                        f"Migration {path.name} failed: {error}. The database was left unchanged "
-                        f"at schema version {number - 1}."
-                    ) from error
+            await self._apply(path, number, previous=current)
+            current = number
             log.info("applied migration %s", path.name)
         return latest
+
+    async def _apply(self, path: Path, version: int, previous: int | None = None) -> None:
+        """One migration in one transaction, ending with `PRAGMA user_version = version`."""
+        assert self._writer is not None
+        sql = path.read_text(encoding="utf-8")
+        async with self._write_lock:
+            try:
+                sql = await self._missing_columns_sql(sql) + sql
+                await self._writer.executescript(
+                    f"BEGIN IMMEDIATE;\n{sql}\n;PRAGMA user_version = {version};\nCOMMIT;"
+                )
+            except sqlite3.Error as error:
+                if self._writer.in_transaction:
+                    await self._writer.execute("ROLLBACK")
+                raise MigrationError(
+                    f"Migration {path.name} failed: {error}. The database was left unchanged "
+                    f"at schema version {version if previous is None else previous}."
+                ) from error
+
+    async def _skipped_migrations(self, files: list[tuple[int, Path]], current: int) -> list[tuple[int, Path]]:
+        """Migrations numbered at or below the database's version that it never got.
+
+        In the project's first hour migrations landed out of number order (0009 before 0003-0008, 0008
+        before 0006), so a database made in between records version 9 without them, and the usual rule
+        (apply what is above user_version) would never apply them. A migration counts as skipped when the
+        database has none of the tables, columns, indexes and triggers it creates (those a fresh database
+        still has). A migration present in part is not re-applied: repair migrations handle that case.
+        """
+        assert self._writer is not None
+        scripts = tuple((number, path.read_text(encoding="utf-8")) for number, path in files)
+        footprints = await asyncio.to_thread(_footprints, scripts)
+        async with self._writer.execute(_LIVE_OBJECTS_SQL) as cursor:
+            live = {(str(row[0]), str(row[1])) for row in await cursor.fetchall()}
+        return [
+            (number, path)
+            for number, path in files
+            if number <= current and footprints.get(number) and not footprints[number] & live
+        ]
 
     async def _missing_columns_sql(self, sql: str) -> str:
         """ALTER TABLE … ADD COLUMN for each `-- add-column-if-missing:` line whose column the table lacks."""

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from litestar.routes import HTTPRoute
 
-from db.database import MIGRATIONS_DIR, Database, migration_files
+from db.database import MIGRATIONS_DIR, Database, MigrationError, migration_files
 from db.schema import Schema, fresh_schema, read_schema_sync
 from services.clock import FrozenClock
 from services.schema_check import schema_drift
@@ -34,7 +34,15 @@ PAGE_LIMIT = 200
 
 def test_fixtures_cover_the_releases():
     names = {path.stem for path in RELEASES}
-    assert {"v0001-7fdc40e", "v0009-199de87", "v0010-95b998c", "v0010-6ec1326"} <= names
+    assert {
+        "v0001-7fdc40e",
+        "v0005-71a932d",
+        "v0009-1766b92",
+        "v0009-9cdffad",
+        "v0009-199de87",
+        "v0010-95b998c",
+        "v0010-6ec1326",
+    } <= names
 
 
 def open_readonly(path: Path) -> sqlite3.Connection:
@@ -211,3 +219,25 @@ async def test_without_the_repair_the_check_names_the_missing_index(tmp_path):
         assert drift[0].japanese == "索引 articles_window がありません。"
     finally:
         await db.close()
+
+
+async def test_a_database_older_than_member_tiers_stops_start_up_with_the_reason(tmp_path):
+    """e123f65 (the project's second commit) made 0001 without tiers and member_tiers; 0004 alters
+    member_tiers, so the upgrade stops there with the migration's name, after the backup was written."""
+    original = FIXTURES_DIR / "refused-v0001-e123f65.sqlite3"
+    database = tmp_path / "data" / "tsudoi.sqlite3"
+    database.parent.mkdir()
+    shutil.copyfile(original, database)
+    db = Database(database)
+    await db.connect()
+    try:
+        with pytest.raises(MigrationError, match="0004_membership.sql failed: no such table: member_tiers"):
+            await db.migrate(backup_dir=tmp_path / "backups")
+    finally:
+        await db.close()
+    [backup] = (tmp_path / "backups").glob("before-migration-v1-*.sqlite3")
+    conn = sqlite3.connect(backup)
+    try:
+        assert read_schema_sync(conn) == read_schema_sync(open_readonly(original))
+    finally:
+        conn.close()

@@ -123,3 +123,47 @@ async def test_start_up_is_quiet_when_the_schema_matches(tmp_path, caplog):
         ctx = await open_context(build_context(settings))
         await ctx.db.close()
     assert not [record for record in caplog.records if record.name == "tsudoi.schema"]
+
+
+async def test_a_migration_that_landed_below_the_database_version_is_applied(tmp_path):
+    """Early on, 0009 landed before 0003-0008: a database made then records version 9 without them."""
+    folder = tmp_path / "m"
+    folder.mkdir()
+    (folder / "0001_a.sql").write_text("CREATE TABLE a (x);", encoding="utf-8")
+    (folder / "0009_c.sql").write_text("CREATE TABLE c (x); CREATE INDEX c_x ON c (x);", encoding="utf-8")
+    db = Database(tmp_path / "t.sqlite3")
+    await db.connect()
+    try:
+        await db.migrate(folder)
+        assert await db.schema_version() == 9
+        (folder / "0003_b.sql").write_text(
+            "CREATE TABLE b (x); INSERT INTO b VALUES (1); ALTER TABLE a ADD COLUMN y;", encoding="utf-8"
+        )
+        (folder / "0010_d.sql").write_text("CREATE TABLE d (x);", encoding="utf-8")
+        assert await db.migrate(folder, backup_dir=tmp_path / "backups") == 10
+        assert await db.fetchval("SELECT count(*) FROM b") == 1
+        assert await db.fetchval("SELECT count(*) FROM pragma_table_info('a') WHERE name = 'y'") == 1
+        assert await schema_drift(db, folder) == []
+        # Applied once: the next start finds it present.
+        (folder / "0011_e.sql").write_text("CREATE TABLE e (x);", encoding="utf-8")
+        await db.migrate(folder)
+        assert await db.fetchval("SELECT count(*) FROM b") == 1
+    finally:
+        await db.close()
+
+
+async def test_a_migration_present_in_part_is_not_applied_again(tmp_path):
+    folder = tmp_path / "m"
+    folder.mkdir()
+    (folder / "0001_a.sql").write_text("CREATE TABLE a (x);", encoding="utf-8")
+    db = Database(tmp_path / "t.sqlite3")
+    await db.connect()
+    try:
+        await db.migrate(folder)
+        # 0001 edited after it landed (the mistake the repair migrations mend): not a skipped migration.
+        (folder / "0001_a.sql").write_text("CREATE TABLE a (x); CREATE TABLE a2 (x);", encoding="utf-8")
+        (folder / "0002_b.sql").write_text("CREATE TABLE b (x);", encoding="utf-8")
+        await db.migrate(folder)
+        assert [str(item) for item in await schema_drift(db, folder)] == ["missing table a2"]
+    finally:
+        await db.close()
