@@ -53,3 +53,12 @@ def test_every_migration_is_recorded_as_landed():
         "New migrations: add them to LANDED in tests/unit/test_migrations_frozen.py once final: "
         + ", ".join(f'"{name}": "{digest}"' for name, digest in sorted(unrecorded.items()))
     )
+
+
+def test_a_new_migration_is_numbered_above_every_landed_one():
+    highest = max(int(name[:4]) for name in LANDED)
+    low = [path.name for number, path in migration_files() if path.name not in LANDED and number <= highest]
+    assert not low, (
+        f"{', '.join(low)}: number it above {highest:04d}. A database already at version {highest} applies only "
+        "migrations numbered above it (0003-0008 landing after 0009 left early databases without them)."
+    )
