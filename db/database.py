@@ -56,6 +56,10 @@ def _footprints(scripts: tuple[tuple[int, str], ...]) -> dict[int, frozenset[tup
         conn.close()
 
 
+def _footprints_of(files: list[tuple[int, Path]]) -> dict[int, frozenset[tuple[str, str]]]:
+    return _footprints(tuple((number, path.read_text(encoding="utf-8")) for number, path in files))
+
+
 class MigrationError(RuntimeError):
     """A migration failed or the database is newer than this code; start-up must stop."""
 
@@ -193,21 +197,20 @@ class Database:
             await self.backup_to(target)
             log.info("backup before migration written to %s", target)
         if pending and current > 0:
-            for number, path in await self._skipped_migrations(files, current):
-                await self._apply(path, current)
+            for _, path in await self._skipped_migrations(files, current):
+                await self._apply(path.name, path.read_text(encoding="utf-8"), current)
                 log.warning(
                     "applied migration %s, which landed below this database's version %s", path.name, current
                 )
         for number, path in pending:
-            await self._apply(path, number, previous=current)
+            await self._apply(path.name, path.read_text(encoding="utf-8"), number, previous=current)
             current = number
             log.info("applied migration %s", path.name)
         return latest
 
-    async def _apply(self, path: Path, version: int, previous: int | None = None) -> None:
+    async def _apply(self, name: str, sql: str, version: int, previous: int | None = None) -> None:
         """One migration in one transaction, ending with `PRAGMA user_version = version`."""
         assert self._writer is not None
-        sql = path.read_text(encoding="utf-8")
         async with self._write_lock:
             try:
                 sql = await self._missing_columns_sql(sql) + sql
@@ -218,11 +221,13 @@ class Database:
                 if self._writer.in_transaction:
                     await self._writer.execute("ROLLBACK")
                 raise MigrationError(
-                    f"Migration {path.name} failed: {error}. The database was left unchanged "
+                    f"Migration {name} failed: {error}. The database was left unchanged "
                     f"at schema version {version if previous is None else previous}."
                 ) from error
 
-    async def _skipped_migrations(self, files: list[tuple[int, Path]], current: int) -> list[tuple[int, Path]]:
+    async def _skipped_migrations(
+        self, files: list[tuple[int, Path]], current: int
+    ) -> list[tuple[int, Path]]:
         """Migrations numbered at or below the database's version that it never got.
 
         In the project's first hour migrations landed out of number order (0009 before 0003-0008, 0008
@@ -232,8 +237,7 @@ class Database:
         still has). A migration present in part is not re-applied: repair migrations handle that case.
         """
         assert self._writer is not None
-        scripts = tuple((number, path.read_text(encoding="utf-8")) for number, path in files)
-        footprints = await asyncio.to_thread(_footprints, scripts)
+        footprints = await asyncio.to_thread(_footprints_of, files)
         async with self._writer.execute(_LIVE_OBJECTS_SQL) as cursor:
             live = {(str(row[0]), str(row[1])) for row in await cursor.fetchall()}
         return [
