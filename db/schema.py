@@ -90,13 +90,17 @@ async def read_schema(db: Database) -> Schema:
     return Schema.from_rows(await db.fetchall(_OBJECTS_SQL), await db.fetchall(_COLUMNS_SQL))
 
 
-@lru_cache(maxsize=4)
 def fresh_schema(directory: Path = MIGRATIONS_DIR) -> Schema:
-    """The schema every migration builds on an empty database (in memory; computed once per process)."""
+    """The schema every migration in `directory` builds on an empty database (in memory, once per content)."""
+    return _fresh_schema(tuple(path.read_text(encoding="utf-8") for _, path in migration_files(directory)))
+
+
+@lru_cache(maxsize=4)
+def _fresh_schema(scripts: tuple[str, ...]) -> Schema:
     conn = sqlite3.connect(":memory:")
     try:
-        for _, path in migration_files(directory):
-            conn.executescript(path.read_text(encoding="utf-8"))
+        for sql in scripts:
+            conn.executescript(sql)
         return read_schema_sync(conn)
     finally:
         conn.close()
