@@ -18,7 +18,13 @@ from db.schema import Schema, SchemaObject, fresh_schema, read_schema
 Problem = Literal["missing", "different", "extra"]
 Kind = Literal["table", "column", "index", "trigger", "view"]
 
-_KIND_JA = {"table": "テーブル", "column": "列", "index": "索引", "trigger": "トリガー", "view": "ビュー"}
+_KIND_JA = {
+    "table": "テーブル",
+    "column": "列",
+    "index": "インデックス",
+    "trigger": "トリガー",
+    "view": "ビュー",
+}
 
 
 @dataclass(frozen=True)
@@ -42,7 +48,7 @@ class SchemaDrift:
             return f"{what} がありません。"
         if self.problem == "extra":
             return f"{what} はマイグレーションにないものです。"
-        return f"{what} の定義が新規のデータベースと違います（{self.detail}）。"
+        return f"{what} の定義が、新しく作ったデータベースと違います（{self.detail}）。"
 
 
 def _kind(item: SchemaObject) -> Kind:

@@ -216,7 +216,7 @@ async def test_without_the_repair_the_check_names_the_missing_index(tmp_path):
         await db.migrate(unrepaired)
         drift = await schema_drift(db, MIGRATIONS_DIR)
         assert [str(item) for item in drift] == ["missing index articles_window (on articles)"]
-        assert drift[0].japanese == "索引 articles_window がありません。"
+        assert drift[0].japanese == "インデックス articles_window がありません。"
     finally:
         await db.close()
 

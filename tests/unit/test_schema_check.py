@@ -99,7 +99,9 @@ async def test_drift_names_missing_and_changed_objects(tmp_path):
         "列 members.digest_frequency がありません。",
         "テーブル leftovers はマイグレーションにないものです。",
     ]
-    assert drift[4].japanese.startswith("索引 fees_member の定義が新規のデータベースと違います（")
+    assert drift[4].japanese.startswith(
+        "インデックス fees_member の定義が、新しく作ったデータベースと違います（"
+    )
 
 
 async def test_start_up_logs_the_drift_as_a_warning(tmp_path, caplog):
