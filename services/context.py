@@ -62,8 +62,8 @@ async def open_context(ctx: AppContext) -> AppContext:
     drift = await schema_drift(ctx.db)
     if drift:
         log.warning(
-            "the database schema differs from what the migrations build (a migration was edited after "
-            "this database got it; add a repair migration): %s",
+            "the database schema differs from a fresh database's; pages that need what is missing may fail "
+            "(back up, then report this line to the Tsudoi developers): %s",
             "; ".join(str(item) for item in drift),
         )
     await ctx.reload_org()
