@@ -119,8 +119,10 @@ def is_overdue(fee: sqlite3.Row, *, now: datetime, tz: ZoneInfo) -> bool:
     return fee["status"] != "paid" and str(fee["due_on"]) < now.astimezone(tz).date().isoformat()
 
 
-async def choose_method(ctx: AppContext, *, member_id: int, fee_id: int, method: str) -> AttemptChoice:
-    """決定: the fee's one live attempt with this method (an existing live attempt wins, unchanged)."""
+async def choose_method(
+    ctx: AppContext, *, member_id: int, fee_id: int, method: str, gateway: str
+) -> AttemptChoice:
+    """決定: the fee's one live attempt with this method at `gateway` (an existing live attempt wins)."""
     if method not in enabled_methods(ctx.org):
         raise ValueError("method not offered")
     now = ctx.clock.now()
@@ -129,7 +131,7 @@ async def choose_method(ctx: AppContext, *, member_id: int, fee_id: int, method:
         fee_id=fee_id,
         member_id=member_id,
         method=method,
-        gateway=ctx.settings.payment_gateway,
+        gateway=gateway,
         order_id=new_order_id(now.astimezone(ctx.settings.tz)),
         idempotency_key=secrets.token_hex(16),
         now=now,

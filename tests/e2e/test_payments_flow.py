@@ -79,7 +79,7 @@ def test_card_payment_through_the_profile_check_on_a_phone(page: Any, live_serve
 
     page.get_by_role("button", name="お支払い手続きページへ").click()
     expect(page).to_have_url(re.compile(r"/sandbox-gateway/"))
-    expect(page.get_by_text("テスト用の決済画面").first).to_be_visible()
+    expect(page.get_by_text("テスト決済").first).to_be_visible()
     assert_no_horizontal_scroll(page)
     screenshot(page, "payments-sandbox-card")
     page.get_by_role("button", name="支払いに成功する").click()
@@ -110,7 +110,7 @@ def test_convenience_store_payment_skips_a_profile_checked_today(page: Any, live
     page.get_by_label("コンビニ払い").check()
     page.get_by_role("button", name="決定").click()
     page.get_by_role("button", name="お支払い手続きページへ").click()
-    expect(page.get_by_text("テスト用の決済画面").first).to_be_visible()
+    expect(page.get_by_text("テスト決済").first).to_be_visible()
     page.get_by_role("button", name="コンビニの支払い番号を発行する").click()
     expect(page.get_by_text("コンビニでのお支払い番号を発行しました。")).to_be_visible()
     assert_no_horizontal_scroll(page)

@@ -180,7 +180,7 @@ async def test_card_payment_on_the_sandbox_end_to_end(client, app_ctx, settings)
     assert hosted.startswith("http://testserver.local/sandbox-gateway/")
     page = await client.get(urlsplit(hosted).path)
     text = visible_text(page.text)
-    assert "テスト用の決済画面" in text and "10,000円" in text
+    assert "テスト決済" in text and "10,000円" in text
     assert "支払いに成功する" in text and "カードが使えなかったことにする" in text
     done = await press(client, hosted, "card_success")
     assert done.status_code == 303
@@ -531,7 +531,7 @@ async def test_sandbox_page_with_a_broken_link_explains_what_to_do(client, app_c
     page = await client.get("/sandbox-gateway/not-a-token")
     assert page.status_code == 400
     text = visible_text(page.text)
-    assert "テスト用の決済画面" in text and "もう一度お手続きください" in text
+    assert "テスト決済" in text and "もう一度お手続きください" in text
     response = await post_form(client, "/sandbox-gateway/not-a-token", {"outcome": "card_success"})
     assert response.status_code == 400
     row = await payment_queries.attempt(app_ctx.db, int(attempt["id"]))
