@@ -464,6 +464,56 @@ async def test_receipt_shows_the_invoice_number_and_tax_breakdown_the_admin_set(
     assert "10%対象￥10,000（内消費税等￥909）" in text and "不課税" not in text and "再発行" in text
 
 
+async def test_an_issued_receipt_keeps_its_issuer_payer_and_tax_line_when_settings_change(
+    client, app_ctx, clock
+):
+    await app_ctx.update_org(
+        {
+            "org_name": "一般社団法人 日本つどい学会",
+            "org_address": "〒100-0001 東京都千代田区千代田1-1",
+            "invoice_number": "T1234567890123",
+            "receipt_tax_mode": "inclusive10",
+        }
+    )
+    fee_id = await paid_fee(client, app_ctx)
+    first = pdf_text((await client.get(f"/payments/{fee_id}/receipt.pdf")).content)
+    for expected in (
+        "一般社団法人日本つどい学会",
+        "東京都千代田区千代田1-1",
+        "登録番号T1234567890123",
+        "10%対象￥10,000（内消費税等￥909）",
+        "山田花子様",
+        "発行日2026年11月23日",
+    ):
+        assert expected in first, expected
+    # A month later the organization moves, renames itself, drops its registration; the member renames.
+    clock.advance(timedelta(days=30))
+    await login(client, "001001")
+    await app_ctx.update_org(
+        {
+            "org_name": "一般財団法人 新つどい会",
+            "org_address": "〒530-0001 大阪府大阪市北区梅田1-1",
+            "invoice_number": "",
+            "receipt_tax_mode": "outside",
+        }
+    )
+    member_id = (await fee_row(app_ctx, fee_id))["member_id"]
+    await app_ctx.db.execute("UPDATE members SET family_name = '佐藤' WHERE id = ?", (member_id,))
+    again = pdf_text((await client.get(f"/payments/{fee_id}/receipt.pdf")).content)
+    assert "再発行" in again and "再発行" not in first
+    assert again.replace("再発行", "") == first  # the same document, word for word, plus 再発行
+    # A receipt issued after the change says what the settings say now.
+    later_item = await issue_fee(app_ctx, year=2027)
+    later_fee = await fee_id_of(app_ctx, member_id, later_item)
+    await payment_queries.mark_paid_by_transfer(
+        app_ctx.db, later_fee, note="n", paid_at=app_ctx.clock.now(), now=app_ctx.clock.now()
+    )
+    later = pdf_text((await client.get(f"/payments/{later_fee}/receipt.pdf")).content)
+    assert "一般財団法人新つどい会" in later and "佐藤花子様" in later and "大阪府" in later
+    assert "登録番号" not in later and "不課税" in later
+    assert "見本" not in later  # paid by bank transfer, not through the sandbox
+
+
 async def test_receipt_numbers_count_up_and_unpaid_fees_have_none(client, app_ctx):
     fee_id = await paid_fee(client, app_ctx)
     unpaid_item = await issue_fee(app_ctx, year=2027)
