@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from db import payments as payment_queries
-from services.payment_config import get_gateway
+from services.payment_config import gateway_state, get_gateway
 from services.payments import states
 from services.payments.sandbox import SIGNATURE_HEADER, SandboxGateway
 from services.payments.signing import signature_header
@@ -171,6 +171,21 @@ async def test_the_database_refuses_a_second_live_attempt(client, app_ctx):
             "'k2', 'now', 'now')",
             (fee_id,),
         )
+
+
+async def test_the_sandbox_set_in_the_environment_is_reported_as_a_test_gateway(client, app_ctx):
+    state = await gateway_state(app_ctx)
+    assert (state.name, state.source, state.ready, state.sandbox, state.live) == (
+        "sandbox",
+        "env",
+        True,
+        True,
+        False,
+    )
+    assert "TSUDOI_PAYMENT_GATEWAY=sandbox" in state.summary and "gmo または stripe" in state.summary
+    _, fee_id = await member_with_fee(app_ctx, client)
+    for path in ("/payments", f"/payments/{fee_id}/method"):
+        assert "テスト決済" in visible_text((await client.get(path)).text), path
 
 
 async def test_card_payment_on_the_sandbox_end_to_end(client, app_ctx, settings):
