@@ -269,7 +269,7 @@ def base_url_source(app: AppContext) -> tuple[str, str]:
     source = app.base_url_source()
     label = BASE_URL_SOURCES[source]
     if source == "env":
-        note = f"現在の値は{label}で設定されています（この欄より優先されます）。変更するには環境変数を変えて再起動してください。"
+        note = f"現在の値は{label}の値で、ここでは変更できません。変更するには環境変数を変えて再起動してください。"
     elif source == "console":
         note = f"現在の値は{label}です。環境変数 TSUDOI_BASE_URL を設定すると、そちらが優先されます。"
     else:

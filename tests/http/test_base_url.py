@@ -113,8 +113,9 @@ async def test_base_url_from_the_environment_wins_after_a_restart(tmp_path: Path
         page = await client.get("/admin/settings")
         field = re.search(r'<input id="field-base_url"[^>]*>', page.text)
         assert field and f'value="{PUBLIC}"' in field.group(0) and "readonly" in field.group(0)
-        assert "設定元: 環境変数 — 現在の値は環境変数 TSUDOI_BASE_URLで設定されています" in visible_text(
-            page.text
+        assert (
+            "設定元: 環境変数 — 現在の値は環境変数 TSUDOI_BASE_URLの値で、ここでは変更できません"
+            in visible_text(page.text)
         )
         # Saving the settings page keeps the stored value: the environment only decides while it is set.
         form = admin_settings.current_values(context)
