@@ -501,16 +501,29 @@ async def issue_receipt(
     issued_on: date,
     now: datetime,
     count: bool = True,
+    issuer_name: str | None = None,
+    issuer_address: str | None = None,
+    registration_number: str | None = None,
+    tax_mode: str | None = None,
 ) -> sqlite3.Row:
     """Count one more download of the fee's receipt, numbering it on the first; returns the receipt.
 
-    What the first receipt said (name, amount, purpose) is kept, so a reissue repeats it exactly.
+    What the first receipt said (payer, amount, purpose, issuer, registration number, tax mode, test
+    payment) is kept, so a reissue repeats it exactly; issuer values are only stored where none are
+    yet (a receipt numbered before they were kept, or by the demo without them).
     With count=False the receipt is only numbered (demo data), not counted as downloaded.
     """
+    issuer = (issuer_name, issuer_address, registration_number, tax_mode)
     async with db.write() as conn:
         cursor = await conn.execute(
-            "UPDATE receipts SET issue_count = issue_count + ?, last_issued_at = ? WHERE fee_id = ? RETURNING *",
-            (1 if count else 0, to_db(now), fee_id),
+            "UPDATE receipts SET issue_count = issue_count + ?, last_issued_at = ?, "
+            "issuer_name = coalesce(issuer_name, ?), issuer_address = coalesce(issuer_address, ?), "
+            "registration_number = coalesce(registration_number, ?), tax_mode = coalesce(tax_mode, ?), "
+            # Paid through the sandbox: the receipt is a sample (見本), whatever gateway runs later.
+            "test_payment = coalesce(test_payment, EXISTS (SELECT 1 FROM payment_attempts "
+            "WHERE fee_id = ? AND state = 'paid' AND gateway = 'sandbox')) "
+            "WHERE fee_id = ? RETURNING *",
+            (1 if count else 0, to_db(now), *issuer, fee_id, fee_id),
         )
         row = await cursor.fetchone()
         if row is None:
@@ -521,8 +534,10 @@ async def issue_receipt(
             seq = int(seq_row[0]) if seq_row else 1
             cursor = await conn.execute(
                 "INSERT INTO receipts (fee_id, receipt_year, receipt_seq, receipt_number, member_number, "
-                "payer_name, amount, purpose, payment_method, paid_on, issued_on, issue_count, last_issued_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
+                "payer_name, amount, purpose, payment_method, paid_on, issued_on, issue_count, last_issued_at, "
+                "issuer_name, issuer_address, registration_number, tax_mode, test_payment) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, EXISTS (SELECT 1 FROM payment_attempts "
+                "WHERE fee_id = ? AND state = 'paid' AND gateway = 'sandbox')) RETURNING *",
                 (
                     fee_id,
                     year,
@@ -537,6 +552,8 @@ async def issue_receipt(
                     issued_on.isoformat(),
                     1 if count else 0,
                     to_db(now),
+                    *issuer,
+                    fee_id,
                 ),
             )
             row = await cursor.fetchone()

@@ -27,6 +27,8 @@ class AdminSettingsController(Controller):
         typed = {
             spec.name: text_field(form, spec.name, max_length=1000) for spec in admin_settings.all_fields()
         }
+        if app.settings.base_url_from_env:
+            typed["base_url"] = app.settings.base_url  # shown read-only: TSUDOI_BASE_URL decides
         values, errors = admin_settings.validate_settings(typed)
         if errors:
             shown = {**values, **{name: typed[name] for name in errors}}
@@ -50,9 +52,20 @@ class AdminSettingsController(Controller):
         errors: dict[str, str],
         status: int = 200,
     ) -> Template:
+        app = ctx(request)
+        source, source_note = admin_settings.base_url_source(app)
+        if source == "env":
+            values = {**values, "base_url": app.settings.base_url}
+            errors = {name: problem for name, problem in errors.items() if name != "base_url"}
         return render(
             request,
             "admin_settings/page.html",
-            {"groups": admin_settings.groups(), "values": values, "errors": errors},
+            {
+                "groups": admin_settings.groups(),
+                "values": values,
+                "errors": errors,
+                "base_url_source": source,
+                "base_url_note": source_note,
+            },
             status=status,
         )

@@ -14,7 +14,15 @@ from db import payments as payment_queries
 from routes.common import ctx, current, flash, form_error_status, redirect, render, text_field
 from routes.guards import MEMBER_GUARDS
 from services import payment_flow
-from services.payment_config import PaymentNotConfigured, get_gateway
+from services.payment_config import (
+    GatewayState,
+    PaymentNotConfigured,
+    active_gateway,
+    configured_gateway_name,
+    gateway_state,
+    get_gateway,
+    refresh_demo_flag,
+)
 from services.payments import (
     GatewayUnavailable,
     NotificationIgnored,
@@ -40,8 +48,20 @@ async def _own_fee(request: Request[Any, Any, Any], fee_id: int) -> Any:
     return fee
 
 
-def _gateway(request: Request[Any, Any, Any]) -> PaymentGateway:
-    return get_gateway(ctx(request))
+async def _gateway(request: Request[Any, Any, Any]) -> PaymentGateway:
+    return await active_gateway(ctx(request))
+
+
+def _not_set_up(request: Request[Any, Any, Any], fee: Any, state: GatewayState) -> Template:
+    """Every step of the pay flow while no gateway can take payments: how to pay instead."""
+    if state.name:
+        log.error("payment gateway %s not configured: %s", state.name, state.problem)
+    return render(
+        request,
+        "payments/not_set_up.html",
+        {"fee": fee, "page_title": "お支払い手続き"},
+        status=503,
+    )
 
 
 class PaymentsController(Controller):
@@ -61,7 +81,17 @@ class PaymentsController(Controller):
             }
             for fee in fees
         ]
-        return render(request, "payments/page.html", {"rows": rows, "page_title": "会費支払明細"})
+        state = await gateway_state(app)
+        return render(
+            request,
+            "payments/page.html",
+            {
+                "rows": rows,
+                "online": state.ready,
+                "test_payments": state.sandbox,
+                "page_title": "会費支払明細",
+            },
+        )
 
     @get("/{fee_id:int}/start")
     async def start(self, request: Request[Any, Any, Any], fee_id: int) -> Response[Any]:
@@ -72,6 +102,9 @@ class PaymentsController(Controller):
             response = redirect(request, "/payments")
             flash(request, response, "この会費はお支払い済みです。", "info")
             return response
+        state = await gateway_state(app)
+        if not state.ready:
+            return _not_set_up(request, fee, state)
         if fee["attempt_state"] in payment_queries.LIVE_STATES:
             return redirect(request, payment_flow.checkout_page_url(fee_id))
         member = current(request).member
@@ -85,6 +118,9 @@ class PaymentsController(Controller):
         fee = await _own_fee(request, fee_id)
         if fee["status"] == "paid":
             return redirect(request, "/payments")
+        state = await gateway_state(app)
+        if not state.ready:
+            return _not_set_up(request, fee, state)
         if fee["attempt_state"] in payment_queries.LIVE_STATES:
             # The method is fixed once chosen: the back button lands on the chosen one.
             return redirect(request, payment_flow.checkout_page_url(fee_id))
@@ -92,7 +128,7 @@ class PaymentsController(Controller):
         target = payment_flow.start_url(member, fee_id, now=app.clock.now(), tz=app.settings.tz)
         if target != payment_flow.method_page_url(fee_id):
             return redirect(request, target)
-        return self._method_form(request, fee, {}, {})
+        return self._method_form(request, fee, {}, {}, test_payments=state.sandbox)
 
     def _method_form(
         self,
@@ -101,6 +137,8 @@ class PaymentsController(Controller):
         values: dict[str, str],
         errors: dict[str, str],
         status: int = 200,
+        *,
+        test_payments: bool,
     ) -> Template:
         methods = payment_flow.enabled_methods(ctx(request).org)
         if len(methods) == 1 and not values:
@@ -116,6 +154,7 @@ class PaymentsController(Controller):
                 "values": values,
                 "errors": errors,
                 "no_method_message": NO_METHOD_MESSAGE,
+                "test_payments": test_payments,
                 "page_title": "お支払い方法の選択",
             },
             status=status,
@@ -128,6 +167,9 @@ class PaymentsController(Controller):
         fee = await _own_fee(request, fee_id)
         if fee["status"] == "paid":
             return redirect(request, "/payments")
+        state = await gateway_state(app)
+        if not state.ready:
+            return _not_set_up(request, fee, state)
         form = await request.form()
         method = text_field(form, "method", max_length=20)
         if fee["attempt_state"] in payment_queries.LIVE_STATES:
@@ -135,10 +177,15 @@ class PaymentsController(Controller):
         if method not in payment_flow.enabled_methods(app.org):
             message = NO_METHOD_MESSAGE if not payment_flow.enabled_methods(app.org) else METHOD_REQUIRED
             return self._method_form(
-                request, fee, {"method": ""}, {"method": message}, status=form_error_status(request)
+                request,
+                fee,
+                {"method": ""},
+                {"method": message},
+                status=form_error_status(request),
+                test_payments=state.sandbox,
             )
         choice = await payment_flow.choose_method(
-            app, member_id=current(request).member_id, fee_id=fee_id, method=method
+            app, member_id=current(request).member_id, fee_id=fee_id, method=method, gateway=state.name
         )
         if choice.refused == "paid":
             return redirect(request, "/payments")
@@ -153,6 +200,9 @@ class PaymentsController(Controller):
             if fee["status"] == "paid":
                 return redirect(request, "/payments")
             return redirect(request, payment_flow.method_page_url(int(fee["id"])))
+        state = await gateway_state(app)
+        if not state.ready:
+            return _not_set_up(request, fee, state)
         return render(
             request,
             "payments/checkout.html",
@@ -160,7 +210,8 @@ class PaymentsController(Controller):
                 "fee": fee,
                 "attempt": attempt,
                 "method_label": payment_flow.METHOD_LABELS.get(attempt["method"], attempt["method"]),
-                "gateway_name": app.settings.payment_gateway,
+                "gateway_name": state.name,
+                "test_payments": state.sandbox,
                 "error": error,
                 "page_title": "お支払い手続き",
             },
@@ -181,15 +232,16 @@ class PaymentsController(Controller):
         if attempt is None:
             return await self._checkout_page(request, fee)
         try:
+            gateway = await _gateway(request)
             url = await payment_flow.start_checkout(
-                app, _gateway(request), member=current(request).member, fee=fee, attempt_id=int(attempt["id"])
+                app, gateway, member=current(request).member, fee=fee, attempt_id=int(attempt["id"])
             )
         except GatewayUnavailable as error:
             log.warning("checkout failed: %s", error.detail)
             return await self._checkout_page(request, fee, error=error.message, status=503)
         except PaymentNotConfigured as error:
             log.error("payment gateway not configured: %s", error.detail)
-            return await self._checkout_page(request, fee, error=error.message, status=503)
+            return _not_set_up(request, fee, GatewayState(name="", source=""))
         if url is None:
             return redirect(request, payment_flow.checkout_page_url(fee_id))
         return redirect(request, url)
@@ -213,6 +265,7 @@ class PaymentsController(Controller):
                 "attempt": attempt,
                 "state_label": states.STATE_LABELS.get(attempt["state"], attempt["state"]),
                 "method_label": payment_flow.METHOD_LABELS.get(attempt["method"], attempt["method"]),
+                "test_payments": attempt["gateway"] == "sandbox",
                 "page_title": "お支払い手続きの結果",
             },
         )
@@ -244,7 +297,8 @@ class PaymentNotifyController(Controller):
     @post("/{gateway_name:str}", status_code=200)
     async def notify(self, request: Request[Any, Any, Any], gateway_name: str) -> Response[Any]:
         app = ctx(request)
-        if gateway_name != app.settings.payment_gateway:
+        await refresh_demo_flag(app)
+        if gateway_name != configured_gateway_name(app):
             raise NotFoundException()
         try:
             gateway = get_gateway(app)

@@ -41,7 +41,11 @@ class SetupController(Controller):
             "org_name": "",
             "member_number": "900001",
         }
-        return render(request, "setup/page.html", {"values": values, "errors": {}})
+        return render(
+            request,
+            "setup/page.html",
+            {"values": values, "errors": {}, "base_url_from_env": app.settings.base_url_from_env},
+        )
 
     @post("/", status_code=200)
     async def submit(self, request: Request[Any, Any, Any]) -> Response[Any]:
@@ -74,9 +78,11 @@ class SetupController(Controller):
         values = {
             name: value for name, value in typed.items() if name not in ("password", "password_confirm")
         }
+        if app.settings.base_url_from_env:
+            values["base_url"] = app.settings.base_url
         return render(
             request,
             "setup/page.html",
-            {"values": values, "errors": errors},
+            {"values": values, "errors": errors, "base_url_from_env": app.settings.base_url_from_env},
             status=form_error_status(request),
         )

@@ -257,15 +257,40 @@ def validate_settings(form: Mapping[str, str]) -> tuple[dict[str, str], dict[str
     return values, errors
 
 
+BASE_URL_SOURCES = {
+    "env": "環境変数 TSUDOI_BASE_URL",
+    "console": "管理画面の設定",
+    "default": "既定値",
+}
+
+
+def base_url_source(app: AppContext) -> tuple[str, str]:
+    """("env" | "console" | "default", what the console says about where the base URL comes from)."""
+    source = app.base_url_source()
+    label = BASE_URL_SOURCES[source]
+    if source == "env":
+        note = f"現在の値は{label}の値で、ここでは変更できません。変更するには環境変数を変えて再起動してください。"
+    elif source == "console":
+        note = f"現在の値は{label}です。環境変数 TSUDOI_BASE_URL を設定すると、そちらが優先されます。"
+    else:
+        note = f"現在の値は{label}です。会員がアクセスするURLに変更してください。"
+    return source, note
+
+
 def current_values(app: AppContext) -> dict[str, str]:
     values = app.org.to_strings()
-    if not values.get("base_url"):
+    if not values.get("base_url") or app.settings.base_url_from_env:
         values["base_url"] = app.settings.base_url
     return values
 
 
 async def save_settings(app: AppContext, values: dict[str, str], *, actor_id: int, ip: str = "") -> list[str]:
-    """Store the settings and audit what changed (old and new values: none of these is personal data)."""
+    """Store the settings and audit what changed (old and new values: none of these is personal data).
+
+    While TSUDOI_BASE_URL is set the base URL field only shows it: the stored value is left as it was.
+    """
+    if app.settings.base_url_from_env:
+        values = {name: value for name, value in values.items() if name != "base_url"}
     before = current_values(app)
     changed = {
         name: [before.get(name, ""), value] for name, value in values.items() if before.get(name, "") != value

@@ -31,13 +31,23 @@ class AppContext:
     templates: Environment
     org: OrgSettings = field(default_factory=OrgSettings)
     extras: dict[str, Any] = field(default_factory=dict)
+    # The database holds the demo data (`litestar tsudoi demo`); services/payment_config.py re-reads it.
+    demo_data: bool = False
 
     async def reload_org(self) -> OrgSettings:
-        self.org = org_from_strings(await app_settings.get_all(self.db))
-        if self.org.base_url:
-            # The base URL the admin set (first-start setup, settings page) wins over TSUDOI_BASE_URL.
+        values = await app_settings.get_all(self.db)
+        self.org = org_from_strings(values)
+        self.demo_data = app_settings.DEMO_DATA_KEY in values
+        if self.org.base_url and not self.settings.base_url_from_env:
+            # TSUDOI_BASE_URL, when set, wins; otherwise the URL the admin set (setup, console) is used.
             self.settings = self.settings.with_(base_url=self.org.base_url)
         return self.org
+
+    def base_url_source(self) -> str:
+        """Where the base URL in use comes from: "env" (TSUDOI_BASE_URL), "console" or "default"."""
+        if self.settings.base_url_from_env:
+            return "env"
+        return "console" if self.org.base_url else "default"
 
     async def update_org(self, values: dict[str, str]) -> OrgSettings:
         await app_settings.put(self.db, values)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from db import app_settings
 from db import members as member_queries
 from services.accounts import create_member
 from services.article_demo import load_article_demo
+from services.clock import to_db
 from services.context import AppContext
 from services.fees import demo_fees
 from services.help import seed_demo_help
@@ -77,6 +79,9 @@ DEMO_STEPS.append(seed_demo_help)
 
 
 async def load_demo(app: AppContext) -> list[str]:
+    if await app_settings.get(app.db, app_settings.DEMO_DATA_KEY) is None:
+        # Recorded in the database: with no TSUDOI_PAYMENT_GATEWAY, a demo database uses the sandbox.
+        await app.update_org({app_settings.DEMO_DATA_KEY: to_db(app.clock.now())})
     current = app.org.to_strings()
     if current.get("org_name") == type(app.org)().org_name:
         await app.update_org(DEMO_ORG)

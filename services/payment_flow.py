@@ -119,8 +119,10 @@ def is_overdue(fee: sqlite3.Row, *, now: datetime, tz: ZoneInfo) -> bool:
     return fee["status"] != "paid" and str(fee["due_on"]) < now.astimezone(tz).date().isoformat()
 
 
-async def choose_method(ctx: AppContext, *, member_id: int, fee_id: int, method: str) -> AttemptChoice:
-    """決定: the fee's one live attempt with this method (an existing live attempt wins, unchanged)."""
+async def choose_method(
+    ctx: AppContext, *, member_id: int, fee_id: int, method: str, gateway: str
+) -> AttemptChoice:
+    """決定: the fee's one live attempt with this method at `gateway` (an existing live attempt wins)."""
     if method not in enabled_methods(ctx.org):
         raise ValueError("method not offered")
     now = ctx.clock.now()
@@ -129,7 +131,7 @@ async def choose_method(ctx: AppContext, *, member_id: int, fee_id: int, method:
         fee_id=fee_id,
         member_id=member_id,
         method=method,
-        gateway=ctx.settings.payment_gateway,
+        gateway=gateway,
         order_id=new_order_id(now.astimezone(ctx.settings.tz)),
         idempotency_key=secrets.token_hex(16),
         now=now,
@@ -479,11 +481,19 @@ class ReceiptFile:
 
 
 async def receipt_pdf(ctx: AppContext, member: sqlite3.Row, fee: sqlite3.Row) -> ReceiptFile:
-    """Number (first time) or count (again) the fee's receipt and render it in a worker thread."""
+    """Number (first time) or count (again) the fee's receipt and render it in a worker thread.
+
+    The first issue fixes what the receipt says (payer, issuer, registration number, tax line, test
+    payment): later changes to the settings or the member's name never change an issued receipt.
+    """
     now = ctx.clock.now()
     tz = ctx.settings.tz
     today = now.astimezone(tz).date()
     paid_at = from_db(fee["paid_at"]) or now
+    org = ctx.org
+    number = org.invoice_number.strip()
+    if not _REGISTRATION_NUMBER.fullmatch(number):
+        number = ""  # a malformed number is left off rather than failing the member's download
     receipt = await payment_queries.issue_receipt(
         ctx.db,
         int(fee["id"]),
@@ -496,11 +506,12 @@ async def receipt_pdf(ctx: AppContext, member: sqlite3.Row, fee: sqlite3.Row) ->
         paid_on=paid_at.astimezone(tz).date(),
         issued_on=today,
         now=now,
+        issuer_name=org.org_name,
+        issuer_address=org.org_address,
+        registration_number=number,
+        tax_mode=await tax_mode(ctx) if number else "outside",
     )
-    org = ctx.org
-    number = org.invoice_number.strip()
-    if not _REGISTRATION_NUMBER.fullmatch(number):
-        number = ""  # a malformed number is left off rather than failing the member's download
+    registration = str(receipt["registration_number"] or "")
     data = ReceiptData(
         receipt_number=str(receipt["receipt_number"]),
         issue_date=date.fromisoformat(str(receipt["issued_on"])),
@@ -509,11 +520,12 @@ async def receipt_pdf(ctx: AppContext, member: sqlite3.Row, fee: sqlite3.Row) ->
         purpose=str(receipt["purpose"]),
         payment_method=str(receipt["payment_method"]),
         paid_on=date.fromisoformat(str(receipt["paid_on"])),
-        issuer_name=org.org_name,
-        issuer_address=org.org_address,
-        registration_number=number if number else None,
-        tax_mode=await tax_mode(ctx) if number else "outside",
+        issuer_name=str(receipt["issuer_name"]),
+        issuer_address=str(receipt["issuer_address"] or ""),
+        registration_number=registration or None,
+        tax_mode="inclusive10" if registration and receipt["tax_mode"] == "inclusive10" else "outside",
         reissue=int(receipt["issue_count"]) > 1,
+        test_payment=bool(receipt["test_payment"]),
     )
     pdf = await render_receipt_pdf_async(data)
     await audit.record(

@@ -13,10 +13,13 @@ from zoneinfo import ZoneInfo
 class Settings:
     database: Path = Path("data/tsudoi.sqlite3")
     base_url: str = "http://127.0.0.1:8000"
+    # True when TSUDOI_BASE_URL is set: it then wins over the base URL stored in the console.
+    base_url_from_env: bool = False
     secret_key: str = ""
     timezone: str = "Asia/Tokyo"
     smtp_url: str | None = None
-    payment_gateway: str = "sandbox"
+    # "" = no gateway configured (the sandbox only on a demo database); "sandbox", "gmo" or "stripe".
+    payment_gateway: str = ""
     scheduler: bool = True
     mail_from: str = "Tsudoi <no-reply@localhost>"
     # Tests and benchmarks lower argon2 costs; production keeps the library defaults.
@@ -72,13 +75,15 @@ def get_settings(environ: dict[str, str] | None = None) -> Settings:
     env = dict(os.environ if environ is None else environ)
     database = Path(env.get("TSUDOI_DATABASE") or "data/tsudoi.sqlite3")
     secret_key = env.get("TSUDOI_SECRET_KEY") or load_or_create_secret_key(database.parent)
+    env_base_url = (env.get("TSUDOI_BASE_URL") or "").strip().rstrip("/")
     return Settings(
         database=database,
-        base_url=(env.get("TSUDOI_BASE_URL") or "http://127.0.0.1:8000").rstrip("/"),
+        base_url=env_base_url or "http://127.0.0.1:8000",
+        base_url_from_env=bool(env_base_url),
         secret_key=secret_key,
         timezone=env.get("TSUDOI_TIMEZONE") or "Asia/Tokyo",
         smtp_url=env.get("TSUDOI_SMTP_URL") or None,
-        payment_gateway=env.get("TSUDOI_PAYMENT_GATEWAY") or "sandbox",
+        payment_gateway=(env.get("TSUDOI_PAYMENT_GATEWAY") or "").strip().lower(),
         scheduler=_flag(env.get("TSUDOI_SCHEDULER"), True),
         mail_from=env.get("TSUDOI_MAIL_FROM") or "Tsudoi <no-reply@localhost>",
         trust_proxy=_flag(env.get("TSUDOI_TRUST_PROXY"), False),

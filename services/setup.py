@@ -59,6 +59,9 @@ def validate(app: AppContext, form: Mapping[str, str]) -> tuple[dict[str, str], 
             "セットアップ用のトークンが正しくありません。サーバーのログに表示されたURLを開き直してください。"
         )
     for name, spec in _ORG_FIELDS.items():
+        if name == "base_url" and app.settings.base_url_from_env:
+            clean[name] = app.settings.base_url  # TSUDOI_BASE_URL decides; the page shows it read-only
+            continue
         value, problem = validate_field(spec, form.get(name, ""))
         clean[name] = value
         if problem:
@@ -118,7 +121,9 @@ async def complete(app: AppContext, clean: dict[str, str], *, ip: str = "") -> i
     except (AccountError, Exception):
         await setup_state.release(app.db)
         raise
-    await app.update_org({name: clean[name] for name in _ORG_FIELDS})
+    # A base URL from TSUDOI_BASE_URL stays in the environment: storing it would outlive the variable.
+    stored = [name for name in _ORG_FIELDS if not (name == "base_url" and app.settings.base_url_from_env)]
+    await app.update_org({name: clean[name] for name in stored})
     app.extras.pop(TOKEN_KEY, None)
     await audit.record(
         app.db,

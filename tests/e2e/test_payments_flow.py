@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
 from playwright.sync_api import expect
 
 from db import payments as payment_queries
 from tests.e2e.conftest import LiveServer, assert_no_horizontal_scroll, screenshot
-from tests.helpers import body_text, make_member, outbox
+from tests.helpers import body_text, free_port, make_member, outbox, test_settings
 from tests.payments_support import check_profile, fee_id_of, issue_fee
 
 PROFILE = {
@@ -79,7 +81,7 @@ def test_card_payment_through_the_profile_check_on_a_phone(page: Any, live_serve
 
     page.get_by_role("button", name="お支払い手続きページへ").click()
     expect(page).to_have_url(re.compile(r"/sandbox-gateway/"))
-    expect(page.get_by_text("テスト用の決済画面").first).to_be_visible()
+    expect(page.get_by_text("テスト決済").first).to_be_visible()
     assert_no_horizontal_scroll(page)
     screenshot(page, "payments-sandbox-card")
     page.get_by_role("button", name="支払いに成功する").click()
@@ -110,7 +112,7 @@ def test_convenience_store_payment_skips_a_profile_checked_today(page: Any, live
     page.get_by_label("コンビニ払い").check()
     page.get_by_role("button", name="決定").click()
     page.get_by_role("button", name="お支払い手続きページへ").click()
-    expect(page.get_by_text("テスト用の決済画面").first).to_be_visible()
+    expect(page.get_by_text("テスト決済").first).to_be_visible()
     page.get_by_role("button", name="コンビニの支払い番号を発行する").click()
     expect(page.get_by_text("コンビニでのお支払い番号を発行しました。")).to_be_visible()
     assert_no_horizontal_scroll(page)
@@ -139,3 +141,64 @@ def test_convenience_store_payment_skips_a_profile_checked_today(page: Any, live
     expect(page.get_by_text("支払済み").first).to_be_visible()
     assert_no_horizontal_scroll(page)
     screenshot(page, "payments-history-paid")
+
+
+@pytest.fixture(scope="module")
+def unconfigured_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A real install before its gateway is set: TSUDOI_PAYMENT_GATEWAY unset, no demo data."""
+    port = free_port()
+    settings = test_settings(
+        tmp_path_factory.mktemp("no-gateway"), base_url=f"http://127.0.0.1:{port}", payment_gateway=""
+    )
+    server = LiveServer(settings, port)
+    server.start()
+
+    async def organization(ctx: Any) -> None:
+        await ctx.update_org(
+            {
+                "org_name": "一般社団法人 日本つどい学会",
+                "org_address": "〒100-0001 東京都千代田区千代田1-1",
+                "contact_email": "office@tsudoi.example.jp",
+            }
+        )
+
+    server.run(organization)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_without_a_gateway_the_pay_page_says_how_to_pay_at_360px(
+    browser: Any, unconfigured_server: LiveServer
+) -> None:
+    fee_id, _ = prepare(unconfigured_server, "008901", checked=True)
+    context = browser.new_context(
+        viewport={"width": 360, "height": 740},
+        locale="ja-JP",
+        timezone_id="Asia/Tokyo",
+        has_touch=True,
+        is_mobile=True,
+        device_scale_factor=2,
+        base_url=unconfigured_server.url,
+    )
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    try:
+        login(page, "008901")
+        page.goto("/payments")
+        expect(page.get_by_role("heading", name="オンラインでのお支払いは準備中です")).to_be_visible()
+        expect(page.get_by_role("button", name="会員情報確認 支払手続き")).to_have_count(0)
+        assert_no_horizontal_scroll(page)
+        screenshot(page, "payments-history-not-set-up-360")
+        page.goto(f"/payments/{fee_id}/start")
+        expect(page.get_by_role("heading", name="お支払い手続き", exact=True)).to_be_visible()
+        expect(page.get_by_role("link", name="office@tsudoi.example.jp")).to_have_attribute(
+            "href", "mailto:office@tsudoi.example.jp"
+        )
+        expect(page.get_by_text("テスト決済")).to_have_count(0)
+        assert_no_horizontal_scroll(page)
+        screenshot(page, "payments-not-set-up-360")
+        assert page.request.get(f"{unconfigured_server.url}/sandbox-gateway/anything").status == 404
+    finally:
+        context.close()

@@ -406,7 +406,7 @@ async def test_qr_follows_a_new_base_url(client: Any, app_ctx: Any) -> None:
     assert second.headers["etag"] != first.headers["etag"]
     decoded = [r.text for r in zxingcpp.read_barcodes(rasterize_svg(second.text))]
     assert decoded == ["https://members.example.org/contact"]
-    # The admin's base URL (organization settings) wins over the environment's.
+    # Without TSUDOI_BASE_URL (tests set none), the base URL the admin sets is used.
     await app_ctx.update_org({"base_url": "https://portal.example.jp"})
     third = await client.get("/contact/qr.svg")
     assert [r.text for r in zxingcpp.read_barcodes(rasterize_svg(third.text))] == [

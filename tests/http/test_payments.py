@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from db import payments as payment_queries
-from services.payment_config import get_gateway
+from services.payment_config import gateway_state, get_gateway
 from services.payments import states
 from services.payments.sandbox import SIGNATURE_HEADER, SandboxGateway
 from services.payments.signing import signature_header
@@ -173,6 +173,21 @@ async def test_the_database_refuses_a_second_live_attempt(client, app_ctx):
         )
 
 
+async def test_the_sandbox_set_in_the_environment_is_reported_as_a_test_gateway(client, app_ctx):
+    state = await gateway_state(app_ctx)
+    assert (state.name, state.source, state.ready, state.sandbox, state.live) == (
+        "sandbox",
+        "env",
+        True,
+        True,
+        False,
+    )
+    assert "TSUDOI_PAYMENT_GATEWAY=sandbox" in state.summary and "gmo または stripe" in state.summary
+    _, fee_id = await member_with_fee(app_ctx, client)
+    for path in ("/payments", f"/payments/{fee_id}/method"):
+        assert "テスト決済" in visible_text((await client.get(path)).text), path
+
+
 async def test_card_payment_on_the_sandbox_end_to_end(client, app_ctx, settings):
     _, fee_id = await member_with_fee(app_ctx, client)
     await choose(client, fee_id, "card")
@@ -180,7 +195,7 @@ async def test_card_payment_on_the_sandbox_end_to_end(client, app_ctx, settings)
     assert hosted.startswith("http://testserver.local/sandbox-gateway/")
     page = await client.get(urlsplit(hosted).path)
     text = visible_text(page.text)
-    assert "テスト用の決済画面" in text and "10,000円" in text
+    assert "テスト決済" in text and "10,000円" in text
     assert "支払いに成功する" in text and "カードが使えなかったことにする" in text
     done = await press(client, hosted, "card_success")
     assert done.status_code == 303
@@ -458,9 +473,60 @@ async def test_receipt_shows_the_invoice_number_and_tax_breakdown_the_admin_set(
     text = pdf_text((await client.get(f"/payments/{fee_id}/receipt.pdf")).content)
     assert "登録番号T1234567890123" in text
     assert "10%対象￥10,000（内消費税等￥909）" in text
+    # The tax line was fixed when the receipt was issued: a later change applies to new receipts only.
     await app_ctx.update_org({"receipt_tax_mode": "outside"})
     text = pdf_text((await client.get(f"/payments/{fee_id}/receipt.pdf")).content)
-    assert "不課税" in text
+    assert "10%対象￥10,000（内消費税等￥909）" in text and "不課税" not in text and "再発行" in text
+
+
+async def test_an_issued_receipt_keeps_its_issuer_payer_and_tax_line_when_settings_change(
+    client, app_ctx, clock
+):
+    await app_ctx.update_org(
+        {
+            "org_name": "一般社団法人 日本つどい学会",
+            "org_address": "〒100-0001 東京都千代田区千代田1-1",
+            "invoice_number": "T1234567890123",
+            "receipt_tax_mode": "inclusive10",
+        }
+    )
+    fee_id = await paid_fee(client, app_ctx)
+    first = pdf_text((await client.get(f"/payments/{fee_id}/receipt.pdf")).content)
+    for expected in (
+        "一般社団法人日本つどい学会",
+        "東京都千代田区千代田1-1",
+        "登録番号T1234567890123",
+        "10%対象￥10,000（内消費税等￥909）",
+        "山田花子様",
+        "発行日2026年11月23日",
+    ):
+        assert expected in first, expected
+    # A month later the organization moves, renames itself, drops its registration; the member renames.
+    clock.advance(timedelta(days=30))
+    await login(client, "001001")
+    await app_ctx.update_org(
+        {
+            "org_name": "一般財団法人 新つどい会",
+            "org_address": "〒530-0001 大阪府大阪市北区梅田1-1",
+            "invoice_number": "",
+            "receipt_tax_mode": "outside",
+        }
+    )
+    member_id = (await fee_row(app_ctx, fee_id))["member_id"]
+    await app_ctx.db.execute("UPDATE members SET family_name = '佐藤' WHERE id = ?", (member_id,))
+    again = pdf_text((await client.get(f"/payments/{fee_id}/receipt.pdf")).content)
+    assert "再発行" in again and "再発行" not in first
+    assert again.replace("再発行", "") == first  # the same document, word for word, plus 再発行
+    # A receipt issued after the change says what the settings say now.
+    later_item = await issue_fee(app_ctx, year=2027)
+    later_fee = await fee_id_of(app_ctx, member_id, later_item)
+    await payment_queries.mark_paid_by_transfer(
+        app_ctx.db, later_fee, note="n", paid_at=app_ctx.clock.now(), now=app_ctx.clock.now()
+    )
+    later = pdf_text((await client.get(f"/payments/{later_fee}/receipt.pdf")).content)
+    assert "一般財団法人新つどい会" in later and "佐藤花子様" in later and "大阪府" in later
+    assert "登録番号" not in later and "不課税" in later
+    assert "見本" not in later  # paid by bank transfer, not through the sandbox
 
 
 async def test_receipt_numbers_count_up_and_unpaid_fees_have_none(client, app_ctx):
@@ -531,7 +597,7 @@ async def test_sandbox_page_with_a_broken_link_explains_what_to_do(client, app_c
     page = await client.get("/sandbox-gateway/not-a-token")
     assert page.status_code == 400
     text = visible_text(page.text)
-    assert "テスト用の決済画面" in text and "もう一度お手続きください" in text
+    assert "テスト決済" in text and "もう一度お手続きください" in text
     response = await post_form(client, "/sandbox-gateway/not-a-token", {"outcome": "card_success"})
     assert response.status_code == 400
     row = await payment_queries.attempt(app_ctx.db, int(attempt["id"]))
