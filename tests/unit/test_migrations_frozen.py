@@ -24,6 +24,7 @@ LANDED = {
     "0010_articles_more.sql": "a3458dd80ce1b99bab00d9f2a071d86cd83c3d0be87d335351c1171bbc5854f6",
     "0011_article_match_index.sql": "ef4dba685778555ca021d9fee5782d598d9fafc51439a0b7b6ebb66e333dd5f8",
     "0012_repair_schema.sql": "186911e5fcddcf529ca4714d4f95df4f583372709bdada4df6f67211d0a0c0c9",
+    "0013_receipt_snapshot.sql": "73b70b7de899e2839948b75cfddc4ebb406cf0149d098d47c3001851d3cc14f3",
 }
 
 
