@@ -17,6 +17,8 @@ FIELDS = (
     "setup_token",
     "org_name",
     "contact_email",
+    "mail_from_name",
+    "mail_from_address",
     "base_url",
     "member_number",
     "family_name",
@@ -41,7 +43,11 @@ class SetupController(Controller):
             "org_name": "",
             "member_number": "900001",
         }
-        return render(request, "setup/page.html", {"values": values, "errors": {}})
+        return render(
+            request,
+            "setup/page.html",
+            {"values": values, "errors": {}, "mail_from_env": app.settings.mail_from},
+        )
 
     @post("/", status_code=200)
     async def submit(self, request: Request[Any, Any, Any]) -> Response[Any]:
@@ -77,6 +83,6 @@ class SetupController(Controller):
         return render(
             request,
             "setup/page.html",
-            {"values": values, "errors": errors},
+            {"values": values, "errors": errors, "mail_from_env": app.settings.mail_from},
             status=form_error_status(request),
         )
