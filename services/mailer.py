@@ -148,7 +148,7 @@ class SmtpTransport:
             ) from error
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
             raise MailError(f"SMTP unavailable: {type(error).__name__}") from error
-        return f"{self.host}:{self.port} の応答: {answer}"
+        return f"送信サーバー {self.host}:{self.port} の応答: {answer}"
 
     async def probe(self) -> str:
         """Connect and say EHLO (the go-live check): the server's greeting, or MailError."""

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
-from email.utils import formataddr, parseaddr
+from email.headerregistry import Address
+from email.utils import parseaddr
 from typing import Any
 
 
@@ -71,7 +72,12 @@ def effective_sender(mail_from_env: str, org: OrgSettings) -> Sender:
         return Sender(mail_from_env.strip(), "env")
     if org.mail_from_address:
         name = org.mail_from_name or org.org_name
-        return Sender(formataddr((name, org.mail_from_address)), "settings")
+        try:
+            # Address quotes specials but keeps the name readable (formataddr would MIME-encode it here).
+            value = str(Address(display_name=name, addr_spec=org.mail_from_address))
+        except (ValueError, IndexError):
+            value = org.mail_from_address
+        return Sender(value, "settings")
     return Sender(FALLBACK_SENDER, "default")
 
 
