@@ -51,7 +51,9 @@ class AdminSettingsController(Controller):
         if not to:
             flash(request, response, "ログイン中の管理者のメールアドレスが登録されていません。", "warning")
             return response
-        result = await admin_settings.send_test_mail(app, to=to, actor_id=auth.member_id, ip=client_ip(request))
+        result = await admin_settings.send_test_mail(
+            app, to=to, actor_id=auth.member_id, ip=client_ip(request)
+        )
         if not result.ok:
             message, kind = f"テストメールを送れませんでした。{result.answer}", "warning"
         elif app.settings.smtp_url:

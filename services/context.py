@@ -12,8 +12,8 @@ from db.database import Database
 from services.clock import Clock
 from services.hashing import Hasher
 from services.mailer import Mailer, make_transport
-from services.private_files import private_dir, secure_tree
 from services.org import OrgSettings, Sender, effective_sender, org_from_strings
+from services.private_files import private_dir, secure_tree
 from services.settings import Settings
 from services.templates import make_environment
 

@@ -155,7 +155,9 @@ async def check_file_permissions(app: AppContext) -> Check:
     folder = app.settings.data_dir
     loose = loose_entries(folder)
     if loose:
-        shown = "、".join(str(path) for path in loose[:3]) + (f" ほか{len(loose) - 3}件" if len(loose) > 3 else "")
+        shown = "、".join(str(path) for path in loose[:3]) + (
+            f" ほか{len(loose) - 3}件" if len(loose) > 3 else ""
+        )
         return Check(
             title,
             False,
@@ -168,7 +170,9 @@ async def check_file_permissions(app: AppContext) -> Check:
 async def check_backup(app: AppContext) -> Check:
     title = "バックアップ"
     backup = await admin_dashboard.last_backup(app.db)
-    offsite = f"{app.settings.data_dir / 'backups'} は別のマシンにも毎日コピーしてください（例: cron で rsync）。"
+    offsite = (
+        f"{app.settings.data_dir / 'backups'} は別のマシンにも毎日コピーしてください（例: cron で rsync）。"
+    )
     if backup is None:
         return Check(
             title,
@@ -176,7 +180,10 @@ async def check_backup(app: AppContext) -> Check:
             "まだバックアップがありません。アプリを動かし続けると毎晩自動で作られます。"
             f"今すぐ作るには litestar tsudoi backup を実行してください。{offsite}",
         )
-    age = app.clock.now() - from_db(str(backup["created_at"]))
+    made_at = from_db(str(backup["created_at"]))
+    if made_at is None:
+        return Check(title, False, f"最後のバックアップの日時が読めません。{offsite}")
+    age = app.clock.now() - made_at
     hours = int(age.total_seconds() // 3600)
     if age > BACKUP_MAX_AGE:
         return Check(
@@ -251,7 +258,5 @@ async def run_checks(app: AppContext, checks: list[CheckFunction] | None = None)
 def report_lines(results: list[Check]) -> list[str]:
     lines = [f"[{check.status}] {check.title}: {check.detail}" for check in results]
     pending = sum(1 for check in results if not check.ok)
-    lines.append(
-        "公開の準備ができています。" if not pending else f"要対応が {pending} 件あります。"
-    )
+    lines.append("公開の準備ができています。" if not pending else f"要対応が {pending} 件あります。")
     return lines

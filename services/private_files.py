@@ -80,9 +80,9 @@ def secure_tree(folder: Path) -> int:
     if not folder.is_dir():
         return 0
     for root, dirs, files in os.walk(folder):
-        for name, wanted in [(".", PRIVATE_DIR)] + [(d, PRIVATE_DIR) for d in dirs] + [
-            (f, PRIVATE_FILE) for f in files
-        ]:
+        for name, wanted in (
+            [(".", PRIVATE_DIR)] + [(d, PRIVATE_DIR) for d in dirs] + [(f, PRIVATE_FILE) for f in files]
+        ):
             path = Path(root) / name
             try:
                 info = path.lstat()

@@ -34,7 +34,9 @@ def doctor(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProces
     full_env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("TSUDOI_SMTP", "TSUDOI_BASE", "TSUDOI_MAIL", "TSUDOI_PAYMENT", "TSUDOI_STRIPE"))
+        if not key.startswith(
+            ("TSUDOI_SMTP", "TSUDOI_BASE", "TSUDOI_MAIL", "TSUDOI_PAYMENT", "TSUDOI_STRIPE")
+        )
     }
     full_env.update(
         TSUDOI_DATABASE=str(tmp_path / "data" / "tsudoi.sqlite3"),

@@ -124,7 +124,9 @@ async def test_without_smtp_a_warning_at_start_and_a_red_card_on_the_dashboard(
     assert "TSUDOI_SMTP_URL=smtp://" in text and str(app_ctx.settings.outbox_dir) in text
 
 
-async def test_with_smtp_no_red_card_and_no_warning(settings: Any, clock: Any, smtp_sink: Any, caplog: Any) -> None:
+async def test_with_smtp_no_red_card_and_no_warning(
+    settings: Any, clock: Any, smtp_sink: Any, caplog: Any
+) -> None:
     caplog.set_level(logging.WARNING, logger="tsudoi.startup")
     app = create_app(settings.with_(smtp_url=smtp_sink.url), clock)
     async with AsyncTestClient(app=app, base_url="http://testserver.local") as client:
