@@ -46,7 +46,7 @@ class AdminSettingsController(Controller):
     @post("/test-mail", status_code=200)
     async def test_mail(self, request: Request[Any, Any, Any]) -> Response[Any]:
         app, auth = ctx(request), current(request)
-        response = redirect(request, "/admin/settings#test-mail")
+        response = redirect(request, "/admin/settings")
         to = str(auth.member["email"] or "")
         if not to:
             flash(request, response, "ログイン中の管理者のメールアドレスが登録されていません。", "warning")
