@@ -618,11 +618,6 @@ async def send_member_number_reminder(app: AppContext, email: str, *, ip: str = 
 # --- admin -------------------------------------------------------------------------------------
 
 
-def sender_domain(app: AppContext) -> str:
-    """The domain our mail comes from, for the "allow mail from …" tip on the answer pages."""
-    return app.sender.domain
-
-
 def initial_password_length(policy: PasswordPolicy) -> int:
     return min(max(10, policy.min_length), policy.max_length)
 
