@@ -128,22 +128,46 @@ def backup_command(dest: Path) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def restore_command(source: Path, yes: bool) -> None:
     from services.backup import RestoreError, restore
+    from services.serving_lock import DataFolderBusy, ServingLock
 
     database = get_settings().database
-    if not yes:
-        click.confirm(
-            f"{database} を {source} の内容で置き換えます。アプリは止めてありますか？",
-            abort=True,
-            default=False,
-        )
+    lock = ServingLock(database.parent, exclusive=True)
     try:
+        lock.acquire()
+    except DataFolderBusy:
+        click.echo(
+            f"アプリが {database} を使って動いているため、復元できません。"
+            "アプリを止めてから（例: systemctl stop tsudoi）もう一度実行してください。",
+            err=True,
+        )
+        raise SystemExit(1) from None
+    try:
+        if not yes:
+            click.confirm(
+                f"{database} を {source} の内容で置き換えます。よろしいですか？", abort=True, default=False
+            )
         safety = restore(source, database)
     except RestoreError as error:
         click.echo(str(error), err=True)
         raise SystemExit(1) from None
+    finally:
+        lock.release()
     if safety is not None:
         click.echo(f"置き換える前のデータを {safety} に保存しました。")
     click.echo(f"{source} から復元しました。アプリを起動してください。")
+
+
+@tsudoi_cli.command(name="doctor", help="Check whether this install is ready for members (exit 1 if not).")
+def doctor_command() -> None:
+    from services.doctor import report_lines, run_checks
+
+    async def job(context: AppContext) -> int:
+        results = await run_checks(context)
+        for line in report_lines(results):
+            click.echo(line)
+        return 0 if all(check.ok for check in results) else 1
+
+    _run(job)
 
 
 @tsudoi_cli.command(
@@ -194,15 +218,27 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        await open_context(context)
+        from services.serving_lock import DataFolderBusy, ServingLock
         from services.startup import start_background, stop_background
 
-        await start_background(context)
+        # Held while serving, so `litestar tsudoi restore` refuses to replace the database under us.
+        serving = ServingLock(settings.data_dir, exclusive=False)
         try:
-            yield
+            serving.acquire()
+        except DataFolderBusy:
+            raise RuntimeError(
+                f"{settings.data_dir} is being restored (litestar tsudoi restore); start the app when it is done"
+            ) from None
+        try:
+            await open_context(context)
+            await start_background(context)
+            try:
+                yield
+            finally:
+                await stop_background(context)
+                await context.db.close()
         finally:
-            await stop_background(context)
-            await context.db.close()
+            serving.release()
 
     app = Litestar(
         route_handlers=[

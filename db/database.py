@@ -15,6 +15,8 @@ from typing import Any
 
 import aiosqlite
 
+from services.private_files import make_sqlite_private, private_dir, touch_private
+
 log = logging.getLogger("tsudoi.db")
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -96,9 +98,11 @@ class Database:
         self.query_count = 0
 
     async def connect(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Created 0600 before SQLite opens it: SQLite gives -wal and -shm the database file's mode.
+        touch_private(self.path)
         self._writer = await aiosqlite.connect(self.path, isolation_level=None)
         await self._writer.execute("PRAGMA journal_mode = WAL")
+        make_sqlite_private(self.path)
         await _configure(self._writer, self.busy_timeout_ms)
         for _ in range(self.reader_count):
             reader = await aiosqlite.connect(self.path, isolation_level=None)
@@ -260,9 +264,10 @@ class Database:
     async def backup_to(self, target: Path) -> None:
         """A consistent copy through SQLite's online backup API, safe while the app writes."""
         assert self._writer is not None
-        target.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(target.parent)
         tmp = target.with_suffix(target.suffix + ".part")
         tmp.unlink(missing_ok=True)
+        touch_private(tmp)
         async with self._write_lock:
             dest = await aiosqlite.connect(tmp)
             try:

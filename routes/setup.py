@@ -17,6 +17,8 @@ FIELDS = (
     "setup_token",
     "org_name",
     "contact_email",
+    "mail_from_name",
+    "mail_from_address",
     "base_url",
     "member_number",
     "family_name",
@@ -44,7 +46,12 @@ class SetupController(Controller):
         return render(
             request,
             "setup/page.html",
-            {"values": values, "errors": {}, "base_url_from_env": app.settings.base_url_from_env},
+            {
+                "values": values,
+                "errors": {},
+                "base_url_from_env": app.settings.base_url_from_env,
+                "mail_from_env": app.settings.mail_from,
+            },
         )
 
     @post("/", status_code=200)
@@ -83,6 +90,11 @@ class SetupController(Controller):
         return render(
             request,
             "setup/page.html",
-            {"values": values, "errors": errors, "base_url_from_env": app.settings.base_url_from_env},
+            {
+                "values": values,
+                "errors": errors,
+                "base_url_from_env": app.settings.base_url_from_env,
+                "mail_from_env": app.settings.mail_from,
+            },
             status=form_error_status(request),
         )

@@ -13,7 +13,8 @@ from db.database import Database
 from services.clock import Clock
 from services.hashing import Hasher
 from services.mailer import Mailer, make_transport
-from services.org import OrgSettings, org_from_strings
+from services.org import OrgSettings, Sender, effective_sender, org_from_strings
+from services.private_files import private_dir, secure_tree
 from services.schema_check import schema_drift
 from services.settings import Settings
 from services.templates import make_environment
@@ -41,6 +42,8 @@ class AppContext:
         if self.org.base_url and not self.settings.base_url_from_env:
             # TSUDOI_BASE_URL, when set, wins; otherwise the URL the admin set (setup, console) is used.
             self.settings = self.settings.with_(base_url=self.org.base_url)
+        self.mailer.sender = self.sender.value
+        self.mailer.reply_to = self.org.contact_email or None
         return self.org
 
     def base_url_source(self) -> str:
@@ -48,6 +51,10 @@ class AppContext:
         if self.settings.base_url_from_env:
             return "env"
         return "console" if self.org.base_url else "default"
+
+    @property
+    def sender(self) -> Sender:
+        return effective_sender(self.settings.mail_from, self.org)
 
     async def update_org(self, values: dict[str, str]) -> OrgSettings:
         await app_settings.put(self.db, values)
@@ -60,13 +67,20 @@ def build_context(settings: Settings, clock: Clock | None = None) -> AppContext:
         settings=settings,
         db=Database(settings.database, busy_timeout_ms=settings.db_busy_timeout_ms),
         hasher=Hasher(settings.argon2_time_cost, settings.argon2_memory_cost, settings.argon2_parallelism),
-        mailer=Mailer(make_transport(settings.smtp_url, settings.outbox_dir), settings.mail_from, templates),
+        mailer=Mailer(
+            make_transport(settings.smtp_url, settings.outbox_dir),
+            effective_sender(settings.mail_from, OrgSettings()).value,
+            templates,
+            tz=settings.tz,
+        ),
         clock=clock or Clock(),
         templates=templates,
     )
 
 
 async def open_context(ctx: AppContext) -> AppContext:
+    # Installs from before the data-at-rest rule, or files copied in by hand: narrowed on every start.
+    secure_tree(private_dir(ctx.settings.data_dir))
     await ctx.db.connect()
     await ctx.db.migrate(backup_dir=ctx.settings.data_dir / "backups")
     drift = await schema_drift(ctx.db)

@@ -18,6 +18,8 @@ DEMO_ORG = {
     "org_name": "一般社団法人 日本つどい学会",
     "org_address": "〒100-0001 東京都千代田区千代田1-1",
     "contact_email": "office@tsudoi.example.jp",
+    "mail_from_name": "日本つどい学会 事務局",
+    "mail_from_address": "no-reply@tsudoi.example.jp",
 }
 
 DEMO_MEMBERS = [
@@ -85,6 +87,8 @@ async def load_demo(app: AppContext) -> list[str]:
     current = app.org.to_strings()
     if current.get("org_name") == type(app.org)().org_name:
         await app.update_org(DEMO_ORG)
+    elif not app.org.mail_from_address:  # demo data loaded before the sender was a setting
+        await app.update_org({key: DEMO_ORG[key] for key in ("mail_from_name", "mail_from_address")})
     lines = ["デモデータを読み込みました。次のアカウントでログインできます:"]
     for spec in DEMO_MEMBERS:
         number = str(spec["member_number"])

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from services.private_files import make_private, private_dir
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -21,7 +23,7 @@ class Settings:
     # "" = no gateway configured (the sandbox only on a demo database); "sandbox", "gmo" or "stripe".
     payment_gateway: str = ""
     scheduler: bool = True
-    mail_from: str = "Tsudoi <no-reply@localhost>"
+    mail_from: str = ""  # TSUDOI_MAIL_FROM; empty: the sender set in the console (services/org.py)
     # Tests and benchmarks lower argon2 costs; production keeps the library defaults.
     argon2_time_cost: int = 3
     argon2_memory_cost: int = 65536
@@ -60,9 +62,10 @@ def _flag(value: str | None, default: bool) -> bool:
 
 def load_or_create_secret_key(data_dir: Path) -> str:
     """Keep one generated key in the data folder so sessions survive restarts."""
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)
     key_file = data_dir / "secret_key"
     if key_file.exists():
+        make_private(key_file)
         return key_file.read_text(encoding="ascii").strip()
     key = secrets.token_urlsafe(48)
     fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -85,7 +88,7 @@ def get_settings(environ: dict[str, str] | None = None) -> Settings:
         smtp_url=env.get("TSUDOI_SMTP_URL") or None,
         payment_gateway=(env.get("TSUDOI_PAYMENT_GATEWAY") or "").strip().lower(),
         scheduler=_flag(env.get("TSUDOI_SCHEDULER"), True),
-        mail_from=env.get("TSUDOI_MAIL_FROM") or "Tsudoi <no-reply@localhost>",
+        mail_from=env.get("TSUDOI_MAIL_FROM") or "",
         trust_proxy=_flag(env.get("TSUDOI_TRUST_PROXY"), False),
         log_requests=_flag(env.get("TSUDOI_LOG_REQUESTS"), True),
     )

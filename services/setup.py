@@ -19,7 +19,11 @@ from services.profile import validate_profile
 
 log = logging.getLogger("tsudoi.setup")
 TOKEN_KEY = "setup_token"
-_ORG_FIELDS = {spec.name: spec for spec in FIELDS if spec.name in ("org_name", "contact_email", "base_url")}
+_ORG_FIELDS = {
+    spec.name: spec
+    for spec in FIELDS
+    if spec.name in ("org_name", "contact_email", "mail_from_name", "mail_from_address", "base_url")
+}
 
 
 async def is_open(app: AppContext) -> bool:
@@ -66,6 +70,10 @@ def validate(app: AppContext, form: Mapping[str, str]) -> tuple[dict[str, str], 
         clean[name] = value
         if problem:
             errors[name] = problem
+    if not clean["mail_from_address"] and "mail_from_address" not in errors and not app.settings.mail_from:
+        errors["mail_from_address"] = (
+            "送信元メールアドレスを入力してください（会員へのメールの差出人です。例: no-reply@example.jp）。"
+        )
     number = normalize_member_number(form.get("member_number", ""))
     if number is None:
         errors["member_number"] = "ログインID（数字）を入力してください。"
