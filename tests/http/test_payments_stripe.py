@@ -119,6 +119,16 @@ async def test_bad_or_stale_signatures_and_other_events(client, app_ctx, stripe)
     assert (await fee_row(app_ctx, fee_id))["status"] == "paid"
 
 
+async def test_a_server_clock_minutes_slow_still_takes_genuine_events(client, app_ctx, stripe):
+    fee_id, _, attempt = await started(client, app_ctx, "card")
+    session = stripe.complete(attempt["reference"])
+    # Stripe signed this ten minutes "in the future" as our slow clock sees it (beyond the
+    # five-minute tolerance, which only bounds how old a message may be).
+    ahead = await webhook(client, app_ctx, "checkout.session.completed", session, age=-600)
+    assert ahead.status_code == 200
+    assert (await fee_row(app_ctx, fee_id))["status"] == "paid"
+
+
 async def test_wrong_amount_in_a_signed_event_is_held(client, app_ctx, stripe, settings):
     fee_id, _, attempt = await started(client, app_ctx, "card")
     session = dict(stripe.complete(attempt["reference"]), amount_total=100)
