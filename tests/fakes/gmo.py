@@ -71,6 +71,21 @@ class FakeGmoServer(FakeServer):
             },
         )
 
+    def member_returns(self, order_id: str, result: str = "PAYSUCCESS") -> tuple[str, bytes]:
+        """What the member's browser does when they leave GMO's page: a cross-site form POST of
+        `result` to the RetUrl given for the order (as WooCommerce and the PHP/Node samples read it).
+        Returns (RetUrl, form body)."""
+        transaction = self.links[order_id]["transaction"]
+        payload = {
+            "transactionresult": {
+                "OrderID": order_id,
+                "Result": result,
+                "Processdate": "20250401121000",
+                "Paymethod": "credit" if transaction["PayMethods"] == ["credit"] else "cvs",
+            }
+        }
+        return transaction["RetUrl"], urlencode({"result": result_param(payload, self.shop_pass)}).encode()
+
     def _search(self, form: dict[str, str]) -> Reply:
         if not self._creds_ok(form.get("ShopID"), form.get("ShopPass")):
             return Reply.text(200, "ErrCode=E01&ErrInfo=E01030002")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
+import httpx
 import pytest
 
 from services.payments import UNAVAILABLE_MESSAGE
@@ -155,3 +158,73 @@ async def test_gateway_failure_at_checkout_shows_a_message_and_retry_uses_the_sa
     assert hosted.startswith("https://stg.link.mul-pay.jp/")
     rows = await attempts(app_ctx, fee_id)
     assert len(rows) == 1 and rows[0]["reference"] == rows[0]["order_id"]
+
+
+async def cross_site_post(client, url, body):
+    """A form POST from GMO's page: the browser sends neither the SameSite=Lax session cookie
+    nor our CSRF cookie/token with it."""
+    saved = httpx.Cookies(client.cookies)
+    client.cookies.clear()
+    try:
+        parts = urlsplit(url)
+        return await client.post(
+            f"{parts.path}?{parts.query}", content=body, headers=FORM, follow_redirects=False
+        )
+    finally:
+        client.cookies = saved
+
+
+@pytest.mark.parametrize("method", ["card", "konbini"])
+async def test_gmo_posts_the_member_back_and_the_return_page_shows_the_notified_state(
+    client, app_ctx, gmo, method
+):
+    fee_id, _, attempt = await started(client, app_ctx, method)
+    order_id = attempt["order_id"]
+    trade = card_trade(order_id, amount=10_000) if method == "card" else cvs_trade(order_id, amount=10_000)
+    gmo.trades[order_id] = trade
+    assert (await notify(client, gmo, trade)).text == "0"
+    ret_url, body = gmo.member_returns(order_id, "PAYSUCCESS" if method == "card" else "REQSUCCESS")
+    assert ret_url == f"http://testserver.local/payments/return?order={order_id}"
+    before = await app_ctx.db.fetchval("SELECT count(*) FROM audit_log")
+    answer = await cross_site_post(client, ret_url, body)
+    # No CSRF refusal, no login page: a 303 to the same URL, which the browser GETs top-level.
+    assert answer.status_code == 303
+    assert answer.headers["location"] == f"/payments/return?order={order_id}"
+    page = await client.get(answer.headers["location"])
+    assert page.status_code == 200
+    text = visible_text(page.text)
+    if method == "card":
+        assert "お支払いが完了しました。" in text
+    else:
+        assert "コンビニでのお支払い番号を発行しました。" in text and "123456789012" in text
+    assert await app_ctx.db.fetchval("SELECT count(*) FROM audit_log") == before
+
+
+async def test_return_post_body_never_changes_state(client, app_ctx, gmo):
+    fee_id, _, attempt = await started(client, app_ctx, "card")
+    order_id = attempt["order_id"]
+    # A genuine, GMO-signed "PAYSUCCESS" result, but no notification confirmed it: still pending.
+    ret_url, body = gmo.member_returns(order_id, "PAYSUCCESS")
+    answer = await cross_site_post(client, ret_url, body)
+    assert answer.status_code == 303
+    page = visible_text((await client.get(answer.headers["location"])).text)
+    assert "結果を確認しています" in page
+    assert (await fee_row(app_ctx, fee_id))["status"] == "unpaid"
+    assert gmo.calls("/payment/SearchTradeMulti.idPass") == []
+    # The page itself still belongs to the logged-in member: without the cookie, the login page.
+    client.cookies.clear()
+    anonymous = await client.get(answer.headers["location"], follow_redirects=False)
+    assert anonymous.status_code in (302, 303) and "/login" in anonymous.headers["location"]
+
+
+async def test_return_post_without_order_in_the_url_uses_the_signed_result_only(client, app_ctx, gmo):
+    _, _, attempt = await started(client, app_ctx, "card")
+    _, body = gmo.member_returns(attempt["order_id"])
+    answer = await cross_site_post(client, "http://testserver.local/payments/return?", body)
+    assert answer.headers["location"] == f"/payments/return?order={attempt['order_id']}"
+    forged = await cross_site_post(client, "http://testserver.local/payments/return?", b"result=e30.00ff")
+    assert forged.status_code == 303 and forged.headers["location"] == "/payments"
+    odd = await cross_site_post(
+        client, "http://testserver.local/payments/return?order=%0d%0aSet-Cookie:x", b"result="
+    )
+    assert odd.status_code == 303 and odd.headers["location"] == "/payments"
