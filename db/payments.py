@@ -183,6 +183,16 @@ async def attempt_by_order(db: Database, order_id: str) -> sqlite3.Row | None:
     return await db.fetchone("SELECT * FROM payment_attempts WHERE order_id = ?", (order_id,))
 
 
+async def attempt_method(db: Database, gateway: str, reference: str, order_id: str) -> str | None:
+    """The method (card/konbini) of the attempt a gateway report names, if we have it."""
+    row = await db.fetchone(
+        "SELECT method FROM payment_attempts WHERE gateway = ? AND (reference = ? OR order_id = ?) "
+        "ORDER BY (reference = ?) DESC LIMIT 1",
+        (gateway, reference, order_id, reference),
+    )
+    return str(row["method"]) if row is not None else None
+
+
 async def attempts_for_fee(db: Database, fee_id: int) -> list[sqlite3.Row]:
     return await db.fetchall("SELECT * FROM payment_attempts WHERE fee_id = ? ORDER BY id DESC", (fee_id,))
 

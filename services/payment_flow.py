@@ -275,7 +275,12 @@ async def receive_notification(
     NotificationRejected / NotificationIgnored / GatewayUnavailable propagate to the route,
     which answers the gateway accordingly. A key already stored changes nothing.
     """
-    note = await gateway.receive(raw_body, headers)
+    parsed = gateway.parse_notification(raw_body, headers)
+    # The attempt's own method tells GMO's trade search which pay type to ask first.
+    method = await payment_queries.attempt_method(
+        ctx.db, gateway.name, parsed.reference, parsed.order_id or parsed.reference
+    )
+    note = await gateway.confirm(parsed, method=method)
     now = ctx.clock.now()
     applied = await payment_queries.apply_notification(
         ctx.db,

@@ -36,9 +36,12 @@ SEARCH_PATH: Final = "/payment/SearchTradeMulti.idPass"
 CVS_CANCEL_PATH: Final = "/payment/CvsCancel.idPass"
 
 # The result-notification program must answer with exactly this body: "0" accepts,
-# anything else makes GMO resend (every 60 minutes, up to 5 times).
+# anything else makes GMO resend (every 60 minutes, up to 5 times). GMO waits 15 seconds
+# for the answer; confirming a report asks SearchTradeMulti at most twice, each call
+# limited to NOTIFY_TIMEOUT, so the answer is always back in time.
 NOTIFY_OK: Final = "0"
 NOTIFY_RETRY: Final = "1"
+NOTIFY_TIMEOUT: Final = 5.0
 
 PAY_TYPE_CARD: Final = "0"
 PAY_TYPE_CVS: Final = "3"
@@ -149,6 +152,7 @@ class GmoGateway(HttpGateway):
         contact_phone: str | None = None,
         contact_hours: str | None = None,
         timeout: float = DEFAULT_TIMEOUT,
+        notify_timeout: float = NOTIFY_TIMEOUT,
         client: httpx.AsyncClient | None = None,
         clock: Clock = utc_now,
     ) -> None:
@@ -167,6 +171,8 @@ class GmoGateway(HttpGateway):
             "ReceiptsDisp13": contact_hours,
         }
         self.clock = clock
+        # Never longer than the ordinary timeout (tests and slow links set that one lower).
+        self.notify_timeout = min(notify_timeout, timeout)
 
     def build_link_request(self, attempt: CheckoutRequest) -> dict[str, Any]:
         """The JSON body of GetLinkplusUrlPayment.json for one attempt."""
@@ -268,16 +274,22 @@ class GmoGateway(HttpGateway):
             occurred_at=parse_gmo_datetime(fields.get("TranDate")),
         )
 
-    async def _search(self, order_id: str) -> dict[str, str] | None:
-        """SearchTradeMulti by OrderID; the pay type is not known here, so card first, then cvs."""
-        for pay_type in (PAY_TYPE_CARD, PAY_TYPE_CVS):
+    async def _search(
+        self,
+        order_id: str,
+        pay_types: tuple[str, ...] = (PAY_TYPE_CARD, PAY_TYPE_CVS),
+        *,
+        limit: float | None = None,
+    ) -> dict[str, str] | None:
+        """SearchTradeMulti by OrderID, trying the pay types in the order given."""
+        for pay_type in pay_types:
             form = {
                 "ShopID": self.shop_id,
                 "ShopPass": self.shop_pass,
                 "OrderID": order_id,
                 "PayType": pay_type,
             }
-            response = await self._request("POST", SEARCH_PATH, data=form)
+            response = await self._request("POST", SEARCH_PATH, data=form, limit=limit)
             if response.status_code != 200:
                 raise GatewayUnavailable(f"gmo: trade search failed ({response.status_code})")
             fields = _decode_form(response.content)
@@ -291,7 +303,23 @@ class GmoGateway(HttpGateway):
         return None
 
     async def fetch_state(self, reference: str) -> Notification:
-        fields = await self._search(reference)
+        return self._state_from(reference, await self._search(reference))
+
+    async def confirm_state(self, note: Notification, *, method: str | None = None) -> Notification:
+        """SearchTradeMulti while GMO waits (15 s) for the notification's answer: the attempt's own
+        pay type first (so one call is the rule), and a short timeout on each call."""
+        if method == "konbini":
+            first = PAY_TYPE_CVS
+        elif method == "card":
+            first = PAY_TYPE_CARD
+        else:
+            # Unknown attempt: the report's own PayType only orders the calls, it is not believed.
+            first = PAY_TYPE_CVS if f"PayType={PAY_TYPE_CVS}" in note.raw.split("&") else PAY_TYPE_CARD
+        order = (first, PAY_TYPE_CARD if first == PAY_TYPE_CVS else PAY_TYPE_CVS)
+        fields = await self._search(note.reference, order, limit=self.notify_timeout)
+        return self._state_from(note.reference, fields)
+
+    def _state_from(self, reference: str, fields: dict[str, str] | None) -> Notification:
         if fields is None:
             return Notification(
                 gateway=self.name,

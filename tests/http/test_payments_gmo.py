@@ -106,6 +106,34 @@ async def test_konbini_number_then_store_payment(client, app_ctx, gmo, settings)
     assert len(mails(settings, "コンビニでのお支払いを確認しました")) == 1
 
 
+async def test_konbini_notification_asks_gmo_once_with_the_attempts_pay_type(client, app_ctx, gmo):
+    fee_id, _, attempt = await started(client, app_ctx, "konbini")
+    order_id = attempt["order_id"]
+    gmo.trades[order_id] = cvs_trade(order_id, amount=10_000)
+    # GMO's own notification names the pay type too, but the attempt's method decides the order.
+    assert (await notify(client, gmo, gmo.trades[order_id])).text == "0"
+    searches = gmo.calls("/payment/SearchTradeMulti.idPass")
+    assert [r.form()["PayType"] for r in searches] == ["3"]
+    assert (await fee_row(app_ctx, fee_id))["status"] == "awaiting_konbini"
+
+
+async def test_slow_trade_search_answers_gmo_well_within_its_window(client, app_ctx, gmo, monkeypatch):
+    fee_id, _, attempt = await started(client, app_ctx, "card")
+    trade = card_trade(attempt["order_id"], amount=10_000)
+    gmo.trades[attempt["order_id"]] = trade
+    from services.payment_config import get_gateway
+
+    gateway = get_gateway(app_ctx)
+    monkeypatch.setattr(gateway, "notify_timeout", 0.2)
+    gmo.delay = 0.4  # slower than the notification path allows, quicker than the ordinary timeout
+    response = await notify(client, gmo, trade)
+    assert response.status_code == 503 and response.text == "1"
+    assert len(gmo.calls("/payment/SearchTradeMulti.idPass")) == 1
+    gmo.delay = 0.0
+    assert (await notify(client, gmo, trade)).text == "0"
+    assert (await fee_row(app_ctx, fee_id))["status"] == "paid"
+
+
 async def test_wrong_amount_at_gmo_is_held_for_the_admin(client, app_ctx, gmo, settings):
     fee_id, _, attempt = await started(client, app_ctx, "card")
     gmo.trades[attempt["order_id"]] = card_trade(attempt["order_id"], amount=1_000)

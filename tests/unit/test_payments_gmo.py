@@ -215,6 +215,38 @@ async def test_search_with_wrong_credentials_is_unavailable(server: FakeGmoServe
         await gateway.fetch_state(ORDER)
 
 
+async def test_konbini_attempt_is_confirmed_with_one_search_of_its_own_pay_type(
+    gateway: GmoGateway, server: FakeGmoServer
+) -> None:
+    server.trades[ORDER] = cvs_trade(ORDER)
+    note = await gateway.receive(notification_body(server.shop_id, cvs_trade(ORDER)), {}, method="konbini")
+    assert note.state == "awaiting_konbini"
+    assert [r.form()["PayType"] for r in server.calls("/payment/SearchTradeMulti.idPass")] == ["3"]
+
+
+async def test_card_attempt_is_confirmed_with_one_card_search(
+    gateway: GmoGateway, server: FakeGmoServer
+) -> None:
+    server.trades[ORDER] = card_trade(ORDER)
+    note = await gateway.receive(notification_body(server.shop_id, card_trade(ORDER)), {}, method="card")
+    assert note.state == "paid"
+    assert [r.form()["PayType"] for r in server.calls("/payment/SearchTradeMulti.idPass")] == ["0"]
+
+
+async def test_confirming_a_notification_uses_the_short_timeout(server: FakeGmoServer) -> None:
+    # The ordinary calls may wait (10 s by default); GMO gives the notification 15 s in all,
+    # so the trade searches made while it waits stop early and ask GMO to send again.
+    gateway = GmoGateway(server.url, server.shop_id, server.shop_pass, timeout=5.0, notify_timeout=0.2)
+    server.delay = 0.6
+    start = await gateway.start_checkout(checkout(order_id="SLOW-LINK-1"))
+    assert start.reference == "SLOW-LINK-1"
+    with pytest.raises(GatewayUnavailable) as caught:
+        await gateway.receive(notification_body(server.shop_id, card_trade(ORDER)), {}, method="card")
+    assert "timeout" in caught.value.detail
+    assert gateway.notify_timeout == 0.2
+    assert GmoGateway(server.url, "tshop", "pass").notify_timeout * 2 < 15
+
+
 async def test_search_timing_out_is_unavailable(gateway: GmoGateway, server: FakeGmoServer) -> None:
     server.delay = 0.5
     with pytest.raises(GatewayUnavailable):
