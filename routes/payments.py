@@ -103,9 +103,17 @@ class PaymentsController(Controller):
         errors: dict[str, str],
         status: int = 200,
     ) -> Template:
-        methods = payment_flow.enabled_methods(ctx(request).org)
-        if len(methods) == 1 and not values:
-            values = {"method": methods[0]}
+        app = ctx(request)
+        amount = int(fee["amount"])
+        methods = payment_flow.offered_methods(app.org, app.settings.payment_gateway, amount)
+        # Said only when convenience stores would otherwise be offered: the member learns why it is missing.
+        limit_note = (
+            payment_flow.konbini_limit_note(app.settings.payment_gateway, amount)
+            if "konbini" in payment_flow.enabled_methods(app.org)
+            else None
+        )
+        if len(methods) == 1 and not values.get("method"):
+            values = {**values, "method": methods[0]}
         return render(
             request,
             "payments/method.html",
@@ -116,6 +124,7 @@ class PaymentsController(Controller):
                 "hints": payment_flow.METHOD_HINTS,
                 "values": values,
                 "errors": errors,
+                "limit_note": limit_note,
                 "no_method_message": NO_METHOD_MESSAGE,
                 "page_title": "お支払い方法の選択",
             },
@@ -133,8 +142,15 @@ class PaymentsController(Controller):
         method = text_field(form, "method", max_length=20)
         if fee["attempt_state"] in payment_queries.LIVE_STATES:
             return redirect(request, payment_flow.checkout_page_url(fee_id))
-        if method not in payment_flow.enabled_methods(app.org):
-            message = NO_METHOD_MESSAGE if not payment_flow.enabled_methods(app.org) else METHOD_REQUIRED
+        offered = payment_flow.offered_methods(app.org, app.settings.payment_gateway, int(fee["amount"]))
+        if method not in offered:
+            limit_note = payment_flow.konbini_limit_note(app.settings.payment_gateway, int(fee["amount"]))
+            if method == "konbini" and "konbini" in payment_flow.enabled_methods(app.org) and limit_note:
+                message = limit_note
+            elif not offered:
+                message = NO_METHOD_MESSAGE
+            else:
+                message = METHOD_REQUIRED
             return self._method_form(
                 request, fee, {"method": ""}, {"method": message}, status=form_error_status(request)
             )

@@ -32,6 +32,7 @@ from services.payments import (
     PaymentGateway,
     states,
 )
+from services.payments.base import konbini_allows, konbini_limits
 from services.profile_check import profile_checked_today
 from services.receipts import ReceiptData, TaxMode, render_receipt_pdf_async
 
@@ -65,6 +66,31 @@ def enabled_methods(org: OrgSettings) -> list[str]:
     if org.payment_konbini_enabled:
         methods.append("konbini")
     return methods
+
+
+def konbini_limit_note(gateway_name: str | None, amount: int) -> str | None:
+    """Why convenience-store payment is not offered for this amount, or None when it is."""
+    if konbini_allows(gateway_name, amount):
+        return None
+    low, high = konbini_limits(gateway_name)
+    if amount > high:
+        return (
+            f"コンビニ払いは1回{high:,}円までのため、この会費（{amount:,}円）にはご利用いただけません。"
+            "クレジットカードでお支払いいただくか、事務局までお問い合わせください。"
+        )
+    return (
+        f"コンビニ払いは{low:,}円以上のお支払いにご利用いただけるため、この会費（{amount:,}円）には"
+        "ご利用いただけません。クレジットカードでお支払いいただくか、事務局までお問い合わせください。"
+    )
+
+
+def offered_methods(org: OrgSettings, gateway_name: str | None, amount: int) -> list[str]:
+    """The methods the member may choose for this fee: enabled ones, within the gateway's limits."""
+    return [
+        method
+        for method in enabled_methods(org)
+        if method != "konbini" or konbini_limit_note(gateway_name, amount) is None
+    ]
 
 
 def method_page_url(fee_id: int) -> str:
@@ -123,6 +149,11 @@ async def choose_method(ctx: AppContext, *, member_id: int, fee_id: int, method:
     """決定: the fee's one live attempt with this method (an existing live attempt wins, unchanged)."""
     if method not in enabled_methods(ctx.org):
         raise ValueError("method not offered")
+    fee_row = await payment_queries.fee(ctx.db, fee_id)
+    if fee_row is not None and method not in offered_methods(
+        ctx.org, ctx.settings.payment_gateway, int(fee_row["amount"])
+    ):
+        raise ValueError("method not offered for this amount")
     now = ctx.clock.now()
     choice = await payment_queries.create_attempt(
         ctx.db,

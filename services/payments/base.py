@@ -24,6 +24,27 @@ PAYMENT_METHODS: Final[frozenset[str]] = frozenset({"card", "konbini"})
 Clock = Callable[[], datetime]
 
 UNAVAILABLE_MESSAGE: Final = "決済サービスに接続できませんでした。しばらくしてからもう一度お試しください。"
+
+# What one convenience-store payment may be, in yen, per gateway: Stripe's konbini takes
+# ¥120–¥300,000; GMO's convenience stores refuse more than ¥300,000. The sandbox, and a
+# gateway not chosen yet, use the narrower range so a trial run behaves like either real one.
+KONBINI_LIMITS: Final[dict[str, tuple[int, int]]] = {
+    "stripe": (120, 300_000),
+    "gmo": (1, 300_000),
+}
+DEFAULT_KONBINI_LIMITS: Final = (120, 300_000)
+
+
+def konbini_limits(gateway_name: str | None) -> tuple[int, int]:
+    """The smallest and largest convenience-store payment (yen) the gateway accepts."""
+    return KONBINI_LIMITS.get(gateway_name or "", DEFAULT_KONBINI_LIMITS)
+
+
+def konbini_allows(gateway_name: str | None, amount: int) -> bool:
+    low, high = konbini_limits(gateway_name)
+    return low <= amount <= high
+
+
 DEFAULT_TIMEOUT: Final = 10.0
 
 # GMO's OrderID is the tightest limit of the three gateways: 27 characters of A-Z a-z 0-9 and "-".
@@ -263,6 +284,8 @@ class HttpGateway(PaymentGateway):
 
 
 __all__ = [
+    "DEFAULT_KONBINI_LIMITS",
+    "KONBINI_LIMITS",
     "PAYMENT_METHODS",
     "UNAVAILABLE_MESSAGE",
     "CheckoutRequest",
@@ -277,5 +300,7 @@ __all__ = [
     "PaymentError",
     "PaymentGateway",
     "PaymentMethod",
+    "konbini_allows",
+    "konbini_limits",
     "utc_now",
 ]

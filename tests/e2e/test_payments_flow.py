@@ -26,12 +26,14 @@ PROFILE = {
 }
 
 
-def prepare(live_server: LiveServer, number: str, *, checked: bool) -> tuple[int, str]:
+def prepare(
+    live_server: LiveServer, number: str, *, checked: bool, amount: int = 10_000, name: str | None = None
+) -> tuple[int, str]:
     email = f"pay{number}@example.jp"
 
     async def setup(ctx: Any) -> int:
         member_id = await make_member(ctx, number, email=email, **PROFILE)
-        item_id = await issue_fee(ctx, year=2026)
+        item_id = await issue_fee(ctx, year=2026, amount=amount, name=name)
         if checked:
             await check_profile(ctx, member_id)
         return await fee_id_of(ctx, member_id, item_id)
@@ -139,3 +141,19 @@ def test_convenience_store_payment_skips_a_profile_checked_today(page: Any, live
     expect(page.get_by_text("支払済み").first).to_be_visible()
     assert_no_horizontal_scroll(page)
     screenshot(page, "payments-history-paid")
+
+
+def test_a_fee_above_the_convenience_store_limit_offers_card_and_says_why(
+    page: Any, live_server: LiveServer
+) -> None:
+    fee_id, _ = prepare(live_server, "008803", checked=True, amount=350_000, name="2026年度 賛助会費")
+    login(page, "008803")
+    page.goto(f"/payments/{fee_id}/method")
+    expect(page.get_by_role("heading", name="お支払い方法の選択")).to_be_visible()
+    expect(page.get_by_label("コンビニ払い")).to_have_count(0)
+    expect(page.get_by_label("クレジットカード（一括払い）")).to_be_checked()
+    expect(page.get_by_text("コンビニ払いは1回300,000円までのため")).to_be_visible()
+    assert_no_horizontal_scroll(page)
+    screenshot(page, "payments-method-over-konbini-limit")
+    page.get_by_role("button", name="決定").click()
+    expect(page).to_have_url(f"{live_server.url}/payments/{fee_id}/checkout")

@@ -10,7 +10,16 @@ import pytest
 from services.payments import UNAVAILABLE_MESSAGE
 from tests.fakes.gmo import FakeGmoServer, card_trade, cvs_trade, notification_body
 from tests.helpers import body_text, outbox, test_settings, visible_text
-from tests.payments_support import attempts, choose, fee_row, mails, member_with_fee, to_gateway
+from tests.payments_support import (
+    attempts,
+    choose,
+    fee_id_of,
+    fee_row,
+    issue_fee,
+    mails,
+    member_with_fee,
+    to_gateway,
+)
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
@@ -132,6 +141,16 @@ async def test_slow_trade_search_answers_gmo_well_within_its_window(client, app_
     gmo.delay = 0.0
     assert (await notify(client, gmo, trade)).text == "0"
     assert (await fee_row(app_ctx, fee_id))["status"] == "paid"
+
+
+async def test_gmo_convenience_stores_take_small_fees_but_not_over_300000_yen(client, app_ctx, gmo):
+    _, small = await member_with_fee(app_ctx, client, amount=100)
+    assert 'value="konbini"' in (await client.get(f"/payments/{small}/method")).text
+    item = await issue_fee(app_ctx, name="2026年度 特別会費", amount=300_001)
+    member_id = await app_ctx.db.fetchval("SELECT id FROM members WHERE member_number = '001001'")
+    large = await fee_id_of(app_ctx, member_id, item)
+    html = (await client.get(f"/payments/{large}/method")).text
+    assert 'value="konbini"' not in html and "1回300,000円まで" in visible_text(html)
 
 
 async def test_wrong_amount_at_gmo_is_held_for_the_admin(client, app_ctx, gmo, settings):

@@ -129,6 +129,17 @@ async def test_a_server_clock_minutes_slow_still_takes_genuine_events(client, ap
     assert (await fee_row(app_ctx, fee_id))["status"] == "paid"
 
 
+async def test_konbini_is_not_offered_below_stripes_120_yen(client, app_ctx, stripe):
+    _, fee_id = await member_with_fee(app_ctx, client, amount=100)
+    text = visible_text((await client.get(f"/payments/{fee_id}/method")).text)
+    assert "コンビニ払いは120円以上のお支払いにご利用いただけるため" in text
+    refused = await post_form(
+        client, f"/payments/{fee_id}/method", {"method": "konbini"}, follow_redirects=False
+    )
+    assert refused.status_code == 422 and await attempts(app_ctx, fee_id) == []
+    assert stripe.calls("/v1/checkout/sessions") == []
+
+
 async def test_wrong_amount_in_a_signed_event_is_held(client, app_ctx, stripe, settings):
     fee_id, _, attempt = await started(client, app_ctx, "card")
     session = dict(stripe.complete(attempt["reference"]), amount_total=100)
