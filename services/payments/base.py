@@ -128,10 +128,12 @@ class CheckoutRequest:
 
 @dataclass(frozen=True)
 class CheckoutStart:
-    """Where to send the member, and the gateway's reference to store with the attempt."""
+    """Where to send the member, the gateway's reference to store with the attempt, and when
+    the hosted page stops taking payments (None: the gateway sets no end we know of)."""
 
     redirect_url: str
     reference: str
+    expires_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,11 @@ CVS_STORES: Final[dict[str, str]] = {
 
 # GMO writes every date as yyyyMMddHHmmss in Japan time, without an offset.
 JST: Final = timezone(timedelta(hours=9), "JST")
+# The payment link's 決済可能期限 (transaction.PaymentExpireDate) is yyyyMMddHHmm in Japan time
+# (GMO's link type Plus notes give "202001102359"). After it the link takes no payment and no
+# notification ever comes, so the app must stop handing it out.
+LINK_EXPIRY_FORMAT: Final = "%Y%m%d%H%M"
+DEFAULT_LINK_HOURS: Final = 24
 
 _CARD_STATES: Final[dict[str, str]] = {
     "CAPTURE": states.PAID,
@@ -153,6 +158,7 @@ class GmoGateway(HttpGateway):
         contact_hours: str | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         notify_timeout: float = NOTIFY_TIMEOUT,
+        link_hours: int = DEFAULT_LINK_HOURS,
         client: httpx.AsyncClient | None = None,
         clock: Clock = utc_now,
     ) -> None:
@@ -161,6 +167,9 @@ class GmoGateway(HttpGateway):
             raise ValueError("GMO needs a shop ID and shop password")
         if not 1 <= konbini_days <= 60:
             raise ValueError("konbini_days must be between 1 and 60")
+        if not 1 <= link_hours <= 24 * 60:
+            raise ValueError("link_hours must be between 1 and 1440")
+        self.link_hours = link_hours
         self.shop_id = shop_id
         self.shop_pass = shop_pass
         self.config_id = config_id
@@ -188,6 +197,7 @@ class GmoGateway(HttpGateway):
             "RetUrl": attempt.return_url,
             "CompleteUrl": attempt.return_url,
             "CancelUrl": attempt.return_url,
+            "PaymentExpireDate": self.link_expiry().strftime(LINK_EXPIRY_FORMAT),
         }
         body["customer"] = {"MailAddress": attempt.member_email, "CustomerName": attempt.member_name}
         if attempt.method == "card":
@@ -199,8 +209,15 @@ class GmoGateway(HttpGateway):
             body["cvs"] = cvs
         return body
 
+    def link_expiry(self) -> datetime:
+        """When a link made now stops taking payments: link_hours from the app's clock, to the minute, JST."""
+        moment = (self.clock() + timedelta(hours=self.link_hours)).astimezone(JST)
+        return moment.replace(second=0, microsecond=0)
+
     async def start_checkout(self, attempt: CheckoutRequest) -> CheckoutStart:
-        response = await self._request("POST", LINK_PATH, json=self.build_link_request(attempt))
+        body = self.build_link_request(attempt)
+        expires_at = datetime.strptime(body["transaction"]["PaymentExpireDate"], LINK_EXPIRY_FORMAT)
+        response = await self._request("POST", LINK_PATH, json=body)
         try:
             data = response.json()
         except ValueError:
@@ -212,7 +229,11 @@ class GmoGateway(HttpGateway):
         link_url = data.get("LinkUrl")
         if not isinstance(link_url, str) or not link_url.startswith("https://"):
             raise GatewayUnavailable("gmo: link URL response without LinkUrl")
-        return CheckoutStart(redirect_url=link_url, reference=str(data.get("OrderID") or attempt.order_id))
+        return CheckoutStart(
+            redirect_url=link_url,
+            reference=str(data.get("OrderID") or attempt.order_id),
+            expires_at=expires_at.replace(tzinfo=JST),
+        )
 
     def parse_return(self, result: str) -> Notification:
         """Read the signed `result` parameter GMO adds to the return URL.

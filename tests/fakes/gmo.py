@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -61,6 +62,10 @@ class FakeGmoServer(FakeServer):
             return Reply.json(400, [{"errCode": "E01", "errInfo": "E01040001"}])
         if order_id in self.links:
             return Reply.json(400, [{"errCode": "E01", "errInfo": "E01040010"}])
+        expiry = transaction.get("PaymentExpireDate")
+        if expiry is not None and not (isinstance(expiry, str) and re.fullmatch(r"[0-9]{12}", expiry)):
+            # 決済可能期限 is yyyyMMddHHmm in Japan time.
+            return Reply.json(400, [{"errCode": "E01", "errInfo": "E01999999"}])
         self.links[order_id] = body
         return Reply.json(
             200,

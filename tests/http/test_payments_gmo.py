@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
+from services.clock import from_db
 from services.payments import UNAVAILABLE_MESSAGE
+from services.payments.gmo import JST
 from tests.fakes.gmo import FakeGmoServer, card_trade, cvs_trade, notification_body
-from tests.helpers import body_text, outbox, test_settings, visible_text
+from tests.helpers import body_text, login, outbox, post_form, test_settings, visible_text
 from tests.payments_support import (
     attempts,
     choose,
@@ -275,3 +278,90 @@ async def test_return_post_without_order_in_the_url_uses_the_signed_result_only(
         client, "http://testserver.local/payments/return?order=%0d%0aSet-Cookie:x", b"result="
     )
     assert odd.status_code == 303 and odd.headers["location"] == "/payments"
+
+
+# ---------------------------------------------------------------- link expiry
+
+
+async def later(client, app_ctx, delta):
+    """Move the app's clock on; the member logs in again, as they would after a day away."""
+    app_ctx.clock.advance(delta)
+    await login(client, "001001")
+
+
+async def test_a_member_back_after_the_link_expired_gets_a_new_link(client, app_ctx, gmo, settings):
+    fee_id, hosted, attempt = await started(client, app_ctx, "card")
+    sent = gmo.calls("/payment/GetLinkplusUrlPayment.json")[0].json()["transaction"]["PaymentExpireDate"]
+    expected = (app_ctx.clock.now() + timedelta(hours=24)).astimezone(JST)
+    assert sent == expected.strftime("%Y%m%d%H%M")
+    stored = from_db(attempt["link_expires_at"])
+    assert stored is not None and stored.astimezone(JST).strftime("%Y%m%d%H%M") == sent
+    # Still within the link's life: the same link, GMO is not asked again.
+    await later(client, app_ctx, timedelta(hours=23))
+    assert await to_gateway(client, fee_id) == hosted
+    assert len(gmo.calls("/payment/GetLinkplusUrlPayment.json")) == 1
+    # A day later the link is dead at GMO: GMO has no trade for it, so a new attempt and link.
+    await later(client, app_ctx, timedelta(hours=2))
+    renewed = await to_gateway(client, fee_id)
+    assert renewed != hosted and renewed.startswith("https://stg.link.mul-pay.jp/")
+    # GMO was asked first (no trade under either pay type) before the attempt was given up.
+    assert {r.form()["OrderID"] for r in gmo.calls("/payment/SearchTradeMulti.idPass")} == {
+        attempt["order_id"]
+    }
+    old, new = sorted(await attempts(app_ctx, fee_id), key=lambda row: row["id"])
+    assert old["state"] == "expired" and new["state"] == "pending"
+    assert new["method"] == "card" and new["order_id"] != old["order_id"]
+    assert renewed.endswith(f"{new['order_id']}abc")
+    links = gmo.calls("/payment/GetLinkplusUrlPayment.json")
+    assert len(links) == 2 and links[1].json()["transaction"]["OrderID"] == new["order_id"]
+    assert (await fee_row(app_ctx, fee_id))["status"] == "unpaid"
+    assert outbox(settings) == []
+    assert (
+        await app_ctx.db.fetchval("SELECT count(*) FROM audit_log WHERE event = 'payment.link_expired'") == 1
+    )
+    # The back button now hands out the new link, and the old order's late payment is held for the admin.
+    assert await to_gateway(client, fee_id) == renewed
+    gmo.trades[old["order_id"]] = card_trade(old["order_id"], amount=10_000)
+    assert (await notify(client, gmo, gmo.trades[old["order_id"]])).text == "0"
+    rows = {row["id"]: row for row in await attempts(app_ctx, fee_id)}
+    assert rows[old["id"]]["needs_attention"] == 1 and rows[new["id"]]["state"] == "pending"
+
+
+async def test_a_payment_gmo_knows_of_wins_over_a_new_link(client, app_ctx, gmo, settings):
+    fee_id, _, attempt = await started(client, app_ctx, "card")
+    # The member paid, but GMO's notification never arrived.
+    gmo.trades[attempt["order_id"]] = card_trade(attempt["order_id"], amount=10_000)
+    await later(client, app_ctx, timedelta(days=2))
+    response = await post_form(client, f"/payments/{fee_id}/checkout", {}, follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == f"/payments/{fee_id}/checkout"
+    assert (await fee_row(app_ctx, fee_id))["status"] == "paid"
+    assert len(await attempts(app_ctx, fee_id)) == 1
+    assert len(gmo.calls("/payment/GetLinkplusUrlPayment.json")) == 1
+    assert len(mails(settings, "会費のお支払いが完了しました")) == 1
+
+
+async def test_an_issued_convenience_store_number_outlives_the_link(client, app_ctx, gmo):
+    fee_id, _, attempt = await started(client, app_ctx, "konbini")
+    order_id = attempt["order_id"]
+    gmo.trades[order_id] = cvs_trade(order_id, amount=10_000)
+    assert (await notify(client, gmo, gmo.trades[order_id])).text == "0"
+    await later(client, app_ctx, timedelta(days=2))
+    response = await post_form(client, f"/payments/{fee_id}/checkout", {}, follow_redirects=False)
+    assert response.headers["location"] == f"/payments/{fee_id}/checkout"
+    [row] = await attempts(app_ctx, fee_id)
+    assert row["state"] == "awaiting_konbini"
+    assert "123456789012" in visible_text((await client.get(f"/payments/{fee_id}/checkout")).text)
+    assert len(gmo.calls("/payment/GetLinkplusUrlPayment.json")) == 1
+
+
+async def test_gmo_down_when_the_link_expired_keeps_the_attempt_and_says_so(client, app_ctx, gmo):
+    fee_id, _, _ = await started(client, app_ctx, "card")
+    await later(client, app_ctx, timedelta(days=2))
+    gmo.fail_status = 500
+    response = await post_form(client, f"/payments/{fee_id}/checkout", {}, follow_redirects=False)
+    assert response.status_code == 503 and UNAVAILABLE_MESSAGE in visible_text(response.text)
+    [row] = await attempts(app_ctx, fee_id)
+    assert row["state"] == "pending"
+    gmo.fail_status = None
+    assert (await to_gateway(client, fee_id)).startswith("https://stg.link.mul-pay.jp/")
+    assert [row["state"] for row in await attempts(app_ctx, fee_id)] == ["pending", "expired"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pytest
 
@@ -11,6 +11,7 @@ from services.payments import GatewayUnavailable, NotificationRejected
 from services.payments.base import UNAVAILABLE_MESSAGE
 from services.payments.gmo import JST, NOTIFY_OK, NOTIFY_RETRY, GmoGateway
 from tests.fakes.gmo import FakeGmoServer, card_trade, cvs_trade, notification_body, result_param
+from tests.fakes.http import FrozenClock
 from tests.unit.test_payments_base import checkout
 
 ORDER = "FEE2025-00042-1"
@@ -58,6 +59,19 @@ async def test_card_checkout_requests_a_link_url_with_the_documented_fields(
     assert body["transaction"]["RetUrl"] == "https://tsudoi.example.jp/payments/return"
     assert body["credit"] == {"JobCd": "CAPTURE", "Method": "1"}
     assert "cvs" not in body
+
+
+async def test_link_is_sent_with_its_payment_expiry_in_japan_time(server: FakeGmoServer) -> None:
+    clock = FrozenClock(datetime(2025, 4, 1, 14, 59, 40, tzinfo=UTC))  # 23:59:40 JST
+    gateway = GmoGateway(server.url, server.shop_id, server.shop_pass, timeout=0.2, clock=clock, link_hours=2)
+    start = await gateway.start_checkout(checkout(order_id="EXPIRY-1"))
+    body = server.calls("/payment/GetLinkplusUrlPayment.json")[0].json()
+    # yyyyMMddHHmm, JST: two hours on is 01:59 on 2 April in Japan.
+    assert body["transaction"]["PaymentExpireDate"] == "202504020159"
+    assert start.expires_at == datetime(2025, 4, 2, 1, 59, tzinfo=JST)
+    assert GmoGateway(server.url, "tshop", "pass").link_hours == 24
+    with pytest.raises(ValueError):
+        GmoGateway(server.url, "tshop", "pass", link_hours=0)
 
 
 async def test_konbini_checkout_offers_only_convenience_stores(
