@@ -46,8 +46,10 @@ NOTIFY_TIMEOUT: Final = 5.0
 PAY_TYPE_CARD: Final = "0"
 PAY_TYPE_CVS: Final = "3"
 
-# Errors SearchTradeMulti gives for an order the member never got as far as submitting.
-_NOT_FOUND: Final = frozenset({"M01004002", "E01110002"})
+# Errors SearchTradeMulti gives for an order the member never got as far as submitting (and, we
+# assume, for a pay type that does not match the trade: scripts/gateway_check.py checks that).
+NOT_FOUND_ERRORS: Final = frozenset({"M01004002", "E01110002"})
+_NOT_FOUND: Final = NOT_FOUND_ERRORS
 
 CVS_STORES: Final[dict[str, str]] = {
     "00007": "セブン-イレブン",
@@ -322,6 +324,15 @@ class GmoGateway(HttpGateway):
             fields.setdefault("PayType", pay_type)
             return fields
         return None
+
+    async def search_answer(self, order_id: str, pay_type: str) -> dict[str, str]:
+        """SearchTradeMulti's answer as GMO gives it, errors included (for scripts/gateway_check.py)."""
+        form = {"ShopID": self.shop_id, "ShopPass": self.shop_pass, "OrderID": order_id, "PayType": pay_type}
+        response = await self._request("POST", SEARCH_PATH, data=form)
+        if response.status_code != 200:
+            raise GatewayUnavailable(f"gmo: trade search failed ({response.status_code})")
+        fields = _decode_form(response.content)
+        return {key: value for key, value in fields.items() if key not in {"ShopPass", "AccessPass"}}
 
     async def fetch_state(self, reference: str) -> Notification:
         return self._state_from(reference, await self._search(reference))

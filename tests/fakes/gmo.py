@@ -7,6 +7,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -20,11 +21,15 @@ class FakeGmoServer(FakeServer):
     # OrderID -> SearchTradeMulti fields (including PayType) of trades the member submitted.
     trades: dict[str, dict[str, str]] = field(default_factory=dict)
     links: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Pay at once for every link made (card paid, convenience-store number issued), as a person
+    # following scripts/gateway_check.py's instructions would.
+    auto_pay: bool = False
 
     def reset(self) -> None:
         super().reset()
         self.trades.clear()
         self.links.clear()
+        self.auto_pay = False
 
     def _creds_ok(self, shop_id: object, shop_pass: object) -> bool:
         return shop_id == self.shop_id and shop_pass == self.shop_pass
@@ -67,6 +72,8 @@ class FakeGmoServer(FakeServer):
             # 決済可能期限 is yyyyMMddHHmm in Japan time.
             return Reply.json(400, [{"errCode": "E01", "errInfo": "E01999999"}])
         self.links[order_id] = body
+        if self.auto_pay:
+            self._pay(order_id, body)
         return Reply.json(
             200,
             {
@@ -75,6 +82,18 @@ class FakeGmoServer(FakeServer):
                 "ProcessDate": "20250401120000",
             },
         )
+
+    def _pay(self, order_id: str, body: dict[str, Any]) -> None:
+        amount = body["transaction"]["Amount"]
+        if body["transaction"]["PayMethods"] == ["credit"]:
+            self.trades[order_id] = card_trade(order_id, amount=amount)
+            return
+        trade = cvs_trade(order_id, amount=amount)
+        # GMO counts cvs.PaymentTermDay from the day the number is issued (0: that day), to 23:59:59.
+        issued = datetime.strptime(trade["TranDate"], "%Y%m%d%H%M%S")
+        days = int((body.get("cvs") or {}).get("PaymentTermDay", "0"))
+        trade["PaymentTerm"] = (issued + timedelta(days=days)).strftime("%Y%m%d") + "235959"
+        self.trades[order_id] = trade
 
     def member_returns(self, order_id: str, result: str = "PAYSUCCESS") -> tuple[str, bytes]:
         """What the member's browser does when they leave GMO's page: a cross-site form POST of

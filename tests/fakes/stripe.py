@@ -23,10 +23,13 @@ class FakeStripeServer(FakeServer):
     idempotency: dict[str, str] = field(default_factory=dict)
     # Set to the test's clock (epoch seconds) to give sessions Stripe's 24-hour expires_at.
     now: int | None = None
+    # Finish every session at once (card paid, konbini number issued), as a person would.
+    auto_complete: bool = False
 
     def reset(self) -> None:
         super().reset()
         self.now = None
+        self.auto_complete = False
         self.sessions.clear()
         self.payment_intents.clear()
         self.idempotency.clear()
@@ -81,6 +84,10 @@ class FakeStripeServer(FakeServer):
         self.sessions[session_id] = session
         if key:
             self.idempotency[key] = session_id
+        if self.auto_complete:
+            reply = Reply.json(200, session)
+            self.complete(session_id, konbini=form.get("payment_method_types[0]") == "konbini")
+            return reply
         return Reply.json(200, session)
 
     def _view(self, session: dict[str, Any], expand: bool) -> dict[str, Any]:
