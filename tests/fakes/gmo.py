@@ -110,6 +110,17 @@ class FakeGmoServer(FakeServer):
         }
         return transaction["RetUrl"], urlencode({"result": result_param(payload, self.shop_pass)}).encode()
 
+    def hosted_page(self, order_id: str, result: str = "PAYSUCCESS") -> str:
+        """GMO's payment page at LinkUrl, reduced to its last step: the button that sends the member's
+        browser back to RetUrl with a form POST of `result` (for a browser test to serve at LinkUrl)."""
+        ret_url, body = self.member_returns(order_id, result)
+        value = body.decode("ascii").removeprefix("result=")
+        return (
+            '<!doctype html><html lang="ja"><head><meta charset="utf-8"><title>GMO test page</title></head>'
+            f'<body><form method="post" action="{ret_url}"><input type="hidden" name="result" '
+            f'value="{value}"><button type="submit">加盟店サイトへ戻る</button></form></body></html>'
+        )
+
     def _search(self, form: dict[str, str]) -> Reply:
         if not self._creds_ok(form.get("ShopID"), form.get("ShopPass")):
             return Reply.text(200, "ErrCode=E01&ErrInfo=E01030002")
