@@ -261,9 +261,14 @@ async def _replace_dead_link(
     fee = await payment_queries.fee(ctx.db, int(attempt["fee_id"]))
     if fee is None or fee["member_id"] is None:
         return None
-    choice = await choose_method(
-        ctx, member_id=int(fee["member_id"]), fee_id=int(fee["id"]), method=str(attempt["method"])
-    )
+    try:
+        choice = await choose_method(
+            ctx, member_id=int(fee["member_id"]), fee_id=int(fee["id"]), method=str(attempt["method"])
+        )
+    except ValueError:
+        # The method is no longer offered (turned off, or outside the gateway's limits now):
+        # with the old attempt expired, the member chooses again on the method page.
+        return None
     if not choice.created or choice.attempt is None:
         # Another tab made the new attempt first: the checkout page shows that one.
         return None

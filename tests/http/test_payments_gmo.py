@@ -15,6 +15,7 @@ from tests.fakes.gmo import FakeGmoServer, card_trade, cvs_trade, notification_b
 from tests.helpers import body_text, login, outbox, post_form, test_settings, visible_text
 from tests.payments_support import (
     attempts,
+    check_profile,
     choose,
     fee_id_of,
     fee_row,
@@ -365,3 +366,18 @@ async def test_gmo_down_when_the_link_expired_keeps_the_attempt_and_says_so(clie
     gmo.fail_status = None
     assert (await to_gateway(client, fee_id)).startswith("https://stg.link.mul-pay.jp/")
     assert [row["state"] for row in await attempts(app_ctx, fee_id)] == ["pending", "expired"]
+
+
+async def test_a_dead_link_for_a_method_no_longer_offered_leads_back_to_the_method_page(client, app_ctx, gmo):
+    fee_id, _, _ = await started(client, app_ctx, "konbini")
+    await app_ctx.update_org({"payment_konbini_enabled": "0"})
+    await later(client, app_ctx, timedelta(days=2))
+    response = await post_form(client, f"/payments/{fee_id}/checkout", {}, follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == f"/payments/{fee_id}/checkout"
+    assert [row["state"] for row in await attempts(app_ctx, fee_id)] == ["expired"]
+    page = await client.get(f"/payments/{fee_id}/checkout", follow_redirects=False)
+    assert page.headers["location"] == f"/payments/{fee_id}/method"
+    member_id = await app_ctx.db.fetchval("SELECT id FROM members WHERE member_number = '001001'")
+    await check_profile(app_ctx, member_id)  # two days on, the profile is checked again first
+    html = (await client.get(page.headers["location"])).text
+    assert 'value="card"' in html and 'value="konbini"' not in html
