@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -381,3 +382,17 @@ async def test_a_dead_link_for_a_method_no_longer_offered_leads_back_to_the_meth
     await check_profile(app_ctx, member_id)  # two days on, the profile is checked again first
     html = (await client.get(page.headers["location"])).text
     assert 'value="card"' in html and 'value="konbini"' not in html
+
+
+async def test_parallel_taps_after_the_link_died_make_one_new_attempt(client, app_ctx, gmo):
+    fee_id, hosted, _ = await started(client, app_ctx, "card")
+    await later(client, app_ctx, timedelta(days=2))
+    answers = await asyncio.gather(
+        *(post_form(client, f"/payments/{fee_id}/checkout", {}, follow_redirects=False) for _ in range(4))
+    )
+    assert all(answer.status_code == 303 for answer in answers)
+    rows = await attempts(app_ctx, fee_id)
+    assert sorted(row["state"] for row in rows) == ["expired", "pending"]
+    assert len(gmo.calls("/payment/GetLinkplusUrlPayment.json")) == 2
+    new_links = {answer.headers["location"] for answer in answers} - {f"/payments/{fee_id}/checkout"}
+    assert len(new_links) == 1 and hosted not in new_links
