@@ -143,10 +143,10 @@ class PaymentsController(Controller):
     ) -> Template:
         app = ctx(request)
         amount = int(fee["amount"])
-        methods = payment_flow.offered_methods(app.org, app.settings.payment_gateway, amount)
+        methods = payment_flow.offered_methods(app.org, configured_gateway_name(app), amount)
         # Said only when convenience stores would otherwise be offered: the member learns why it is missing.
         limit_note = (
-            payment_flow.konbini_limit_note(app.settings.payment_gateway, amount)
+            payment_flow.konbini_limit_note(configured_gateway_name(app), amount)
             if "konbini" in payment_flow.enabled_methods(app.org)
             else None
         )
@@ -184,9 +184,9 @@ class PaymentsController(Controller):
         method = text_field(form, "method", max_length=20)
         if fee["attempt_state"] in payment_queries.LIVE_STATES:
             return redirect(request, payment_flow.checkout_page_url(fee_id))
-        offered = payment_flow.offered_methods(app.org, app.settings.payment_gateway, int(fee["amount"]))
+        offered = payment_flow.offered_methods(app.org, configured_gateway_name(app), int(fee["amount"]))
         if method not in offered:
-            limit_note = payment_flow.konbini_limit_note(app.settings.payment_gateway, int(fee["amount"]))
+            limit_note = payment_flow.konbini_limit_note(configured_gateway_name(app), int(fee["amount"]))
             if method == "konbini" and "konbini" in payment_flow.enabled_methods(app.org) and limit_note:
                 message = limit_note
             elif not offered:
@@ -290,7 +290,7 @@ def _return_order(request: Request[Any, Any, Any], result: str) -> str | None:
     order_id = request.query_params.get("order", "")
     if _ORDER_ID.fullmatch(order_id):
         return order_id
-    if not result or ctx(request).settings.payment_gateway != "gmo":
+    if not result or configured_gateway_name(ctx(request)) != "gmo":
         return None
     try:
         gateway = get_gateway(ctx(request))

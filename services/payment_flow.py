@@ -154,9 +154,7 @@ async def choose_method(
     if method not in enabled_methods(ctx.org):
         raise ValueError("method not offered")
     fee_row = await payment_queries.fee(ctx.db, fee_id)
-    if fee_row is not None and method not in offered_methods(
-        ctx.org, ctx.settings.payment_gateway, int(fee_row["amount"])
-    ):
+    if fee_row is not None and method not in offered_methods(ctx.org, gateway, int(fee_row["amount"])):
         raise ValueError("method not offered for this amount")
     now = ctx.clock.now()
     choice = await payment_queries.create_attempt(
@@ -265,7 +263,11 @@ async def _replace_dead_link(
         return None
     try:
         choice = await choose_method(
-            ctx, member_id=int(fee["member_id"]), fee_id=int(fee["id"]), method=str(attempt["method"])
+            ctx,
+            member_id=int(fee["member_id"]),
+            fee_id=int(fee["id"]),
+            method=str(attempt["method"]),
+            gateway=gateway.name,
         )
     except ValueError:
         # The method is no longer offered (turned off, or outside the gateway's limits now):

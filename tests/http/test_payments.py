@@ -617,7 +617,9 @@ async def test_choose_method_refuses_konbini_over_the_limit_even_without_the_pag
 
     member_id, fee_id = await member_with_fee(app_ctx, client, amount=500_000)
     with pytest.raises(ValueError, match="amount"):
-        await payment_flow.choose_method(app_ctx, member_id=member_id, fee_id=fee_id, method="konbini")
+        await payment_flow.choose_method(
+            app_ctx, member_id=member_id, fee_id=fee_id, method="konbini", gateway="sandbox"
+        )
 
 
 # ---------------------------------------------------------------- the return page
