@@ -44,6 +44,14 @@ FIELDS: tuple[SettingField, ...] = (
         required=True,
     ),
     SettingField(
+        "org_short_name",
+        "略称",
+        "text",
+        "団体",
+        "メールの件名の【】に表示します（例：集い会）。空欄なら団体名を使います。長い正式名称の団体は設定すると、スマートフォンでも件名が読みやすくなります。",
+        max_length=20,
+    ),
+    SettingField(
         "org_address", "所在地", "text", "団体", "領収書とメールの署名に表示します。", max_length=200
     ),
     SettingField(
@@ -363,7 +371,7 @@ async def send_test_mail(app: AppContext, *, to: str, actor_id: int, ip: str = "
     mail = app.mailer.compose(
         "test_mail",
         to=to,
-        subject=f"【{app.org.org_name}】テストメール",
+        subject=f"【{app.org.short_name}】テストメール",
         context={
             "org": app.org,
             "sender": app.sender.value,

@@ -509,7 +509,7 @@ async def send_inquiry_mails(ctx: AppContext, inquiry_id: int) -> MailOutcome:
         ctx.mailer,
         kind="contact_auto_reply",
         to=str(inquiry["email"]),
-        subject=f"【{ctx.org.org_name}】お問い合わせを受け付けました（受付番号 {inquiry_id}）",
+        subject=f"【{ctx.org.short_name}】お問い合わせを受け付けました（受付番号 {inquiry_id}）",
         context=context,
         now=now,
         reply_to=ctx.org.contact_email,
@@ -563,7 +563,7 @@ async def send_reply_mail(ctx: AppContext, inquiry: Any, reply: Any) -> bool:
         ctx.mailer,
         kind="contact_reply",
         to=str(inquiry["email"]),
-        subject=f"Re: 【{ctx.org.org_name}】{inquiry['subject']}（受付番号 {inquiry['id']}）",
+        subject=f"Re: 【{ctx.org.short_name}】{inquiry['subject']}（受付番号 {inquiry['id']}）",
         context={
             "inquiry": inquiry,
             "reply": reply,

@@ -558,7 +558,7 @@ def compose_digest(
     if article_count is None:
         article_count = sum(len(s["items"]) + int(s["more"]) for s in rendered)
     period = period_label(kind, start, end, tz)
-    subject = f"{subject_prefix}【{app.org.org_name}】新着お知らせ（{period}）"
+    subject = f"{subject_prefix}【{app.org.short_name}】新着お知らせメール {period}"
     context = {
         "subject": subject,
         "member": member,

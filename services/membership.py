@@ -441,9 +441,9 @@ async def _send_ending_mail(
     fell_back: bool,
 ) -> bool:
     if ended_tier_name:
-        subject = f"【{app.org.org_name}】「{ended_tier_name}」のご利用期間が終了しました"
+        subject = f"【{app.org.short_name}】「{ended_tier_name}」のご利用期間が終了しました"
     else:
-        subject = f"【{app.org.org_name}】新着お知らせメールの配信頻度を変更しました"
+        subject = f"【{app.org.short_name}】新着お知らせメールの配信頻度を変更しました"
     return await send_mail(
         app.db,
         app.mailer,

@@ -11,6 +11,8 @@ from typing import Any
 @dataclass(frozen=True)
 class OrgSettings:
     org_name: str = "集い会員ポータル"
+    # A short name for mail subjects (【…】 before the subject); empty = the organization's name.
+    org_short_name: str = ""
     org_address: str = ""
     contact_email: str = "info@example.jp"
     # The sender of every mail (asked at first start); empty name = the organization's name.
@@ -35,13 +37,25 @@ class OrgSettings:
     daily_digest_hour: int = 7
     member_number_width: int = 6
 
+    @property
+    def short_name(self) -> str:
+        return self.org_short_name.strip() or self.org_name
+
     def to_strings(self) -> dict[str, str]:
         return {
             key: str(int(value) if isinstance(value, bool) else value) for key, value in asdict(self).items()
         }
 
 
-FALLBACK_SENDER = "Tsudoi <no-reply@localhost>"
+FALLBACK_ADDRESS = "no-reply@localhost"
+
+
+def _fallback_sender(org: OrgSettings) -> str:
+    """Before the sender is set: still the organization's name, never the product's."""
+    try:
+        return str(Address(display_name=org.mail_from_name or org.org_name, addr_spec=FALLBACK_ADDRESS))
+    except (ValueError, IndexError):
+        return FALLBACK_ADDRESS
 
 
 @dataclass(frozen=True)
@@ -78,7 +92,7 @@ def effective_sender(mail_from_env: str, org: OrgSettings) -> Sender:
         except (ValueError, IndexError):
             value = org.mail_from_address
         return Sender(value, "settings")
-    return Sender(FALLBACK_SENDER, "default")
+    return Sender(_fallback_sender(org), "default")
 
 
 def org_from_strings(values: dict[str, str]) -> OrgSettings:

@@ -276,7 +276,7 @@ async def _notify_changed(app: AppContext, member: sqlite3.Row, via: ChangeVia) 
         app.mailer,
         kind="password_changed",
         to=str(member["email"] or ""),
-        subject=f"【{app.org.org_name}】パスワードが変更されました",
+        subject=f"【{app.org.short_name}】パスワードが変更されました",
         context={
             "org": app.org,
             "member": member,
@@ -557,7 +557,7 @@ async def send_reset_links(app: AppContext, identifier: Identifier, *, ip: str =
             app.mailer,
             kind="password_reset",
             to=str(member["email"]),
-            subject=f"【{app.org.org_name}】パスワード再設定のご案内",
+            subject=f"【{app.org.short_name}】パスワード再設定のご案内",
             context={
                 "org": app.org,
                 "member": member,
@@ -594,7 +594,7 @@ async def send_member_number_reminder(app: AppContext, email: str, *, ip: str = 
         app.mailer,
         kind="password_member_number",
         to=str(members[0]["email"]),
-        subject=f"【{app.org.org_name}】会員番号のお知らせ",
+        subject=f"【{app.org.short_name}】会員番号のお知らせ",
         context={
             "org": app.org,
             "members": members,

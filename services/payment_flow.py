@@ -482,7 +482,7 @@ async def _after_move(ctx: AppContext, attempt: sqlite3.Row, previous: str, *, n
         ctx.mailer,
         kind=kind,
         to=str(member["email"]),
-        subject=f"【{ctx.org.org_name}】{MAIL_SUBJECTS[kind]}",
+        subject=f"【{ctx.org.short_name}】{MAIL_SUBJECTS[kind]}",
         context={
             "member": member,
             "fee": fee,

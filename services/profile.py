@@ -355,7 +355,7 @@ async def _send_email_change_mails(
         app.mailer,
         kind="email_change_confirm",
         to=new_email,
-        subject=f"【{app.org.org_name}】メールアドレス変更の確認",
+        subject=f"【{app.org.short_name}】メールアドレス変更の確認",
         context=context,
         now=now,
     )
@@ -365,7 +365,7 @@ async def _send_email_change_mails(
             app.mailer,
             kind="email_change_notice",
             to=str(member["email"]),
-            subject=f"【{app.org.org_name}】メールアドレス変更手続きのお知らせ",
+            subject=f"【{app.org.short_name}】メールアドレス変更手続きのお知らせ",
             context=context,
             now=now,
         )

@@ -104,15 +104,16 @@ async def submit(
     if not await allow(app.db, SIGNUPS_PER_EMAIL, email.lower(), now=now):
         # Looks sent; the owner of the address already has recent mails from us.
         return "sent"
-    if await queries.active_email_taken(app.db, email):
+    registered_name = await queries.active_member_name(app.db, email)
+    if registered_name is not None:
         await audit.record(app.db, "signup.duplicate_email", now=now, ip=ip)
         await send_mail(
             app.db,
             app.mailer,
             kind="signup_already_registered",
             to=email,
-            subject=f"【{app.org.org_name}】会員登録のお申し込みについて",
-            context={"org": app.org, "base_url": app.settings.base_url},
+            subject=f"【{app.org.short_name}】このメールアドレスはすでに会員として登録されています",
+            context={"org": app.org, "base_url": app.settings.base_url, "name": registered_name},
             now=now,
         )
         return "sent"
@@ -127,7 +128,7 @@ async def submit(
         app.mailer,
         kind="signup_confirm",
         to=email,
-        subject=f"【{app.org.org_name}】会員登録のご確認",
+        subject=f"【{app.org.short_name}】会員登録のご確認",
         context={
             "org": app.org,
             "name": f"{clean['family_name']} {clean['given_name']}",
@@ -292,7 +293,7 @@ async def _send_welcome(app: AppContext, request: sqlite3.Row, result: Completed
         app.mailer,
         kind="signup_welcome",
         to=request["email"],
-        subject=f"【{app.org.org_name}】会員登録が完了しました（会員番号 {result.member_number}）",
+        subject=f"【{app.org.short_name}】会員登録が完了しました（会員番号 {result.member_number}）",
         context={
             "org": app.org,
             "name": f"{profile.get('family_name', '')} {profile.get('given_name', '')}".strip(),
