@@ -9,7 +9,7 @@ from litestar.response import Template
 
 from db import help as help_queries
 from routes.common import ctx, render
-from services.help import group, normalize_search
+from services.help import group, normalize_search, paid_plan
 
 QUERY_MAX = 100
 
@@ -23,7 +23,7 @@ class HelpController(Controller):
         query = q[:QUERY_MAX]
         sections = await help_queries.sections(app.db)
         entries = await help_queries.entries(app.db, published_only=True)
-        grouped = group(sections, entries, query=query, sender=app.sender.address)
+        grouped = group(sections, entries, query=query, sender=app.sender.address, plan=await paid_plan(app))
         return render(
             request,
             "help/page.html",

@@ -1,4 +1,4 @@
-"""会員種別・プラン: the member's tier and perks, entering a code in place, and asking to leave."""
+"""プラン・退会: the member's tier and perks, entering a code in place, and asking to leave."""
 
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ MEMBER_NAV: list[NavItem] = [
     NavItem("/history", "閲覧履歴"),
     NavItem("/profile", "会員情報"),
     NavItem("/settings/mail", "メール設定"),
-    NavItem("/settings/membership", "会員種別・プラン"),
+    NavItem("/settings/membership", "プラン・退会"),
     NavItem("/payments", "会費のお支払い"),
 ]
 

@@ -221,7 +221,7 @@ async def load_article_demo(app: AppContext) -> None:
         name = title.format(y=now.year, n=n + 1)
         body = (
             f"{name}を開催します。\n\n## プログラム\n\n1. 開会のあいさつ\n2. 講演（60分）\n3. 質疑応答\n\n"
-            "参加は Members プランの会員の方に限ります。定員に達し次第締め切ります。\n"
+            "参加は「有料会員」プランの方に限ります。定員に達し次第締め切ります。\n"
         )
         data = ArticleData(
             kind="event",

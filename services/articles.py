@@ -79,7 +79,7 @@ async def _perk_tier_name(app: AppContext) -> str:
     for row in await tier_queries.all_tiers(app.db):
         if row["perk_events"] or row["perk_members_only"]:
             return str(row["name"])
-    return "Members"
+    return "有料会員"
 
 
 def may_read(article: sqlite3.Row, access: Access) -> bool:

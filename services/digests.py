@@ -34,6 +34,7 @@ from services.context import AppContext
 from services.digest_windows import DigestKind, Window, due_windows, next_run, window_at
 from services.mailer import MailError, OutgoingMail
 from services.perks import MemberTier, Perk, tiers_for
+from services.templates import plan_label
 
 log = logging.getLogger("tsudoi.digests")
 
@@ -1212,7 +1213,7 @@ async def change_frequency(app: AppContext, member_id: int, frequency: str, *, i
         tier = (await tiers_for(app.db, [member_id], now=app.clock.now(), tz=app.settings.tz))[member_id]
         if not tier.may(Perk.DAILY_DIGEST):
             return (
-                DAILY_NOT_ALLOWED.format(tier=await daily_tier_name(app))
+                DAILY_NOT_ALLOWED.format(tier=plan_label(await daily_tier_name(app)))
                 + "毎週または受け取らないを選んでください。"
             )
     await digests_db.set_frequency(app.db, member_id, frequency, now=app.clock.now())

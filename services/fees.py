@@ -18,11 +18,11 @@ FISCAL_YEAR_START_MONTH: Final = 4
 MAX_AMOUNT: Final = 9_999_999
 
 FEE_STATUS_LABELS: Final[dict[str, str]] = {
-    "unpaid": "未払い",
-    "awaiting_konbini": "支払待ち(コンビニ)",
-    "paid": "支払済み",
+    "unpaid": "お支払い待ち",
+    "awaiting_konbini": "コンビニでのお支払い待ち",
+    "paid": "お支払い済み",
     "expired": "期限切れ",
-    "cancelled": "取消",
+    "cancelled": "取り消し済み",
 }
 PAID_METHOD_LABELS: Final[dict[str, str]] = {
     "card": "クレジットカード",

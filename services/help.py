@@ -23,6 +23,8 @@ DEFAULT_LINK_LABEL = "この画面を開く"
 _SPACES = re.compile(r"\s+")
 # Written in an answer, replaced on display by the address mail really comes from (the setting can change).
 SENDER_PLACEHOLDER = "{送信元アドレス}"
+# Written in an answer, replaced on display by the paid tier as members read it (「有料会員」プラン).
+PLAN_PLACEHOLDER = "{プラン名}"
 
 
 def normalize_search(text: str) -> str:
@@ -39,17 +41,30 @@ def matches(search_text: str, query: str) -> bool:
     return all(word in search_text for word in words if word)
 
 
+def fill_placeholders(text: str, sender: str = "", plan: str = "", *, html: bool = False) -> str:
+    """An answer or question with {送信元アドレス} and {プラン名} filled in (escaped for HTML)."""
+    for placeholder, value in ((SENDER_PLACEHOLDER, sender), (PLAN_PLACEHOLDER, plan)):
+        if value:
+            text = text.replace(placeholder, str(escape(value)) if html else value)
+    return text
+
+
 @dataclass(frozen=True)
 class HelpItem:
     entry: sqlite3.Row
     visible: bool
     sender: str = ""
+    plan: str = ""
+    search_text: str = ""  # the stored search text with the plan's name in place of its placeholder
 
     @property
     def answer_html(self) -> str:
-        """The stored (sanitized) answer with the sender placeholder filled in, escaped."""
-        html = str(self.entry["answer_html"])
-        return html.replace(SENDER_PLACEHOLDER, str(escape(self.sender))) if self.sender else html
+        """The stored (sanitized) answer with the placeholders filled in, escaped."""
+        return fill_placeholders(str(self.entry["answer_html"]), self.sender, self.plan, html=True)
+
+    @property
+    def question(self) -> str:
+        return fill_placeholders(str(self.entry["question"]), self.sender, self.plan)
 
 
 @dataclass
@@ -64,7 +79,12 @@ class HelpSection:
 
 
 def group(
-    sections: list[sqlite3.Row], entries: list[sqlite3.Row], *, query: str = "", sender: str = ""
+    sections: list[sqlite3.Row],
+    entries: list[sqlite3.Row],
+    *,
+    query: str = "",
+    sender: str = "",
+    plan: str = "",
 ) -> list[HelpSection]:
     """Sections with all their entries, each marked visible when it matches the query. The page keeps the
     hidden ones (with the hidden attribute) so the search box can bring them back without a reload."""
@@ -73,8 +93,11 @@ def group(
     for entry in entries:
         section = grouped.get(int(entry["section_id"]))
         if section is not None:
-            visible = not searching or matches(str(entry["search_text"]), query)
-            section.items.append(HelpItem(entry, visible, sender))
+            search_text = str(entry["search_text"])
+            if plan:  # the stored text has the placeholder; a member searches with the plan's name
+                search_text = search_text.replace(normalize_search(PLAN_PLACEHOLDER), normalize_search(plan))
+            visible = not searching or matches(search_text, query)
+            section.items.append(HelpItem(entry, visible, sender, plan, search_text))
     return [section for section in grouped.values() if section.items]
 
 
@@ -169,13 +192,16 @@ def check_entry(raw: dict[str, str], section_ids: set[int]) -> tuple[dict[str, A
 
 
 def demo_faq(app: AppContext) -> list[tuple[str, list[tuple[str, str, str, str]]]]:
-    """The common questions from the member guides: (section, [(question, answer, link, label)])."""
+    """The common questions from the member guides: (section, [(question, answer, link, label)]).
+    The paid plan is written as {PLAN_PLACEHOLDER} and filled in on display, so renaming the tier in the
+    console cannot leave the FAQ with the old name."""
     org = app.org
     lock_time = (
         f"{org.lockout_minutes // 60}時間" if org.lockout_minutes % 60 == 0 else f"{org.lockout_minutes}分"
     )
     idle_time = f"{org.idle_minutes // 60}時間" if org.idle_minutes % 60 == 0 else f"{org.idle_minutes}分"
     days = org.remember_days
+    plan = PLAN_PLACEHOLDER
     return [
         (
             "ご利用について",
@@ -183,11 +209,11 @@ def demo_faq(app: AppContext) -> list[tuple[str, list[tuple[str, str, str, str]]
                 (
                     "マイページの利用に料金はかかりますか？",
                     "マイページは **無料** でご利用いただけます。会員情報の確認・変更、新着記事の閲覧、"
-                    "新着お知らせメール（週刊）の受け取りに追加の料金はかかりません。\n\n"
-                    "日刊のお知らせメールやイベント情報などは、**Members** プランの特典です。"
-                    "ご自分のプランは「会員種別」の画面で確認できます。",
+                    "新着お知らせメール（毎週）の受け取りに追加の料金はかかりません。\n\n"
+                    f"毎日の新着お知らせメールやイベント情報などは、**{plan}** の特典です。"
+                    "ご自分のプランは「プラン・退会」の画面で確認できます。",
                     "/settings/membership",
-                    "会員種別の画面を開く",
+                    "プラン・退会の画面を開く",
                 ),
             ],
         ),
@@ -197,7 +223,7 @@ def demo_faq(app: AppContext) -> list[tuple[str, list[tuple[str, str, str, str]]
                 (
                     "ログインできません。",
                     "次の点をご確認ください。\n\n"
-                    "1. **ログインID** は会員番号です。先頭の「0」も含めて入力してください（例：`001234`）。\n"
+                    "1. **会員番号（ログインID）** は、先頭の「0」も含めて入力してください（例：`001234`）。\n"
                     "2. パスワードは **大文字と小文字を区別** します。Caps Lock がオンになっていないかご確認ください。\n"
                     "3. 日本語入力（IME）がオンのままだと全角で入力されます。半角英数字で入力してください。\n\n"
                     "それでもログインできない場合は、パスワードを再設定してください。"
@@ -206,11 +232,11 @@ def demo_faq(app: AppContext) -> list[tuple[str, list[tuple[str, str, str, str]]
                     "パスワードを再設定する",
                 ),
                 (
-                    "「対象のログインIDはロックされています」と表示されました。",
-                    f"パスワードを **{org.lockout_threshold}回** 続けて間違えると、安全のためアカウントが"
-                    f" **{lock_time}** ロックされます。ロックは画面に表示された時刻に自動で解除されます。\n\n"
-                    "すぐにご利用になりたい場合は、パスワードを再設定してください。再設定するとロックも解除されます。"
-                    "ロックされたときは、登録メールアドレスに再設定用のご案内をお送りしています。",
+                    "「一時的にログインできなくなっています」と表示されました。",
+                    f"パスワードを **{org.lockout_threshold}回** 続けて間違えると、安全のため"
+                    f" **{lock_time}** ログインできなくなります。画面に表示された時刻を過ぎると、自動でログインできるようになります。\n\n"
+                    "すぐにご利用になりたい場合は、パスワードを再設定してください。再設定するとすぐにログインできます。"
+                    "このとき、登録メールアドレスに再設定用のご案内をお送りしています。",
                     "/password/forgot",
                     "パスワードを再設定する",
                 ),
@@ -234,23 +260,23 @@ def demo_faq(app: AppContext) -> list[tuple[str, list[tuple[str, str, str, str]]
             ],
         ),
         (
-            "新着記事・最近見た記事",
+            "新着記事・閲覧履歴",
             [
                 (
                     "新着記事には、いつからの記事が何件表示されますか？",
-                    "公開から **14日以内** の記事が、登録した条件ごとに **最大30件** まで新しい順に表示されます。"
-                    "条件（地域・トピック）は10件まで登録できます。\n\n"
-                    "表示される記事が少ないときは、条件の地域やトピックを広げてみてください。",
+                    "公開から **14日以内** の記事が、登録した新着条件ごとに **最大30件** まで新しい順に表示されます。"
+                    "新着条件（国・地域とテーマ）は10件まで登録できます。\n\n"
+                    "表示される記事が少ないときは、新着条件の国・地域やテーマを広げてみてください。",
                     "/conditions",
                     "新着条件の設定を開く",
                 ),
                 (
-                    "「最近見た記事」に何も表示されません。",
-                    "「最近見た記事」には、ログインした状態で開いた **記事のページ** が、新しい順に最大50件表示されます。"
+                    "「閲覧履歴」に何も表示されません。",
+                    "「閲覧履歴」には、ログインした状態で開いた **記事のページ** が、新しい順に最大50件表示されます。"
                     "一覧や検索結果のページは記録されません。\n\n"
                     "ログインせずに記事を見た場合や、まだ記事を開いていない場合は何も表示されません。",
                     "/history",
-                    "最近見た記事を開く",
+                    "閲覧履歴を開く",
                 ),
             ],
         ),
@@ -261,7 +287,7 @@ def demo_faq(app: AppContext) -> list[tuple[str, list[tuple[str, str, str, str]]
                     "新着お知らせメールが届きません。",
                     "次の点をご確認ください。\n\n"
                     "1. メール設定が「受け取らない」になっていないか。\n"
-                    "2. 登録した条件に合う新着記事があったか（該当する記事がないときはメールをお送りしません）。\n"
+                    "2. 登録した新着条件に合う新着記事があったか（該当する記事がないときはメールをお送りしません）。\n"
                     f"3. 迷惑メールフォルダに振り分けられていないか。送信元 **{SENDER_PLACEHOLDER}** からのメールを"
                     "受信できるよう設定してください（パスワード再設定などのメールも同じアドレスから届きます）。\n"
                     "4. 登録メールアドレスが正しいか（会員情報の画面で確認できます）。",
@@ -269,25 +295,25 @@ def demo_faq(app: AppContext) -> list[tuple[str, list[tuple[str, str, str, str]]
                     "メール設定を開く",
                 ),
                 (
-                    "お知らせメールを毎日受け取れますか？",
-                    "毎日お届けする **日刊** は、**Members** プランの特典です。Members プランの方は、"
-                    "メール設定で「毎日」を選べます。前日に公開された記事のうち、条件に合うものをお知らせします。\n\n"
-                    "それ以外の方には **週刊**（毎週水曜日）でお届けします。",
+                    "新着お知らせメールを毎日受け取れますか？",
+                    f"**毎日** の配信は、**{plan}** の特典です。{plan}の方は、"
+                    "メール設定で「毎日」を選べます。前日に公開された記事のうち、新着条件に合うものをお知らせします。\n\n"
+                    "それ以外の方には **毎週（水曜日）** お届けします。",
                     "/settings/mail",
                     "メール設定を開く",
                 ),
                 (
-                    "お知らせメールが届く曜日を変えられますか？",
-                    "週刊のお知らせメールは **毎週水曜日** にお送りしています"
+                    "新着お知らせメールが届く曜日を変えられますか？",
+                    "毎週の新着お知らせメールは **水曜日** にお送りしています"
                     "（前の週の水曜日から火曜日までに公開された記事が対象です）。曜日は変更できません。\n\n"
-                    "毎日受け取りたい場合は、Members プランにご加入のうえ、メール設定で「毎日」を選んでください。",
+                    f"毎日受け取りたい場合は、{plan}にご参加のうえ、メール設定で「毎日」を選んでください。",
                     "/settings/mail",
                     "メール設定を開く",
                 ),
                 (
-                    "お知らせメールを止めたいです。",
+                    "新着お知らせメールを止めたいです。",
                     "メール設定で「受け取らない」を選んで保存してください。"
-                    "お知らせメールの末尾にある「配信停止」のリンクからも停止できます。\n\n"
+                    "新着お知らせメールの末尾にある「配信を停止する」のリンクからも停止できます。\n\n"
                     "会費やお手続きに関する大切なご連絡は、この設定にかかわらずお送りします。",
                     "/settings/mail",
                     "メール設定を開く",
@@ -295,24 +321,24 @@ def demo_faq(app: AppContext) -> list[tuple[str, list[tuple[str, str, str, str]]
             ],
         ),
         (
-            "Members プラン",
+            "プラン",
             [
                 (
-                    "Members プランの特典は何ですか？",
-                    "Members プランでは、次の特典をご利用いただけます。\n\n"
-                    "- 新着お知らせメールの **日刊** 配信\n"
+                    f"{plan}の特典は何ですか？",
+                    f"{plan}では、次の特典をご利用いただけます。\n\n"
+                    "- 新着お知らせメールの **毎日** の配信\n"
                     "- **イベント情報** の閲覧\n"
                     "- **会員限定記事** の閲覧",
                     "/settings/membership",
-                    "会員種別の画面を開く",
+                    "プラン・退会の画面を開く",
                 ),
                 (
-                    "Members プランに加入するには？",
-                    "所属団体やキャンペーンでお知らせしている **コード** を、会員種別の画面で入力してください。"
-                    "入力したその場で Members プランに切り替わります。今のプランを解約して申し込み直す必要はありません。\n\n"
-                    "コードがわからない場合は、所属団体のご担当者か事務局にお問い合わせください。",
+                    f"{plan}に参加するには？",
+                    "所属団体やキャンペーンでお知らせしている **参加コード** を、「プラン・退会」の画面で入力してください。"
+                    f"入力したその場で{plan}に切り替わります。今のプランを解約して申し込み直す必要はありません。\n\n"
+                    "参加コードがわからない場合は、所属団体のご担当者か事務局にお問い合わせください。",
                     "/settings/membership",
-                    "コードを入力する",
+                    "参加コードを入力する",
                 ),
             ],
         ),
@@ -321,16 +347,28 @@ def demo_faq(app: AppContext) -> list[tuple[str, list[tuple[str, str, str, str]]
             [
                 (
                     "退会したいです。",
-                    "お問い合わせフォームで、種類に「退会のご希望」を選んでお送りください。"
+                    "マイページの「プラン・退会」の画面で「退会を申し出る」を押し、内容を確認してお申し出ください。"
                     "事務局で確認のうえ手続きを行い、完了をメールでお知らせします。\n\n"
                     "退会すると会員情報は削除され、マイページにはログインできなくなります。"
-                    "会費のお支払い記録は、法令に基づき保存します。",
-                    "/contact?category=leaving",
-                    "退会のご希望を送る",
+                    "会費のお支払い記録は、法令に基づき保存します。"
+                    "ログインできない場合は、お問い合わせフォームでお名前と会員番号をお知らせください。",
+                    "/settings/membership/leave",
+                    "退会を申し出る",
                 ),
             ],
         ),
     ]
+
+
+async def paid_plan(app: AppContext) -> str:
+    """The paid tier as members read it (「有料会員」プラン), for the FAQ's {プラン名}."""
+    from db import tiers as tier_queries
+    from services.templates import plan_label
+
+    for row in await tier_queries.all_tiers(app.db):
+        if row["is_paid"]:
+            return plan_label(str(row["name"]))
+    return ""
 
 
 async def seed_demo_help(app: AppContext) -> None:

@@ -16,6 +16,7 @@ from services.context import AppContext
 from services.japanese import normalize_member_number
 from services.notify import send_mail
 from services.perks import PERK_LABELS, MemberTier, Perk, org_today, tier_of, tiers_for
+from services.templates import WEEKDAYS_JA, plan_label
 
 # Guessing a code is cheap; only failures count, so a member who types a real code is never held back.
 CODE_FAILURES_PER_MEMBER = 10
@@ -28,7 +29,7 @@ CODE_EXPIRED = "このコードは有効期限（{date}まで）が過ぎてい�
 CODE_USED_UP = "このコードは利用できる人数の上限に達したため、受け付けを終了しました。"
 CODE_INACTIVE = "このコードは現在ご利用いただけません。発行元にお問い合わせください。"
 CODE_ALREADY_REDEEMED = "このコードはすでにご利用済みです。"
-CODE_ALREADY_IN_TIER = "すでに「{tier}」をご利用中のため、このコードを使う必要はありません。"
+CODE_ALREADY_IN_TIER = "すでに{tier}をご利用中のため、このコードを使う必要はありません。"
 CODE_RATE_LIMITED = (
     "コードの入力に続けて失敗したため、しばらく受け付けを停止しています。"
     "1時間ほど時間をおいてから、もう一度お試しください。"
@@ -77,7 +78,7 @@ def _problem_message(result: queries.Redemption) -> str:
         ends = date.fromisoformat(code["expires_on"])
         return CODE_EXPIRED.format(date=f"{ends.year}年{ends.month}月{ends.day}日")
     if result.status == "already_in_tier" and code is not None:
-        return CODE_ALREADY_IN_TIER.format(tier=code["tier_name"])
+        return CODE_ALREADY_IN_TIER.format(tier=plan_label(str(code["tier_name"])))
     return {
         "unknown": CODE_UNKNOWN,
         "inactive": CODE_INACTIVE,
@@ -151,11 +152,11 @@ async def redeem(app: AppContext, member_id: int, raw: str, *, ip: str) -> CodeO
     ends_on = date.fromisoformat(result.code["tier_ends_on"]) if result.code["tier_ends_on"] else None
     if ends_on is not None:
         message = (
-            f"「{result.code['tier_name']}」に参加しました。{ends_on.year}年{ends_on.month}月{ends_on.day}日まで"
-            "ご利用いただけます。"
+            f"{plan_label(str(result.code['tier_name']))}に参加しました。"
+            f"{ends_on.year}年{ends_on.month}月{ends_on.day}日({WEEKDAYS_JA[ends_on.weekday()]})までご利用いただけます。"
         )
     else:
-        message = f"「{result.code['tier_name']}」に参加しました。"
+        message = f"{plan_label(str(result.code['tier_name']))}に参加しました。"
     return CodeOutcome(True, message, str(result.code["tier_name"]), ends_on)
 
 
@@ -441,7 +442,7 @@ async def _send_ending_mail(
     fell_back: bool,
 ) -> bool:
     if ended_tier_name:
-        subject = f"【{app.org.short_name}】「{ended_tier_name}」のご利用期間が終了しました"
+        subject = f"【{app.org.short_name}】{plan_label(ended_tier_name)}のご利用期間が終了しました"
     else:
         subject = f"【{app.org.short_name}】新着お知らせメールの配信頻度を変更しました"
     return await send_mail(

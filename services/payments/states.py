@@ -30,11 +30,11 @@ _MOVES: Final[dict[str, frozenset[str]]] = {
 ADMIN_CANCELLABLE: Final[frozenset[str]] = frozenset({PENDING, AWAITING_KONBINI})
 
 STATE_LABELS: Final[dict[str, str]] = {
-    PENDING: "お手続き中",
+    PENDING: "お支払い待ち",
     AWAITING_KONBINI: "コンビニでのお支払い待ち",
     PAID: "お支払い済み",
     DECLINED: "カードがご利用いただけませんでした",
-    EXPIRED: "お支払い期限切れ",
+    EXPIRED: "期限切れ",
     CANCELLED: "取り消し済み",
 }
 

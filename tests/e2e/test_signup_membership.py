@@ -85,7 +85,7 @@ def test_sign_up_then_enter_a_code_on_a_phone(page: Any, live_server: LiveServer
     screenshot(page, "signup-welcome")
 
     live_server.run(_create_code)
-    page.get_by_role("link", name="会員種別・プランを確認する").click()
+    page.get_by_role("link", name="プランを確認する").click()
     expect(page).to_have_url("/settings/membership")
     expect(page.locator(".tier-name")).to_contain_text("無料プラン")
     page.get_by_role("textbox", name="参加コード").fill("ｅ２ｅｐｈｏｎｅ")
