@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 import sqlite3
 from typing import Any
 from urllib.parse import quote
@@ -27,29 +28,45 @@ CSRF_FAILURE = "CSRF token verification failed"
 SECRET_FIELDS = {"password", "current_password", "new_password", "new_password_confirm", "_csrf_token"}
 
 MESSAGES = {
-    400: ("リクエストを処理できませんでした", "入力内容をご確認のうえ、もう一度お試しください。"),
-    403: ("このページを表示する権限がありません", "ログインしているアカウントをご確認ください。"),
+    400: (
+        "送信された内容を受け付けられませんでした",
+        "前の画面に戻り、入力内容をご確認のうえ、もう一度お送りください。",
+    ),
+    403: (
+        "このページを表示する権限がありません",
+        "ログインしている会員番号をご確認ください。マイページのメニューから、目的の画面を開き直してください。",
+    ),
     404: (
         "ページが見つかりません",
         "URLが正しいかご確認ください。ページが移動または削除された可能性があります。",
     ),
-    405: ("この操作はできません", "ページを再読み込みしてから、もう一度お試しください。"),
+    405: (
+        "この操作はできません",
+        "画面のボタンやリンクから操作してください。ページを再読み込みしてから、もう一度お試しください。",
+    ),
     413: ("送信されたデータが大きすぎます", "ファイルの大きさをご確認のうえ、もう一度お試しください。"),
     429: ("アクセスが集中しています", "しばらく時間をおいてから、もう一度お試しください。"),
     503: (
         "ただいま混み合っています",
         "数秒おいてから、もう一度お試しください。入力した内容は保存されていません。",
     ),
-    500: ("システムエラーが発生しました", "お手数ですが、しばらく時間をおいてから再度お試しください。"),
+    500: (
+        "システムエラーが発生しました",
+        "お手数ですが、しばらく時間をおいてから、もう一度お試しください。"
+        "続けて表示される場合は、下のエラーコードを添えてお問い合わせください。",
+    ),
 }
 
 
-def error_page(request: Request[Any, Any, Any], status: int, detail: str | None = None) -> Response[Any]:
+def error_page(
+    request: Request[Any, Any, Any], status: int, detail: str | None = None, *, reference: str = ""
+) -> Response[Any]:
     title, hint = MESSAGES.get(status, MESSAGES[400 if status < 500 else 500])
+    code = f"{status}-{reference}" if reference else str(status)
     return render(
         request,
         "errors/page.html",
-        {"status": status, "title": title, "hint": detail or hint},
+        {"status": status, "title": title, "hint": detail or hint, "error_code": code},
         fragment="errors/_message.html",
         status=status,
     )
@@ -115,9 +132,13 @@ def server_error(request: Request[Any, Any, Any], exc: Exception) -> Response[An
         # Another process held the database longer than the busy timeout: a passing state, not a bug.
         log.warning("database busy on %s %s", request.method, request.url.path)
         return error_page(request, HTTP_503_SERVICE_UNAVAILABLE)
-    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    # The code on the page is in the log line too, so the office can find the error a member quotes.
+    reference = secrets.token_hex(4)
+    log.exception(
+        "unhandled error %s on %s %s", reference, request.method, request.url.path, exc_info=exc
+    )
     try:
-        return error_page(request, HTTP_500_INTERNAL_SERVER_ERROR)
+        return error_page(request, HTTP_500_INTERNAL_SERVER_ERROR, reference=reference)
     except Exception:  # noqa: BLE001 — the error page itself must never fail
         return Response(
             "システムエラーが発生しました。", status_code=500, media_type="text/plain; charset=utf-8"

@@ -52,6 +52,14 @@ FIELDS: tuple[SettingField, ...] = (
         max_length=20,
     ),
     SettingField(
+        "terms_url",
+        "会員規約のURL",
+        "text",
+        "団体",
+        "会員登録の同意欄からリンクします（例：https://example.jp/kiyaku.pdf）。空欄なら登録画面の「内容を読む」にリンクします。",
+        max_length=300,
+    ),
+    SettingField(
         "org_address", "所在地", "text", "団体", "領収書とメールの署名に表示します。", max_length=200
     ),
     SettingField(
@@ -75,7 +83,7 @@ FIELDS: tuple[SettingField, ...] = (
         "送信元メールアドレス",
         "email",
         "メールの送信元",
-        "会員へのメールの差出人アドレス（例: no-reply@example.jp）。送信サーバーが送信を認める、団体のドメインのアドレスにします。"
+        "会員へのメールの差出人アドレス（例：no-reply@example.jp）。送信サーバーが送信を認める、団体のドメインのアドレスにします。"
         "会員が返信すると連絡先メールアドレスに届きます。",
     ),
     SettingField(
@@ -83,7 +91,7 @@ FIELDS: tuple[SettingField, ...] = (
         "公開URL",
         "url",
         "団体",
-        "会員がアクセスするURL（例: https://portal.example.jp）。メールのリンク、QRコード、通知書に使います。",
+        "会員がアクセスするURL（例：https://portal.example.jp）。メールのリンク、QRコード、通知書に使います。",
         max_length=200,
         required=True,
     ),
@@ -92,7 +100,7 @@ FIELDS: tuple[SettingField, ...] = (
         "適格請求書発行事業者の登録番号",
         "text",
         "団体",
-        "T と13桁の数字（例: T1234567890123）。登録していない場合は空欄にします。",
+        "T と13桁の数字（例：T1234567890123）。登録していない場合は空欄にします。",
         max_length=20,
     ),
     SettingField(
@@ -175,7 +183,7 @@ FIELDS: tuple[SettingField, ...] = (
         "会員番号の桁数",
         "int",
         "ログインとパスワード",
-        "新しい会員番号をこの桁数まで0で埋めます（例: 6 → 000123）。",
+        "新しい会員番号をこの桁数まで0で埋めます（例：6 → 000123）。",
         1,
         20,
     ),
@@ -216,12 +224,12 @@ def _check_url(value: str) -> tuple[str, str | None]:
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
         return (
             value,
-            "公開URLは http:// または https:// から始まる形で入力してください（例: https://portal.example.jp）。",
+            "公開URLは http:// または https:// から始まる形で入力してください（例：https://portal.example.jp）。",
         )
     if parts.path or parts.query or parts.fragment or parts.username or parts.password:
         return (
             value,
-            "公開URLはホスト名まで（例: https://portal.example.jp）にしてください。パスや ? 以降は付けられません。",
+            "公開URLはホスト名まで（例：https://portal.example.jp）にしてください。パスや ? 以降は付けられません。",
         )
     if any(ch.isspace() for ch in value) or not value.isascii():
         return (
@@ -258,7 +266,11 @@ def validate_field(spec: SettingField, raw: str) -> tuple[str, str | None]:
     if spec.name == "invoice_number":
         value = unicodedata.normalize("NFKC", value).upper().replace("-", "").replace(" ", "")
         if value and not _INVOICE.fullmatch(value):
-            return value, "登録番号は T と13桁の数字で入力してください（例: T1234567890123）。"
+            return value, "登録番号は T と13桁の数字で入力してください（例：T1234567890123）。"
+        return value, None
+    if spec.name == "terms_url" and value:
+        if not value.isascii() or any(ch.isspace() for ch in value) or not value.startswith(("https://", "http://")):
+            return value, "会員規約のURLは https:// で始まる半角のURLで入力してください（例：https://example.jp/kiyaku.pdf）。"
         return value, None
     problem = check_text(value)
     return value, f"{spec.label}の{problem}" if problem else None

@@ -30,7 +30,7 @@ PAGE_SIZE = 20
 # Where a member learns how to join the tier that includes events and members-only articles.
 JOIN_TIER_URL = "/settings/membership"
 
-TAXONOMIES = {"region": "地域・国", "topic": "テーマ"}
+TAXONOMIES = {"region": "国・地域", "topic": "テーマ"}
 KINDS = {"article": "記事", "event": "イベント"}
 STATUSES = {"draft": "下書き", "published": "公開", "unpublished": "非公開"}
 
@@ -267,7 +267,7 @@ def check_condition(
     # Kept as typed (full-width brackets and letters are ordinary in Japanese names), only trimmed.
     clean_name = name.strip()
     if not clean_name:
-        errors["name"] = "条件の名前を入力してください（例: アジアの通商政策）。"
+        errors["name"] = "条件の名前を入力してください（例：アジアの通商政策）。"
     elif len(clean_name) > CONDITION_NAME_MAX:
         errors["name"] = (
             f"条件の名前は{CONDITION_NAME_MAX}文字以内で入力してください（現在{len(clean_name)}文字）。"

@@ -1282,7 +1282,7 @@ async def cli_send_digests(
     try:
         at = parse_at(at_text, app.settings.tz, app.clock.now())
     except ValueError:
-        echo(f"--at の日時「{at_text}」を読み取れません。例: 2026-11-25T07:00")
+        echo(f"--at の日時「{at_text}」を読み取れません。例：2026-11-25T07:00")
         return 2
     window = window_for(app, digest_kind, at)
     period = period_label(kind, window.start_utc, window.end_utc, app.settings.tz)

@@ -94,7 +94,7 @@ async def check_sender(app: AppContext) -> Check:
             title,
             False,
             f"送信元が {sender.address or '(なし)'} です。受信側のサーバーに迷惑メールとして扱われます。"
-            "管理画面の「設定」で送信元メールアドレスを団体のドメインのアドレス（例: no-reply@example.jp）に"
+            "管理画面の「設定」で送信元メールアドレスを団体のドメインのアドレス（例：no-reply@example.jp）に"
             "してください（TSUDOI_MAIL_FROM でも指定できます）。",
         )
     return Check(title, True, f"{sender.value}（{sender.source_label}）")
@@ -171,7 +171,7 @@ async def check_backup(app: AppContext) -> Check:
     title = "バックアップ"
     backup = await admin_dashboard.last_backup(app.db)
     offsite = (
-        f"{app.settings.data_dir / 'backups'} は別のマシンにも毎日コピーしてください（例: cron で rsync）。"
+        f"{app.settings.data_dir / 'backups'} は別のマシンにも毎日コピーしてください（例：cron で rsync）。"
     )
     if backup is None:
         return Check(

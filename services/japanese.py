@@ -79,11 +79,14 @@ PREFECTURES: tuple[str, ...] = (
 )
 
 PHONE_ERROR = "電話番号は0から始まる10桁または11桁の数字で入力してください。"
-POSTAL_CODE_ERROR = "郵便番号は7桁の数字で入力してください（例: 100-0001）。"
+POSTAL_CODE_ERROR = "郵便番号は7桁の数字で入力してください（例：100-0001）。"
 POSTAL_CODE_REQUIRED = "郵便番号を入力してください。"
 PHONE_REQUIRED = "電話番号を入力してください。"
 FURIGANA_ERROR = "フリガナはカタカナで入力してください。"
-EMAIL_ERROR = "メールアドレスの形式が正しくありません。"
+EMAIL_ERROR = (
+    "メールアドレスの形式が正しくありません。「@」の前後に文字があるか、全角文字が入っていないかご確認ください"
+    "（例：taro@example.jp）。"
+)
 EMAIL_REQUIRED = "メールアドレスを入力してください。"
 
 MEMBER_NUMBER_MAX_DIGITS = 20

@@ -14,6 +14,8 @@ class OrgSettings:
     # A short name for mail subjects (【…】 before the subject); empty = the organization's name.
     org_short_name: str = ""
     org_address: str = ""
+    # Where the association publishes its 会員規約 (the sign-up consent links it); empty = the text on the form.
+    terms_url: str = ""
     contact_email: str = "info@example.jp"
     # The sender of every mail (asked at first start); empty name = the organization's name.
     mail_from_name: str = ""

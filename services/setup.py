@@ -72,7 +72,7 @@ def validate(app: AppContext, form: Mapping[str, str]) -> tuple[dict[str, str], 
             errors[name] = problem
     if not clean["mail_from_address"] and "mail_from_address" not in errors and not app.settings.mail_from:
         errors["mail_from_address"] = (
-            "送信元メールアドレスを入力してください（会員へのメールの差出人です。例: no-reply@example.jp）。"
+            "送信元メールアドレスを入力してください（会員へのメールの差出人です。例：no-reply@example.jp）。"
         )
     number = normalize_member_number(form.get("member_number", ""))
     if number is None:

@@ -41,7 +41,7 @@ PROFILE_FIELDS = EDITABLE_FIELDS
 TERMS_REQUIRED = "会員規約と個人情報の取り扱いをご確認のうえ、同意にチェックを入れてください。"
 PASSWORD_MISMATCH = "確認用のパスワードが一致しません。同じパスワードをもう一度入力してください。"
 PASSWORD_REQUIRED = "パスワードを入力してください。"
-INTEREST_CONDITION_NAME = "登録時に選んだ関心分野"
+INTEREST_CONDITION_NAME = "登録時に選んだテーマ"
 
 
 @dataclass

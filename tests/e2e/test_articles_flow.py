@@ -81,7 +81,7 @@ def test_browse_and_search_at_phone_width(page: Any, live_server: LiveServer) ->
     page.get_by_label("キーワード").fill("通商")
     page.get_by_role("button", name="検索する").click()
     expect(page.locator("#results-heading")).to_contain_text("検索結果")
-    page.get_by_label("地域・国").select_option(label="アジア")
+    page.get_by_label("国・地域").select_option(label="アジア")
     expect(page.locator("#results-heading")).to_contain_text("アジア")
     assert_no_horizontal_scroll(page)
     screenshot(page, "articles-search")

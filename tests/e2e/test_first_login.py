@@ -167,7 +167,7 @@ def test_expired_password_reminder_can_be_postponed(page: Any, live_server: Live
     live_server.run(prepare)
     log_in(page, "300304", INITIAL_PASSWORD)
     expect(page).to_have_url("/password/expired")
-    expect(page.get_by_role("heading", name="パスワード変更のお願い")).to_be_visible()
+    expect(page.get_by_role("heading", name="パスワードの変更のお願い")).to_be_visible()
     expect(page.get_by_role("button", name="変更する", exact=True)).to_be_visible()
     assert_no_horizontal_scroll(page)
     assert_accessible(page)

@@ -229,7 +229,7 @@ def test_second_tab_with_an_old_form_is_refused_and_shows_newer_data(
     second.get_by_role("button", name="保存").click()
     expect(second.get_by_text("この内容は保存されませんでした")).to_be_visible()
     expect(second.locator("#field-affiliation")).to_have_value("一つ目のタブ")
-    expect(second.get_by_text("あなたの入力: 二つ目のタブ")).to_be_visible()
+    expect(second.get_by_text("ご入力の内容：二つ目のタブ")).to_be_visible()
     assert_no_horizontal_scroll(second)
     screenshot(second, "profile-stale")
     assert stored(live_server, number)["affiliation"] == "一つ目のタブ"

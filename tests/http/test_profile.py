@@ -355,9 +355,9 @@ async def test_stale_form_is_refused_and_the_newer_data_shown(client: Any, app_c
     assert "別の画面（タブ）で会員情報が更新されていたため、この内容は保存されませんでした。" in text
     assert field_value(page, "affiliation") == "第一タブの所属"
     assert field_value(page, "phone") == "03-1111-2222"
-    assert "最新の登録内容: 第一タブの所属" in text
-    assert "あなたの入力: 第二タブの所属" in text
-    assert "あなたの入力: 第二タブのビル" in text
+    assert "最新の登録内容：第一タブの所属" in text
+    assert "ご入力の内容：第二タブの所属" in text
+    assert "ご入力の内容：第二タブのビル" in text
     assert f'name="profile_version" value="{version + 1}"' in page
     saved = await member_row(app_ctx)
     assert saved["affiliation"] == "第一タブの所属" and saved["address2"] == ""

@@ -206,7 +206,7 @@ def test_postal_code_is_normalized_to_seven_digits(raw: str, digits: str) -> Non
 def test_invalid_postal_code_gives_japanese_error(raw: str) -> None:
     result = normalize_postal_code(raw)
     assert result.error == POSTAL_CODE_ERROR
-    assert result.error == "郵便番号は7桁の数字で入力してください（例: 100-0001）。"
+    assert result.error == "郵便番号は7桁の数字で入力してください（例：100-0001）。"
 
 
 def test_empty_postal_code_is_allowed_unless_required() -> None:
@@ -344,7 +344,9 @@ def test_email_is_normalized_lowercasing_domain_only(raw: str, email: str) -> No
     ],
 )
 def test_invalid_email_gives_japanese_error(raw: str) -> None:
-    assert normalize_email(raw).error == EMAIL_ERROR == "メールアドレスの形式が正しくありません。"
+    assert normalize_email(raw).error == EMAIL_ERROR
+    assert EMAIL_ERROR.startswith("メールアドレスの形式が正しくありません。「@」の前後")
+    assert "全角文字" in EMAIL_ERROR and "例：taro@example.jp" in EMAIL_ERROR
 
 
 def test_empty_email_is_required_by_default() -> None:

@@ -122,7 +122,7 @@ def test_email_typed_with_the_ime_on_is_stored_in_ascii() -> None:
 )
 def test_bad_email_is_refused(raw: str) -> None:
     _, errors = validate_profile(with_(email=raw))
-    assert errors["email"] == "メールアドレスの形式が正しくありません。"
+    assert errors["email"].startswith("メールアドレスの形式が正しくありません。")
 
 
 @pytest.mark.parametrize(
