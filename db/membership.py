@@ -637,16 +637,6 @@ async def active_email_taken(db: Database, email: str) -> bool:
     )
 
 
-async def active_member_name(db: Database, email: str) -> str | None:
-    """The name of the active member with this address (for the "already registered" note), or None."""
-    row = await db.fetchone(
-        "SELECT family_name, given_name FROM members WHERE email = ? COLLATE NOCASE AND status = 'active' "
-        "ORDER BY id LIMIT 1",
-        (email,),
-    )
-    return None if row is None else f"{row['family_name']} {row['given_name']}".strip()
-
-
 async def get_member(db: Database, member_id: int) -> sqlite3.Row | None:
     return await db.fetchone("SELECT * FROM members WHERE id = ?", (member_id,))
 

@@ -134,9 +134,7 @@ def server_error(request: Request[Any, Any, Any], exc: Exception) -> Response[An
         return error_page(request, HTTP_503_SERVICE_UNAVAILABLE)
     # The code on the page is in the log line too, so the office can find the error a member quotes.
     reference = secrets.token_hex(4)
-    log.exception(
-        "unhandled error %s on %s %s", reference, request.method, request.url.path, exc_info=exc
-    )
+    log.exception("unhandled error %s on %s %s", reference, request.method, request.url.path, exc_info=exc)
     try:
         return error_page(request, HTTP_500_INTERNAL_SERVER_ERROR, reference=reference)
     except Exception:  # noqa: BLE001 — the error page itself must never fail

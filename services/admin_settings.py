@@ -269,8 +269,15 @@ def validate_field(spec: SettingField, raw: str) -> tuple[str, str | None]:
             return value, "登録番号は T と13桁の数字で入力してください（例：T1234567890123）。"
         return value, None
     if spec.name == "terms_url" and value:
-        if not value.isascii() or any(ch.isspace() for ch in value) or not value.startswith(("https://", "http://")):
-            return value, "会員規約のURLは https:// で始まる半角のURLで入力してください（例：https://example.jp/kiyaku.pdf）。"
+        if (
+            not value.isascii()
+            or any(ch.isspace() for ch in value)
+            or not value.startswith(("https://", "http://"))
+        ):
+            return (
+                value,
+                "会員規約のURLは https:// で始まる半角のURLで入力してください（例：https://example.jp/kiyaku.pdf）。",
+            )
         return value, None
     problem = check_text(value)
     return value, f"{spec.label}の{problem}" if problem else None

@@ -11,6 +11,7 @@ from typing import Any
 from markupsafe import escape
 
 from db import help as help_queries
+from services.auth import LOCKED_MESSAGE
 from services.context import AppContext
 from services.markdown import render_markdown
 
@@ -232,7 +233,7 @@ def demo_faq(app: AppContext) -> list[tuple[str, list[tuple[str, str, str, str]]
                     "パスワードを再設定する",
                 ),
                 (
-                    "「一時的にログインできなくなっています」と表示されました。",
+                    f"「{LOCKED_MESSAGE}」と表示されました。",
                     f"パスワードを **{org.lockout_threshold}回** 続けて間違えると、安全のため"
                     f" **{lock_time}** ログインできなくなります。画面に表示された時刻を過ぎると、自動でログインできるようになります。\n\n"
                     "すぐにご利用になりたい場合は、パスワードを再設定してください。再設定するとすぐにログインできます。"

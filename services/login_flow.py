@@ -26,7 +26,7 @@ async def send_lock_notice(app: AppContext, member: sqlite3.Row, locked_until: d
         app.mailer,
         kind="account_locked",
         to=member["email"],
-        subject=f"【{app.org.short_name}】マイページに一時的にログインできなくなっています",
+        subject=f"【{app.org.org_name}】アカウントがロックされました",
         context={
             "org": app.org,
             "member": member,

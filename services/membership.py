@@ -76,7 +76,9 @@ def _problem_message(result: queries.Redemption) -> str:
     code = result.code
     if result.status == "expired" and code is not None:
         ends = date.fromisoformat(code["expires_on"])
-        return CODE_EXPIRED.format(date=f"{ends.year}年{ends.month}月{ends.day}日({WEEKDAYS_JA[ends.weekday()]})")
+        return CODE_EXPIRED.format(
+            date=f"{ends.year}年{ends.month}月{ends.day}日({WEEKDAYS_JA[ends.weekday()]})"
+        )
     if result.status == "already_in_tier" and code is not None:
         return CODE_ALREADY_IN_TIER.format(tier=plan_label(str(code["tier_name"])))
     return {

@@ -104,16 +104,15 @@ async def submit(
     if not await allow(app.db, SIGNUPS_PER_EMAIL, email.lower(), now=now):
         # Looks sent; the owner of the address already has recent mails from us.
         return "sent"
-    registered_name = await queries.active_member_name(app.db, email)
-    if registered_name is not None:
+    if await queries.active_email_taken(app.db, email):
         await audit.record(app.db, "signup.duplicate_email", now=now, ip=ip)
         await send_mail(
             app.db,
             app.mailer,
             kind="signup_already_registered",
             to=email,
-            subject=f"【{app.org.short_name}】このメールアドレスはすでに会員として登録されています",
-            context={"org": app.org, "base_url": app.settings.base_url, "name": registered_name},
+            subject=f"【{app.org.short_name}】すでに会員として登録されています",
+            context={"org": app.org, "base_url": app.settings.base_url, "name": email},
             now=now,
         )
         return "sent"

@@ -62,7 +62,7 @@ def test_card_payment_through_the_profile_check_on_a_phone(page: Any, live_serve
     login(page, "008801")
     page.get_by_role("link", name="会費のお支払い").first.click()
     expect(page.get_by_role("heading", name="会費支払明細")).to_be_visible()
-    expect(page.get_by_text("未払い").first).to_be_visible()
+    expect(page.get_by_text("お支払い待ち").first).to_be_visible()
     assert_no_horizontal_scroll(page)
     screenshot(page, "payments-history-unpaid")
 
@@ -95,7 +95,7 @@ def test_card_payment_through_the_profile_check_on_a_phone(page: Any, live_serve
     screenshot(page, "payments-return-paid")
 
     page.get_by_role("link", name="会費支払明細に戻る").click()
-    expect(page.get_by_text("支払済み").first).to_be_visible()
+    expect(page.get_by_text("お支払い済み").first).to_be_visible()
     expect(page.get_by_role("button", name=re.compile("領収書"))).to_be_visible()
 
     sent = mails_to(live_server, email)
@@ -129,7 +129,7 @@ def test_convenience_store_payment_skips_a_profile_checked_today(page: Any, live
     assert attempt["konbini_number"] in text and attempt["konbini_store"] in text and "お支払い期限" in text
 
     page.goto("/payments")
-    expect(page.get_by_text("支払待ち(コンビニ)").first).to_be_visible()
+    expect(page.get_by_text("コンビニでのお支払い待ち").first).to_be_visible()
     expect(page.get_by_text(attempt["konbini_number"]).first).to_be_visible()
     screenshot(page, "payments-history-konbini")
     page.get_by_role("button", name="お支払い番号を確認する").click()
@@ -142,7 +142,7 @@ def test_convenience_store_payment_skips_a_profile_checked_today(page: Any, live
     subjects = [str(m["Subject"]) for m in mails_to(live_server, email)]
     assert len(subjects) == 2 and subjects[1].endswith("コンビニでのお支払いを確認しました")
     page.goto("/payments")
-    expect(page.get_by_text("支払済み").first).to_be_visible()
+    expect(page.get_by_text("お支払い済み").first).to_be_visible()
     assert_no_horizontal_scroll(page)
     screenshot(page, "payments-history-paid")
 

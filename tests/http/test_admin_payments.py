@@ -97,7 +97,7 @@ async def test_payment_list_filters_and_csv_for_the_accountant(client, app_ctx):
     await login_admin(client, app_ctx)
     page = await client.get("/admin/payments")
     text = visible_text(page.text)
-    assert "2 件" in text and "山田 花子" in text and "未払い" in text
+    assert "2 件" in text and "山田 花子" in text and "お支払い待ち" in text
     filtered = visible_text((await client.get("/admin/payments?q=ヤマダ")).text)
     assert "1 件" in filtered and "山田 花子" in filtered
     assert "0 件" in visible_text((await client.get("/admin/payments?status=paid")).text)
@@ -165,7 +165,7 @@ async def test_admin_cancels_an_attempt_and_the_member_can_start_again(client, a
     assert "取り消せません" in visible_text(twice.text)
     await login(client, "001001")
     history = visible_text((await client.get("/payments")).text)
-    assert "取消" in history and "会員情報確認 支払手続き" in history
+    assert "取り消し済み" in history and "会員情報確認 支払手続き" in history
     await choose(client, fee_id, "card")
     assert [a["state"] for a in await attempts(app_ctx, fee_id)] == ["pending", "cancelled"]
 
@@ -192,8 +192,8 @@ async def test_demo_data_gives_001234_one_unpaid_and_one_paid_fee_with_a_receipt
     assert await app_ctx.db.fetchval("SELECT count(*) FROM fee_items") == 2
     await login(client, "001234", "Tsudoi2026")
     page = visible_text((await client.get("/payments")).text)
-    assert "2026年度 年会費" in page and "未払い" in page
-    assert "2025年度 年会費" in page and "支払済み" in page and "領収書（PDF）" in page
+    assert "2026年度 年会費" in page and "お支払い待ち" in page
+    assert "2025年度 年会費" in page and "お支払い済み" in page and "領収書（PDF）" in page
     member = await app_ctx.db.fetchone("SELECT id FROM members WHERE member_number = '001234'")
     fees = await payment_queries.member_fees(app_ctx.db, int(member["id"]))
     assert sorted(f["status"] for f in fees) == ["paid", "unpaid"]

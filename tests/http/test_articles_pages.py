@@ -75,7 +75,7 @@ async def test_mypage_more_count_and_tier_line(client, app_ctx):
     assert "ほかに 3件" in text
     assert "中国セミナー" not in text
     assert "イベント情報・会員限定記事が 1件" in text
-    assert "Membersプランに参加すると" in text
+    assert "「有料会員」プランに参加すると" in text
     await grant_members_tier(app_ctx, member)
     text = visible_text((await client.get("/mypage")).text)
     assert "中国セミナー" in text
@@ -136,7 +136,7 @@ async def test_condition_htmx_in_place(client, app_ctx):
     condition = int(re.search(r'id="condition-(\d+)"', created.text).group(1))
     form = await client.get(f"/conditions/{condition}/edit", headers=HTMX)
     assert "<html" not in form.text and f'id="condition-{condition}"' in form.text
-    assert "直近14日間に該当する記事: 1件" in visible_text(form.text)
+    assert "直近14日間に該当する記事： 1件" in visible_text(form.text)
     saved = await post_form(
         client, f"/conditions/{condition}", {"name": "中国（改）", "region": str(ids["china"])}, headers=HTMX
     )

@@ -47,7 +47,7 @@ async def test_mail_settings_show_next_digest_and_preview(
     text = visible_text(page.text)
     assert "2026年11月25日(水) 07:00" in text
     assert "今週の新着レポート" in text and "先週の記事" not in text
-    assert "毎日の配信はMembersの特典です。" in text
+    assert "毎日の配信は「有料会員」プランの特典です。" in text
     assert 'value="daily" disabled' in page.text
     assert 'href="/settings/mail"' in page.text  # in the menu
 
@@ -74,7 +74,7 @@ async def test_daily_is_refused_outside_the_members_tier_and_bad_values_are_expl
     await login(client)
     refused = await post_form(client, "/settings/mail", {"frequency": "daily"})
     assert refused.status_code == 422
-    assert "毎日の配信はMembersの特典です。" in visible_text(refused.text)
+    assert "毎日の配信は「有料会員」プランの特典です。" in visible_text(refused.text)
     assert await frequency_of(app_ctx, member) == "weekly"
     for bad in ("", "monthly", "毎日" * 20, "daily\x00"):
         response = await post_form(client, "/settings/mail", {"frequency": bad})
@@ -269,7 +269,7 @@ async def test_a_real_smtp_server_receives_digests_with_headers_japanese_text_an
             "member001003@example.jp",
         ]
         message = smtp_sink.messages[0]
-        assert str(message["Subject"]) == "【集い会員ポータル】新着お知らせ（11月18日(水)〜11月24日(火)）"
+        assert str(message["Subject"]) == "【集い会員ポータル】新着お知らせメール 11月18日(水)〜11月24日(火)"
         unsubscribe = str(message["List-Unsubscribe"]).strip()  # long values are folded onto a second line
         assert unsubscribe.startswith("<http://testserver.local/unsubscribe/") and unsubscribe.endswith(">")
         assert str(message["List-Unsubscribe-Post"]) == "List-Unsubscribe=One-Click"

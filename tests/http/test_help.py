@@ -21,9 +21,9 @@ DEMO_TOPICS = {
     "曜日": "/settings/mail",
     "止めたい": "/settings/mail",
     "特典": "/settings/membership",
-    "加入するには": "/settings/membership",
-    "最近見た記事": "/history",
-    "退会したい": "/contact?category=leaving",
+    "参加するには": "/settings/membership",
+    "閲覧履歴": "/history",
+    "退会したい": "/settings/membership/leave",
 }
 
 
@@ -65,7 +65,7 @@ async def test_search_without_javascript_hides_what_does_not_match(client: Any, 
     await seed_demo_help(app_ctx)
     response = await client.get("/help", params={"q": "めーる　停止"})
     shown = [question for question, visible, _ in entries_in(response.text) if visible]
-    assert shown == ["お知らせメールを止めたいです。"]
+    assert shown == ["新着お知らせメールを止めたいです。"]
     assert "当てはまる質問：1件" in visible_text(response.text)
     none = await client.get("/help", params={"q": "存在しない話題"})
     assert not [q for q, visible, _ in entries_in(none.text) if visible]
@@ -234,3 +234,17 @@ async def test_preview_renders_sanitized_markdown(client: Any, app_ctx: Any) -> 
     assert response.status_code == 200
     assert "<li>一つ目</li>" in response.text
     assert "onerror" not in response.text
+
+
+async def test_the_faq_names_the_paid_plan_as_the_admin_set_it(client: Any, app_ctx: Any) -> None:
+    """Issue 26: the FAQ says 「…」プラン with the tier's current name, so a rename cannot leave it wrong."""
+    await seed_demo_help(app_ctx)
+    text = visible_text((await client.get("/help")).text)
+    assert "「有料会員」プランの特典は何ですか？" in text and "Members" not in text and "{プラン名}" not in text
+    await app_ctx.db.execute("UPDATE tiers SET name = 'サポーター' WHERE code = 'members'")
+    renamed = await client.get("/help", params={"q": "サポーター"})
+    shown = [question for question, visible, _ in entries_in(renamed.text) if visible]
+    assert "「サポーター」プランの特典は何ですか？" in shown and "「サポーター」プランに参加するには？" in shown
+    assert "有料会員" not in visible_text(renamed.text)
+    searchable = re.findall(r'data-search="([^"]*)"', renamed.text)
+    assert any("サポーター" in text for text in searchable)  # the in-page filter finds the new name too

@@ -62,8 +62,8 @@ async def test_valid_code_joins_the_tier_in_place_with_htmx(client, app_ctx):
     assert '<div id="membership-panel">' in response.text
     assert "<html" not in response.text  # a fragment, swapped in place
     text = visible_text(response.text)
-    assert "「Members」に参加しました。2027年3月31日までご利用いただけます。" in text
-    assert "2027年3月31日（この日まで利用できます）" in text
+    assert "「有料会員」プランに参加しました。2027年3月31日(水)までご利用いただけます。" in text
+    assert "2027年3月31日(水)（この日まで利用できます）" in text
     tier = await tier_of(app_ctx.db, member_id, now=app_ctx.clock.now(), tz=app_ctx.settings.tz)
     assert tier.code == "members" and tier.ends_on == date(2027, 3, 31)
 
@@ -77,7 +77,7 @@ async def test_plain_post_code_redirects_with_a_message(client, app_ctx):
     )
     assert response.status_code == 303
     page = await client.get("/settings/membership")
-    assert "「Members」に参加しました。" in visible_text(page.text)
+    assert "「有料会員」プランに参加しました。" in visible_text(page.text)
 
 
 async def test_wrong_expired_and_used_up_codes_get_distinct_messages(client, app_ctx):
@@ -93,7 +93,7 @@ async def test_wrong_expired_and_used_up_codes_get_distinct_messages(client, app
         assert response.status_code == 422
         messages[code] = visible_text(response.text)
     assert membership.CODE_UNKNOWN in messages["WRONG99"]
-    assert "このコードは有効期限（2026年11月22日まで）が過ぎているため" in messages["OLDCODE"]
+    assert "このコードは有効期限（2026年11月22日(日)まで）が過ぎているため" in messages["OLDCODE"]
     assert membership.CODE_USED_UP in messages["FULLCODE"]
     assert membership.CODE_REQUIRED in messages[""]
     assert (
@@ -138,7 +138,7 @@ async def test_a_member_cannot_use_the_same_code_twice_or_shorten_a_tier(client,
     assert again.message == membership.CODE_ALREADY_REDEEMED
     await make_code(app_ctx, "SHORTER", tier_ends_on=date(2026, 12, 31))
     shorter = await membership.redeem(app_ctx, member_id, "SHORTER", ip="1.1.1.1")
-    assert not shorter.ok and "すでに「Members」をご利用中" in shorter.message
+    assert not shorter.ok and "すでに「有料会員」プランをご利用中" in shorter.message
     code = await membership_db.get_code_by_text(app_ctx.db, "SHORTER")
     assert code["uses"] == 0
 
@@ -248,9 +248,9 @@ async def test_tier_end_job_switches_daily_to_weekly_and_mails_once(client, app_
     mails = [m for m in outbox(settings) if m["To"] == "member001001@example.jp"]
     assert len(mails) == 1
     text = body_text(mails[0])
-    assert "「Members」のご利用期間は 2026年11月23日 で終了しました" in text
+    assert "「有料会員」プランのご利用期間は 2026年11月23日(月) で終了しました" in text
     assert "毎週（水曜日）" in text
-    assert "「Members」のご利用期間が終了しました" in str(mails[0]["Subject"])
+    assert "「有料会員」プランのご利用期間が終了しました" in str(mails[0]["Subject"])
     # Running again (a second worker, a restart) sends nothing more.
     assert await membership.apply_tier_endings(app_ctx) == 0
     assert len(outbox(settings)) == 1
@@ -434,7 +434,7 @@ async def test_admin_grants_a_tier_by_member_number(client, app_ctx):
     member_id = await make_member(app_ctx, "001001")
     await login_admin(client, app_ctx)
     page = await client.get("/admin/tiers")
-    assert "無料プラン" in page.text and "Members" in page.text
+    assert "無料プラン" in page.text and "有料会員" in page.text
     bad = await post_form(client, "/admin/tiers/grant", {"member_number": "999", "tier_code": "members"})
     assert bad.status_code == 422 and "見つかりませんでした" in bad.text
     ok = await post_form(

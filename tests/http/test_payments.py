@@ -61,8 +61,9 @@ async def test_history_lists_each_fee_with_status_amount_due_date_and_pay_button
         "会費支払明細",
         "2026年度 年会費",
         "10,000円",
-        "2027/03/31",
-        "未払い",
+        "会費の支払期限",
+        "2027年3月31日(水)",
+        "お支払い待ち",
         "会員情報確認 支払手続き",
     ):
         assert expected in text, expected
@@ -207,7 +208,7 @@ async def test_card_payment_on_the_sandbox_end_to_end(client, app_ctx, settings)
     fee = await fee_row(app_ctx, fee_id)
     assert fee["status"] == "paid" and fee["paid_method"] == "card" and fee["paid_at"]
     history = visible_text((await client.get("/payments")).text)
-    assert "支払済み" in history and "2026年11月23日" in history and "領収書（PDF）" in history
+    assert "お支払い済み" in history and "2026年11月23日" in history and "領収書（PDF）" in history
     sent = mails(settings, "会費のお支払いが完了しました")
     assert len(sent) == 1
     body = body_text(sent[0])
@@ -227,7 +228,7 @@ async def test_declined_card_lets_the_member_start_again_with_any_method(client,
     result = visible_text((await client.get(f"/payments/return?order={order_id}")).text)
     assert "カードがご利用いただけませんでした" in result
     history = visible_text((await client.get("/payments")).text)
-    assert "未払い" in history and "会員情報確認 支払手続き" in history
+    assert "お支払い待ち" in history and "会員情報確認 支払手続き" in history
     await choose(client, fee_id, "konbini")
     rows = await attempts(app_ctx, fee_id)
     assert [r["state"] for r in rows] == ["pending", "declined"]
@@ -244,7 +245,7 @@ async def test_konbini_payment_on_the_sandbox_with_number_mail_then_paid_mail(cl
     attempt = (await attempts(app_ctx, fee_id))[0]
     assert attempt["state"] == "awaiting_konbini" and len(attempt["konbini_number"]) == 11
     history = visible_text((await client.get("/payments")).text)
-    assert "支払待ち(コンビニ)" in history and attempt["konbini_number"] in history
+    assert "コンビニでのお支払い待ち" in history and attempt["konbini_number"] in history
     issued = mails(settings, "コンビニでのお支払い番号のお知らせ")
     assert len(issued) == 1
     body = body_text(issued[0])

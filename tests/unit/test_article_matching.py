@@ -153,7 +153,7 @@ async def test_events_and_members_only_articles_need_the_members_tier(app_ctx):
     assert [row["title"] for row in free_view.items] == ["普通の記事"]
     assert free_view.gated == 2
     assert not free_view.access.events and not free_view.access.members_only
-    assert free_view.access.tier_name == "Members"
+    assert free_view.access.tier_name == "有料会員"
 
     paid_view = await article_service.new_arrivals(app_ctx, paid, None)
     assert paid_view is not None
