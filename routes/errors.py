@@ -63,6 +63,9 @@ def error_page(
 ) -> Response[Any]:
     title, hint = MESSAGES.get(status, MESSAGES[400 if status < 500 else 500])
     code = f"{status}-{reference}" if reference else str(status)
+    if detail and detail.endswith("。") and detail != hint:
+        hint = f"{detail}{hint}"  # what happened, then what to do next
+        detail = None
     return render(
         request,
         "errors/page.html",

@@ -240,11 +240,15 @@ async def test_the_faq_names_the_paid_plan_as_the_admin_set_it(client: Any, app_
     """Issue 26: the FAQ says 「…」プラン with the tier's current name, so a rename cannot leave it wrong."""
     await seed_demo_help(app_ctx)
     text = visible_text((await client.get("/help")).text)
-    assert "「有料会員」プランの特典は何ですか？" in text and "Members" not in text and "{プラン名}" not in text
+    assert (
+        "「有料会員」プランの特典は何ですか？" in text and "Members" not in text and "{プラン名}" not in text
+    )
     await app_ctx.db.execute("UPDATE tiers SET name = 'サポーター' WHERE code = 'members'")
     renamed = await client.get("/help", params={"q": "サポーター"})
     shown = [question for question, visible, _ in entries_in(renamed.text) if visible]
-    assert "「サポーター」プランの特典は何ですか？" in shown and "「サポーター」プランに参加するには？" in shown
+    assert (
+        "「サポーター」プランの特典は何ですか？" in shown and "「サポーター」プランに参加するには？" in shown
+    )
     assert "有料会員" not in visible_text(renamed.text)
     searchable = re.findall(r'data-search="([^"]*)"', renamed.text)
     assert any("サポーター" in text for text in searchable)  # the in-page filter finds the new name too
