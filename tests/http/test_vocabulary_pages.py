@@ -9,7 +9,6 @@ import sqlite3
 from typing import Any
 
 from db.database import MIGRATIONS_DIR
-
 from services.admin_settings import FIELDS, validate_field
 from services.org import OrgSettings, effective_sender
 from tests.helpers import login, make_member, outbox, post_form, visible_text

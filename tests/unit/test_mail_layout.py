@@ -4,7 +4,7 @@ the URL printed under every button, no space between the organization's name and
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -27,7 +27,7 @@ MEMBER = {
     "member_number": "001234",
     "email": "hanako@example.jp",
 }
-WHEN = datetime(2026, 6, 30, 1, 0, tzinfo=timezone.utc)
+WHEN = datetime(2026, 6, 30, 1, 0, tzinfo=UTC)
 
 
 def context() -> dict[str, object]:
@@ -156,4 +156,4 @@ def test_plan_label_and_ja_date(env):
     assert plan_label("無料プラン") == "無料プラン"
     ja_date = env.filters["ja_date"]
     assert ja_date(date(2026, 6, 30)) == ja_date("2026-06-30") == "2026年6月30日(火)"
-    assert ja_date(datetime(2026, 6, 30, 16, 0, tzinfo=timezone.utc)) == "2026年7月1日(水)"  # Tokyo time
+    assert ja_date(datetime(2026, 6, 30, 16, 0, tzinfo=UTC)) == "2026年7月1日(水)"  # Tokyo time
