@@ -16,10 +16,10 @@ from services.qr import make_qr_png
 from services.receipts import format_japanese_date
 
 FIRST_LOGIN_STEPS: tuple[tuple[str, str], ...] = (
-    ("ログインページを開く", "上のURLを入力するか、QRコードをスマートフォンで読み取ってください。"),
+    ("ログイン画面を開く", "上のURLを入力するか、QRコードをスマートフォンで読み取ってください。"),
     (
         "会員番号と初期パスワードを入力",
-        "ログインIDには会員番号を入力します。パスワードは大文字・小文字を区別します。",
+        "会員番号（ログインID）は先頭の0も含めて入力します。パスワードは大文字・小文字を区別します。",
     ),
     ("新しいパスワードに変更", "初回ログイン時は、ご自身で決めた新しいパスワードへの変更が必要です。"),
     ("会員情報を確認", "ご登録の氏名・連絡先などに誤りがないかご確認ください。"),
@@ -153,7 +153,7 @@ def _page(pdf: FPDF, letter: LetterData) -> None:
     pdf.multi_cell(
         content_width,
         5.5,
-        f"{letter.organization_name}の会員ページ（マイページ）をご利用いただくためのログイン情報をお知らせします。"
+        f"{letter.organization_name}のマイページをご利用いただくためのログイン情報をお知らせします。"
         "初回ログイン時にパスワードの変更をお願いいたします。",
         wrapmode=WrapMode.CHAR,
         align=Align.L,
@@ -190,7 +190,7 @@ def _page(pdf: FPDF, letter: LetterData) -> None:
     block_top = pdf.get_y()
     text_width = content_width - qr_size - 6
     pdf.set_font(size=10)
-    pdf.cell(text_width, 6, "ログインページ", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.cell(text_width, 6, "ログイン画面", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_font(size=12)
     pdf.multi_cell(
         text_width,

@@ -190,7 +190,7 @@ async def membership_overview(app: AppContext, member_id: int) -> dict[str, Any]
 # --- admin: tiers and codes ------------------------------------------------------------------
 
 # Short names for the admin's tier table, in the order of queries.PERK_COLUMNS.
-PERK_TITLES = ("毎日のお知らせメール", "イベント情報", "会員限定記事")
+PERK_TITLES = ("毎日の新着お知らせメール", "イベント情報", "会員限定記事")
 
 
 def validate_tier_form(values: dict[str, str]) -> tuple[dict[str, Any], dict[str, str]]:

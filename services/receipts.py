@@ -196,8 +196,8 @@ def _build(data: ReceiptData) -> FPDF:
     pdf.set_xy(pdf.l_margin, lower_y)
     pdf.set_font(size=9)
     for line in (
-        f"お支払方法：{data.payment_method}",
-        f"お支払日：{format_japanese_date(data.paid_on)}",
+        f"お支払い方法：{data.payment_method}",
+        f"お支払い日：{format_japanese_date(data.paid_on)}",
         tax_breakdown_line(data),
     ):
         pdf.multi_cell(

@@ -31,7 +31,7 @@ def test_condition_new_arrivals_bookmark_and_history(page: Any, live_server: Liv
     page.get_by_label("アジア（全体）").check()
     page.get_by_label("通商政策").check()
     # The live count arrives in place before saving.
-    expect(page.locator(".match-count")).to_contain_text("直近14日間に該当する記事:")
+    expect(page.locator(".match-count")).to_contain_text("直近14日間に該当する記事：")
     assert_no_horizontal_scroll(page)
     screenshot(page, "conditions-form")
     page.get_by_role("button", name="この条件を追加する").click()

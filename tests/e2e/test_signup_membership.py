@@ -91,9 +91,9 @@ def test_sign_up_then_enter_a_code_on_a_phone(page: Any, live_server: LiveServer
     page.get_by_role("textbox", name="参加コード").fill("ｅ２ｅｐｈｏｎｅ")
     page.get_by_role("button", name="コードを使う").click()
     expect(
-        page.get_by_text("「Members」に参加しました。2099年3月31日までご利用いただけます。")
+        page.get_by_text("「有料会員」プランに参加しました。2099年3月31日(火)までご利用いただけます。")
     ).to_be_visible()
-    expect(page.locator(".tier-name")).to_contain_text("Members")
+    expect(page.locator(".tier-name")).to_contain_text("「有料会員」プラン")
     expect(page).to_have_url("/settings/membership")  # swapped in place, no reload
     assert_no_horizontal_scroll(page)
     screenshot(page, "membership-code")

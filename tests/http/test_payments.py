@@ -455,8 +455,8 @@ async def test_receipt_pdf_has_the_receipt_fields_and_the_second_download_says_r
         "山田花子",
         "￥10,000-",
         "但し2026年度年会費として",
-        "お支払方法：クレジットカード",
-        "お支払日：2026年11月23日",
+        "お支払い方法：クレジットカード",
+        "お支払い日：2026年11月23日",
         "一般社団法人日本つどい学会",
         "東京都千代田区千代田1-1",
     ):
@@ -547,7 +547,7 @@ async def test_receipt_numbers_count_up_and_unpaid_fees_have_none(client, app_ct
     await login(client, "003003")
     response = await client.get(f"/payments/{other_fee}/receipt.pdf")
     text = pdf_text(response.content)
-    assert "R2026-000002" in text and "お支払方法：銀行振込" in text
+    assert "R2026-000002" in text and "お支払い方法：銀行振込" in text
 
 
 async def test_receipt_renders_to_an_image(client, app_ctx):

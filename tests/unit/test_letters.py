@@ -74,7 +74,7 @@ def test_letter_shows_organization_password_with_readings_and_login_steps() -> N
         "オー(大文字)",
         "シャープ",
         LOGIN_URL,
-        "1.ログインページを開く",
+        "1.ログイン画面を開く",
         "2.会員番号と初期パスワードを入力",
         "3.新しいパスワードに変更",
         "4.会員情報を確認",
