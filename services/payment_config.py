@@ -33,7 +33,7 @@ ENV_VARS: Final = (
 DEFAULT_TIMEOUT: Final = 10.0
 _GATEWAY_KEY: Final = "payment_gateway"
 
-NOT_CONFIGURED_MESSAGE: Final = "オンライン決済の設定が完了していないため、現在お支払い手続きができません。事務局までお問い合わせください。"
+NOT_CONFIGURED_MESSAGE: Final = "オンラインでのお支払いの設定が完了していないため、現在お支払い手続きができません。事務局までお問い合わせください。"
 
 
 class PaymentNotConfigured(Exception):

@@ -442,7 +442,7 @@ MAIL_SUBJECTS: Final[dict[str, str]] = {
     "payment_paid_card": "会費のお支払いが完了しました",
     "payment_konbini_issued": "コンビニでのお支払い番号のお知らせ",
     "payment_paid_konbini": "コンビニでのお支払いを確認しました",
-    "payment_expired": "コンビニ払いのお支払い期限が過ぎました",
+    "payment_expired": "コンビニでのお支払い期限が過ぎました",
 }
 
 
