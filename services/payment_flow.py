@@ -351,7 +351,7 @@ def decide(note: Notification) -> Callable[[sqlite3.Row | None, sqlite3.Row | No
             return Decision("ignored")
         attention = ""
         if new == states.PAID and fee is not None and fee["status"] == "paid":
-            attention = "すでに支払済みの会費に入金の通知がありました（二重払いの可能性）。"
+            attention = "すでにお支払い済みの会費に入金の通知がありました（二重払いの可能性）。"
         return Decision("applied", new, attention)
 
     return rule
@@ -536,7 +536,7 @@ async def cancel_attempt(
     """Admin cancel: stopped at the gateway first, so the member cannot pay what we call cancelled."""
     attempt = await payment_queries.attempt(ctx.db, attempt_id)
     if attempt is None or attempt["state"] not in payment_queries.LIVE_STATES:
-        return False, "この支払い手続きは進行中ではないため、取り消せません。"
+        return False, "このお支払い手続きは進行中ではないため、取り消せません。"
     if attempt["reference"] and attempt["gateway"] == gateway.name:
         try:
             await gateway.cancel(str(attempt["reference"]))
@@ -546,7 +546,7 @@ async def cancel_attempt(
     now = ctx.clock.now()
     row = await payment_queries.cancel_attempt(ctx.db, attempt_id, now=now)
     if row is None:
-        return False, "この支払い手続きは進行中ではないため、取り消せません。"
+        return False, "このお支払い手続きは進行中ではないため、取り消せません。"
     await audit.record(
         ctx.db,
         "payment.attempt_cancelled",
@@ -554,7 +554,7 @@ async def cancel_attempt(
         actor_member_id=actor_id,
         detail={"attempt_id": attempt_id, "fee_id": attempt["fee_id"]},
     )
-    return True, "支払い手続きを取り消しました。会員は新しくお支払い手続きができます。"
+    return True, "お支払い手続きを取り消しました。会員は新しくお支払い手続きができます。"
 
 
 async def mark_paid_by_transfer(
@@ -568,7 +568,7 @@ async def mark_paid_by_transfer(
         ctx.db, fee_id, note=note, paid_at=paid_at, now=now
     )
     if not done:
-        return False, "この会費はすでに支払済みです。"
+        return False, "この会費はすでにお支払い済みです。"
     if cancelled is not None and cancelled["reference"]:
         try:
             if gateway is None or cancelled["gateway"] != gateway.name:

@@ -143,7 +143,7 @@ async def test_admin_marks_a_fee_paid_by_bank_transfer_with_a_note(client, app_c
     again = await post_form(
         client, f"/admin/payments/fees/{fee_id}/mark-paid", {"paid_on": "2026-11-20", "note": "again"}
     )
-    assert "すでに支払済み" in visible_text(again.text)
+    assert "すでにお支払い済み" in visible_text(again.text)
     assert (await client.get("/admin/payments/fees/999999")).status_code == 404
 
 
