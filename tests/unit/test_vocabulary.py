@@ -6,12 +6,19 @@ What the test allows, and why (the report lists the same):
 - A "not" word inside a word the glossary tells us to use (its "use" column, and the fixed names from the
   member guides it lists): 支払い inside お支払い, 新着お知らせ inside 新着お知らせメール, 支払期限 inside
   会費の支払期限, お支払い期限 inside コンビニでのお支払い期限, 問い合わせ inside お問い合わせ.
-- EXTRA_ALLOWED below: phrases the glossary allows in its notes (決済 only in 決済サービス; the login field's
-  label ログインID（会員番号） names the member number too, so the ID is not "alone").
+- A "not" word that is also in its own row's "use" column (会員種別, wrong only "for the plan") is checked
+  through EXTRA_FORBIDDEN instead (会員種別の画面; and 地域・国, since the glossary says 国・地域).
+- EXTRA_ALLOWED below, each with its reason: 決済サービス, the login field's label ログインID（会員番号）,
+  the sandbox's テスト決済 banner, the konbini counter phrase インターネット代金の支払い, 年度 年会費 (a fee's
+  name), and the login screen's lock message, which the FAQ quotes exactly as shown (services/auth.py).
+- MAIL_ONLY_WORDS: 削除してください is checked in mails only (the glossary row is "throw this mail away";
+  a screen may ask to delete a character or a condition).
 - ENGLISH_ALLOWED below: abbreviations and key names members meet as they are (QR, URL, PDF, ID, IME,
-  Caps Lock, SMS…) and the card/konbini brands members see on their card or at the counter.
+  Caps Lock, SMS), card brands as printed on cards, "Re" of a reply's subject, and iPhone in the contact
+  form's example.
 - Admin-only screens (views/admin*, views/setup, views/mfa: the administrator's first start and second
-  factor) and the admin's mails (contact_admin, closure_request_admin, test_mail) are not member-facing.
+  factor) and the admin's mails (contact_admin, closure_request_admin, test_mail) are not member-facing;
+  the code's messages are read from the member-facing modules in MEMBER_MODULES.
 """
 
 from __future__ import annotations
