@@ -80,14 +80,20 @@ def test_too_big_screenshot_is_stopped_before_sending_and_nothing_is_lost(page: 
     screenshot(page, "contact-too-big")
 
 
-def test_leaving_link_from_help_preselects_the_category(page: Any) -> None:
+def test_leaving_from_help_and_contact_leads_to_the_one_leave_request(page: Any) -> None:
     page.goto("/help")
     page.get_by_text("退会したいです。").click()
-    page.get_by_role("link", name="退会のご希望を送る").click()
+    page.get_by_role("link", name="退会を申し出る").click()
+    expect(page).to_have_url("/login?next=/settings/membership/leave")  # after login: the leave request
+    page.goto("/contact?category=leaving")
     expect(page.locator("#field-category")).to_have_value("leaving")
-    expect(page.locator("#leaving-note")).to_be_visible()
+    note = page.locator("#leaving-note")
+    expect(note).to_be_visible()
+    expect(note.get_by_role("link", name="退会を申し出る")).to_have_attribute(
+        "href", "/settings/membership/leave"
+    )
     page.locator("#field-category").select_option("other")
-    expect(page.locator("#leaving-note")).to_be_hidden()
+    expect(note).to_be_hidden()
 
 
 def test_help_search_filters_in_place(page: Any) -> None:
