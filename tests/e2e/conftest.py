@@ -12,6 +12,8 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -19,10 +21,11 @@ import pytest
 import uvicorn
 
 from app import create_app
+from services.clock import FrozenClock
 from services.context import AppContext
 from services.demo import load_demo
 from services.settings import Settings
-from tests.helpers import free_port, test_settings
+from tests.helpers import free_port, test_now, test_settings
 
 T = TypeVar("T")
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
@@ -50,11 +53,15 @@ def find_chromium() -> str | None:
 
 
 class LiveServer:
-    def __init__(self, settings: Settings, port: int) -> None:
+    """The app on a real port. Its clock is frozen at the run's test instant (tests/helpers.test_now), never
+    the wall clock, so the browser tests pass on any day at any hour; a test moves it with `clock_at`."""
+
+    def __init__(self, settings: Settings, port: int, clock: FrozenClock | None = None) -> None:
         self.settings = settings
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
-        self.app = create_app(settings)
+        self.clock = clock or FrozenClock(test_now())
+        self.app = create_app(settings, self.clock)
         self.ctx: AppContext = self.app.state.ctx
         config = uvicorn.Config(self.app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
         self.server = uvicorn.Server(config)
@@ -77,6 +84,16 @@ class LiveServer:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
+
+    @contextmanager
+    def clock_at(self, moment: datetime) -> Iterator[FrozenClock]:
+        """Set the server's clock to `moment` for one test, then put it back for the tests after it."""
+        before = self.clock.now()
+        self.clock.set(moment)
+        try:
+            yield self.clock
+        finally:
+            self.clock.set(before)
 
     def complete_admin_second_factor(self, page: Any, number: str = "900001") -> None:
         """After an admin's password step in `page`, pass the TOTP step (see tests/e2e/admin.py)."""
