@@ -27,6 +27,9 @@ class Settings:
     log_requests: bool = True
     # How long a write waits for a lock held by another process (a backup, a CLI command) before giving up.
     db_busy_timeout_ms: int = 5000
+    # Failed logins one address may make across all login IDs before /login answers 429 for a while.
+    login_ip_failures: int = 30
+    login_ip_window_minutes: int = 10
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -53,6 +56,15 @@ def _flag(value: str | None, default: bool) -> bool:
     if value is None or value.strip() == "":
         return default
     return value.strip().lower() in {"1", "on", "true", "yes"}
+
+
+def _positive_int(env: dict[str, str], name: str, default: int) -> int:
+    text = (env.get(name) or "").strip()
+    if not text:
+        return default
+    if not text.isascii() or not text.isdigit() or int(text) < 1:
+        raise ValueError(f"{name} must be a whole number of at least 1, not {text!r}")
+    return int(text)
 
 
 def load_or_create_secret_key(data_dir: Path) -> str:
@@ -83,4 +95,6 @@ def get_settings(environ: dict[str, str] | None = None) -> Settings:
         mail_from=env.get("TSUDOI_MAIL_FROM") or "Tsudoi <no-reply@localhost>",
         trust_proxy=_flag(env.get("TSUDOI_TRUST_PROXY"), False),
         log_requests=_flag(env.get("TSUDOI_LOG_REQUESTS"), True),
+        login_ip_failures=_positive_int(env, "TSUDOI_LOGIN_IP_FAILURES", 30),
+        login_ip_window_minutes=_positive_int(env, "TSUDOI_LOGIN_IP_WINDOW_MINUTES", 10),
     )

@@ -23,6 +23,7 @@ from services.context import AppContext
 from services.settings import Settings
 from tests.helpers import NOW_ENV, SmtpSink, free_port, test_now, test_settings
 
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--now",

@@ -9,10 +9,10 @@ import re
 import socket
 import threading
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
