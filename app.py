@@ -16,6 +16,7 @@ from litestar.config.compression import CompressionConfig
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import CacheControlHeader
 from litestar.logging import LoggingConfig
+from litestar.middleware import DefineMiddleware
 from litestar.plugins import CLIPluginProtocol
 from litestar.plugins.htmx import HTMXPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
@@ -23,7 +24,14 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
 from routes.errors import EXCEPTION_HANDLERS
-from routes.middleware import request_log_middleware, security_headers_middleware, session_middleware
+from routes.guards import out_of_range_ids_are_not_found
+from routes.middleware import (
+    CSRFTokenMiddleware,
+    head_as_get,
+    request_log_middleware,
+    security_headers_middleware,
+    session_middleware,
+)
 from routes.registry import ROUTE_HANDLERS
 from services.clock import Clock
 from services.context import AppContext, build_context, open_context
@@ -214,15 +222,24 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             ),
         ],
         lifespan=[lifespan],
-        middleware=[request_log_middleware, security_headers_middleware, session_middleware],
-        csrf_config=CSRFConfig(
-            secret=settings.secret_key,
-            cookie_name="tsudoi_csrf",
-            header_name="x-csrftoken",
-            cookie_secure=settings.https,
-            cookie_samesite="lax",
-            exclude=CSRF_EXEMPT,
-        ),
+        middleware=[
+            request_log_middleware,
+            security_headers_middleware,
+            session_middleware,
+            # Litestar's CSRF check (not csrf_config, which installs the stock one that fails on non-ASCII).
+            DefineMiddleware(
+                CSRFTokenMiddleware,
+                config=CSRFConfig(
+                    secret=settings.secret_key,
+                    cookie_name="tsudoi_csrf",
+                    header_name="x-csrftoken",
+                    cookie_secure=settings.https,
+                    cookie_samesite="lax",
+                    exclude=CSRF_EXEMPT,
+                ),
+            ),
+        ],
+        guards=[out_of_range_ids_are_not_found],
         template_config=TemplateConfig(engine=JinjaTemplateEngine.from_environment(context.templates)),
         compression_config=CompressionConfig(backend="gzip", minimum_size=512),
         plugins=[HTMXPlugin(), TsudoiCLI()],
@@ -235,6 +252,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         openapi_config=None,
         debug=False,
     )
+    # Before routing, so HEAD reaches every GET handler instead of a 405 (Litestar routes HEAD only to
+    # handlers that declare it).
+    app.asgi_handler = head_as_get(app.asgi_handler)
     app.state.ctx = context
     logging.getLogger("tsudoi").setLevel(logging.INFO)
     return app

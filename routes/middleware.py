@@ -11,6 +11,7 @@ from typing import Any
 from litestar import Request
 from litestar.datastructures import Cookie, MutableScopeHeaders
 from litestar.enums import ScopeType
+from litestar.middleware.csrf import CSRFMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.sessions import SESSION_COOKIE, load_session
@@ -128,5 +129,36 @@ def request_log_middleware(app: ASGIApp) -> ASGIApp:
                     }
                 )
             )
+
+    return middleware
+
+
+class CSRFTokenMiddleware(CSRFMiddleware):
+    """Litestar's CSRF check, where a token or cookie that is not plain ASCII (a scanner's 'é', a NUL) is a
+    wrong token: the friendly stale-form page, not the TypeError `compare_digest` raises on such text."""
+
+    def _decode_csrf_token(self, token: str) -> str | None:
+        if not token.isascii() or not token.isalnum():
+            return None
+        return super()._decode_csrf_token(token)
+
+
+def head_as_get(app: ASGIApp) -> ASGIApp:
+    """Answer HEAD wherever GET is answered (uptime monitors): run the GET handler, send its status and
+    headers (Content-Length included), drop the body."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP or scope["method"] != "HEAD":
+            await app(scope, receive, send)
+            return
+
+        async def send_headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
+            await send(message)
+
+        await app({**scope, "method": "GET"}, receive, send_headers_only)
 
     return middleware
