@@ -13,6 +13,7 @@ from litestar.datastructures import Cookie, MutableScopeHeaders
 from litestar.enums import ScopeType
 from litestar.middleware.csrf import CSRFMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.utils.scope.state import ScopeState
 
 from services.sessions import SESSION_COOKIE, load_session
 
@@ -136,6 +137,16 @@ def request_log_middleware(app: ASGIApp) -> ASGIApp:
 class CSRFTokenMiddleware(CSRFMiddleware):
     """Litestar's CSRF check, where a token or cookie that is not plain ASCII (a scanner's 'é', a NUL) is a
     wrong token: the friendly stale-form page, not the TypeError `compare_digest` raises on such text."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == ScopeType.HTTP:
+            # A cookie that is no token of ours (odd text, or signed with a former secret key) is dropped,
+            # so the next page sets a fresh one instead of every form failing until cookies are cleared.
+            cookies = Request(scope).cookies  # parsed once and kept in the scope's state
+            name = self.config.cookie_name
+            if name in cookies and self._decode_csrf_token(cookies[name]) is None:
+                ScopeState.from_scope(scope).cookies = {k: v for k, v in cookies.items() if k != name}
+        await super().__call__(scope, receive, send)
 
     def _decode_csrf_token(self, token: str) -> str | None:
         if not token.isascii() or not token.isalnum():

@@ -270,3 +270,14 @@ async def test_head_is_answered_wherever_get_is(app: Litestar, member_client: An
     for url in ("/login", "/health", "/"):
         response = await member_client.head(url)
         assert response.status_code != 405 and response.content == b"", url
+
+
+async def test_an_odd_csrf_cookie_is_replaced_by_the_next_page(client: Any) -> None:
+    """Not stuck with a broken cookie: the login page sets a fresh token and the login goes through."""
+    for odd in (b"\xe9\xe9", b"0" * 128, b"x"):
+        page = await client.get("/login", headers={"cookie": b"tsudoi_csrf=" + odd})
+        assert page.status_code == 200
+        fresh = page.cookies.get("tsudoi_csrf")
+        assert fresh and fresh.encode() != odd
+        hidden = re.search(r'name="_csrf_token" value="([0-9a-f]+)"', page.text)
+        assert hidden is not None and hidden.group(1) == fresh
