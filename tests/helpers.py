@@ -43,6 +43,13 @@ def test_now() -> datetime:
 
 test_now.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test
 
+
+def ja_date(moment: datetime) -> str:
+    """A date as the pages and mails write it (organization time zone): 2026年11月23日."""
+    local = moment.astimezone(TOKYO)
+    return f"{local.year}年{local.month}月{local.day}日"
+
+
 # Instants the time-sensitive flows are also run at, so the suite itself shows it passes at any hour:
 # Wednesday before the weekly send hour, the last minute of a fiscal year (and of a fee's due date),
 # and the first minute of a calendar year.
