@@ -65,7 +65,11 @@ def build_context(settings: Settings, clock: Clock | None = None) -> AppContext:
     templates = make_environment(settings.tz)
     return AppContext(
         settings=settings,
-        db=Database(settings.database, busy_timeout_ms=settings.db_busy_timeout_ms),
+        db=Database(
+            settings.database,
+            busy_timeout_ms=settings.db_busy_timeout_ms,
+            autocheckpoint=not settings.replication,
+        ),
         hasher=Hasher(settings.argon2_time_cost, settings.argon2_memory_cost, settings.argon2_parallelism),
         mailer=Mailer(
             make_transport(settings.smtp_url, settings.outbox_dir),
