@@ -19,6 +19,7 @@ from services.context import AppContext
 from services.mailer import MailError, SmtpTransport
 from services.payment_config import PaymentNotConfigured, gateway_config
 from services.private_files import loose_entries
+from services.replication import lag_text, replica_state
 
 log = logging.getLogger("tsudoi.doctor")
 
@@ -229,6 +230,28 @@ async def check_disk_space(app: AppContext) -> Check:
     return Check(title, True, f"空き {free_gb:.1f} GB（{usage.free * 100 // usage.total}%）")
 
 
+async def check_replication(app: AppContext) -> Check:
+    """Off-site replication is optional: off is an OK line saying how to turn it on; on but not current
+    (Litestream stopped, never synced, lagging past TSUDOI_REPLICA_MAX_LAG) needs action."""
+    title = "オフサイト複製（Litestream）"
+    state = await replica_state(app.settings)
+    if state is None:
+        return Check(
+            title,
+            True,
+            "使っていません（任意）。サーバーが壊れても数秒前までのデータを残すには、TSUDOI_REPLICA_URL="
+            "s3://バケット/tsudoi などを設定し、Litestream を動かしてください（README「オフサイト複製」）。",
+        )
+    if not state.ok:
+        return Check(title, False, state.problem)
+    return Check(
+        title,
+        True,
+        f"{state.url} へ複製中です。最後の同期 {state.last_sync_local(app.settings.tz)}"
+        f"（遅れ {lag_text(state.lag_seconds)}、上限 {state.max_lag} 秒）。",
+    )
+
+
 CHECKS: list[CheckFunction] = [
     check_smtp,
     check_sender,
@@ -238,6 +261,7 @@ CHECKS: list[CheckFunction] = [
     check_backup,
     check_timezone,
     check_disk_space,
+    check_replication,
 ]
 
 
