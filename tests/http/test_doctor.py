@@ -27,6 +27,7 @@ TITLES = (
     "バックアップ",
     "タイムゾーン",
     "ディスクの空き容量",
+    "オフサイト複製（Litestream）",
 )
 
 
@@ -68,6 +69,8 @@ def test_doctor_on_a_fresh_install_lists_what_to_do_and_exits_non_zero(tmp_path:
     assert "別のマシンにも毎日コピーしてください" in out
     assert "[OK] タイムゾーン: Asia/Tokyo" in out
     assert "[OK] 秘密鍵とデータのファイル権限" in out
+    # Off-site replication is optional: off is an OK line that says how to turn it on.
+    assert "[OK] オフサイト複製（Litestream）: 使っていません（任意）" in out and "TSUDOI_REPLICA_URL=" in out
     assert "要対応が 5 件あります。" in out
 
 
