@@ -80,8 +80,10 @@ def url_problem(url: str) -> str:
     if parts.scheme == "file":
         if not parts.path.startswith("/") or parts.netloc:
             return "file:// の複製先は file:///mnt/backup/tsudoi のように絶対パスで指定してください。"
-    elif not parts.netloc:
+    elif not parts.hostname:
         return f"TSUDOI_REPLICA_URL={display_url(url)} にバケット名またはホスト名がありません。"
+    elif parts.scheme == "sftp" and not parts.username:
+        return "sftp:// の複製先には sftp://ユーザー:パスワード@ホスト/パス のようにユーザー名が必要です。"
     return ""
 
 

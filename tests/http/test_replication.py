@@ -58,6 +58,7 @@ def test_replica_urls_are_checked_and_passwords_never_shown() -> None:
     assert "対応していません" in replication.url_problem("/mnt/backup")
     assert "絶対パス" in replication.url_problem("file://relative/path")
     assert "バケット名" in replication.url_problem("s3:///path")
+    assert "ユーザー名" in replication.url_problem("sftp://host.example.jp/srv")
     shown = replication.display_url("sftp://backup:hunter2@host.example.jp:2222/srv")
     assert "hunter2" not in shown and shown == "sftp://backup:***@host.example.jp:2222/srv"
 
