@@ -34,7 +34,7 @@ class Settings:
     db_busy_timeout_ms: int = 5000
     # Off-site replication with Litestream (services/replication.py): off while the URL is empty.
     replica_url: str = ""  # TSUDOI_REPLICA_URL: s3://bucket/path, sftp://user@host/path, file:///path
-    replica_max_lag: int = 300  # TSUDOI_REPLICA_MAX_LAG: seconds without a sync before the dashboard turns red
+    replica_max_lag: int = 300  # TSUDOI_REPLICA_MAX_LAG: seconds since the last sync before the card is red
     replica_sync_interval: int = 1  # TSUDOI_REPLICA_SYNC_INTERVAL: seconds between Litestream's uploads
     extra: dict[str, str] = field(default_factory=dict)
 
