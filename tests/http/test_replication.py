@@ -236,3 +236,35 @@ def test_timestamp_without_offset_is_the_organizations_time() -> None:
 
     parsed = replication.parse_timestamp("2026-11-25T07:00", ZoneInfo("Asia/Tokyo"))
     assert parsed.isoformat() == "2026-11-24T22:00:00+00:00"
+
+
+def test_odd_answers_from_litestream_are_states_not_errors(tmp_path: Path) -> None:
+    settings = replica_settings(tmp_path)
+    for answer in ("garbage", None, {"databases": "x"}, {"databases": [{"path": 5}]}):
+        state = replication.evaluate(settings, answer, None)
+        assert not state.ok and "複製していません" in state.problem
+    entry = {"path": str(settings.database), "status": "replicating", "last_sync_at": "yesterday"}
+    state = replication.evaluate(settings, {"databases": [entry]}, None)
+    assert not state.ok and "まだ一度も" in state.problem
+
+
+async def test_a_hung_or_fake_socket_is_reported_quickly(tmp_path: Path) -> None:
+    import socket as sockets
+
+    settings = replica_settings(tmp_path)
+    settings.data_dir.mkdir(parents=True)
+    path = replication.socket_path(settings)
+    path.write_text("not a socket", encoding="utf-8")
+    state = await replication.replica_state(settings)
+    assert state is not None and not state.running and "接続できません" in state.problem
+    path.unlink()
+    hung = sockets.socket(sockets.AF_UNIX, sockets.SOCK_STREAM)
+    hung.bind(str(path))
+    hung.listen(1)  # accepts the connection, never answers
+    try:
+        started = asyncio.get_running_loop().time()
+        state = await replication.replica_state(settings)
+        waited = asyncio.get_running_loop().time() - started
+    finally:
+        hung.close()
+    assert state is not None and not state.running and waited < replication.STATE_TIMEOUT + 2
