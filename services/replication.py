@@ -334,8 +334,9 @@ def fetch_replica(settings: Settings, target: Path, at: datetime | None, timeout
         args += ["-timestamp", at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")]
     args.append(settings.replica_url)
     try:
+        # umask 077: the restored file (the whole database) is created 0600 like every file of the data folder.
         done = subprocess.run(  # noqa: S603  # nosec B603
-            args, capture_output=True, text=True, timeout=timeout, check=False
+            args, capture_output=True, text=True, timeout=timeout, check=False, umask=0o077
         )
     except subprocess.TimeoutExpired:
         raise ReplicaError(f"複製先からの取り出しが {int(timeout)} 秒で終わりませんでした。") from None

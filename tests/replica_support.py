@@ -54,6 +54,7 @@ class Litestream:
             stdout=self.log.open("ab"),
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            umask=0o077,  # as the README's systemd unit (UMask=0077): its files in the data folder stay 0600
         )
         return self
 

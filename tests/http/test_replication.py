@@ -18,7 +18,7 @@ from litestar.testing import AsyncTestClient
 
 from app import create_app
 from services import replication
-from services.doctor import check_replication
+from services.doctor import check_file_permissions, check_replication
 from services.settings import get_settings
 from tests.helpers import login_admin, test_settings, visible_text
 from tests.http.test_cli import ROOT, run_cli
@@ -142,6 +142,10 @@ async def test_dashboard_and_doctor_follow_the_real_replica(tmp_path: Path, cloc
             litestream.wait_synced(settings.database)
             check = await check_replication(ctx)
             assert check.ok, check.detail
+            # Litestream's own files in the data folder (run as the README's unit) keep the 0600 rule.
+            assert (settings.data_dir / ".tsudoi.sqlite3-litestream").is_dir()
+            permissions = await check_file_permissions(ctx)
+            assert permissions.ok, permissions.detail
             assert f"file://{tmp_path / 'replica'} へ複製中です。最後の同期" in check.detail
             text = unescape(visible_text((await client.get("/admin")).text))
             assert "オフサイト複製の最終同期 遅れ" in text and "Litestream が動いていない" not in text
