@@ -153,7 +153,7 @@ async def check_schema(app: AppContext) -> Check:
 async def check_file_permissions(app: AppContext) -> Check:
     title = "秘密鍵とデータのファイル権限"
     folder = app.settings.data_dir
-    loose = loose_entries(folder)
+    loose = loose_entries(folder, app.settings.database.name)
     if loose:
         shown = "、".join(str(path) for path in loose[:3]) + (
             f" ほか{len(loose) - 3}件" if len(loose) > 3 else ""
@@ -162,7 +162,8 @@ async def check_file_permissions(app: AppContext) -> Check:
             title,
             False,
             f"他のユーザーが読めるファイルがあります（{shown}）。アプリを起動し直すと直ります。"
-            f"手で直す場合は chmod 700 {folder} と、中のファイルを chmod 600 にしてください。",
+            f"データフォルダに Tsudoi 以外のファイルがある場合、フォルダ自体は変更しません。専用のフォルダに"
+            f"移すか、手で chmod 700 {folder} とし、中のファイルを chmod 600 にしてください。",
         )
     return Check(title, True, f"{folder} は所有者だけが読み書きできます（フォルダ 0700・ファイル 0600）。")
 
