@@ -183,6 +183,16 @@ async def attempt_by_order(db: Database, order_id: str) -> sqlite3.Row | None:
     return await db.fetchone("SELECT * FROM payment_attempts WHERE order_id = ?", (order_id,))
 
 
+async def attempt_method(db: Database, gateway: str, reference: str, order_id: str) -> str | None:
+    """The method (card/konbini) of the attempt a gateway report names, if we have it."""
+    row = await db.fetchone(
+        "SELECT method FROM payment_attempts WHERE gateway = ? AND (reference = ? OR order_id = ?) "
+        "ORDER BY (reference = ?) DESC LIMIT 1",
+        (gateway, reference, order_id, reference),
+    )
+    return str(row["method"]) if row is not None else None
+
+
 async def attempts_for_fee(db: Database, fee_id: int) -> list[sqlite3.Row]:
     return await db.fetchall("SELECT * FROM payment_attempts WHERE fee_id = ? ORDER BY id DESC", (fee_id,))
 
@@ -253,13 +263,45 @@ async def create_attempt(
 
 
 async def set_checkout(
-    db: Database, attempt_id: int, *, reference: str, redirect_url: str, now: datetime
+    db: Database,
+    attempt_id: int,
+    *,
+    reference: str,
+    redirect_url: str,
+    now: datetime,
+    expires_at: datetime | None = None,
 ) -> None:
     await db.execute(
-        "UPDATE payment_attempts SET reference = ?, redirect_url = ?, checkout_started_at = ?, updated_at = ? "
-        "WHERE id = ?",
-        (reference, redirect_url, to_db(now), to_db(now), attempt_id),
+        "UPDATE payment_attempts SET reference = ?, redirect_url = ?, checkout_started_at = ?, "
+        "link_expires_at = ?, updated_at = ? WHERE id = ?",
+        (
+            reference,
+            redirect_url,
+            to_db(now),
+            to_db(expires_at) if expires_at is not None else None,
+            to_db(now),
+            attempt_id,
+        ),
     )
+
+
+async def expire_dead_link(db: Database, attempt_id: int, *, dead_before: datetime, now: datetime) -> bool:
+    """Expire an attempt whose hosted page stopped taking payments before `dead_before` and that
+    never got further than pending; False when it had moved on (or was expired by someone else)."""
+    async with db.write() as conn:
+        cursor = await conn.execute(
+            "UPDATE payment_attempts SET state = 'expired', updated_at = ? WHERE id = ? AND state = 'pending' "
+            "AND link_expires_at IS NOT NULL AND link_expires_at < ? RETURNING fee_id",
+            (to_db(now), attempt_id, to_db(dead_before)),
+        )
+        row = await cursor.fetchone()
+        if row is not None:
+            await conn.execute(
+                "UPDATE fees SET status = 'expired', updated_at = ? WHERE id = ? AND status != 'paid'",
+                (to_db(now), row["fee_id"]),
+            )
+    db.query_count += 2
+    return row is not None
 
 
 async def renew_order_id(db: Database, attempt_id: int, order_id: str) -> None:

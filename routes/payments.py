@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 from urllib.parse import quote
 
 from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import NotFoundException
-from litestar.response import Template
+from litestar.response import Redirect, Template
 
 from db import payments as payment_queries
 from routes.common import ctx, current, flash, form_error_status, redirect, render, text_field
@@ -140,9 +141,17 @@ class PaymentsController(Controller):
         *,
         test_payments: bool,
     ) -> Template:
-        methods = payment_flow.enabled_methods(ctx(request).org)
-        if len(methods) == 1 and not values:
-            values = {"method": methods[0]}
+        app = ctx(request)
+        amount = int(fee["amount"])
+        methods = payment_flow.offered_methods(app.org, configured_gateway_name(app), amount)
+        # Said only when convenience stores would otherwise be offered: the member learns why it is missing.
+        limit_note = (
+            payment_flow.konbini_limit_note(configured_gateway_name(app), amount)
+            if "konbini" in payment_flow.enabled_methods(app.org)
+            else None
+        )
+        if len(methods) == 1 and not values.get("method"):
+            values = {**values, "method": methods[0]}
         return render(
             request,
             "payments/method.html",
@@ -153,6 +162,7 @@ class PaymentsController(Controller):
                 "hints": payment_flow.METHOD_HINTS,
                 "values": values,
                 "errors": errors,
+                "limit_note": limit_note,
                 "no_method_message": NO_METHOD_MESSAGE,
                 "test_payments": test_payments,
                 "page_title": "お支払い方法の選択",
@@ -174,8 +184,15 @@ class PaymentsController(Controller):
         method = text_field(form, "method", max_length=20)
         if fee["attempt_state"] in payment_queries.LIVE_STATES:
             return redirect(request, payment_flow.checkout_page_url(fee_id))
-        if method not in payment_flow.enabled_methods(app.org):
-            message = NO_METHOD_MESSAGE if not payment_flow.enabled_methods(app.org) else METHOD_REQUIRED
+        offered = payment_flow.offered_methods(app.org, configured_gateway_name(app), int(fee["amount"]))
+        if method not in offered:
+            limit_note = payment_flow.konbini_limit_note(configured_gateway_name(app), int(fee["amount"]))
+            if method == "konbini" and "konbini" in payment_flow.enabled_methods(app.org) and limit_note:
+                message = limit_note
+            elif not offered:
+                message = NO_METHOD_MESSAGE
+            else:
+                message = METHOD_REQUIRED
             return self._method_form(
                 request,
                 fee,
@@ -246,7 +263,58 @@ class PaymentsController(Controller):
             return redirect(request, payment_flow.checkout_page_url(fee_id))
         return redirect(request, url)
 
-    @get("/return")
+    @get("/{fee_id:int}/receipt.pdf")
+    async def receipt(self, request: Request[Any, Any, Any], fee_id: int) -> Response[bytes]:
+        app = ctx(request)
+        fee = await _own_fee(request, fee_id)
+        if fee["status"] != "paid":
+            raise NotFoundException()
+        receipt = await payment_flow.receipt_pdf(app, current(request).member, fee)
+        filename = f"領収書_{receipt.receipt_number}{'_再発行' if receipt.reissue else ''}.pdf"
+        return Response(
+            receipt.pdf,
+            media_type="application/pdf",
+            headers={
+                "Content-Disposition": f'inline; filename="receipt-{receipt.receipt_number}.pdf"; '
+                f"filename*=UTF-8''{quote(filename)}",
+                "Cache-Control": "no-store",
+            },
+        )
+
+
+_ORDER_ID = re.compile(r"[A-Za-z0-9-]{1,27}")
+
+
+def _return_order(request: Request[Any, Any, Any], result: str) -> str | None:
+    """The order the gateway's return POST is about: RetUrl's own `order`, else the signed result's."""
+    order_id = request.query_params.get("order", "")
+    if _ORDER_ID.fullmatch(order_id):
+        return order_id
+    if not result or configured_gateway_name(ctx(request)) != "gmo":
+        return None
+    try:
+        gateway = get_gateway(ctx(request))
+    except PaymentNotConfigured:
+        return None
+    if not isinstance(gateway, gmo_protocol.GmoGateway):
+        return None
+    try:
+        # Only where to go is read from it, and only when GMO's hash proves it is GMO's.
+        note = gateway.parse_return(result)
+    except NotificationRejected:
+        return None
+    return note.order_id if note.order_id and _ORDER_ID.fullmatch(note.order_id) else None
+
+
+class PaymentNotifyController(Controller):
+    """Where the gateway sends things: its server-to-server reports (no login; /payments/notify
+    is in CSRF_EXEMPT) and the member's browser on the way back (/payments/return: the page is
+    for the logged-in member, GMO's cross-site POST to it needs neither login nor CSRF token).
+    One controller, because both methods of /payments/return must live on one route."""
+
+    path = "/payments"
+
+    @get("/return", guards=MEMBER_GUARDS)
     async def returned(self, request: Request[Any, Any, Any]) -> Template:
         """Where the gateway sends the member back: shows the state, changes nothing."""
         app = ctx(request)
@@ -270,31 +338,20 @@ class PaymentsController(Controller):
             },
         )
 
-    @get("/{fee_id:int}/receipt.pdf")
-    async def receipt(self, request: Request[Any, Any, Any], fee_id: int) -> Response[bytes]:
-        app = ctx(request)
-        fee = await _own_fee(request, fee_id)
-        if fee["status"] != "paid":
-            raise NotFoundException()
-        receipt = await payment_flow.receipt_pdf(app, current(request).member, fee)
-        filename = f"領収書_{receipt.receipt_number}{'_再発行' if receipt.reissue else ''}.pdf"
-        return Response(
-            receipt.pdf,
-            media_type="application/pdf",
-            headers={
-                "Content-Disposition": f'inline; filename="receipt-{receipt.receipt_number}.pdf"; '
-                f"filename*=UTF-8''{quote(filename)}",
-                "Cache-Control": "no-store",
-            },
-        )
+    @post("/return", status_code=303, opt={"exclude_from_csrf": True})
+    async def return_post(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        """GMO link type Plus brings the member back with a cross-site form POST to RetUrl
+        (field `result`). The SameSite=Lax session cookie is not sent on it, so nothing is
+        shown or changed here: a 303 turns it into a top-level GET of the return page, which
+        carries the cookie and shows the state the notifications have set."""
+        form = await request.form()
+        result = text_field(form, "result", max_length=20_000)
+        order_id = _return_order(request, result)
+        if order_id is None:
+            return Redirect("/payments", status_code=303)
+        return Redirect(f"/payments/return?order={order_id}", status_code=303)
 
-
-class PaymentNotifyController(Controller):
-    """Server-to-server reports from the gateway: no login, no CSRF (listed in CSRF_EXEMPT)."""
-
-    path = "/payments/notify"
-
-    @post("/{gateway_name:str}", status_code=200)
+    @post("/notify/{gateway_name:str}", status_code=200)
     async def notify(self, request: Request[Any, Any, Any], gateway_name: str) -> Response[Any]:
         app = ctx(request)
         await refresh_demo_flag(app)

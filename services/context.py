@@ -14,7 +14,7 @@ from services.clock import Clock
 from services.hashing import Hasher
 from services.mailer import Mailer, make_transport
 from services.org import OrgSettings, Sender, effective_sender, org_from_strings
-from services.private_files import private_dir, secure_tree
+from services.private_files import private_dir, secure_data_folder
 from services.schema_check import schema_drift
 from services.settings import Settings
 from services.templates import make_environment
@@ -84,7 +84,8 @@ def build_context(settings: Settings, clock: Clock | None = None) -> AppContext:
 
 async def open_context(ctx: AppContext) -> AppContext:
     # Installs from before the data-at-rest rule, or files copied in by hand: narrowed on every start.
-    secure_tree(private_dir(ctx.settings.data_dir))
+    data_dir = private_dir(ctx.settings.data_dir)
+    secure_data_folder(data_dir, ctx.settings.database.name)
     await ctx.db.connect()
     await ctx.db.migrate(backup_dir=ctx.settings.data_dir / "backups")
     drift = await schema_drift(ctx.db)

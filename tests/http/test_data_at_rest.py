@@ -18,6 +18,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from app import create_app
+from db.database import Database
 from services import backup
 from services.settings import load_or_create_secret_key
 from tests.contact_helpers import png_bytes
@@ -151,3 +152,44 @@ def test_restore_refuses_while_the_app_is_serving_then_works_once_it_stopped(tmp
     restored = run_cli(tmp_path, "restore", "--yes", str(copy))
     assert restored.returncode == 0, restored.stderr
     assert "復元しました" in restored.stdout
+
+
+async def test_the_copy_taken_before_a_migration_is_private(tmp_path: Path, umask_022: None) -> None:
+    migrations = tmp_path / "migrations"
+    migrations.mkdir()
+    (migrations / "0001_first.sql").write_text("CREATE TABLE first (id INTEGER PRIMARY KEY);", "utf-8")
+    data = tmp_path / "data"
+    db = Database(data / "tsudoi.sqlite3")
+    await db.connect()
+    try:
+        await db.migrate(migrations, backup_dir=data / "backups")
+        (migrations / "0002_second.sql").write_text("CREATE TABLE second (id INTEGER PRIMARY KEY);", "utf-8")
+        await db.migrate(migrations, backup_dir=data / "backups")
+    finally:
+        await db.close()
+    (copy,) = (data / "backups").glob("before-migration-v1-*.sqlite3")
+    assert stat.S_IMODE(copy.stat().st_mode) == 0o600
+    assert_private(data)
+
+
+async def test_a_database_put_in_a_shared_folder_narrows_only_its_own_files(
+    tmp_path: Path, clock: Any, umask_022: None
+) -> None:
+    """TSUDOI_DATABASE=/home/office/tsudoi.sqlite3 must not chmod the office's home folder or its files."""
+    from services.doctor import run_checks
+    from tests.helpers import test_settings
+
+    shared = tmp_path / "home"
+    shared.mkdir()
+    os.chmod(shared, 0o755)
+    (shared / "notes.txt").write_text("not ours", "utf-8")
+    (shared / "bin").mkdir()
+    settings = test_settings(tmp_path).with_(database=shared / "tsudoi.sqlite3")
+    app = create_app(settings, clock)
+    async with AsyncTestClient(app=app, base_url="http://testserver.local"):
+        found = modes(shared)
+        results = {check.title: check for check in await run_checks(app.state.ctx)}
+    assert found["."] == 0o755 and found["notes.txt"] == 0o644 and found["bin"] == 0o755
+    assert found["tsudoi.sqlite3"] == 0o600 and found["tsudoi.sqlite3-wal"] == 0o600
+    permissions = results["秘密鍵とデータのファイル権限"]
+    assert not permissions.ok and str(shared) in permissions.detail and "専用のフォルダ" in permissions.detail

@@ -26,6 +26,7 @@ from tests.payments_support import (
     issue_fee,
     mails,
     member_with_fee,
+    method_page_text,
     pdf_text,
     to_gateway,
 )
@@ -576,6 +577,49 @@ async def test_receipt_renders_to_an_image(client, app_ctx):
             ["pdftotext", "-layout", str(source), "-"], check=True, capture_output=True, text=True, timeout=60
         ).stdout
         assert "再発行" in text and "山田 花子" in text
+
+
+# ---------------------------------------------------------------- convenience-store limits
+
+
+@pytest.mark.parametrize("amount", [300_001, 119])
+async def test_convenience_store_is_hidden_with_the_reason_outside_its_limits(client, app_ctx, amount):
+    _, fee_id = await member_with_fee(app_ctx, client, amount=amount)
+    html = await method_page_text(client, fee_id)
+    text = visible_text(html)
+    assert 'value="konbini"' not in html and 'value="card"' in html
+    assert "コンビニ払い" in text and "ご利用いただけません" in text
+    assert f"この会費（{amount:,}円）" in text
+    assert ("1回300,000円まで" if amount > 300_000 else "120円以上") in text
+    # Refused on the server too, with the reason, the form still there, and nothing created.
+    response = await post_form(
+        client, f"/payments/{fee_id}/method", {"method": "konbini"}, follow_redirects=False
+    )
+    assert response.status_code == 422
+    refused = visible_text(response.text)
+    assert "入力内容をご確認ください。" in refused and "ご利用いただけません" in refused
+    assert "決定" in refused and 'value="card"' in response.text
+    assert await attempts(app_ctx, fee_id) == []
+    await choose(client, fee_id, "card")
+    assert [row["method"] for row in await attempts(app_ctx, fee_id)] == ["card"]
+
+
+@pytest.mark.parametrize("amount", [300_000, 120])
+async def test_convenience_store_is_offered_at_its_limits(client, app_ctx, amount):
+    _, fee_id = await member_with_fee(app_ctx, client, amount=amount)
+    html = await method_page_text(client, fee_id)
+    assert 'value="konbini"' in html and "ご利用いただけません" not in visible_text(html)
+    await choose(client, fee_id, "konbini")
+
+
+async def test_choose_method_refuses_konbini_over_the_limit_even_without_the_page(client, app_ctx):
+    from services import payment_flow
+
+    member_id, fee_id = await member_with_fee(app_ctx, client, amount=500_000)
+    with pytest.raises(ValueError, match="amount"):
+        await payment_flow.choose_method(
+            app_ctx, member_id=member_id, fee_id=fee_id, method="konbini", gateway="sandbox"
+        )
 
 
 # ---------------------------------------------------------------- the return page

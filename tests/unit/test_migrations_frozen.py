@@ -25,6 +25,7 @@ LANDED = {
     "0011_article_match_index.sql": "ef4dba685778555ca021d9fee5782d598d9fafc51439a0b7b6ebb66e333dd5f8",
     "0012_repair_schema.sql": "186911e5fcddcf529ca4714d4f95df4f583372709bdada4df6f67211d0a0c0c9",
     "0013_receipt_snapshot.sql": "73b70b7de899e2839948b75cfddc4ebb406cf0149d098d47c3001851d3cc14f3",
+    "0014_payment_link_expiry.sql": "4032f22423a94f73da3564b7a788817c5d5cd3a148a2864608dab9c812e3d4aa",
 }
 
 
