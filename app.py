@@ -131,27 +131,115 @@ def backup_command(dest: Path) -> None:
     _run(job)
 
 
-@tsudoi_cli.command(name="restore", help="Replace the database with a backup (stop the app first).")
-@click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@tsudoi_cli.command(
+    name="restore", help="Replace the database with a backup or the replica (stop the app first)."
+)
+@click.argument("source", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--from-replica", is_flag=True, help="Restore from the Litestream replica (TSUDOI_REPLICA_URL)."
+)
+@click.option(
+    "--timestamp", "timestamp_text", default="", help="With --from-replica: as it was at this ISO time."
+)
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-def restore_command(source: Path, yes: bool) -> None:
-    from services.backup import RestoreError, restore
+def restore_command(source: Path | None, from_replica: bool, timestamp_text: str, yes: bool) -> None:
+    import secrets
 
-    database = get_settings().database
-    if not yes:
-        click.confirm(
-            f"{database} を {source} の内容で置き換えます。アプリは止めてありますか？",
-            abort=True,
-            default=False,
+    from services import replication
+    from services.backup import RestoreError, restore
+    from services.serving_lock import DataFolderBusy, ServingLock
+
+    settings = get_settings()
+    database = settings.database
+    if from_replica == (source is not None) or (timestamp_text and not from_replica):
+        click.echo(
+            "復元元を1つ指定してください: バックアップのファイル、または --from-replica（--timestamp はこちらだけ）。",
+            err=True,
         )
+        raise SystemExit(2)
+    at = None
     try:
-        safety = restore(source, database)
-    except RestoreError as error:
+        if from_replica and timestamp_text:
+            at = replication.parse_timestamp(timestamp_text, settings.tz)
+    except replication.ReplicaError as error:
+        click.echo(str(error), err=True)
+        raise SystemExit(2) from None
+    lock = ServingLock(database.parent, exclusive=True)
+    try:
+        lock.acquire()
+    except DataFolderBusy:
+        click.echo(
+            f"アプリが {database} を使って動いているため、復元できません。"
+            "アプリを止めてから（例: systemctl stop tsudoi）もう一度実行してください。",
+            err=True,
+        )
+        raise SystemExit(1) from None
+    fetched: Path | None = None
+    try:
+        if replication.daemon_answers(settings):
+            raise RestoreError(
+                f"Litestream が {database} を複製中のため、復元できません。"
+                "止めてから（例: systemctl stop tsudoi-litestream）もう一度実行してください。"
+            )
+        if from_replica:
+            point = f"{at.astimezone(settings.tz):%Y-%m-%d %H:%M:%S} 時点" if at else "最新"
+            origin = f"複製先 {replication.display_url(settings.replica_url)} の{point}"
+        else:
+            origin = str(source)
+        if not yes:
+            click.confirm(
+                f"{database} を {origin} の内容で置き換えます。よろしいですか？", abort=True, default=False
+            )
+        if from_replica:
+            fetched = database.parent / "tmp" / f"replica-restore-{secrets.token_hex(6)}.sqlite3"
+            replication.fetch_replica(settings, fetched, at)
+        restore_from = fetched if fetched is not None else source
+        assert restore_from is not None
+        safety = restore(restore_from, database)
+        replication.forget_position(database)
+    except (RestoreError, replication.ReplicaError) as error:
         click.echo(str(error), err=True)
         raise SystemExit(1) from None
+    finally:
+        if fetched is not None:
+            replication.remove_sqlite_files(fetched)
+        lock.release()
     if safety is not None:
         click.echo(f"置き換える前のデータを {safety} に保存しました。")
-    click.echo(f"{source} から復元しました。アプリを起動してください。")
+    click.echo(
+        f"{origin} から復元しました。アプリ{'と Litestream ' if settings.replication else ''}を起動してください。"
+    )
+
+
+@tsudoi_cli.command(
+    name="replica-config", help="Write Litestream's config for TSUDOI_REPLICA_URL and print it."
+)
+def replica_config_command() -> None:
+    from services import replication
+
+    settings = get_settings()
+    try:
+        path = replication.write_config(settings)
+    except replication.ReplicaError as error:
+        click.echo(str(error), err=True)
+        raise SystemExit(1) from None
+    click.echo(path.read_text(encoding="utf-8"), nl=False)
+    click.echo(
+        f"# {path} に書きました。litestream replicate -config {path.resolve()} で複製を始めます。", err=True
+    )
+
+
+@tsudoi_cli.command(name="doctor", help="Check whether this install is ready for members (exit 1 if not).")
+def doctor_command() -> None:
+    from services.doctor import report_lines, run_checks
+
+    async def job(context: AppContext) -> int:
+        results = await run_checks(context)
+        for line in report_lines(results):
+            click.echo(line)
+        return 0 if all(check.ok for check in results) else 1
+
+    _run(job)
 
 
 @tsudoi_cli.command(
@@ -202,15 +290,29 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        await open_context(context)
+        from services.replication import write_config_on_start
+        from services.serving_lock import DataFolderBusy, ServingLock
         from services.startup import start_background, stop_background
 
-        await start_background(context)
+        # Held while serving, so `litestar tsudoi restore` refuses to replace the database under us.
+        serving = ServingLock(settings.data_dir, exclusive=False)
         try:
-            yield
+            serving.acquire()
+        except DataFolderBusy:
+            raise RuntimeError(
+                f"{settings.data_dir} is being restored (litestar tsudoi restore); start the app when it is done"
+            ) from None
+        try:
+            write_config_on_start(settings)
+            await open_context(context)
+            await start_background(context)
+            try:
+                yield
+            finally:
+                await stop_background(context)
+                await context.db.close()
         finally:
-            await stop_background(context)
-            await context.db.close()
+            serving.release()
 
     app = Litestar(
         route_handlers=[

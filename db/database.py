@@ -9,17 +9,57 @@ import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
 
+from services.private_files import make_sqlite_private, private_dir, touch_private
+
 log = logging.getLogger("tsudoi.db")
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+# A column a landed migration gained later: SQLite has no ADD COLUMN IF NOT EXISTS, so a repair migration
+# names it on a comment line and the runner adds it (in that migration's transaction) only where missing.
+_ADD_COLUMN_IF_MISSING = re.compile(
+    r"^-- add-column-if-missing: ([A-Za-z_][A-Za-z0-9_]*)\.([A-Za-z_][A-Za-z0-9_]*) (.+)$", re.MULTILINE
+)
 
 Params = Sequence[Any] | dict[str, Any]
+
+# Every schema object by name, and every column as "table.column" (SQLite's own objects left out).
+_LIVE_OBJECTS_SQL = """
+SELECT 'object', name FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'
+UNION ALL
+SELECT 'column', m.name || '.' || p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p
+WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\'
+"""
+
+
+@lru_cache(maxsize=8)
+def _footprints(scripts: tuple[tuple[int, str], ...]) -> dict[int, frozenset[tuple[str, str]]]:
+    """What each migration creates that a fresh database still has, found by applying them in memory."""
+    conn = sqlite3.connect(":memory:")
+    try:
+        seen: set[tuple[str, str]] = set()
+        created: dict[int, set[tuple[str, str]]] = {}
+        for number, sql in scripts:
+            try:
+                conn.executescript(sql)
+            except sqlite3.Error:
+                break  # a broken migration stops here, as it would stop start-up
+            now = {(str(row[0]), str(row[1])) for row in conn.execute(_LIVE_OBJECTS_SQL)}
+            created[number] = now - seen
+            seen = now
+        return {number: frozenset(objects & seen) for number, objects in created.items()}
+    finally:
+        conn.close()
+
+
+def _footprints_of(files: list[tuple[int, Path]]) -> dict[int, frozenset[tuple[str, str]]]:
+    return _footprints(tuple((number, path.read_text(encoding="utf-8")) for number, path in files))
 
 
 class MigrationError(RuntimeError):
@@ -38,17 +78,23 @@ def migration_files(directory: Path = MIGRATIONS_DIR) -> list[tuple[int, Path]]:
     return found
 
 
-async def _configure(conn: aiosqlite.Connection, busy_timeout_ms: int) -> None:
+async def _configure(conn: aiosqlite.Connection, busy_timeout_ms: int, autocheckpoint: bool = True) -> None:
     conn.row_factory = sqlite3.Row
     await conn.execute("PRAGMA foreign_keys = ON")
     await conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
     await conn.execute("PRAGMA synchronous = NORMAL")
+    if not autocheckpoint:
+        # Litestream owns checkpointing while it replicates (services/replication.py).
+        await conn.execute("PRAGMA wal_autocheckpoint = 0")
 
 
 class Database:
-    def __init__(self, path: Path, readers: int = 3, busy_timeout_ms: int = 5000) -> None:
+    def __init__(
+        self, path: Path, readers: int = 3, busy_timeout_ms: int = 5000, autocheckpoint: bool = True
+    ) -> None:
         self.path = path
         self.busy_timeout_ms = busy_timeout_ms
+        self.autocheckpoint = autocheckpoint
         self.reader_count = readers
         self._writer: aiosqlite.Connection | None = None
         self._write_lock = asyncio.Lock()
@@ -58,13 +104,15 @@ class Database:
         self.query_count = 0
 
     async def connect(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Created 0600 before SQLite opens it: SQLite gives -wal and -shm the database file's mode.
+        touch_private(self.path)
         self._writer = await aiosqlite.connect(self.path, isolation_level=None)
         await self._writer.execute("PRAGMA journal_mode = WAL")
-        await _configure(self._writer, self.busy_timeout_ms)
+        make_sqlite_private(self.path)
+        await _configure(self._writer, self.busy_timeout_ms, self.autocheckpoint)
         for _ in range(self.reader_count):
             reader = await aiosqlite.connect(self.path, isolation_level=None)
-            await _configure(reader, self.busy_timeout_ms)
+            await _configure(reader, self.busy_timeout_ms, self.autocheckpoint)
             await reader.execute("PRAGMA query_only = ON")
             self._all_readers.append(reader)
             self._readers.put_nowait(reader)
@@ -158,29 +206,74 @@ class Database:
             target = backup_dir / f"before-migration-v{current}-{stamp}.sqlite3"
             await self.backup_to(target)
             log.info("backup before migration written to %s", target)
+        if pending and current > 0:
+            for _, path in await self._skipped_migrations(files, current):
+                await self._apply(path.name, path.read_text(encoding="utf-8"), current)
+                log.warning(
+                    "applied migration %s, which landed below this database's version %s", path.name, current
+                )
         for number, path in pending:
-            sql = path.read_text(encoding="utf-8")
-            async with self._write_lock:
-                try:
-                    await self._writer.executescript(
-                        f"BEGIN IMMEDIATE;\n{sql}\n;PRAGMA user_version = {number};\nCOMMIT;"
-                    )
-                except sqlite3.Error as error:
-                    if self._writer.in_transaction:
-                        await self._writer.execute("ROLLBACK")
-                    raise MigrationError(
-                        f"Migration {path.name} failed: {error}. The database was left unchanged "
-                        f"at schema version {number - 1}."
-                    ) from error
+            await self._apply(path.name, path.read_text(encoding="utf-8"), number, previous=current)
+            current = number
             log.info("applied migration %s", path.name)
         return latest
+
+    async def _apply(self, name: str, sql: str, version: int, previous: int | None = None) -> None:
+        """One migration in one transaction, ending with `PRAGMA user_version = version`."""
+        assert self._writer is not None
+        async with self._write_lock:
+            try:
+                sql = await self._missing_columns_sql(sql) + sql
+                await self._writer.executescript(
+                    f"BEGIN IMMEDIATE;\n{sql}\n;PRAGMA user_version = {version};\nCOMMIT;"
+                )
+            except sqlite3.Error as error:
+                if self._writer.in_transaction:
+                    await self._writer.execute("ROLLBACK")
+                raise MigrationError(
+                    f"Migration {name} failed: {error}. The database was left unchanged "
+                    f"at schema version {version if previous is None else previous}."
+                ) from error
+
+    async def _skipped_migrations(
+        self, files: list[tuple[int, Path]], current: int
+    ) -> list[tuple[int, Path]]:
+        """Migrations numbered at or below the database's version that it never got.
+
+        In the project's first hour migrations landed out of number order (0009 before 0003-0008, 0008
+        before 0006), so a database made in between records version 9 without them, and the usual rule
+        (apply what is above user_version) would never apply them. A migration counts as skipped when the
+        database has none of the tables, columns, indexes and triggers it creates (those a fresh database
+        still has). A migration present in part is not re-applied: repair migrations handle that case.
+        """
+        assert self._writer is not None
+        footprints = await asyncio.to_thread(_footprints_of, files)
+        async with self._writer.execute(_LIVE_OBJECTS_SQL) as cursor:
+            live = {(str(row[0]), str(row[1])) for row in await cursor.fetchall()}
+        return [
+            (number, path)
+            for number, path in files
+            if number <= current and footprints.get(number) and not footprints[number] & live
+        ]
+
+    async def _missing_columns_sql(self, sql: str) -> str:
+        """ALTER TABLE … ADD COLUMN for each `-- add-column-if-missing:` line whose column the table lacks."""
+        assert self._writer is not None
+        statements = []
+        for table, column, definition in _ADD_COLUMN_IF_MISSING.findall(sql):
+            async with self._writer.execute("SELECT name FROM pragma_table_info(?)", (table,)) as cursor:
+                columns = {row[0] for row in await cursor.fetchall()}
+            if columns and column not in columns:
+                statements.append(f"ALTER TABLE {table} ADD COLUMN {column} {definition};\n")
+        return "".join(statements)
 
     async def backup_to(self, target: Path) -> None:
         """A consistent copy through SQLite's online backup API, safe while the app writes."""
         assert self._writer is not None
-        target.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(target.parent)
         tmp = target.with_suffix(target.suffix + ".part")
         tmp.unlink(missing_ok=True)
+        touch_private(tmp)
         async with self._write_lock:
             dest = await aiosqlite.connect(tmp)
             try:

@@ -183,6 +183,16 @@ async def attempt_by_order(db: Database, order_id: str) -> sqlite3.Row | None:
     return await db.fetchone("SELECT * FROM payment_attempts WHERE order_id = ?", (order_id,))
 
 
+async def attempt_method(db: Database, gateway: str, reference: str, order_id: str) -> str | None:
+    """The method (card/konbini) of the attempt a gateway report names, if we have it."""
+    row = await db.fetchone(
+        "SELECT method FROM payment_attempts WHERE gateway = ? AND (reference = ? OR order_id = ?) "
+        "ORDER BY (reference = ?) DESC LIMIT 1",
+        (gateway, reference, order_id, reference),
+    )
+    return str(row["method"]) if row is not None else None
+
+
 async def attempts_for_fee(db: Database, fee_id: int) -> list[sqlite3.Row]:
     return await db.fetchall("SELECT * FROM payment_attempts WHERE fee_id = ? ORDER BY id DESC", (fee_id,))
 
@@ -253,13 +263,45 @@ async def create_attempt(
 
 
 async def set_checkout(
-    db: Database, attempt_id: int, *, reference: str, redirect_url: str, now: datetime
+    db: Database,
+    attempt_id: int,
+    *,
+    reference: str,
+    redirect_url: str,
+    now: datetime,
+    expires_at: datetime | None = None,
 ) -> None:
     await db.execute(
-        "UPDATE payment_attempts SET reference = ?, redirect_url = ?, checkout_started_at = ?, updated_at = ? "
-        "WHERE id = ?",
-        (reference, redirect_url, to_db(now), to_db(now), attempt_id),
+        "UPDATE payment_attempts SET reference = ?, redirect_url = ?, checkout_started_at = ?, "
+        "link_expires_at = ?, updated_at = ? WHERE id = ?",
+        (
+            reference,
+            redirect_url,
+            to_db(now),
+            to_db(expires_at) if expires_at is not None else None,
+            to_db(now),
+            attempt_id,
+        ),
     )
+
+
+async def expire_dead_link(db: Database, attempt_id: int, *, dead_before: datetime, now: datetime) -> bool:
+    """Expire an attempt whose hosted page stopped taking payments before `dead_before` and that
+    never got further than pending; False when it had moved on (or was expired by someone else)."""
+    async with db.write() as conn:
+        cursor = await conn.execute(
+            "UPDATE payment_attempts SET state = 'expired', updated_at = ? WHERE id = ? AND state = 'pending' "
+            "AND link_expires_at IS NOT NULL AND link_expires_at < ? RETURNING fee_id",
+            (to_db(now), attempt_id, to_db(dead_before)),
+        )
+        row = await cursor.fetchone()
+        if row is not None:
+            await conn.execute(
+                "UPDATE fees SET status = 'expired', updated_at = ? WHERE id = ? AND status != 'paid'",
+                (to_db(now), row["fee_id"]),
+            )
+    db.query_count += 2
+    return row is not None
 
 
 async def renew_order_id(db: Database, attempt_id: int, order_id: str) -> None:
@@ -501,16 +543,29 @@ async def issue_receipt(
     issued_on: date,
     now: datetime,
     count: bool = True,
+    issuer_name: str | None = None,
+    issuer_address: str | None = None,
+    registration_number: str | None = None,
+    tax_mode: str | None = None,
 ) -> sqlite3.Row:
     """Count one more download of the fee's receipt, numbering it on the first; returns the receipt.
 
-    What the first receipt said (name, amount, purpose) is kept, so a reissue repeats it exactly.
+    What the first receipt said (payer, amount, purpose, issuer, registration number, tax mode, test
+    payment) is kept, so a reissue repeats it exactly; issuer values are only stored where none are
+    yet (a receipt numbered before they were kept, or by the demo without them).
     With count=False the receipt is only numbered (demo data), not counted as downloaded.
     """
+    issuer = (issuer_name, issuer_address, registration_number, tax_mode)
     async with db.write() as conn:
         cursor = await conn.execute(
-            "UPDATE receipts SET issue_count = issue_count + ?, last_issued_at = ? WHERE fee_id = ? RETURNING *",
-            (1 if count else 0, to_db(now), fee_id),
+            "UPDATE receipts SET issue_count = issue_count + ?, last_issued_at = ?, "
+            "issuer_name = coalesce(issuer_name, ?), issuer_address = coalesce(issuer_address, ?), "
+            "registration_number = coalesce(registration_number, ?), tax_mode = coalesce(tax_mode, ?), "
+            # Paid through the sandbox: the receipt is a sample (見本), whatever gateway runs later.
+            "test_payment = coalesce(test_payment, EXISTS (SELECT 1 FROM payment_attempts "
+            "WHERE fee_id = ? AND state = 'paid' AND gateway = 'sandbox')) "
+            "WHERE fee_id = ? RETURNING *",
+            (1 if count else 0, to_db(now), *issuer, fee_id, fee_id),
         )
         row = await cursor.fetchone()
         if row is None:
@@ -521,8 +576,10 @@ async def issue_receipt(
             seq = int(seq_row[0]) if seq_row else 1
             cursor = await conn.execute(
                 "INSERT INTO receipts (fee_id, receipt_year, receipt_seq, receipt_number, member_number, "
-                "payer_name, amount, purpose, payment_method, paid_on, issued_on, issue_count, last_issued_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
+                "payer_name, amount, purpose, payment_method, paid_on, issued_on, issue_count, last_issued_at, "
+                "issuer_name, issuer_address, registration_number, tax_mode, test_payment) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, EXISTS (SELECT 1 FROM payment_attempts "
+                "WHERE fee_id = ? AND state = 'paid' AND gateway = 'sandbox')) RETURNING *",
                 (
                     fee_id,
                     year,
@@ -537,6 +594,8 @@ async def issue_receipt(
                     issued_on.isoformat(),
                     1 if count else 0,
                     to_db(now),
+                    *issuer,
+                    fee_id,
                 ),
             )
             row = await cursor.fetchone()

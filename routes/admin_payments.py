@@ -19,7 +19,7 @@ from services import fees as fee_rules
 from services import payment_flow
 from services.charset import check_text
 from services.clock import from_db
-from services.payment_config import PaymentNotConfigured, get_gateway
+from services.payment_config import PaymentNotConfigured, active_gateway
 from services.payments import states
 from services.spreadsheet import safe_cell
 
@@ -317,7 +317,7 @@ class AdminPaymentsController(Controller):
                 request, fee_id, values=values, errors=errors, status=form_error_status(request)
             )
         try:
-            gateway = get_gateway(app)
+            gateway = await active_gateway(app)
         except PaymentNotConfigured:
             gateway = None
         ok, message = await payment_flow.mark_paid_by_transfer(
@@ -334,7 +334,7 @@ class AdminPaymentsController(Controller):
         if attempt is None:
             raise NotFoundException()
         try:
-            gateway = get_gateway(app)
+            gateway = await active_gateway(app)
         except PaymentNotConfigured:
             ok, message = False, "決済サービスの設定を確認してください。"
         else:

@@ -27,6 +27,8 @@ class AdminSettingsController(Controller):
         typed = {
             spec.name: text_field(form, spec.name, max_length=1000) for spec in admin_settings.all_fields()
         }
+        if app.settings.base_url_from_env:
+            typed["base_url"] = app.settings.base_url  # shown read-only: TSUDOI_BASE_URL decides
         values, errors = admin_settings.validate_settings(typed)
         if errors:
             shown = {**values, **{name: typed[name] for name in errors}}
@@ -43,6 +45,26 @@ class AdminSettingsController(Controller):
         )
         return response
 
+    @post("/test-mail", status_code=200)
+    async def test_mail(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        app, auth = ctx(request), current(request)
+        response = redirect(request, "/admin/settings")
+        to = str(auth.member["email"] or "")
+        if not to:
+            flash(request, response, "ログイン中の管理者のメールアドレスが登録されていません。", "warning")
+            return response
+        result = await admin_settings.send_test_mail(
+            app, to=to, actor_id=auth.member_id, ip=client_ip(request)
+        )
+        if not result.ok:
+            message, kind = f"テストメールを送れませんでした。{result.answer}", "warning"
+        elif app.settings.smtp_url:
+            message, kind = f"テストメールを {to} に送りました。{result.answer}", "success"
+        else:
+            message, kind = f"テストメールは送信されていません。{result.answer}", "warning"
+        flash(request, response, message, kind)
+        return response
+
     def _page(
         self,
         request: Request[Any, Any, Any],
@@ -50,9 +72,23 @@ class AdminSettingsController(Controller):
         errors: dict[str, str],
         status: int = 200,
     ) -> Template:
+        app = ctx(request)
+        source, source_note = admin_settings.base_url_source(app)
+        if source == "env":
+            values = {**values, "base_url": app.settings.base_url}
+            errors = {name: problem for name, problem in errors.items() if name != "base_url"}
         return render(
             request,
             "admin_settings/page.html",
-            {"groups": admin_settings.groups(), "values": values, "errors": errors},
+            {
+                "groups": admin_settings.groups(),
+                "values": values,
+                "errors": errors,
+                "base_url_source": source,
+                "base_url_note": source_note,
+                "sender": ctx(request).sender,
+                "smtp_server": admin_settings.smtp_server_label(ctx(request)),
+                "outbox_dir": ctx(request).settings.outbox_dir,
+            },
             status=status,
         )

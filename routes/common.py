@@ -107,6 +107,8 @@ def base_context(request: Request[Any, Any, Any]) -> dict[str, Any]:
         "admin_nav": ADMIN_NAV if auth and auth.is_admin and request.url.path.startswith("/admin") else [],
         "current_path": request.url.path,
         "base_url": app_context.settings.base_url,
+        # For "allow mail from …" tips: the address members must let through their spam filters.
+        "mail_sender": app_context.sender.address,
     }
 
 

@@ -23,7 +23,7 @@ class HelpController(Controller):
         query = q[:QUERY_MAX]
         sections = await help_queries.sections(app.db)
         entries = await help_queries.entries(app.db, published_only=True)
-        grouped = group(sections, entries, query=query)
+        grouped = group(sections, entries, query=query, sender=app.sender.address)
         return render(
             request,
             "help/page.html",

@@ -200,9 +200,7 @@ class PasswordRecoveryController(Controller):
             return self._forgot_form(
                 request, values, {"form": RATE_LIMITED_MESSAGE}, HTTP_429_TOO_MANY_REQUESTS
             )
-        response = render(
-            request, "password/forgot_sent.html", {"sender_domain": password_flow.sender_domain(app)}
-        )
+        response = render(request, "password/forgot_sent.html")
         # Looked up and mailed after the answer is sent, so its timing is the same for every input.
         response.background = BackgroundTask(password_flow.send_reset_links, app, identifier, ip=ip)
         return response
@@ -314,9 +312,7 @@ class ForgotIdController(Controller):
         ip = client_ip(request)
         if not await password_flow.allow_member_number_reminder(app, email.value, ip):
             return self._form(request, values, {"form": RATE_LIMITED_MESSAGE}, HTTP_429_TOO_MANY_REQUESTS)
-        response = render(
-            request, "password/forgot_id_sent.html", {"sender_domain": password_flow.sender_domain(app)}
-        )
+        response = render(request, "password/forgot_id_sent.html")
         response.background = BackgroundTask(
             password_flow.send_member_number_reminder, app, email.value, ip=ip
         )

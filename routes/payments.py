@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 from urllib.parse import quote
 
 from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import NotFoundException
-from litestar.response import Template
+from litestar.response import Redirect, Template
 
 from db import payments as payment_queries
 from routes.common import ctx, current, flash, form_error_status, redirect, render, text_field
 from routes.guards import MEMBER_GUARDS
 from services import payment_flow
-from services.payment_config import PaymentNotConfigured, get_gateway
+from services.payment_config import (
+    GatewayState,
+    PaymentNotConfigured,
+    active_gateway,
+    configured_gateway_name,
+    gateway_state,
+    get_gateway,
+    refresh_demo_flag,
+)
 from services.payments import (
     GatewayUnavailable,
     NotificationIgnored,
@@ -40,8 +49,20 @@ async def _own_fee(request: Request[Any, Any, Any], fee_id: int) -> Any:
     return fee
 
 
-def _gateway(request: Request[Any, Any, Any]) -> PaymentGateway:
-    return get_gateway(ctx(request))
+async def _gateway(request: Request[Any, Any, Any]) -> PaymentGateway:
+    return await active_gateway(ctx(request))
+
+
+def _not_set_up(request: Request[Any, Any, Any], fee: Any, state: GatewayState) -> Template:
+    """Every step of the pay flow while no gateway can take payments: how to pay instead."""
+    if state.name:
+        log.error("payment gateway %s not configured: %s", state.name, state.problem)
+    return render(
+        request,
+        "payments/not_set_up.html",
+        {"fee": fee, "page_title": "お支払い手続き"},
+        status=503,
+    )
 
 
 class PaymentsController(Controller):
@@ -61,7 +82,17 @@ class PaymentsController(Controller):
             }
             for fee in fees
         ]
-        return render(request, "payments/page.html", {"rows": rows, "page_title": "会費支払明細"})
+        state = await gateway_state(app)
+        return render(
+            request,
+            "payments/page.html",
+            {
+                "rows": rows,
+                "online": state.ready,
+                "test_payments": state.sandbox,
+                "page_title": "会費支払明細",
+            },
+        )
 
     @get("/{fee_id:int}/start")
     async def start(self, request: Request[Any, Any, Any], fee_id: int) -> Response[Any]:
@@ -72,6 +103,9 @@ class PaymentsController(Controller):
             response = redirect(request, "/payments")
             flash(request, response, "この会費はお支払い済みです。", "info")
             return response
+        state = await gateway_state(app)
+        if not state.ready:
+            return _not_set_up(request, fee, state)
         if fee["attempt_state"] in payment_queries.LIVE_STATES:
             return redirect(request, payment_flow.checkout_page_url(fee_id))
         member = current(request).member
@@ -85,6 +119,9 @@ class PaymentsController(Controller):
         fee = await _own_fee(request, fee_id)
         if fee["status"] == "paid":
             return redirect(request, "/payments")
+        state = await gateway_state(app)
+        if not state.ready:
+            return _not_set_up(request, fee, state)
         if fee["attempt_state"] in payment_queries.LIVE_STATES:
             # The method is fixed once chosen: the back button lands on the chosen one.
             return redirect(request, payment_flow.checkout_page_url(fee_id))
@@ -92,7 +129,7 @@ class PaymentsController(Controller):
         target = payment_flow.start_url(member, fee_id, now=app.clock.now(), tz=app.settings.tz)
         if target != payment_flow.method_page_url(fee_id):
             return redirect(request, target)
-        return self._method_form(request, fee, {}, {})
+        return self._method_form(request, fee, {}, {}, test_payments=state.sandbox)
 
     def _method_form(
         self,
@@ -101,10 +138,20 @@ class PaymentsController(Controller):
         values: dict[str, str],
         errors: dict[str, str],
         status: int = 200,
+        *,
+        test_payments: bool,
     ) -> Template:
-        methods = payment_flow.enabled_methods(ctx(request).org)
-        if len(methods) == 1 and not values:
-            values = {"method": methods[0]}
+        app = ctx(request)
+        amount = int(fee["amount"])
+        methods = payment_flow.offered_methods(app.org, configured_gateway_name(app), amount)
+        # Said only when convenience stores would otherwise be offered: the member learns why it is missing.
+        limit_note = (
+            payment_flow.konbini_limit_note(configured_gateway_name(app), amount)
+            if "konbini" in payment_flow.enabled_methods(app.org)
+            else None
+        )
+        if len(methods) == 1 and not values.get("method"):
+            values = {**values, "method": methods[0]}
         return render(
             request,
             "payments/method.html",
@@ -115,7 +162,9 @@ class PaymentsController(Controller):
                 "hints": payment_flow.METHOD_HINTS,
                 "values": values,
                 "errors": errors,
+                "limit_note": limit_note,
                 "no_method_message": NO_METHOD_MESSAGE,
+                "test_payments": test_payments,
                 "page_title": "お支払い方法の選択",
             },
             status=status,
@@ -128,17 +177,32 @@ class PaymentsController(Controller):
         fee = await _own_fee(request, fee_id)
         if fee["status"] == "paid":
             return redirect(request, "/payments")
+        state = await gateway_state(app)
+        if not state.ready:
+            return _not_set_up(request, fee, state)
         form = await request.form()
         method = text_field(form, "method", max_length=20)
         if fee["attempt_state"] in payment_queries.LIVE_STATES:
             return redirect(request, payment_flow.checkout_page_url(fee_id))
-        if method not in payment_flow.enabled_methods(app.org):
-            message = NO_METHOD_MESSAGE if not payment_flow.enabled_methods(app.org) else METHOD_REQUIRED
+        offered = payment_flow.offered_methods(app.org, configured_gateway_name(app), int(fee["amount"]))
+        if method not in offered:
+            limit_note = payment_flow.konbini_limit_note(configured_gateway_name(app), int(fee["amount"]))
+            if method == "konbini" and "konbini" in payment_flow.enabled_methods(app.org) and limit_note:
+                message = limit_note
+            elif not offered:
+                message = NO_METHOD_MESSAGE
+            else:
+                message = METHOD_REQUIRED
             return self._method_form(
-                request, fee, {"method": ""}, {"method": message}, status=form_error_status(request)
+                request,
+                fee,
+                {"method": ""},
+                {"method": message},
+                status=form_error_status(request),
+                test_payments=state.sandbox,
             )
         choice = await payment_flow.choose_method(
-            app, member_id=current(request).member_id, fee_id=fee_id, method=method
+            app, member_id=current(request).member_id, fee_id=fee_id, method=method, gateway=state.name
         )
         if choice.refused == "paid":
             return redirect(request, "/payments")
@@ -153,6 +217,9 @@ class PaymentsController(Controller):
             if fee["status"] == "paid":
                 return redirect(request, "/payments")
             return redirect(request, payment_flow.method_page_url(int(fee["id"])))
+        state = await gateway_state(app)
+        if not state.ready:
+            return _not_set_up(request, fee, state)
         return render(
             request,
             "payments/checkout.html",
@@ -160,7 +227,8 @@ class PaymentsController(Controller):
                 "fee": fee,
                 "attempt": attempt,
                 "method_label": payment_flow.METHOD_LABELS.get(attempt["method"], attempt["method"]),
-                "gateway_name": app.settings.payment_gateway,
+                "gateway_name": state.name,
+                "test_payments": state.sandbox,
                 "error": error,
                 "page_title": "お支払い手続き",
             },
@@ -181,41 +249,19 @@ class PaymentsController(Controller):
         if attempt is None:
             return await self._checkout_page(request, fee)
         try:
+            gateway = await _gateway(request)
             url = await payment_flow.start_checkout(
-                app, _gateway(request), member=current(request).member, fee=fee, attempt_id=int(attempt["id"])
+                app, gateway, member=current(request).member, fee=fee, attempt_id=int(attempt["id"])
             )
         except GatewayUnavailable as error:
             log.warning("checkout failed: %s", error.detail)
             return await self._checkout_page(request, fee, error=error.message, status=503)
         except PaymentNotConfigured as error:
             log.error("payment gateway not configured: %s", error.detail)
-            return await self._checkout_page(request, fee, error=error.message, status=503)
+            return _not_set_up(request, fee, GatewayState(name="", source=""))
         if url is None:
             return redirect(request, payment_flow.checkout_page_url(fee_id))
         return redirect(request, url)
-
-    @get("/return")
-    async def returned(self, request: Request[Any, Any, Any]) -> Template:
-        """Where the gateway sends the member back: shows the state, changes nothing."""
-        app = ctx(request)
-        order_id = request.query_params.get("order", "")[:40]
-        attempt = await payment_queries.attempt_by_order(app.db, order_id) if order_id else None
-        fee = None
-        if attempt is not None:
-            fee = await payment_queries.member_fee(app.db, current(request).member_id, int(attempt["fee_id"]))
-        if attempt is None or fee is None:
-            raise NotFoundException()
-        return render(
-            request,
-            "payments/return.html",
-            {
-                "fee": fee,
-                "attempt": attempt,
-                "state_label": states.STATE_LABELS.get(attempt["state"], attempt["state"]),
-                "method_label": payment_flow.METHOD_LABELS.get(attempt["method"], attempt["method"]),
-                "page_title": "お支払い手続きの結果",
-            },
-        )
 
     @get("/{fee_id:int}/receipt.pdf")
     async def receipt(self, request: Request[Any, Any, Any], fee_id: int) -> Response[bytes]:
@@ -236,15 +282,80 @@ class PaymentsController(Controller):
         )
 
 
+_ORDER_ID = re.compile(r"[A-Za-z0-9-]{1,27}")
+
+
+def _return_order(request: Request[Any, Any, Any], result: str) -> str | None:
+    """The order the gateway's return POST is about: RetUrl's own `order`, else the signed result's."""
+    order_id = request.query_params.get("order", "")
+    if _ORDER_ID.fullmatch(order_id):
+        return order_id
+    if not result or configured_gateway_name(ctx(request)) != "gmo":
+        return None
+    try:
+        gateway = get_gateway(ctx(request))
+    except PaymentNotConfigured:
+        return None
+    if not isinstance(gateway, gmo_protocol.GmoGateway):
+        return None
+    try:
+        # Only where to go is read from it, and only when GMO's hash proves it is GMO's.
+        note = gateway.parse_return(result)
+    except NotificationRejected:
+        return None
+    return note.order_id if note.order_id and _ORDER_ID.fullmatch(note.order_id) else None
+
+
 class PaymentNotifyController(Controller):
-    """Server-to-server reports from the gateway: no login, no CSRF (listed in CSRF_EXEMPT)."""
+    """Where the gateway sends things: its server-to-server reports (no login; /payments/notify
+    is in CSRF_EXEMPT) and the member's browser on the way back (/payments/return: the page is
+    for the logged-in member, GMO's cross-site POST to it needs neither login nor CSRF token).
+    One controller, because both methods of /payments/return must live on one route."""
 
-    path = "/payments/notify"
+    path = "/payments"
 
-    @post("/{gateway_name:str}", status_code=200)
+    @get("/return", guards=MEMBER_GUARDS)
+    async def returned(self, request: Request[Any, Any, Any]) -> Template:
+        """Where the gateway sends the member back: shows the state, changes nothing."""
+        app = ctx(request)
+        order_id = request.query_params.get("order", "")[:40]
+        attempt = await payment_queries.attempt_by_order(app.db, order_id) if order_id else None
+        fee = None
+        if attempt is not None:
+            fee = await payment_queries.member_fee(app.db, current(request).member_id, int(attempt["fee_id"]))
+        if attempt is None or fee is None:
+            raise NotFoundException()
+        return render(
+            request,
+            "payments/return.html",
+            {
+                "fee": fee,
+                "attempt": attempt,
+                "state_label": states.STATE_LABELS.get(attempt["state"], attempt["state"]),
+                "method_label": payment_flow.METHOD_LABELS.get(attempt["method"], attempt["method"]),
+                "test_payments": attempt["gateway"] == "sandbox",
+                "page_title": "お支払い手続きの結果",
+            },
+        )
+
+    @post("/return", status_code=303, opt={"exclude_from_csrf": True})
+    async def return_post(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        """GMO link type Plus brings the member back with a cross-site form POST to RetUrl
+        (field `result`). The SameSite=Lax session cookie is not sent on it, so nothing is
+        shown or changed here: a 303 turns it into a top-level GET of the return page, which
+        carries the cookie and shows the state the notifications have set."""
+        form = await request.form()
+        result = text_field(form, "result", max_length=20_000)
+        order_id = _return_order(request, result)
+        if order_id is None:
+            return Redirect("/payments", status_code=303)
+        return Redirect(f"/payments/return?order={order_id}", status_code=303)
+
+    @post("/notify/{gateway_name:str}", status_code=200)
     async def notify(self, request: Request[Any, Any, Any], gateway_name: str) -> Response[Any]:
         app = ctx(request)
-        if gateway_name != app.settings.payment_gateway:
+        await refresh_demo_flag(app)
+        if gateway_name != configured_gateway_name(app):
             raise NotFoundException()
         try:
             gateway = get_gateway(app)

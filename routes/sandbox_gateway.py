@@ -1,4 +1,7 @@
-"""The sandbox gateway's hosted page (テスト用の決済画面): its buttons post signed reports to the notify route."""
+"""The sandbox gateway's hosted page (テスト決済): its buttons post signed reports to the notify route.
+
+Only where the sandbox is meant (TSUDOI_PAYMENT_GATEWAY=sandbox, or a demo database); 404 elsewhere.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from litestar.response import Template
 from db import payments as payment_queries
 from routes.common import ctx, redirect, render, text_field
 from services import payment_flow
-from services.payment_config import get_gateway
+from services.payment_config import configured_gateway_name, get_gateway, refresh_demo_flag
 from services.payments import states
 from services.payments.sandbox import (
     OUTCOME_STATES,
@@ -25,9 +28,10 @@ from services.payments.sandbox import (
 log = logging.getLogger("tsudoi.payments")
 
 
-def _sandbox(request: Request[Any, Any, Any]) -> SandboxGateway:
+async def _sandbox(request: Request[Any, Any, Any]) -> SandboxGateway:
     app = ctx(request)
-    if app.settings.payment_gateway != "sandbox":
+    await refresh_demo_flag(app)
+    if configured_gateway_name(app) != "sandbox":
         raise NotFoundException()
     gateway = get_gateway(app)
     assert isinstance(gateway, SandboxGateway)
@@ -68,7 +72,7 @@ class SandboxGatewayController(Controller):
 
     @get("/{token:str}")
     async def show(self, request: Request[Any, Any, Any], token: str) -> Template:
-        gateway = _sandbox(request)
+        gateway = await _sandbox(request)
         try:
             session = gateway.read_session(token[:4000])
         except SandboxTokenInvalid as invalid:
@@ -78,7 +82,7 @@ class SandboxGatewayController(Controller):
     @post("/{token:str}")
     async def choose(self, request: Request[Any, Any, Any], token: str) -> Response[Any]:
         app = ctx(request)
-        gateway = _sandbox(request)
+        gateway = await _sandbox(request)
         try:
             session = gateway.read_session(token[:4000])
         except SandboxTokenInvalid as invalid:

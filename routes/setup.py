@@ -17,6 +17,8 @@ FIELDS = (
     "setup_token",
     "org_name",
     "contact_email",
+    "mail_from_name",
+    "mail_from_address",
     "base_url",
     "member_number",
     "family_name",
@@ -41,7 +43,16 @@ class SetupController(Controller):
             "org_name": "",
             "member_number": "900001",
         }
-        return render(request, "setup/page.html", {"values": values, "errors": {}})
+        return render(
+            request,
+            "setup/page.html",
+            {
+                "values": values,
+                "errors": {},
+                "base_url_from_env": app.settings.base_url_from_env,
+                "mail_from_env": app.settings.mail_from,
+            },
+        )
 
     @post("/", status_code=200)
     async def submit(self, request: Request[Any, Any, Any]) -> Response[Any]:
@@ -74,9 +85,16 @@ class SetupController(Controller):
         values = {
             name: value for name, value in typed.items() if name not in ("password", "password_confirm")
         }
+        if app.settings.base_url_from_env:
+            values["base_url"] = app.settings.base_url
         return render(
             request,
             "setup/page.html",
-            {"values": values, "errors": errors},
+            {
+                "values": values,
+                "errors": errors,
+                "base_url_from_env": app.settings.base_url_from_env,
+                "mail_from_env": app.settings.mail_from,
+            },
             status=form_error_status(request),
         )

@@ -13,6 +13,7 @@ from db import audit
 from services.charset import check_text
 from services.context import AppContext
 from services.japanese import normalize_email
+from services.mailer import MailError, SmtpTransport
 from services.org import OrgSettings
 
 
@@ -30,7 +31,7 @@ class SettingField:
     required: bool = False
 
 
-GROUPS = ("団体", "ログインとパスワード", "会員登録とお支払い", "お知らせメール")
+GROUPS = ("団体", "メールの送信元", "ログインとパスワード", "会員登録とお支払い", "お知らせメール")
 
 FIELDS: tuple[SettingField, ...] = (
     SettingField(
@@ -52,6 +53,22 @@ FIELDS: tuple[SettingField, ...] = (
         "団体",
         "お問い合わせの通知先で、会員へのメールにも表示します。",
         required=True,
+    ),
+    SettingField(
+        "mail_from_name",
+        "送信者名",
+        "text",
+        "メールの送信元",
+        "会員へのメールの差出人名。空欄なら団体名を使います。",
+        max_length=60,
+    ),
+    SettingField(
+        "mail_from_address",
+        "送信元メールアドレス",
+        "email",
+        "メールの送信元",
+        "会員へのメールの差出人アドレス（例: no-reply@example.jp）。送信サーバーが送信を認める、団体のドメインのアドレスにします。"
+        "会員が返信すると連絡先メールアドレスに届きます。",
     ),
     SettingField(
         "base_url",
@@ -257,15 +274,40 @@ def validate_settings(form: Mapping[str, str]) -> tuple[dict[str, str], dict[str
     return values, errors
 
 
+BASE_URL_SOURCES = {
+    "env": "環境変数 TSUDOI_BASE_URL",
+    "console": "管理画面の設定",
+    "default": "既定値",
+}
+
+
+def base_url_source(app: AppContext) -> tuple[str, str]:
+    """("env" | "console" | "default", what the console says about where the base URL comes from)."""
+    source = app.base_url_source()
+    label = BASE_URL_SOURCES[source]
+    if source == "env":
+        note = f"現在の値は{label}の値で、ここでは変更できません。変更するには環境変数を変えて再起動してください。"
+    elif source == "console":
+        note = f"現在の値は{label}です。環境変数 TSUDOI_BASE_URL を設定すると、そちらが優先されます。"
+    else:
+        note = f"現在の値は{label}です。会員がアクセスするURLに変更してください。"
+    return source, note
+
+
 def current_values(app: AppContext) -> dict[str, str]:
     values = app.org.to_strings()
-    if not values.get("base_url"):
+    if not values.get("base_url") or app.settings.base_url_from_env:
         values["base_url"] = app.settings.base_url
     return values
 
 
 async def save_settings(app: AppContext, values: dict[str, str], *, actor_id: int, ip: str = "") -> list[str]:
-    """Store the settings and audit what changed (old and new values: none of these is personal data)."""
+    """Store the settings and audit what changed (old and new values: none of these is personal data).
+
+    While TSUDOI_BASE_URL is set the base URL field only shows it: the stored value is left as it was.
+    """
+    if app.settings.base_url_from_env:
+        values = {name: value for name, value in values.items() if name != "base_url"}
     before = current_values(app)
     changed = {
         name: [before.get(name, ""), value] for name, value in values.items() if before.get(name, "") != value
@@ -306,3 +348,49 @@ def groups() -> list[tuple[str, list[SettingField]]]:
         for name in names
         if any(s.group == name for s in specs)
     ]
+
+
+@dataclass(frozen=True)
+class TestMailResult:
+    ok: bool
+    answer: str  # the SMTP server's reply, the outbox file, or why it failed
+
+
+async def send_test_mail(app: AppContext, *, to: str, actor_id: int, ip: str = "") -> TestMailResult:
+    """Send one mail to the admin straight through the transport (no retry queue), so the admin sees what the
+    SMTP server answered. Audited: who asked, whether it went, and the answer (no addresses)."""
+    now = app.clock.now()
+    mail = app.mailer.compose(
+        "test_mail",
+        to=to,
+        subject=f"【{app.org.org_name}】テストメール",
+        context={
+            "org": app.org,
+            "sender": app.sender.value,
+            "sent_at": f"{now.astimezone(app.settings.tz):%Y-%m-%d %H:%M}",
+            "base_url": app.settings.base_url,
+        },
+        headers={"X-Tsudoi-Kind": "test_mail"},
+    )
+    try:
+        answer = await app.mailer.deliver_with_answer(app.mailer.build(mail, now=now))
+        ok = True
+    except (MailError, ValueError) as error:
+        answer, ok = str(error), False
+    await audit.record(
+        app.db,
+        "mail.test_sent",
+        now=now,
+        actor_member_id=actor_id,
+        ip=ip,
+        detail={"ok": ok, "smtp": bool(app.settings.smtp_url), "answer": answer[:300]},
+    )
+    return TestMailResult(ok, answer)
+
+
+def smtp_server_label(app: AppContext) -> str:
+    """host:port of the SMTP server, without the user name or password; empty when none is set."""
+    if not app.settings.smtp_url:
+        return ""
+    transport = SmtpTransport(app.settings.smtp_url)
+    return f"{transport.host}:{transport.port}"

@@ -16,6 +16,7 @@ from db import audit
 from db import backups as backup_queries
 from db.database import migration_files
 from services.context import AppContext
+from services.private_files import make_sqlite_private, touch_private
 
 log = logging.getLogger("tsudoi.backup")
 
@@ -168,15 +169,14 @@ def restore(source: Path, database: Path) -> Path | None:
     if database.exists():
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         safety = database.parent / "backups" / f"before-restore-{stamp}.sqlite3"
-        safety.parent.mkdir(parents=True, exist_ok=True)
         _copy(database, safety)
-    database.parent.mkdir(parents=True, exist_ok=True)
     # The backup API writes through SQLite, so the target's WAL and shared memory stay consistent.
     _copy(source, database)
     return safety
 
 
 def _copy(source: Path, target: Path) -> None:
+    touch_private(target)
     src = sqlite3.connect(f"file:{source}?mode=ro&immutable=1", uri=True)
     dest = sqlite3.connect(target)
     try:
@@ -184,3 +184,4 @@ def _copy(source: Path, target: Path) -> None:
     finally:
         dest.close()
         src.close()
+    make_sqlite_private(target)

@@ -26,6 +26,7 @@ from services.context import AppContext
 from services.japanese import normalize_email, normalize_member_number
 from services.mailer import Attachment
 from services.notify import send_mail
+from services.private_files import open_private, private_dir
 from services.rate_limit import RATE_LIMITED_MESSAGE, Limit, allow
 from services.tokens import TokenInvalid, make_token, read_token
 
@@ -255,8 +256,9 @@ async def receive_upload(ctx: AppContext, upload: Upload) -> Path:
     temp = folder / f"{secrets.token_hex(16)}.part"
     total = 0
     try:
-        await anyio.Path(folder).mkdir(parents=True, exist_ok=True)
-        async with await anyio.open_file(temp, "wb") as out:
+        await anyio.to_thread.run_sync(private_dir, folder)
+        fd = await anyio.to_thread.run_sync(lambda: open_private(temp, exclusive=True))
+        async with await anyio.open_file(fd, "wb") as out:
             while True:
                 chunk = await upload.read(CHUNK_SIZE)
                 if not chunk:
@@ -326,7 +328,7 @@ def _reencode(source: Path, original_name: str) -> PreparedAttachment:
     target = source.parent / temp_name
     digest = hashlib.sha256()
     try:
-        with open(target, "wb") as out:
+        with os.fdopen(open_private(target, exclusive=True), "wb") as out:
             image.save(out, **options)
             out.flush()
             os.fsync(out.fileno())

@@ -22,8 +22,8 @@ class ContactQr:
 
 
 def contact_url(app: AppContext) -> str:
-    """The public contact URL; an admin-set base URL (organization settings) wins over the environment's."""
-    base = str(getattr(app.org, "base_url", "") or app.settings.base_url).rstrip("/")
+    """The public contact URL, on the base URL in use (TSUDOI_BASE_URL when set, else the console's)."""
+    base = app.settings.base_url.rstrip("/")
     return f"{base}/contact"
 
 

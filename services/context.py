@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,9 +13,13 @@ from db.database import Database
 from services.clock import Clock
 from services.hashing import Hasher
 from services.mailer import Mailer, make_transport
-from services.org import OrgSettings, org_from_strings
+from services.org import OrgSettings, Sender, effective_sender, org_from_strings
+from services.private_files import private_dir, secure_data_folder
+from services.schema_check import schema_drift
 from services.settings import Settings
 from services.templates import make_environment
+
+log = logging.getLogger("tsudoi.schema")
 
 
 @dataclass
@@ -27,13 +32,29 @@ class AppContext:
     templates: Environment
     org: OrgSettings = field(default_factory=OrgSettings)
     extras: dict[str, Any] = field(default_factory=dict)
+    # The database holds the demo data (`litestar tsudoi demo`); services/payment_config.py re-reads it.
+    demo_data: bool = False
 
     async def reload_org(self) -> OrgSettings:
-        self.org = org_from_strings(await app_settings.get_all(self.db))
-        if self.org.base_url:
-            # The base URL the admin set (first-start setup, settings page) wins over TSUDOI_BASE_URL.
+        values = await app_settings.get_all(self.db)
+        self.org = org_from_strings(values)
+        self.demo_data = app_settings.DEMO_DATA_KEY in values
+        if self.org.base_url and not self.settings.base_url_from_env:
+            # TSUDOI_BASE_URL, when set, wins; otherwise the URL the admin set (setup, console) is used.
             self.settings = self.settings.with_(base_url=self.org.base_url)
+        self.mailer.sender = self.sender.value
+        self.mailer.reply_to = self.org.contact_email or None
         return self.org
+
+    def base_url_source(self) -> str:
+        """Where the base URL in use comes from: "env" (TSUDOI_BASE_URL), "console" or "default"."""
+        if self.settings.base_url_from_env:
+            return "env"
+        return "console" if self.org.base_url else "default"
+
+    @property
+    def sender(self) -> Sender:
+        return effective_sender(self.settings.mail_from, self.org)
 
     async def update_org(self, values: dict[str, str]) -> OrgSettings:
         await app_settings.put(self.db, values)
@@ -44,16 +65,35 @@ def build_context(settings: Settings, clock: Clock | None = None) -> AppContext:
     templates = make_environment(settings.tz)
     return AppContext(
         settings=settings,
-        db=Database(settings.database, busy_timeout_ms=settings.db_busy_timeout_ms),
+        db=Database(
+            settings.database,
+            busy_timeout_ms=settings.db_busy_timeout_ms,
+            autocheckpoint=not settings.replication,
+        ),
         hasher=Hasher(settings.argon2_time_cost, settings.argon2_memory_cost, settings.argon2_parallelism),
-        mailer=Mailer(make_transport(settings.smtp_url, settings.outbox_dir), settings.mail_from, templates),
+        mailer=Mailer(
+            make_transport(settings.smtp_url, settings.outbox_dir),
+            effective_sender(settings.mail_from, OrgSettings()).value,
+            templates,
+            tz=settings.tz,
+        ),
         clock=clock or Clock(),
         templates=templates,
     )
 
 
 async def open_context(ctx: AppContext) -> AppContext:
+    # Installs from before the data-at-rest rule, or files copied in by hand: narrowed on every start.
+    data_dir = private_dir(ctx.settings.data_dir)
+    secure_data_folder(data_dir, ctx.settings.database.name)
     await ctx.db.connect()
     await ctx.db.migrate(backup_dir=ctx.settings.data_dir / "backups")
+    drift = await schema_drift(ctx.db)
+    if drift:
+        log.warning(
+            "the database schema differs from a fresh database's; pages that need what is missing may fail "
+            "(back up, then report this line to the Tsudoi developers): %s",
+            "; ".join(str(item) for item in drift),
+        )
     await ctx.reload_org()
     return ctx

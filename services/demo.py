@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from db import app_settings
 from db import members as member_queries
 from services.accounts import create_member
 from services.article_demo import load_article_demo
+from services.clock import to_db
 from services.context import AppContext
 from services.fees import demo_fees
 from services.help import seed_demo_help
@@ -16,6 +18,8 @@ DEMO_ORG = {
     "org_name": "一般社団法人 日本つどい学会",
     "org_address": "〒100-0001 東京都千代田区千代田1-1",
     "contact_email": "office@tsudoi.example.jp",
+    "mail_from_name": "日本つどい学会 事務局",
+    "mail_from_address": "no-reply@tsudoi.example.jp",
 }
 
 DEMO_MEMBERS = [
@@ -77,9 +81,14 @@ DEMO_STEPS.append(seed_demo_help)
 
 
 async def load_demo(app: AppContext) -> list[str]:
+    if await app_settings.get(app.db, app_settings.DEMO_DATA_KEY) is None:
+        # Recorded in the database: with no TSUDOI_PAYMENT_GATEWAY, a demo database uses the sandbox.
+        await app.update_org({app_settings.DEMO_DATA_KEY: to_db(app.clock.now())})
     current = app.org.to_strings()
     if current.get("org_name") == type(app.org)().org_name:
         await app.update_org(DEMO_ORG)
+    elif not app.org.mail_from_address:  # demo data loaded before the sender was a setting
+        await app.update_org({key: DEMO_ORG[key] for key in ("mail_from_name", "mail_from_address")})
     lines = ["デモデータを読み込みました。次のアカウントでログインできます:"]
     for spec in DEMO_MEMBERS:
         number = str(spec["member_number"])

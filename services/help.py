@@ -8,6 +8,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
+from markupsafe import escape
+
 from db import help as help_queries
 from services.context import AppContext
 from services.markdown import render_markdown
@@ -19,6 +21,8 @@ LINK_PATH_MAX = 300
 LINK_LABEL_MAX = 60
 DEFAULT_LINK_LABEL = "この画面を開く"
 _SPACES = re.compile(r"\s+")
+# Written in an answer, replaced on display by the address mail really comes from (the setting can change).
+SENDER_PLACEHOLDER = "{送信元アドレス}"
 
 
 def normalize_search(text: str) -> str:
@@ -39,6 +43,13 @@ def matches(search_text: str, query: str) -> bool:
 class HelpItem:
     entry: sqlite3.Row
     visible: bool
+    sender: str = ""
+
+    @property
+    def answer_html(self) -> str:
+        """The stored (sanitized) answer with the sender placeholder filled in, escaped."""
+        html = str(self.entry["answer_html"])
+        return html.replace(SENDER_PLACEHOLDER, str(escape(self.sender))) if self.sender else html
 
 
 @dataclass
@@ -52,7 +63,9 @@ class HelpSection:
         return any(item.visible for item in self.items)
 
 
-def group(sections: list[sqlite3.Row], entries: list[sqlite3.Row], *, query: str = "") -> list[HelpSection]:
+def group(
+    sections: list[sqlite3.Row], entries: list[sqlite3.Row], *, query: str = "", sender: str = ""
+) -> list[HelpSection]:
     """Sections with all their entries, each marked visible when it matches the query. The page keeps the
     hidden ones (with the hidden attribute) so the search box can bring them back without a reload."""
     grouped = {int(row["id"]): HelpSection(int(row["id"]), str(row["title"])) for row in sections}
@@ -61,7 +74,7 @@ def group(sections: list[sqlite3.Row], entries: list[sqlite3.Row], *, query: str
         section = grouped.get(int(entry["section_id"]))
         if section is not None:
             visible = not searching or matches(str(entry["search_text"]), query)
-            section.items.append(HelpItem(entry, visible))
+            section.items.append(HelpItem(entry, visible, sender))
     return [section for section in grouped.values() if section.items]
 
 
@@ -249,7 +262,8 @@ def demo_faq(app: AppContext) -> list[tuple[str, list[tuple[str, str, str, str]]
                     "次の点をご確認ください。\n\n"
                     "1. メール設定が「受け取らない」になっていないか。\n"
                     "2. 登録した条件に合う新着記事があったか（該当する記事がないときはメールをお送りしません）。\n"
-                    "3. 迷惑メールフォルダに振り分けられていないか。当会からのメールを受信できるよう設定してください。\n"
+                    f"3. 迷惑メールフォルダに振り分けられていないか。送信元 **{SENDER_PLACEHOLDER}** からのメールを"
+                    "受信できるよう設定してください（パスワード再設定などのメールも同じアドレスから届きます）。\n"
                     "4. 登録メールアドレスが正しいか（会員情報の画面で確認できます）。",
                     "/settings/mail",
                     "メール設定を開く",

@@ -8,7 +8,7 @@ import ssl
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, tzinfo
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid, parseaddr
@@ -19,6 +19,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import aiosmtplib
 import anyio.to_thread
 from jinja2 import Environment
+
+from services.private_files import write_private
 
 log = logging.getLogger("tsudoi.mail")
 
@@ -48,20 +50,32 @@ class MailError(Exception):
 
 
 class Transport(Protocol):
-    async def deliver(self, message: EmailMessage) -> None: ...
+    async def deliver(self, message: EmailMessage) -> str | None:
+        """Hand the message on; returns what the other side answered (SMTP reply, outbox file), if anything."""
+        ...
 
 
-def build_message(mail: OutgoingMail, *, sender: str, now: datetime) -> EmailMessage:
+def build_message(
+    mail: OutgoingMail,
+    *,
+    sender: str,
+    now: datetime,
+    tz: tzinfo | None = None,
+    reply_to: str | None = None,
+) -> EmailMessage:
+    """Date in the organization's time zone (what members see), Message-ID on the sender's own domain
+    (receiving servers score a foreign or 'localhost' Message-ID as spam)."""
     message = EmailMessage()
     name, address = parseaddr(sender)
     message["From"] = formataddr((name, address), charset="utf-8") if name else address
     message["To"] = mail.to
     message["Subject"] = mail.subject
-    message["Date"] = format_datetime(now)
+    message["Date"] = format_datetime(now.astimezone(tz) if tz is not None and now.tzinfo else now)
     domain = address.rpartition("@")[2] or "localhost"
     message["Message-ID"] = make_msgid(idstring=uuid.uuid4().hex[:12], domain=domain)
-    if mail.reply_to:
-        message["Reply-To"] = mail.reply_to
+    answer_to = mail.reply_to or reply_to
+    if answer_to and answer_to.lower() != mail.to.lower():
+        message["Reply-To"] = answer_to
     for key, value in mail.headers.items():
         message[key] = value
     message.set_content(mail.text, charset="utf-8")
@@ -82,14 +96,16 @@ class OutboxTransport:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
-    def _write(self, message: EmailMessage) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
+    def _write(self, message: EmailMessage) -> Path:
+        # Outbox mails hold reset links: 0600 in a 0700 folder like the rest of the data folder.
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         path = self.folder / f"{stamp}-{uuid.uuid4().hex[:8]}.eml"
-        path.write_bytes(message.as_bytes())
+        write_private(path, message.as_bytes())
+        return path
 
-    async def deliver(self, message: EmailMessage) -> None:
-        await anyio.to_thread.run_sync(self._write, message)
+    async def deliver(self, message: EmailMessage) -> str:
+        path = await anyio.to_thread.run_sync(self._write, message)
+        return f"送信サーバーが未設定のため、メールをファイルに保存しました: {path}"
 
 
 class SmtpTransport:
@@ -107,7 +123,7 @@ class SmtpTransport:
         self.start_tls: bool | None = {"require": True, "off": False}.get(starttls)
         self.timeout = timeout
 
-    async def deliver(self, message: EmailMessage) -> None:
+    async def deliver(self, message: EmailMessage) -> str:
         options: dict[str, Any] = {
             "hostname": self.host,
             "port": self.port,
@@ -121,7 +137,7 @@ class SmtpTransport:
             options["username"] = self.username
             options["password"] = self.password or ""
         try:
-            await aiosmtplib.send(message, **options)
+            _refused, answer = await aiosmtplib.send(message, **options)
         except aiosmtplib.SMTPRecipientsRefused as error:
             codes = [refusal.code for refusal in error.recipients]
             permanent = bool(codes) and all(500 <= code < 600 for code in codes)
@@ -132,6 +148,21 @@ class SmtpTransport:
             ) from error
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
             raise MailError(f"SMTP unavailable: {type(error).__name__}") from error
+        return f"送信サーバー {self.host}:{self.port} の応答: {answer}"
+
+    async def probe(self) -> str:
+        """Connect and say EHLO (the go-live check): the server's greeting, or MailError."""
+        client = aiosmtplib.SMTP(
+            hostname=self.host, port=self.port, use_tls=self.use_tls, start_tls=False, timeout=self.timeout
+        )
+        try:
+            await client.connect()
+            response = await client.ehlo()
+            await client.quit()
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
+            raise MailError(f"{self.host}:{self.port} に接続できません（{type(error).__name__}）") from error
+        first = response.message.splitlines()[0] if response.message else ""
+        return f"{self.host}:{self.port} が応答しました（{response.code} {first}）"
 
 
 def make_transport(smtp_url: str | None, outbox: Path) -> Transport:
@@ -139,10 +170,21 @@ def make_transport(smtp_url: str | None, outbox: Path) -> Transport:
 
 
 class Mailer:
-    def __init__(self, transport: Transport, sender: str, templates: Environment) -> None:
+    def __init__(
+        self,
+        transport: Transport,
+        sender: str,
+        templates: Environment,
+        *,
+        tz: tzinfo | None = None,
+        reply_to: str | None = None,
+    ) -> None:
         self.transport = transport
         self.sender = sender
         self.templates = templates
+        self.tz = tz
+        # The organization's contact address: what a member's "reply" reaches (the sender may not read mail).
+        self.reply_to = reply_to
 
     def render(self, template: str, context: dict[str, Any]) -> tuple[str, str | None]:
         """views/mail/<template>.txt and, when present, .html."""
@@ -163,12 +205,17 @@ class Mailer:
 
     def build(self, mail: OutgoingMail, *, now: datetime) -> EmailMessage:
         Address(addr_spec=mail.to)  # refuse header injection and malformed recipients early
-        return build_message(mail, sender=self.sender, now=now)
+        return build_message(mail, sender=self.sender, now=now, tz=self.tz, reply_to=self.reply_to)
 
     async def deliver(self, message: EmailMessage) -> str:
-        await self.transport.deliver(message)
-        log.info("mail sent: kind=%s", message.get("X-Tsudoi-Kind", ""))
+        await self.deliver_with_answer(message)
         return str(message["Message-ID"])
+
+    async def deliver_with_answer(self, message: EmailMessage) -> str:
+        """Deliver and return the transport's answer (the SMTP server's reply, or the outbox file)."""
+        answer = await self.transport.deliver(message)
+        log.info("mail sent: kind=%s", message.get("X-Tsudoi-Kind", ""))
+        return answer or ""
 
     async def send(self, mail: OutgoingMail, *, now: datetime) -> str:
         """Deliver one message; returns its Message-ID. Raises MailError when the transport refuses."""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
+from email.headerregistry import Address
+from email.utils import parseaddr
 from typing import Any
 
 
@@ -11,6 +13,9 @@ class OrgSettings:
     org_name: str = "集い会員ポータル"
     org_address: str = ""
     contact_email: str = "info@example.jp"
+    # The sender of every mail (asked at first start); empty name = the organization's name.
+    mail_from_name: str = ""
+    mail_from_address: str = ""
     base_url: str = ""  # set in the console or at first start; empty = TSUDOI_BASE_URL
     invoice_number: str = ""
     lockout_threshold: int = 5
@@ -34,6 +39,46 @@ class OrgSettings:
         return {
             key: str(int(value) if isinstance(value, bool) else value) for key, value in asdict(self).items()
         }
+
+
+FALLBACK_SENDER = "Tsudoi <no-reply@localhost>"
+
+
+@dataclass(frozen=True)
+class Sender:
+    value: str  # "Name <address>", ready for the From header
+    source: str  # env (TSUDOI_MAIL_FROM), settings (the console), default (nothing set yet)
+
+    @property
+    def address(self) -> str:
+        return parseaddr(self.value)[1]
+
+    @property
+    def domain(self) -> str:
+        return self.address.rpartition("@")[2]
+
+    @property
+    def source_label(self) -> str:
+        return {
+            "env": "環境変数 TSUDOI_MAIL_FROM",
+            "settings": "この設定画面",
+            "default": "未設定（仮の送信元）",
+        }[self.source]
+
+
+def effective_sender(mail_from_env: str, org: OrgSettings) -> Sender:
+    """TSUDOI_MAIL_FROM, when set, wins over the sender stored in the console."""
+    if mail_from_env.strip():
+        return Sender(mail_from_env.strip(), "env")
+    if org.mail_from_address:
+        name = org.mail_from_name or org.org_name
+        try:
+            # Address quotes specials but keeps the name readable (formataddr would MIME-encode it here).
+            value = str(Address(display_name=name, addr_spec=org.mail_from_address))
+        except (ValueError, IndexError):
+            value = org.mail_from_address
+        return Sender(value, "settings")
+    return Sender(FALLBACK_SENDER, "default")
 
 
 def org_from_strings(values: dict[str, str]) -> OrgSettings:

@@ -7,7 +7,6 @@ import json
 import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.utils import parseaddr
 from typing import Any, Literal
 from urllib.parse import quote
 
@@ -617,11 +616,6 @@ async def send_member_number_reminder(app: AppContext, email: str, *, ip: str = 
 
 
 # --- admin -------------------------------------------------------------------------------------
-
-
-def sender_domain(app: AppContext) -> str:
-    """The domain our mail comes from, for the "allow mail from …" tip on the answer pages."""
-    return parseaddr(app.settings.mail_from)[1].rpartition("@")[2]
 
 
 def initial_password_length(policy: PasswordPolicy) -> int:

@@ -32,6 +32,7 @@ from services.payments import (
     PaymentGateway,
     states,
 )
+from services.payments.base import konbini_allows, konbini_limits
 from services.profile_check import profile_checked_today
 from services.receipts import ReceiptData, TaxMode, render_receipt_pdf_async
 
@@ -53,6 +54,8 @@ TAX_MODE_LABELS: Final[dict[str, str]] = {
 # The sandbox page link carries a signed token that lasts an hour; make a fresh one well before.
 _SANDBOX_LINK_REUSE: Final = timedelta(minutes=30)
 _NOTIFY_TRIES: Final = 3
+# How long after the hosted page's stated end the link still counts as usable (see link_is_dead).
+LINK_EXPIRY_GRACE: Final = timedelta(minutes=10)
 # GMO refuses an OrderID it has seen; Stripe must see the same parameters again (idempotency key).
 _SINGLE_USE_ORDER_IDS: Final = frozenset({"gmo"})
 _REGISTRATION_NUMBER: Final = re.compile(r"T[0-9]{13}")
@@ -65,6 +68,31 @@ def enabled_methods(org: OrgSettings) -> list[str]:
     if org.payment_konbini_enabled:
         methods.append("konbini")
     return methods
+
+
+def konbini_limit_note(gateway_name: str | None, amount: int) -> str | None:
+    """Why convenience-store payment is not offered for this amount, or None when it is."""
+    if konbini_allows(gateway_name, amount):
+        return None
+    low, high = konbini_limits(gateway_name)
+    if amount > high:
+        return (
+            f"コンビニ払いは1回{high:,}円までのため、この会費（{amount:,}円）にはご利用いただけません。"
+            "クレジットカードでお支払いいただくか、事務局までお問い合わせください。"
+        )
+    return (
+        f"コンビニ払いは{low:,}円以上のお支払いにご利用いただけるため、この会費（{amount:,}円）には"
+        "ご利用いただけません。クレジットカードでお支払いいただくか、事務局までお問い合わせください。"
+    )
+
+
+def offered_methods(org: OrgSettings, gateway_name: str | None, amount: int) -> list[str]:
+    """The methods the member may choose for this fee: enabled ones, within the gateway's limits."""
+    return [
+        method
+        for method in enabled_methods(org)
+        if method != "konbini" or konbini_limit_note(gateway_name, amount) is None
+    ]
 
 
 def method_page_url(fee_id: int) -> str:
@@ -119,17 +147,22 @@ def is_overdue(fee: sqlite3.Row, *, now: datetime, tz: ZoneInfo) -> bool:
     return fee["status"] != "paid" and str(fee["due_on"]) < now.astimezone(tz).date().isoformat()
 
 
-async def choose_method(ctx: AppContext, *, member_id: int, fee_id: int, method: str) -> AttemptChoice:
-    """決定: the fee's one live attempt with this method (an existing live attempt wins, unchanged)."""
+async def choose_method(
+    ctx: AppContext, *, member_id: int, fee_id: int, method: str, gateway: str
+) -> AttemptChoice:
+    """決定: the fee's one live attempt with this method at `gateway` (an existing live attempt wins)."""
     if method not in enabled_methods(ctx.org):
         raise ValueError("method not offered")
+    fee_row = await payment_queries.fee(ctx.db, fee_id)
+    if fee_row is not None and method not in offered_methods(ctx.org, gateway, int(fee_row["amount"])):
+        raise ValueError("method not offered for this amount")
     now = ctx.clock.now()
     choice = await payment_queries.create_attempt(
         ctx.db,
         fee_id=fee_id,
         member_id=member_id,
         method=method,
-        gateway=ctx.settings.payment_gateway,
+        gateway=gateway,
         order_id=new_order_id(now.astimezone(ctx.settings.tz)),
         idempotency_key=secrets.token_hex(16),
         now=now,
@@ -160,7 +193,10 @@ async def start_checkout(
 
     A double click, a back button or a retry after a failure lands on the same attempt, and
     the same gateway session where the gateway keeps one (Stripe by idempotency key; the
-    stored link otherwise). None when the attempt is no longer waiting for the member.
+    stored link otherwise) while that page still takes payments. Once it no longer does
+    (GMO's PaymentExpireDate, Stripe's 24 hours), the attempt is checked with the gateway
+    and, when nothing happened there, expired and replaced by a new attempt with the same
+    method and a new link. None when the attempt is no longer waiting for the member.
     """
     async with _attempt_lock(ctx, attempt_id):
         attempt = await payment_queries.attempt(ctx.db, attempt_id)
@@ -170,37 +206,120 @@ async def start_checkout(
         if attempt["redirect_url"]:
             started = from_db(attempt["checkout_started_at"])
             fresh = started is not None and now - started < _SANDBOX_LINK_REUSE
-            if gateway.name != "sandbox" or fresh:
+            if gateway.name == "sandbox":
+                if fresh:
+                    return str(attempt["redirect_url"])
+            elif not link_is_dead(attempt, now):
                 return str(attempt["redirect_url"])
+            elif attempt["state"] != states.PENDING:
+                # A convenience-store number was issued: the checkout page shows it, no new link.
+                return None
+            else:
+                attempt = await _replace_dead_link(ctx, gateway, attempt, now=now)
+                if attempt is None:
+                    return None
         if attempt["state"] != states.PENDING and gateway.name != "sandbox":
             return None
-        base = ctx.settings.base_url
-        request = CheckoutRequest(
-            attempt_id=str(attempt["idempotency_key"]),
-            order_id=str(attempt["order_id"]),
-            amount=int(attempt["amount"]),
-            method=attempt["method"],
-            member_name=f"{member['family_name']} {member['given_name']}".strip()
-            or str(member["member_number"]),
-            member_email=str(member["email"]),
-            return_url=f"{base}/payments/return?order={attempt['order_id']}",
-            notify_url=f"{base}/payments/notify/{gateway.name}",
-            description=f"{ctx.org.org_name} {fee['item_name']}"[:100],
+        return await _new_checkout(ctx, gateway, member=member, fee=fee, attempt=attempt, now=now)
+
+
+def link_is_dead(attempt: sqlite3.Row, now: datetime) -> bool:
+    """Whether the stored hosted-page link stopped taking payments (with a margin: GMO lets a
+    member who reached 3-D Secure before the end finish after it)."""
+    expires = from_db(attempt["link_expires_at"])
+    return expires is not None and now >= expires + LINK_EXPIRY_GRACE
+
+
+async def _replace_dead_link(
+    ctx: AppContext, gateway: PaymentGateway, attempt: sqlite3.Row, *, now: datetime
+) -> sqlite3.Row | None:
+    """The attempt to start instead of one whose link is dead, or None when it must not be replaced.
+
+    The gateway is asked first: a payment it knows of (a lost notification) is applied like a
+    report and wins. Only a link nobody used is expired, and a new attempt (same method) made.
+    """
+    if attempt["reference"] and attempt["gateway"] == gateway.name:
+        current = await gateway.fetch_state(str(attempt["reference"]))
+        if current.state != states.PENDING:
+            await apply_report(ctx, gateway.name, current)
+            after = await payment_queries.attempt(ctx.db, int(attempt["id"]))
+            if after is None or after["state"] != states.EXPIRED:
+                return None
+            attempt = after
+    if attempt["state"] == states.PENDING:
+        expired = await payment_queries.expire_dead_link(
+            ctx.db, int(attempt["id"]), dead_before=now - LINK_EXPIRY_GRACE, now=now
         )
-        try:
-            start = await gateway.start_checkout(request)
-        except GatewayUnavailable:
-            if gateway.name in _SINGLE_USE_ORDER_IDS:
-                # The failed call may have used the order ID up at the gateway (a timeout after GMO
-                # registered it); the member's retry needs a fresh one. Still the same attempt.
-                await payment_queries.renew_order_id(
-                    ctx.db, attempt_id, new_order_id(now.astimezone(ctx.settings.tz))
-                )
-            raise
-        await payment_queries.set_checkout(
-            ctx.db, attempt_id, reference=start.reference, redirect_url=start.redirect_url, now=now
+        if not expired:
+            return None
+        await audit.record(
+            ctx.db,
+            "payment.link_expired",
+            now=now,
+            detail={"attempt_id": attempt["id"], "fee_id": attempt["fee_id"]},
         )
-        return start.redirect_url
+    fee = await payment_queries.fee(ctx.db, int(attempt["fee_id"]))
+    if fee is None or fee["member_id"] is None:
+        return None
+    try:
+        choice = await choose_method(
+            ctx,
+            member_id=int(fee["member_id"]),
+            fee_id=int(fee["id"]),
+            method=str(attempt["method"]),
+            gateway=gateway.name,
+        )
+    except ValueError:
+        # The method is no longer offered (turned off, or outside the gateway's limits now):
+        # with the old attempt expired, the member chooses again on the method page.
+        return None
+    if not choice.created or choice.attempt is None:
+        # Another tab made the new attempt first: the checkout page shows that one.
+        return None
+    return choice.attempt
+
+
+async def _new_checkout(
+    ctx: AppContext,
+    gateway: PaymentGateway,
+    *,
+    member: sqlite3.Row,
+    fee: sqlite3.Row,
+    attempt: sqlite3.Row,
+    now: datetime,
+) -> str:
+    attempt_id = int(attempt["id"])
+    base = ctx.settings.base_url
+    request = CheckoutRequest(
+        attempt_id=str(attempt["idempotency_key"]),
+        order_id=str(attempt["order_id"]),
+        amount=int(attempt["amount"]),
+        method=attempt["method"],
+        member_name=f"{member['family_name']} {member['given_name']}".strip() or str(member["member_number"]),
+        member_email=str(member["email"]),
+        return_url=f"{base}/payments/return?order={attempt['order_id']}",
+        notify_url=f"{base}/payments/notify/{gateway.name}",
+        description=f"{ctx.org.org_name} {fee['item_name']}"[:100],
+    )
+    try:
+        start = await gateway.start_checkout(request)
+    except GatewayUnavailable:
+        if gateway.name in _SINGLE_USE_ORDER_IDS:
+            # The failed call may have used the order ID up at the gateway (a timeout after GMO
+            # registered it); the member's retry needs a fresh one. Still the same attempt.
+            await payment_queries.renew_order_id(
+                ctx.db, attempt_id, new_order_id(now.astimezone(ctx.settings.tz))
+            )
+        raise
+    await payment_queries.set_checkout(
+        ctx.db,
+        attempt_id,
+        reference=start.reference,
+        redirect_url=start.redirect_url,
+        now=now,
+        expires_at=start.expires_at,
+    )
+    return start.redirect_url
 
 
 # ------------------------------------------------------------------ gateway reports
@@ -275,11 +394,21 @@ async def receive_notification(
     NotificationRejected / NotificationIgnored / GatewayUnavailable propagate to the route,
     which answers the gateway accordingly. A key already stored changes nothing.
     """
-    note = await gateway.receive(raw_body, headers)
+    parsed = gateway.parse_notification(raw_body, headers)
+    # The attempt's own method tells GMO's trade search which pay type to ask first.
+    method = await payment_queries.attempt_method(
+        ctx.db, gateway.name, parsed.reference, parsed.order_id or parsed.reference
+    )
+    note = await gateway.confirm(parsed, method=method)
+    return await apply_report(ctx, gateway.name, note)
+
+
+async def apply_report(ctx: AppContext, gateway_name: str, note: Notification) -> NotifyResult:
+    """Store one trusted report (a confirmed notification, or the gateway's own answer) and apply it."""
     now = ctx.clock.now()
     applied = await payment_queries.apply_notification(
         ctx.db,
-        gateway=gateway.name,
+        gateway=gateway_name,
         key=note.key[:300],
         reference=note.reference,
         order_id=note.order_id,
@@ -303,7 +432,7 @@ async def receive_notification(
             detail={"attempt_id": attempt["id"], "outcome": decision.outcome, "reason": decision.attention},
         )
     if decision.outcome == "unknown":
-        log.info("payment report for an unknown attempt (%s)", gateway.name)
+        log.info("payment report for an unknown attempt (%s)", gateway_name)
     if decision.new_state is not None and attempt is not None:
         await _after_move(ctx, attempt, applied.previous_state or "", now=now)
     return NotifyResult(False, decision.outcome, decision.new_state)
@@ -323,8 +452,8 @@ def mail_kind(method: str, previous: str, new: str) -> str | None:
         return "payment_paid_card" if method == "card" else "payment_paid_konbini"
     if new == states.AWAITING_KONBINI:
         return "payment_konbini_issued"
-    if new == states.EXPIRED and method == "konbini":
-        # An abandoned card page also expires; only a konbini number the member holds needs a notice.
+    if new == states.EXPIRED and method == "konbini" and previous == states.AWAITING_KONBINI:
+        # An abandoned payment page also expires; only a konbini number the member holds needs a notice.
         return "payment_expired"
     return None
 
@@ -479,11 +608,19 @@ class ReceiptFile:
 
 
 async def receipt_pdf(ctx: AppContext, member: sqlite3.Row, fee: sqlite3.Row) -> ReceiptFile:
-    """Number (first time) or count (again) the fee's receipt and render it in a worker thread."""
+    """Number (first time) or count (again) the fee's receipt and render it in a worker thread.
+
+    The first issue fixes what the receipt says (payer, issuer, registration number, tax line, test
+    payment): later changes to the settings or the member's name never change an issued receipt.
+    """
     now = ctx.clock.now()
     tz = ctx.settings.tz
     today = now.astimezone(tz).date()
     paid_at = from_db(fee["paid_at"]) or now
+    org = ctx.org
+    number = org.invoice_number.strip()
+    if not _REGISTRATION_NUMBER.fullmatch(number):
+        number = ""  # a malformed number is left off rather than failing the member's download
     receipt = await payment_queries.issue_receipt(
         ctx.db,
         int(fee["id"]),
@@ -496,11 +633,12 @@ async def receipt_pdf(ctx: AppContext, member: sqlite3.Row, fee: sqlite3.Row) ->
         paid_on=paid_at.astimezone(tz).date(),
         issued_on=today,
         now=now,
+        issuer_name=org.org_name,
+        issuer_address=org.org_address,
+        registration_number=number,
+        tax_mode=await tax_mode(ctx) if number else "outside",
     )
-    org = ctx.org
-    number = org.invoice_number.strip()
-    if not _REGISTRATION_NUMBER.fullmatch(number):
-        number = ""  # a malformed number is left off rather than failing the member's download
+    registration = str(receipt["registration_number"] or "")
     data = ReceiptData(
         receipt_number=str(receipt["receipt_number"]),
         issue_date=date.fromisoformat(str(receipt["issued_on"])),
@@ -509,11 +647,12 @@ async def receipt_pdf(ctx: AppContext, member: sqlite3.Row, fee: sqlite3.Row) ->
         purpose=str(receipt["purpose"]),
         payment_method=str(receipt["payment_method"]),
         paid_on=date.fromisoformat(str(receipt["paid_on"])),
-        issuer_name=org.org_name,
-        issuer_address=org.org_address,
-        registration_number=number if number else None,
-        tax_mode=await tax_mode(ctx) if number else "outside",
+        issuer_name=str(receipt["issuer_name"]),
+        issuer_address=str(receipt["issuer_address"] or ""),
+        registration_number=registration or None,
+        tax_mode="inclusive10" if registration and receipt["tax_mode"] == "inclusive10" else "outside",
         reissue=int(receipt["issue_count"]) > 1,
+        test_payment=bool(receipt["test_payment"]),
     )
     pdf = await render_receipt_pdf_async(data)
     await audit.record(

@@ -41,6 +41,11 @@ class ReceiptData:
     registration_number: str | None = None
     tax_mode: TaxMode = "outside"
     reissue: bool = False
+    # Paid through the sandbox gateway: no money moved, so the receipt is a sample (見本).
+    test_payment: bool = False
+
+
+TEST_PAYMENT_NOTE = "テスト決済による見本です。実際のお支払いはなく、領収書としては使えません。"
 
 
 def format_japanese_date(value: date) -> str:
@@ -87,13 +92,13 @@ def _validate(data: ReceiptData) -> None:
         )
 
 
-def _stamp(pdf: FPDF, x: float, y: float) -> None:
+def _stamp(pdf: FPDF, x: float, y: float, text: str = "再発行", width: float = 26) -> None:
     pdf.set_draw_color(*_STAMP_RED)
     pdf.set_text_color(*_STAMP_RED)
     pdf.set_line_width(0.6)
     pdf.set_font(size=13)
     pdf.set_xy(x, y)
-    pdf.cell(26, 10, "再発行", border=1, align=Align.C)
+    pdf.cell(width, 10, text, border=1, align=Align.C)
     pdf.set_line_width(0.2)
     pdf.set_draw_color(*_RULE)
     pdf.set_text_color(*_INK)
@@ -116,7 +121,7 @@ def _build(data: ReceiptData) -> FPDF:
     pdf = FPDF(orientation="landscape", unit="mm", format=(148, 210))
     pdf.set_margins(14, 12, 14)
     pdf.set_auto_page_break(False)
-    pdf.set_title(f"領収書 {data.receipt_number}")
+    pdf.set_title(f"領収書{'（見本）' if data.test_payment else ''} {data.receipt_number}")
     pdf.set_creator("Tsudoi")
     family = add_japanese_font(pdf)
     pdf.add_page()
@@ -127,6 +132,8 @@ def _build(data: ReceiptData) -> FPDF:
 
     if data.reissue:
         _stamp(pdf, pdf.l_margin, 12)
+    if data.test_payment:
+        _stamp(pdf, pdf.l_margin + (30 if data.reissue else 0), 12, "見本・テスト決済", 44)
     pdf.set_font(size=9)
     pdf.set_text_color(*_MUTED)
     pdf.set_xy(pdf.l_margin, 12)
@@ -214,7 +221,24 @@ def _build(data: ReceiptData) -> FPDF:
     pdf.set_font(size=7.5)
     pdf.set_text_color(*_MUTED)
     pdf.cell(content_width, 4, "本領収書は電子的に発行しています。")
+    if data.test_payment:
+        _sample_marks(pdf, content_width)
     return pdf
+
+
+def _sample_marks(pdf: FPDF, content_width: float) -> None:
+    """A test receipt: a large translucent 見本 across the page and a red line saying why."""
+    pdf.set_xy(pdf.l_margin, pdf.h - 22)
+    pdf.set_font(size=9)
+    pdf.set_text_color(*_STAMP_RED)
+    pdf.cell(content_width, 5, TEST_PAYMENT_NOTE)
+    center_x, center_y = pdf.w / 2, pdf.h / 2
+    with pdf.local_context(fill_opacity=0.18), pdf.rotation(angle=18, x=center_x, y=center_y):
+        pdf.set_font(size=110)
+        pdf.set_text_color(*_STAMP_RED)
+        width = pdf.get_string_width("見本")
+        pdf.text(center_x - width / 2, center_y + 18, "見本")
+    pdf.set_text_color(*_INK)
 
 
 def render_receipt_pdf(data: ReceiptData) -> bytes:

@@ -8,17 +8,22 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from services.private_files import make_private, private_dir
+
 
 @dataclass(frozen=True)
 class Settings:
     database: Path = Path("data/tsudoi.sqlite3")
     base_url: str = "http://127.0.0.1:8000"
+    # True when TSUDOI_BASE_URL is set: it then wins over the base URL stored in the console.
+    base_url_from_env: bool = False
     secret_key: str = ""
     timezone: str = "Asia/Tokyo"
     smtp_url: str | None = None
-    payment_gateway: str = "sandbox"
+    # "" = no gateway configured (the sandbox only on a demo database); "sandbox", "gmo" or "stripe".
+    payment_gateway: str = ""
     scheduler: bool = True
-    mail_from: str = "Tsudoi <no-reply@localhost>"
+    mail_from: str = ""  # TSUDOI_MAIL_FROM; empty: the sender set in the console (services/org.py)
     # Tests and benchmarks lower argon2 costs; production keeps the library defaults.
     argon2_time_cost: int = 3
     argon2_memory_cost: int = 65536
@@ -30,6 +35,10 @@ class Settings:
     # Failed logins one address may make across all login IDs before /login answers 429 for a while.
     login_ip_failures: int = 30
     login_ip_window_minutes: int = 10
+    # Off-site replication with Litestream (services/replication.py): off while the URL is empty.
+    replica_url: str = ""  # TSUDOI_REPLICA_URL: s3://bucket/path, sftp://user@host/path, file:///path
+    replica_max_lag: int = 300  # TSUDOI_REPLICA_MAX_LAG: seconds since the last sync before the card is red
+    replica_sync_interval: int = 1  # TSUDOI_REPLICA_SYNC_INTERVAL: seconds between Litestream's uploads
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -39,6 +48,10 @@ class Settings:
     @property
     def outbox_dir(self) -> Path:
         return self.data_dir / "outbox"
+
+    @property
+    def replication(self) -> bool:
+        return bool(self.replica_url)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -67,11 +80,19 @@ def _positive_int(env: dict[str, str], name: str, default: int) -> int:
     return int(text)
 
 
+def _seconds(value: str | None, default: int, minimum: int = 1) -> int:
+    try:
+        return max(int((value or "").strip()), minimum)
+    except ValueError:
+        return default
+
+
 def load_or_create_secret_key(data_dir: Path) -> str:
     """Keep one generated key in the data folder so sessions survive restarts."""
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)
     key_file = data_dir / "secret_key"
     if key_file.exists():
+        make_private(key_file)
         return key_file.read_text(encoding="ascii").strip()
     key = secrets.token_urlsafe(48)
     fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -84,17 +105,22 @@ def get_settings(environ: dict[str, str] | None = None) -> Settings:
     env = dict(os.environ if environ is None else environ)
     database = Path(env.get("TSUDOI_DATABASE") or "data/tsudoi.sqlite3")
     secret_key = env.get("TSUDOI_SECRET_KEY") or load_or_create_secret_key(database.parent)
+    env_base_url = (env.get("TSUDOI_BASE_URL") or "").strip().rstrip("/")
     return Settings(
         database=database,
-        base_url=(env.get("TSUDOI_BASE_URL") or "http://127.0.0.1:8000").rstrip("/"),
+        base_url=env_base_url or "http://127.0.0.1:8000",
+        base_url_from_env=bool(env_base_url),
         secret_key=secret_key,
         timezone=env.get("TSUDOI_TIMEZONE") or "Asia/Tokyo",
         smtp_url=env.get("TSUDOI_SMTP_URL") or None,
-        payment_gateway=env.get("TSUDOI_PAYMENT_GATEWAY") or "sandbox",
+        payment_gateway=(env.get("TSUDOI_PAYMENT_GATEWAY") or "").strip().lower(),
         scheduler=_flag(env.get("TSUDOI_SCHEDULER"), True),
-        mail_from=env.get("TSUDOI_MAIL_FROM") or "Tsudoi <no-reply@localhost>",
+        mail_from=env.get("TSUDOI_MAIL_FROM") or "",
         trust_proxy=_flag(env.get("TSUDOI_TRUST_PROXY"), False),
         log_requests=_flag(env.get("TSUDOI_LOG_REQUESTS"), True),
         login_ip_failures=_positive_int(env, "TSUDOI_LOGIN_IP_FAILURES", 30),
         login_ip_window_minutes=_positive_int(env, "TSUDOI_LOGIN_IP_WINDOW_MINUTES", 10),
+        replica_url=(env.get("TSUDOI_REPLICA_URL") or "").strip(),
+        replica_max_lag=_seconds(env.get("TSUDOI_REPLICA_MAX_LAG"), 300),
+        replica_sync_interval=_seconds(env.get("TSUDOI_REPLICA_SYNC_INTERVAL"), 1),
     )

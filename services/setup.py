@@ -19,7 +19,11 @@ from services.profile import validate_profile
 
 log = logging.getLogger("tsudoi.setup")
 TOKEN_KEY = "setup_token"
-_ORG_FIELDS = {spec.name: spec for spec in FIELDS if spec.name in ("org_name", "contact_email", "base_url")}
+_ORG_FIELDS = {
+    spec.name: spec
+    for spec in FIELDS
+    if spec.name in ("org_name", "contact_email", "mail_from_name", "mail_from_address", "base_url")
+}
 
 
 async def is_open(app: AppContext) -> bool:
@@ -59,10 +63,17 @@ def validate(app: AppContext, form: Mapping[str, str]) -> tuple[dict[str, str], 
             "セットアップ用のトークンが正しくありません。サーバーのログに表示されたURLを開き直してください。"
         )
     for name, spec in _ORG_FIELDS.items():
+        if name == "base_url" and app.settings.base_url_from_env:
+            clean[name] = app.settings.base_url  # TSUDOI_BASE_URL decides; the page shows it read-only
+            continue
         value, problem = validate_field(spec, form.get(name, ""))
         clean[name] = value
         if problem:
             errors[name] = problem
+    if not clean["mail_from_address"] and "mail_from_address" not in errors and not app.settings.mail_from:
+        errors["mail_from_address"] = (
+            "送信元メールアドレスを入力してください（会員へのメールの差出人です。例: no-reply@example.jp）。"
+        )
     number = normalize_member_number(form.get("member_number", ""))
     if number is None:
         errors["member_number"] = "ログインID（数字）を入力してください。"
@@ -118,7 +129,9 @@ async def complete(app: AppContext, clean: dict[str, str], *, ip: str = "") -> i
     except (AccountError, Exception):
         await setup_state.release(app.db)
         raise
-    await app.update_org({name: clean[name] for name in _ORG_FIELDS})
+    # A base URL from TSUDOI_BASE_URL stays in the environment: storing it would outlive the variable.
+    stored = [name for name in _ORG_FIELDS if not (name == "base_url" and app.settings.base_url_from_env)]
+    await app.update_org({name: clean[name] for name in stored})
     app.extras.pop(TOKEN_KEY, None)
     await audit.record(
         app.db,

@@ -74,9 +74,9 @@ def pdf_text(pdf: bytes) -> str:
     return re.sub(r"[\s\x00]+", "", "".join(page.extract_text() for page in reader.pages))
 
 
-async def member_with_fee(app_ctx, client, number="001001", *, checked=True, **profile):
+async def member_with_fee(app_ctx, client, number="001001", *, checked=True, amount=10_000, **profile):
     member_id = await make_member(app_ctx, number, **profile)
-    item_id = await issue_fee(app_ctx)
+    item_id = await issue_fee(app_ctx, amount=amount)
     if checked:
         await check_profile(app_ctx, member_id)
     await login(client, number)
@@ -100,3 +100,9 @@ async def to_gateway(client, fee_id):
 
 def mails(settings, subject_part):
     return [m for m in outbox(settings) if subject_part in str(m["Subject"])]
+
+
+async def method_page_text(client, fee_id):
+    page = await client.get(f"/payments/{fee_id}/method")
+    assert page.status_code == 200
+    return page.text

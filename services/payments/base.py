@@ -24,6 +24,27 @@ PAYMENT_METHODS: Final[frozenset[str]] = frozenset({"card", "konbini"})
 Clock = Callable[[], datetime]
 
 UNAVAILABLE_MESSAGE: Final = "決済サービスに接続できませんでした。しばらくしてからもう一度お試しください。"
+
+# What one convenience-store payment may be, in yen, per gateway: Stripe's konbini takes
+# ¥120–¥300,000; GMO's convenience stores refuse more than ¥300,000. The sandbox, and a
+# gateway not chosen yet, use the narrower range so a trial run behaves like either real one.
+KONBINI_LIMITS: Final[dict[str, tuple[int, int]]] = {
+    "stripe": (120, 300_000),
+    "gmo": (1, 300_000),
+}
+DEFAULT_KONBINI_LIMITS: Final = (120, 300_000)
+
+
+def konbini_limits(gateway_name: str | None) -> tuple[int, int]:
+    """The smallest and largest convenience-store payment (yen) the gateway accepts."""
+    return KONBINI_LIMITS.get(gateway_name or "", DEFAULT_KONBINI_LIMITS)
+
+
+def konbini_allows(gateway_name: str | None, amount: int) -> bool:
+    low, high = konbini_limits(gateway_name)
+    return low <= amount <= high
+
+
 DEFAULT_TIMEOUT: Final = 10.0
 
 # GMO's OrderID is the tightest limit of the three gateways: 27 characters of A-Z a-z 0-9 and "-".
@@ -107,10 +128,12 @@ class CheckoutRequest:
 
 @dataclass(frozen=True)
 class CheckoutStart:
-    """Where to send the member, and the gateway's reference to store with the attempt."""
+    """Where to send the member, the gateway's reference to store with the attempt, and when
+    the hosted page stops taking payments (None: the gateway sets no end we know of)."""
 
     redirect_url: str
     reference: str
+    expires_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -199,26 +222,35 @@ class PaymentGateway(abc.ABC):
     async def cancel(self, reference: str) -> None:
         """Stop the payment at the gateway, so it can no longer be paid (admin cancel)."""
 
-    async def receive(self, raw_body: bytes, headers: Mapping[str, str]) -> Notification:
-        """parse_notification, then what the route should store.
+    async def receive(
+        self, raw_body: bytes, headers: Mapping[str, str], *, method: str | None = None
+    ) -> Notification:
+        """parse_notification, then `confirm`: what the route should store."""
+        return await self.confirm(self.parse_notification(raw_body, headers), method=method)
+
+    async def confirm(self, note: Notification, *, method: str | None = None) -> Notification:
+        """What to store for a parsed report; `method` is the attempt's own (card/konbini) when known.
 
         An unsigned report is replaced by the gateway's own answer (keeping the report's
         key and raw body for de-duplication and the record). A konbini report without
         the payment number is filled from the gateway when it can be: the member's mail
         needs the number, but losing the state change for it would be worse.
         """
-        note = self.parse_notification(raw_body, headers)
         if note.needs_confirmation:
-            confirmed = await self.fetch_state(note.reference)
+            confirmed = await self.confirm_state(note, method=method)
             return dataclasses.replace(confirmed, key=note.key, raw=note.raw, needs_confirmation=False)
         if note.state == states.AWAITING_KONBINI and note.konbini is None:
             try:
-                current = await self.fetch_state(note.reference)
+                current = await self.confirm_state(note, method=method)
             except GatewayUnavailable:
                 return note
             if current.konbini is not None:
                 return dataclasses.replace(note, konbini=current.konbini)
         return note
+
+    async def confirm_state(self, note: Notification, *, method: str | None = None) -> Notification:
+        """The gateway's answer while it waits for ours (fetch_state; GMO makes it quicker)."""
+        return await self.fetch_state(note.reference)
 
 
 @functools.cache
@@ -237,12 +269,15 @@ class HttpGateway(PaymentGateway):
         self.timeout = timeout
         self._client = client
 
-    async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    async def _request(
+        self, method: str, path: str, *, limit: float | None = None, **kwargs: Any
+    ) -> httpx.Response:
         url = f"{self.api_base}{path}"
+        limit = self.timeout if limit is None else limit
         try:
             if self._client is not None:
-                return await self._client.request(method, url, timeout=self.timeout, **kwargs)
-            async with httpx.AsyncClient(timeout=self.timeout, verify=_tls_context()) as client:
+                return await self._client.request(method, url, timeout=limit, **kwargs)
+            async with httpx.AsyncClient(timeout=limit, verify=_tls_context()) as client:
                 return await client.request(method, url, **kwargs)
         except httpx.TimeoutException as exc:
             raise GatewayUnavailable(f"{self.name}: timeout calling {path}") from exc
@@ -251,6 +286,8 @@ class HttpGateway(PaymentGateway):
 
 
 __all__ = [
+    "DEFAULT_KONBINI_LIMITS",
+    "KONBINI_LIMITS",
     "PAYMENT_METHODS",
     "UNAVAILABLE_MESSAGE",
     "CheckoutRequest",
@@ -265,5 +302,7 @@ __all__ = [
     "PaymentError",
     "PaymentGateway",
     "PaymentMethod",
+    "konbini_allows",
+    "konbini_limits",
     "utc_now",
 ]

@@ -36,15 +36,20 @@ SEARCH_PATH: Final = "/payment/SearchTradeMulti.idPass"
 CVS_CANCEL_PATH: Final = "/payment/CvsCancel.idPass"
 
 # The result-notification program must answer with exactly this body: "0" accepts,
-# anything else makes GMO resend (every 60 minutes, up to 5 times).
+# anything else makes GMO resend (every 60 minutes, up to 5 times). GMO waits 15 seconds
+# for the answer; confirming a report asks SearchTradeMulti at most twice, each call
+# limited to NOTIFY_TIMEOUT, so the answer is always back in time.
 NOTIFY_OK: Final = "0"
 NOTIFY_RETRY: Final = "1"
+NOTIFY_TIMEOUT: Final = 5.0
 
 PAY_TYPE_CARD: Final = "0"
 PAY_TYPE_CVS: Final = "3"
 
-# Errors SearchTradeMulti gives for an order the member never got as far as submitting.
-_NOT_FOUND: Final = frozenset({"M01004002", "E01110002"})
+# Errors SearchTradeMulti gives for an order the member never got as far as submitting (and, we
+# assume, for a pay type that does not match the trade: scripts/gateway_check.py checks that).
+NOT_FOUND_ERRORS: Final = frozenset({"M01004002", "E01110002"})
+_NOT_FOUND: Final = NOT_FOUND_ERRORS
 
 CVS_STORES: Final[dict[str, str]] = {
     "00007": "セブン-イレブン",
@@ -56,6 +61,11 @@ CVS_STORES: Final[dict[str, str]] = {
 
 # GMO writes every date as yyyyMMddHHmmss in Japan time, without an offset.
 JST: Final = timezone(timedelta(hours=9), "JST")
+# The payment link's 決済可能期限 (transaction.PaymentExpireDate) is yyyyMMddHHmm in Japan time
+# (GMO's link type Plus notes give "202001102359"). After it the link takes no payment and no
+# notification ever comes, so the app must stop handing it out.
+LINK_EXPIRY_FORMAT: Final = "%Y%m%d%H%M"
+DEFAULT_LINK_HOURS: Final = 24
 
 _CARD_STATES: Final[dict[str, str]] = {
     "CAPTURE": states.PAID,
@@ -149,6 +159,8 @@ class GmoGateway(HttpGateway):
         contact_phone: str | None = None,
         contact_hours: str | None = None,
         timeout: float = DEFAULT_TIMEOUT,
+        notify_timeout: float = NOTIFY_TIMEOUT,
+        link_hours: int = DEFAULT_LINK_HOURS,
         client: httpx.AsyncClient | None = None,
         clock: Clock = utc_now,
     ) -> None:
@@ -157,6 +169,9 @@ class GmoGateway(HttpGateway):
             raise ValueError("GMO needs a shop ID and shop password")
         if not 1 <= konbini_days <= 60:
             raise ValueError("konbini_days must be between 1 and 60")
+        if not 1 <= link_hours <= 24 * 60:
+            raise ValueError("link_hours must be between 1 and 1440")
+        self.link_hours = link_hours
         self.shop_id = shop_id
         self.shop_pass = shop_pass
         self.config_id = config_id
@@ -167,6 +182,8 @@ class GmoGateway(HttpGateway):
             "ReceiptsDisp13": contact_hours,
         }
         self.clock = clock
+        # Never longer than the ordinary timeout (tests and slow links set that one lower).
+        self.notify_timeout = min(notify_timeout, timeout)
 
     def build_link_request(self, attempt: CheckoutRequest) -> dict[str, Any]:
         """The JSON body of GetLinkplusUrlPayment.json for one attempt."""
@@ -182,6 +199,7 @@ class GmoGateway(HttpGateway):
             "RetUrl": attempt.return_url,
             "CompleteUrl": attempt.return_url,
             "CancelUrl": attempt.return_url,
+            "PaymentExpireDate": self.link_expiry().strftime(LINK_EXPIRY_FORMAT),
         }
         body["customer"] = {"MailAddress": attempt.member_email, "CustomerName": attempt.member_name}
         if attempt.method == "card":
@@ -193,8 +211,15 @@ class GmoGateway(HttpGateway):
             body["cvs"] = cvs
         return body
 
+    def link_expiry(self) -> datetime:
+        """When a link made now stops taking payments: link_hours from the app's clock, to the minute, JST."""
+        moment = (self.clock() + timedelta(hours=self.link_hours)).astimezone(JST)
+        return moment.replace(second=0, microsecond=0)
+
     async def start_checkout(self, attempt: CheckoutRequest) -> CheckoutStart:
-        response = await self._request("POST", LINK_PATH, json=self.build_link_request(attempt))
+        body = self.build_link_request(attempt)
+        expires_at = datetime.strptime(body["transaction"]["PaymentExpireDate"], LINK_EXPIRY_FORMAT)
+        response = await self._request("POST", LINK_PATH, json=body)
         try:
             data = response.json()
         except ValueError:
@@ -206,7 +231,11 @@ class GmoGateway(HttpGateway):
         link_url = data.get("LinkUrl")
         if not isinstance(link_url, str) or not link_url.startswith("https://"):
             raise GatewayUnavailable("gmo: link URL response without LinkUrl")
-        return CheckoutStart(redirect_url=link_url, reference=str(data.get("OrderID") or attempt.order_id))
+        return CheckoutStart(
+            redirect_url=link_url,
+            reference=str(data.get("OrderID") or attempt.order_id),
+            expires_at=expires_at.replace(tzinfo=JST),
+        )
 
     def parse_return(self, result: str) -> Notification:
         """Read the signed `result` parameter GMO adds to the return URL.
@@ -268,16 +297,22 @@ class GmoGateway(HttpGateway):
             occurred_at=parse_gmo_datetime(fields.get("TranDate")),
         )
 
-    async def _search(self, order_id: str) -> dict[str, str] | None:
-        """SearchTradeMulti by OrderID; the pay type is not known here, so card first, then cvs."""
-        for pay_type in (PAY_TYPE_CARD, PAY_TYPE_CVS):
+    async def _search(
+        self,
+        order_id: str,
+        pay_types: tuple[str, ...] = (PAY_TYPE_CARD, PAY_TYPE_CVS),
+        *,
+        limit: float | None = None,
+    ) -> dict[str, str] | None:
+        """SearchTradeMulti by OrderID, trying the pay types in the order given."""
+        for pay_type in pay_types:
             form = {
                 "ShopID": self.shop_id,
                 "ShopPass": self.shop_pass,
                 "OrderID": order_id,
                 "PayType": pay_type,
             }
-            response = await self._request("POST", SEARCH_PATH, data=form)
+            response = await self._request("POST", SEARCH_PATH, data=form, limit=limit)
             if response.status_code != 200:
                 raise GatewayUnavailable(f"gmo: trade search failed ({response.status_code})")
             fields = _decode_form(response.content)
@@ -290,8 +325,33 @@ class GmoGateway(HttpGateway):
             return fields
         return None
 
+    async def search_answer(self, order_id: str, pay_type: str) -> dict[str, str]:
+        """SearchTradeMulti's answer as GMO gives it, errors included (for scripts/gateway_check.py)."""
+        form = {"ShopID": self.shop_id, "ShopPass": self.shop_pass, "OrderID": order_id, "PayType": pay_type}
+        response = await self._request("POST", SEARCH_PATH, data=form)
+        if response.status_code != 200:
+            raise GatewayUnavailable(f"gmo: trade search failed ({response.status_code})")
+        fields = _decode_form(response.content)
+        return {key: value for key, value in fields.items() if key not in {"ShopPass", "AccessPass"}}
+
     async def fetch_state(self, reference: str) -> Notification:
-        fields = await self._search(reference)
+        return self._state_from(reference, await self._search(reference))
+
+    async def confirm_state(self, note: Notification, *, method: str | None = None) -> Notification:
+        """SearchTradeMulti while GMO waits (15 s) for the notification's answer: the attempt's own
+        pay type first (so one call is the rule), and a short timeout on each call."""
+        if method == "konbini":
+            first = PAY_TYPE_CVS
+        elif method == "card":
+            first = PAY_TYPE_CARD
+        else:
+            # Unknown attempt: the report's own PayType only orders the calls, it is not believed.
+            first = PAY_TYPE_CVS if f"PayType={PAY_TYPE_CVS}" in note.raw.split("&") else PAY_TYPE_CARD
+        order = (first, PAY_TYPE_CARD if first == PAY_TYPE_CVS else PAY_TYPE_CVS)
+        fields = await self._search(note.reference, order, limit=self.notify_timeout)
+        return self._state_from(note.reference, fields)
+
+    def _state_from(self, reference: str, fields: dict[str, str] | None) -> Notification:
         if fields is None:
             return Notification(
                 gateway=self.name,

@@ -36,6 +36,9 @@ def verify_signature_header(
     Several v1 entries are allowed (the sender signs with old and new secrets while a
     secret is rolled) and so are several secrets on our side; any match is enough.
     The timestamp window is what makes a captured message useless for a later replay.
+    Only messages older than the tolerance are refused, as Stripe's own libraries do: a
+    timestamp ahead of our clock means our clock is slow, not that the message is a replay,
+    and refusing it would drop genuine payments whenever the server's clock drifts.
     """
     if not header_value:
         raise NotificationRejected("missing signature header")
@@ -56,8 +59,8 @@ def verify_signature_header(
         raise NotificationRejected("signature header has no timestamp")
     if not candidates:
         raise NotificationRejected("signature header has no v1 signature")
-    if abs(now.timestamp() - timestamp) > tolerance:
-        raise NotificationRejected("signature timestamp outside tolerance")
+    if timestamp < now.timestamp() - tolerance:
+        raise NotificationRejected("signature timestamp outside tolerance (too old)")
     usable = [secret for secret in secrets if secret]
     if not usable:
         raise NotificationRejected("no signing secret configured")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Final
 from urllib.parse import quote
 
@@ -218,7 +218,15 @@ class StripeGateway(HttpGateway):
         url, session_id = session.get("url"), session.get("id")
         if not isinstance(url, str) or not isinstance(session_id, str):
             raise GatewayUnavailable("stripe: session response without id or url")
-        return CheckoutStart(redirect_url=url, reference=session_id)
+        # Stripe ends an unpaid session after 24 hours (expires_at); the pay flow then makes a new one.
+        expires_at = session.get("expires_at")
+        return CheckoutStart(
+            redirect_url=url,
+            reference=session_id,
+            expires_at=datetime.fromtimestamp(expires_at, tz=UTC)
+            if isinstance(expires_at, int) and not isinstance(expires_at, bool)
+            else None,
+        )
 
     def parse_notification(self, raw_body: bytes, headers: Mapping[str, str]) -> Notification:
         verify_signature_header(

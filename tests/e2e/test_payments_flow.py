@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from contextlib import nullcontext
 from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import expect
 
 from db import payments as payment_queries
 from tests.e2e.conftest import LiveServer, assert_no_horizontal_scroll, screenshot
-from tests.helpers import CLOCK_EDGES, body_text, make_member, outbox
+from tests.fakes.gmo import FakeGmoServer, card_trade, notification_body
+from tests.helpers import CLOCK_EDGES, body_text, free_port, make_member, outbox, test_settings
 from tests.payments_support import check_profile, fee_id_of, issue_fee
 
 PROFILE = {
@@ -28,12 +31,14 @@ PROFILE = {
 }
 
 
-def prepare(live_server: LiveServer, number: str, *, checked: bool) -> tuple[int, str]:
+def prepare(
+    live_server: LiveServer, number: str, *, checked: bool, amount: int = 10_000, name: str | None = None
+) -> tuple[int, str]:
     email = f"pay{number}@example.jp"
 
     async def setup(ctx: Any) -> int:
         member_id = await make_member(ctx, number, email=email, **PROFILE)
-        item_id = await issue_fee(ctx, year=2026)
+        item_id = await issue_fee(ctx, year=2026, amount=amount, name=name)
         if checked:
             await check_profile(ctx, member_id)
         return await fee_id_of(ctx, member_id, item_id)
@@ -94,7 +99,7 @@ def pay_by_card(page: Any, live_server: LiveServer, number: str) -> None:
 
     page.get_by_role("button", name="お支払い手続きページへ").click()
     expect(page).to_have_url(re.compile(r"/sandbox-gateway/"))
-    expect(page.get_by_text("テスト用の決済画面").first).to_be_visible()
+    expect(page.get_by_text("テスト決済").first).to_be_visible()
     assert_no_horizontal_scroll(page)
     screenshot(page, "payments-sandbox-card")
     page.get_by_role("button", name="支払いに成功する").click()
@@ -125,7 +130,7 @@ def test_convenience_store_payment_skips_a_profile_checked_today(page: Any, live
     page.get_by_label("コンビニ払い").check()
     page.get_by_role("button", name="決定").click()
     page.get_by_role("button", name="お支払い手続きページへ").click()
-    expect(page.get_by_text("テスト用の決済画面").first).to_be_visible()
+    expect(page.get_by_text("テスト決済").first).to_be_visible()
     page.get_by_role("button", name="コンビニの支払い番号を発行する").click()
     expect(page.get_by_text("コンビニでのお支払い番号を発行しました。")).to_be_visible()
     assert_no_horizontal_scroll(page)
@@ -154,3 +159,154 @@ def test_convenience_store_payment_skips_a_profile_checked_today(page: Any, live
     expect(page.get_by_text("支払済み").first).to_be_visible()
     assert_no_horizontal_scroll(page)
     screenshot(page, "payments-history-paid")
+
+
+@pytest.fixture(scope="module")
+def unconfigured_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A real install before its gateway is set: TSUDOI_PAYMENT_GATEWAY unset, no demo data."""
+    port = free_port()
+    settings = test_settings(
+        tmp_path_factory.mktemp("no-gateway"), base_url=f"http://127.0.0.1:{port}", payment_gateway=""
+    )
+    server = LiveServer(settings, port)
+    server.start()
+
+    async def organization(ctx: Any) -> None:
+        await ctx.update_org(
+            {
+                "org_name": "一般社団法人 日本つどい学会",
+                "org_address": "〒100-0001 東京都千代田区千代田1-1",
+                "contact_email": "office@tsudoi.example.jp",
+            }
+        )
+
+    server.run(organization)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_without_a_gateway_the_pay_page_says_how_to_pay_at_360px(
+    browser: Any, unconfigured_server: LiveServer
+) -> None:
+    fee_id, _ = prepare(unconfigured_server, "008901", checked=True)
+    context = browser.new_context(
+        viewport={"width": 360, "height": 740},
+        locale="ja-JP",
+        timezone_id="Asia/Tokyo",
+        has_touch=True,
+        is_mobile=True,
+        device_scale_factor=2,
+        base_url=unconfigured_server.url,
+    )
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    try:
+        login(page, "008901")
+        page.goto("/payments")
+        expect(page.get_by_role("heading", name="オンラインでのお支払いは準備中です")).to_be_visible()
+        expect(page.get_by_role("button", name="会員情報確認 支払手続き")).to_have_count(0)
+        assert_no_horizontal_scroll(page)
+        screenshot(page, "payments-history-not-set-up-360")
+        page.goto(f"/payments/{fee_id}/start")
+        expect(page.get_by_role("heading", name="お支払い手続き", exact=True)).to_be_visible()
+        expect(page.get_by_role("link", name="office@tsudoi.example.jp")).to_have_attribute(
+            "href", "mailto:office@tsudoi.example.jp"
+        )
+        expect(page.get_by_text("テスト決済")).to_have_count(0)
+        assert_no_horizontal_scroll(page)
+        screenshot(page, "payments-not-set-up-360")
+        assert page.request.get(f"{unconfigured_server.url}/sandbox-gateway/anything").status == 404
+    finally:
+        context.close()
+
+
+def test_a_fee_above_the_convenience_store_limit_offers_card_and_says_why(
+    page: Any, live_server: LiveServer
+) -> None:
+    fee_id, _ = prepare(live_server, "008803", checked=True, amount=350_000, name="2026年度 賛助会費")
+    login(page, "008803")
+    page.goto(f"/payments/{fee_id}/method")
+    expect(page.get_by_role("heading", name="お支払い方法の選択")).to_be_visible()
+    expect(page.get_by_label("コンビニ払い")).to_have_count(0)
+    expect(page.get_by_label("クレジットカード（一括払い）")).to_be_checked()
+    expect(page.get_by_text("コンビニ払いは1回300,000円までのため")).to_be_visible()
+    assert_no_horizontal_scroll(page)
+    screenshot(page, "payments-method-over-konbini-limit")
+    page.get_by_role("button", name="決定").click()
+    expect(page).to_have_url(f"{live_server.url}/payments/{fee_id}/checkout")
+
+
+@pytest.fixture(scope="module")
+def gmo_site(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The app on GMO (a local fake GMO API), for the return trip that only a real browser shows."""
+    gmo = FakeGmoServer().start()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TSUDOI_GMO_SHOP_ID", gmo.shop_id)
+        patch.setenv("TSUDOI_GMO_SHOP_PASS", gmo.shop_pass)
+        patch.setenv("TSUDOI_GMO_API_BASE", gmo.url)
+        port = free_port()
+        settings = test_settings(
+            tmp_path_factory.mktemp("e2e-gmo"), base_url=f"http://127.0.0.1:{port}", payment_gateway="gmo"
+        )
+        server = LiveServer(settings, port)
+        server.start()
+        try:
+            yield server, gmo
+        finally:
+            server.stop()
+            gmo.stop()
+
+
+def test_gmo_brings_the_member_back_by_a_cross_site_post_and_the_result_shows(
+    browser: Any, gmo_site: Any
+) -> None:
+    server, gmo = gmo_site
+    fee_id, _ = prepare(server, "008811", checked=True)
+    context = browser.new_context(
+        viewport={"width": 360, "height": 800}, locale="ja-JP", is_mobile=True, base_url=server.url
+    )
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    returns: list[Any] = []
+    page.on(
+        "request",
+        lambda request: returns.append(request) if "/payments/return" in request.url else None,
+    )
+    try:
+        # GMO's hosted page is another site (https://stg.link.mul-pay.jp): served here from the fake.
+        page.route(
+            "https://stg.link.mul-pay.jp/**",
+            lambda route: route.fulfill(
+                status=200,
+                content_type="text/html; charset=utf-8",
+                body=gmo.hosted_page(route.request.url.rsplit("/", 1)[1].removesuffix("abc")),
+            ),
+        )
+        login(page, "008811")
+        page.goto(f"/payments/{fee_id}/method")
+        page.get_by_label("クレジットカード（一括払い）").check()
+        page.get_by_role("button", name="決定").click()
+        page.get_by_role("button", name="お支払い手続きページへ").click()
+        expect(page).to_have_url(re.compile(r"^https://stg\.link\.mul-pay\.jp/"))
+        order_id = page.url.rsplit("/", 1)[1].removesuffix("abc")
+        # GMO's notification arrives first, server to server, and is confirmed with the fake GMO.
+        gmo.trades[order_id] = card_trade(order_id, amount=10_000)
+        answer = httpx.post(
+            f"{server.url}/payments/notify/gmo",
+            content=notification_body(gmo.shop_id, gmo.trades[order_id]),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        assert answer.text == "0"
+        page.get_by_role("button", name="加盟店サイトへ戻る").click()
+        expect(page).to_have_url(f"{server.url}/payments/return?order={order_id}")
+        expect(page.get_by_text("お支払いが完了しました。")).to_be_visible()
+        assert_no_horizontal_scroll(page)
+        screenshot(page, "payments-gmo-return-after-post")
+        posted, followed = returns[0], returns[-1]
+        # The browser really sent no session cookie on GMO's POST, and did on the redirected GET.
+        assert posted.method == "POST" and "tsudoi_session" not in (posted.header_value("cookie") or "")
+        assert followed.method == "GET" and "tsudoi_session" in (followed.header_value("cookie") or "")
+    finally:
+        context.close()

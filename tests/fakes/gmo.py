@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -19,11 +21,15 @@ class FakeGmoServer(FakeServer):
     # OrderID -> SearchTradeMulti fields (including PayType) of trades the member submitted.
     trades: dict[str, dict[str, str]] = field(default_factory=dict)
     links: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Pay at once for every link made (card paid, convenience-store number issued), as a person
+    # following scripts/gateway_check.py's instructions would.
+    auto_pay: bool = False
 
     def reset(self) -> None:
         super().reset()
         self.trades.clear()
         self.links.clear()
+        self.auto_pay = False
 
     def _creds_ok(self, shop_id: object, shop_pass: object) -> bool:
         return shop_id == self.shop_id and shop_pass == self.shop_pass
@@ -61,7 +67,13 @@ class FakeGmoServer(FakeServer):
             return Reply.json(400, [{"errCode": "E01", "errInfo": "E01040001"}])
         if order_id in self.links:
             return Reply.json(400, [{"errCode": "E01", "errInfo": "E01040010"}])
+        expiry = transaction.get("PaymentExpireDate")
+        if expiry is not None and not (isinstance(expiry, str) and re.fullmatch(r"[0-9]{12}", expiry)):
+            # 決済可能期限 is yyyyMMddHHmm in Japan time.
+            return Reply.json(400, [{"errCode": "E01", "errInfo": "E01999999"}])
         self.links[order_id] = body
+        if self.auto_pay:
+            self._pay(order_id, body)
         return Reply.json(
             200,
             {
@@ -69,6 +81,44 @@ class FakeGmoServer(FakeServer):
                 "LinkUrl": f"https://stg.link.mul-pay.jp/v1/plus/{self.shop_id}/checkout/{order_id}abc",
                 "ProcessDate": "20250401120000",
             },
+        )
+
+    def _pay(self, order_id: str, body: dict[str, Any]) -> None:
+        amount = body["transaction"]["Amount"]
+        if body["transaction"]["PayMethods"] == ["credit"]:
+            self.trades[order_id] = card_trade(order_id, amount=amount)
+            return
+        trade = cvs_trade(order_id, amount=amount)
+        # GMO counts cvs.PaymentTermDay from the day the number is issued (0: that day), to 23:59:59.
+        issued = datetime.strptime(trade["TranDate"], "%Y%m%d%H%M%S")
+        days = int((body.get("cvs") or {}).get("PaymentTermDay", "0"))
+        trade["PaymentTerm"] = (issued + timedelta(days=days)).strftime("%Y%m%d") + "235959"
+        self.trades[order_id] = trade
+
+    def member_returns(self, order_id: str, result: str = "PAYSUCCESS") -> tuple[str, bytes]:
+        """What the member's browser does when they leave GMO's page: a cross-site form POST of
+        `result` to the RetUrl given for the order (as WooCommerce and the PHP/Node samples read it).
+        Returns (RetUrl, form body)."""
+        transaction = self.links[order_id]["transaction"]
+        payload = {
+            "transactionresult": {
+                "OrderID": order_id,
+                "Result": result,
+                "Processdate": "20250401121000",
+                "Paymethod": "credit" if transaction["PayMethods"] == ["credit"] else "cvs",
+            }
+        }
+        return transaction["RetUrl"], urlencode({"result": result_param(payload, self.shop_pass)}).encode()
+
+    def hosted_page(self, order_id: str, result: str = "PAYSUCCESS") -> str:
+        """GMO's payment page at LinkUrl, reduced to its last step: the button that sends the member's
+        browser back to RetUrl with a form POST of `result` (for a browser test to serve at LinkUrl)."""
+        ret_url, body = self.member_returns(order_id, result)
+        value = body.decode("ascii").removeprefix("result=")
+        return (
+            '<!doctype html><html lang="ja"><head><meta charset="utf-8"><title>GMO test page</title></head>'
+            f'<body><form method="post" action="{ret_url}"><input type="hidden" name="result" '
+            f'value="{value}"><button type="submit">加盟店サイトへ戻る</button></form></body></html>'
         )
 
     def _search(self, form: dict[str, str]) -> Reply:

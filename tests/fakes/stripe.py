@@ -21,9 +21,15 @@ class FakeStripeServer(FakeServer):
     sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
     payment_intents: dict[str, dict[str, Any]] = field(default_factory=dict)
     idempotency: dict[str, str] = field(default_factory=dict)
+    # Set to the test's clock (epoch seconds) to give sessions Stripe's 24-hour expires_at.
+    now: int | None = None
+    # Finish every session at once (card paid, konbini number issued), as a person would.
+    auto_complete: bool = False
 
     def reset(self) -> None:
         super().reset()
+        self.now = None
+        self.auto_complete = False
         self.sessions.clear()
         self.payment_intents.clear()
         self.idempotency.clear()
@@ -73,12 +79,24 @@ class FakeStripeServer(FakeServer):
             "payment_intent": None,
             "metadata": {"order_id": form.get("metadata[order_id]")},
         }
+        if self.now is not None:
+            session["expires_at"] = self.now + 24 * 3600
         self.sessions[session_id] = session
         if key:
             self.idempotency[key] = session_id
+        if self.auto_complete:
+            reply = Reply.json(200, session)
+            self.complete(session_id, konbini=form.get("payment_method_types[0]") == "konbini")
+            return reply
         return Reply.json(200, session)
 
     def _view(self, session: dict[str, Any], expand: bool) -> dict[str, Any]:
+        if (
+            self.now is not None
+            and session["status"] == "open"
+            and self.now >= session.get("expires_at", self.now + 1)
+        ):
+            session["status"] = "expired"  # Stripe ends an unpaid session at expires_at
         view = dict(session)
         if expand and session["payment_intent"]:
             view["payment_intent"] = self.payment_intents[session["payment_intent"]]

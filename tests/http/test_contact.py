@@ -278,7 +278,37 @@ async def test_stored_then_mailed_to_the_office_with_the_screenshot_and_a_copy_t
     assert files[0].get_content().startswith(b"\x89PNG")
     copy = by_recipient["hanako@example.jp"]
     assert f"受付番号 {row['id']}" in copy["Subject"]
-    assert "ログインIDまたはパスワードが間違っています" in body_text(copy)
+    assert copy["Reply-To"] == "office@tsudoi.example.jp"
+
+
+async def test_auto_reply_carries_only_the_number_and_subject_not_the_message(
+    settings: Any, clock: Any, smtp_sink: Any
+) -> None:
+    """Anyone can type any address into the form: the auto-reply must not carry their text to it."""
+    app = create_app(settings.with_(smtp_url=smtp_sink.url), clock)
+    typed = {
+        **TYPED,
+        "name": "当選者様",
+        "message": "おめでとうございます！賞金の受け取りは https://phish.example.com/claim から",
+    }
+    async with AsyncTestClient(app=app, base_url="http://testserver.local") as client:
+        ctx = app.state.ctx
+        token = await open_form(client, clock)
+        response = await send(
+            client, typed, token=token, files={"attachment": ("prize-claim.png", png_bytes(), "image/png")}
+        )
+        assert response.status_code == 303
+        inquiry_id = await ctx.db.fetchval("SELECT id FROM inquiries")
+    copy = next(m for m in smtp_sink.messages if str(m["To"]) == "hanako@example.jp")
+    html_part = copy.get_body(preferencelist=("html",))
+    assert html_part is not None
+    for text in (body_text(copy), visible_text(html_part.get_content())):
+        assert f"受付番号：{inquiry_id}" in text.replace("受付番号 ", "受付番号：")
+        assert "ログインできません" in text  # the subject line
+        for typed_text in ("phish.example.com", "おめでとうございます", "当選者様", "prize-claim"):
+            assert typed_text not in text
+    office = next(m for m in smtp_sink.messages if str(m["To"]) != "hanako@example.jp")
+    assert "phish.example.com" in body_text(office)  # the office still gets the whole inquiry
 
 
 async def test_inquiry_is_kept_and_the_sender_told_when_smtp_is_down(settings: Any, clock: Any) -> None:
@@ -406,7 +436,7 @@ async def test_qr_follows_a_new_base_url(client: Any, app_ctx: Any) -> None:
     assert second.headers["etag"] != first.headers["etag"]
     decoded = [r.text for r in zxingcpp.read_barcodes(rasterize_svg(second.text))]
     assert decoded == ["https://members.example.org/contact"]
-    # The admin's base URL (organization settings) wins over the environment's.
+    # Without TSUDOI_BASE_URL (tests set none), the base URL the admin sets is used.
     await app_ctx.update_org({"base_url": "https://portal.example.jp"})
     third = await client.get("/contact/qr.svg")
     assert [r.text for r in zxingcpp.read_barcodes(rasterize_svg(third.text))] == [

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from db import payments as payment_queries
-from services.payment_config import get_gateway
+from services.payment_config import gateway_state, get_gateway
 from services.payments import states
 from services.payments.sandbox import SIGNATURE_HEADER, SandboxGateway
 from services.payments.signing import signature_header
@@ -26,6 +26,7 @@ from tests.payments_support import (
     issue_fee,
     mails,
     member_with_fee,
+    method_page_text,
     pdf_text,
     to_gateway,
 )
@@ -173,6 +174,21 @@ async def test_the_database_refuses_a_second_live_attempt(client, app_ctx):
         )
 
 
+async def test_the_sandbox_set_in_the_environment_is_reported_as_a_test_gateway(client, app_ctx):
+    state = await gateway_state(app_ctx)
+    assert (state.name, state.source, state.ready, state.sandbox, state.live) == (
+        "sandbox",
+        "env",
+        True,
+        True,
+        False,
+    )
+    assert "TSUDOI_PAYMENT_GATEWAY=sandbox" in state.summary and "gmo または stripe" in state.summary
+    _, fee_id = await member_with_fee(app_ctx, client)
+    for path in ("/payments", f"/payments/{fee_id}/method"):
+        assert "テスト決済" in visible_text((await client.get(path)).text), path
+
+
 async def test_card_payment_on_the_sandbox_end_to_end(client, app_ctx, settings):
     _, fee_id = await member_with_fee(app_ctx, client)
     await choose(client, fee_id, "card")
@@ -180,7 +196,7 @@ async def test_card_payment_on_the_sandbox_end_to_end(client, app_ctx, settings)
     assert hosted.startswith("http://testserver.local/sandbox-gateway/")
     page = await client.get(urlsplit(hosted).path)
     text = visible_text(page.text)
-    assert "テスト用の決済画面" in text and "10,000円" in text
+    assert "テスト決済" in text and "10,000円" in text
     assert "支払いに成功する" in text and "カードが使えなかったことにする" in text
     done = await press(client, hosted, "card_success")
     assert done.status_code == 303
@@ -459,9 +475,60 @@ async def test_receipt_shows_the_invoice_number_and_tax_breakdown_the_admin_set(
     text = pdf_text((await client.get(f"/payments/{fee_id}/receipt.pdf")).content)
     assert "登録番号T1234567890123" in text
     assert "10%対象￥10,000（内消費税等￥909）" in text
+    # The tax line was fixed when the receipt was issued: a later change applies to new receipts only.
     await app_ctx.update_org({"receipt_tax_mode": "outside"})
     text = pdf_text((await client.get(f"/payments/{fee_id}/receipt.pdf")).content)
-    assert "不課税" in text
+    assert "10%対象￥10,000（内消費税等￥909）" in text and "不課税" not in text and "再発行" in text
+
+
+async def test_an_issued_receipt_keeps_its_issuer_payer_and_tax_line_when_settings_change(
+    client, app_ctx, clock
+):
+    await app_ctx.update_org(
+        {
+            "org_name": "一般社団法人 日本つどい学会",
+            "org_address": "〒100-0001 東京都千代田区千代田1-1",
+            "invoice_number": "T1234567890123",
+            "receipt_tax_mode": "inclusive10",
+        }
+    )
+    fee_id = await paid_fee(client, app_ctx)
+    first = pdf_text((await client.get(f"/payments/{fee_id}/receipt.pdf")).content)
+    for expected in (
+        "一般社団法人日本つどい学会",
+        "東京都千代田区千代田1-1",
+        "登録番号T1234567890123",
+        "10%対象￥10,000（内消費税等￥909）",
+        "山田花子様",
+        "発行日2026年11月23日",
+    ):
+        assert expected in first, expected
+    # A month later the organization moves, renames itself, drops its registration; the member renames.
+    clock.advance(timedelta(days=30))
+    await login(client, "001001")
+    await app_ctx.update_org(
+        {
+            "org_name": "一般財団法人 新つどい会",
+            "org_address": "〒530-0001 大阪府大阪市北区梅田1-1",
+            "invoice_number": "",
+            "receipt_tax_mode": "outside",
+        }
+    )
+    member_id = (await fee_row(app_ctx, fee_id))["member_id"]
+    await app_ctx.db.execute("UPDATE members SET family_name = '佐藤' WHERE id = ?", (member_id,))
+    again = pdf_text((await client.get(f"/payments/{fee_id}/receipt.pdf")).content)
+    assert "再発行" in again and "再発行" not in first
+    assert again.replace("再発行", "") == first  # the same document, word for word, plus 再発行
+    # A receipt issued after the change says what the settings say now.
+    later_item = await issue_fee(app_ctx, year=2027)
+    later_fee = await fee_id_of(app_ctx, member_id, later_item)
+    await payment_queries.mark_paid_by_transfer(
+        app_ctx.db, later_fee, note="n", paid_at=app_ctx.clock.now(), now=app_ctx.clock.now()
+    )
+    later = pdf_text((await client.get(f"/payments/{later_fee}/receipt.pdf")).content)
+    assert "一般財団法人新つどい会" in later and "佐藤花子様" in later and "大阪府" in later
+    assert "登録番号" not in later and "不課税" in later
+    assert "見本" not in later  # paid by bank transfer, not through the sandbox
 
 
 async def test_receipt_numbers_count_up_and_unpaid_fees_have_none(client, app_ctx):
@@ -514,6 +581,49 @@ async def test_receipt_renders_to_an_image(client, app_ctx):
         assert "再発行" in text and "山田 花子" in text
 
 
+# ---------------------------------------------------------------- convenience-store limits
+
+
+@pytest.mark.parametrize("amount", [300_001, 119])
+async def test_convenience_store_is_hidden_with_the_reason_outside_its_limits(client, app_ctx, amount):
+    _, fee_id = await member_with_fee(app_ctx, client, amount=amount)
+    html = await method_page_text(client, fee_id)
+    text = visible_text(html)
+    assert 'value="konbini"' not in html and 'value="card"' in html
+    assert "コンビニ払い" in text and "ご利用いただけません" in text
+    assert f"この会費（{amount:,}円）" in text
+    assert ("1回300,000円まで" if amount > 300_000 else "120円以上") in text
+    # Refused on the server too, with the reason, the form still there, and nothing created.
+    response = await post_form(
+        client, f"/payments/{fee_id}/method", {"method": "konbini"}, follow_redirects=False
+    )
+    assert response.status_code == 422
+    refused = visible_text(response.text)
+    assert "入力内容をご確認ください。" in refused and "ご利用いただけません" in refused
+    assert "決定" in refused and 'value="card"' in response.text
+    assert await attempts(app_ctx, fee_id) == []
+    await choose(client, fee_id, "card")
+    assert [row["method"] for row in await attempts(app_ctx, fee_id)] == ["card"]
+
+
+@pytest.mark.parametrize("amount", [300_000, 120])
+async def test_convenience_store_is_offered_at_its_limits(client, app_ctx, amount):
+    _, fee_id = await member_with_fee(app_ctx, client, amount=amount)
+    html = await method_page_text(client, fee_id)
+    assert 'value="konbini"' in html and "ご利用いただけません" not in visible_text(html)
+    await choose(client, fee_id, "konbini")
+
+
+async def test_choose_method_refuses_konbini_over_the_limit_even_without_the_page(client, app_ctx):
+    from services import payment_flow
+
+    member_id, fee_id = await member_with_fee(app_ctx, client, amount=500_000)
+    with pytest.raises(ValueError, match="amount"):
+        await payment_flow.choose_method(
+            app_ctx, member_id=member_id, fee_id=fee_id, method="konbini", gateway="sandbox"
+        )
+
+
 # ---------------------------------------------------------------- the return page
 
 
@@ -533,7 +643,7 @@ async def test_sandbox_page_with_a_broken_link_explains_what_to_do(client, app_c
     page = await client.get("/sandbox-gateway/not-a-token")
     assert page.status_code == 400
     text = visible_text(page.text)
-    assert "テスト用の決済画面" in text and "もう一度お手続きください" in text
+    assert "テスト決済" in text and "もう一度お手続きください" in text
     response = await post_form(client, "/sandbox-gateway/not-a-token", {"outcome": "card_success"})
     assert response.status_code == 400
     row = await payment_queries.attempt(app_ctx.db, int(attempt["id"]))

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
+from services.clock import from_db
 from services.payments import UNAVAILABLE_MESSAGE
 from tests.fakes.stripe import FakeStripeServer, event_body, signature_header
-from tests.helpers import body_text, outbox, post_form, test_settings, visible_text
+from tests.helpers import body_text, login, outbox, post_form, test_settings, visible_text
 from tests.payments_support import attempts, choose, fee_row, mails, member_with_fee, to_gateway
 
 WEBHOOK_SECRET = "whsec_test_secret"
@@ -117,6 +120,45 @@ async def test_bad_or_stale_signatures_and_other_events(client, app_ctx, stripe)
     ok = await webhook(client, app_ctx, "checkout.session.completed", session, age=299)
     assert ok.status_code == 200
     assert (await fee_row(app_ctx, fee_id))["status"] == "paid"
+
+
+async def test_a_server_clock_minutes_slow_still_takes_genuine_events(client, app_ctx, stripe):
+    fee_id, _, attempt = await started(client, app_ctx, "card")
+    session = stripe.complete(attempt["reference"])
+    # Stripe signed this ten minutes "in the future" as our slow clock sees it (beyond the
+    # five-minute tolerance, which only bounds how old a message may be).
+    ahead = await webhook(client, app_ctx, "checkout.session.completed", session, age=-600)
+    assert ahead.status_code == 200
+    assert (await fee_row(app_ctx, fee_id))["status"] == "paid"
+
+
+async def test_konbini_is_not_offered_below_stripes_120_yen(client, app_ctx, stripe):
+    _, fee_id = await member_with_fee(app_ctx, client, amount=100)
+    text = visible_text((await client.get(f"/payments/{fee_id}/method")).text)
+    assert "コンビニ払いは120円以上のお支払いにご利用いただけるため" in text
+    refused = await post_form(
+        client, f"/payments/{fee_id}/method", {"method": "konbini"}, follow_redirects=False
+    )
+    assert refused.status_code == 422 and await attempts(app_ctx, fee_id) == []
+    assert stripe.calls("/v1/checkout/sessions") == []
+
+
+async def test_a_member_back_after_the_session_ended_gets_a_new_one(client, app_ctx, stripe, settings):
+    stripe.now = int(app_ctx.clock.now().timestamp())
+    fee_id, hosted, attempt = await started(client, app_ctx, "konbini")
+    assert from_db(attempt["link_expires_at"]) == app_ctx.clock.now() + timedelta(hours=24)
+    # The checkout.session.expired event was lost; a day and a half later the member is back.
+    app_ctx.clock.advance(timedelta(hours=36))
+    stripe.now = int(app_ctx.clock.now().timestamp())
+    await login(client, "001001")
+    renewed = await to_gateway(client, fee_id)
+    assert renewed != hosted and renewed.startswith("https://checkout.stripe.com/c/pay/cs_test_")
+    new, old = await attempts(app_ctx, fee_id)
+    assert old["state"] == "expired" and new["state"] == "pending" and new["method"] == "konbini"
+    assert renewed.endswith(new["reference"])
+    assert len(stripe.calls("/v1/checkout/sessions")) == 2
+    # No number was ever issued, so no "deadline passed" mail for the abandoned page.
+    assert outbox(settings) == []
 
 
 async def test_wrong_amount_in_a_signed_event_is_held(client, app_ctx, stripe, settings):

@@ -101,6 +101,8 @@ def test_one_mail_kind_per_change() -> None:
     assert mail_kind("konbini", "awaiting_konbini", states.PAID) == "payment_paid_konbini"
     assert mail_kind("konbini", "pending", states.AWAITING_KONBINI) == "payment_konbini_issued"
     assert mail_kind("konbini", "awaiting_konbini", states.EXPIRED) == "payment_expired"
+    # A page left before any number was issued needs no "deadline passed" notice.
+    assert mail_kind("konbini", "pending", states.EXPIRED) is None
     assert mail_kind("card", "pending", states.EXPIRED) is None
     assert mail_kind("card", "pending", states.DECLINED) is None
 

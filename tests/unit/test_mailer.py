@@ -91,3 +91,58 @@ async def test_unknown_recipient_is_a_permanent_failure():
         assert error.value.permanent
     finally:
         controller.stop()
+
+
+async def test_headers_real_servers_accept_sender_domain_message_id_reply_to_and_local_date(smtp_sink):
+    mailer = Mailer(
+        SmtpTransport(smtp_sink.url),
+        "日本つどい学会 事務局 <no-reply@tsudoi.example.jp>",
+        make_environment(Settings().tz),
+        tz=Settings().tz,
+        reply_to="office@tsudoi.example.jp",
+    )
+    await mailer.send(OutgoingMail(to="hanako@example.jp", subject="件名", text="本文"), now=NOW)
+    received = smtp_sink.messages[0]
+    assert received["From"].addresses[0].addr_spec == "no-reply@tsudoi.example.jp"
+    assert received["From"].addresses[0].display_name == "日本つどい学会 事務局"
+    assert str(received["Message-ID"]).strip().endswith("@tsudoi.example.jp>")
+    assert str(received["Reply-To"]) == "office@tsudoi.example.jp"
+    # 03:00 UTC is 12:00 in Tokyo: the Date header reads as the members' local time.
+    assert str(received["Date"]).endswith("12:00:00 +0900")
+    assert received["Date"].datetime == NOW
+
+
+async def test_a_mail_with_its_own_reply_to_keeps_it_and_none_points_back_at_the_recipient(tmp_path):
+    mailer = Mailer(
+        OutboxTransport(tmp_path / "outbox"),
+        "つどい学会 <office@tsudoi.example.jp>",
+        make_environment(Settings().tz),
+        reply_to="office@tsudoi.example.jp",
+    )
+    own = mailer.build(
+        OutgoingMail(to="office@tsudoi.example.jp", subject="s", text="t", reply_to="hanako@example.jp"),
+        now=NOW,
+    )
+    assert str(own["Reply-To"]) == "hanako@example.jp"
+    to_office = mailer.build(OutgoingMail(to="office@tsudoi.example.jp", subject="s", text="t"), now=NOW)
+    assert to_office["Reply-To"] is None
+
+
+async def test_transport_answers_are_reported_smtp_reply_and_outbox_path(smtp_sink, tmp_path):
+    mailer = mailer_for(SmtpTransport(smtp_sink.url))
+    answer = await mailer.deliver_with_answer(
+        mailer.build(OutgoingMail(to="a@example.jp", subject="件名", text="本文"), now=NOW)
+    )
+    assert f"127.0.0.1:{smtp_sink.port}" in answer and "Message accepted for delivery" in answer
+    outbox_mailer = mailer_for(OutboxTransport(tmp_path / "outbox"))
+    answer = await outbox_mailer.deliver_with_answer(
+        outbox_mailer.build(OutgoingMail(to="a@example.jp", subject="件名", text="本文"), now=NOW)
+    )
+    (written,) = (tmp_path / "outbox").glob("*.eml")
+    assert str(written) in answer
+
+
+async def test_smtp_probe_says_ehlo_and_reports_a_closed_port(smtp_sink):
+    assert "250" in await SmtpTransport(smtp_sink.url, timeout=2).probe()
+    with pytest.raises(MailError):
+        await SmtpTransport(f"smtp://127.0.0.1:{free_port()}", timeout=2).probe()

@@ -14,6 +14,7 @@ from services.payments import (
     NotificationRejected,
     make_gateway,
 )
+from services.payments.base import konbini_allows
 from services.payments.gmo import GmoGateway
 from services.payments.sandbox import SandboxGateway
 from services.payments.signing import signature_header, verify_signature_header
@@ -104,3 +105,21 @@ def test_malformed_signature_headers_are_rejected(value: str | None) -> None:
 def test_stripe_form_encoding_nests_with_brackets() -> None:
     encoded = form_encode({"a": [{"b": {"c": 1}}], "flag": True, "skip": None})
     assert encoded == [("a[0][b][c]", "1"), ("flag", "true")]
+
+
+@pytest.mark.parametrize(
+    ("gateway", "amount", "allowed"),
+    [
+        ("stripe", 119, False),
+        ("stripe", 120, True),
+        ("stripe", 300_000, True),
+        ("stripe", 300_001, False),
+        ("gmo", 1, True),
+        ("gmo", 300_000, True),
+        ("gmo", 300_001, False),
+        ("sandbox", 119, False),
+        (None, 300_001, False),
+    ],
+)
+def test_convenience_store_limits_per_gateway(gateway: str | None, amount: int, allowed: bool) -> None:
+    assert konbini_allows(gateway, amount) is allowed

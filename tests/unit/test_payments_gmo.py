@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pytest
 
@@ -11,6 +11,7 @@ from services.payments import GatewayUnavailable, NotificationRejected
 from services.payments.base import UNAVAILABLE_MESSAGE
 from services.payments.gmo import JST, NOTIFY_OK, NOTIFY_RETRY, GmoGateway
 from tests.fakes.gmo import FakeGmoServer, card_trade, cvs_trade, notification_body, result_param
+from tests.fakes.http import FrozenClock
 from tests.unit.test_payments_base import checkout
 
 ORDER = "FEE2025-00042-1"
@@ -58,6 +59,19 @@ async def test_card_checkout_requests_a_link_url_with_the_documented_fields(
     assert body["transaction"]["RetUrl"] == "https://tsudoi.example.jp/payments/return"
     assert body["credit"] == {"JobCd": "CAPTURE", "Method": "1"}
     assert "cvs" not in body
+
+
+async def test_link_is_sent_with_its_payment_expiry_in_japan_time(server: FakeGmoServer) -> None:
+    clock = FrozenClock(datetime(2025, 4, 1, 14, 59, 40, tzinfo=UTC))  # 23:59:40 JST
+    gateway = GmoGateway(server.url, server.shop_id, server.shop_pass, timeout=0.2, clock=clock, link_hours=2)
+    start = await gateway.start_checkout(checkout(order_id="EXPIRY-1"))
+    body = server.calls("/payment/GetLinkplusUrlPayment.json")[0].json()
+    # yyyyMMddHHmm, JST: two hours on is 01:59 on 2 April in Japan.
+    assert body["transaction"]["PaymentExpireDate"] == "202504020159"
+    assert start.expires_at == datetime(2025, 4, 2, 1, 59, tzinfo=JST)
+    assert GmoGateway(server.url, "tshop", "pass").link_hours == 24
+    with pytest.raises(ValueError):
+        GmoGateway(server.url, "tshop", "pass", link_hours=0)
 
 
 async def test_konbini_checkout_offers_only_convenience_stores(
@@ -213,6 +227,38 @@ async def test_search_with_wrong_credentials_is_unavailable(server: FakeGmoServe
     gateway = GmoGateway(server.url, server.shop_id, "wrong", timeout=0.2)
     with pytest.raises(GatewayUnavailable):
         await gateway.fetch_state(ORDER)
+
+
+async def test_konbini_attempt_is_confirmed_with_one_search_of_its_own_pay_type(
+    gateway: GmoGateway, server: FakeGmoServer
+) -> None:
+    server.trades[ORDER] = cvs_trade(ORDER)
+    note = await gateway.receive(notification_body(server.shop_id, cvs_trade(ORDER)), {}, method="konbini")
+    assert note.state == "awaiting_konbini"
+    assert [r.form()["PayType"] for r in server.calls("/payment/SearchTradeMulti.idPass")] == ["3"]
+
+
+async def test_card_attempt_is_confirmed_with_one_card_search(
+    gateway: GmoGateway, server: FakeGmoServer
+) -> None:
+    server.trades[ORDER] = card_trade(ORDER)
+    note = await gateway.receive(notification_body(server.shop_id, card_trade(ORDER)), {}, method="card")
+    assert note.state == "paid"
+    assert [r.form()["PayType"] for r in server.calls("/payment/SearchTradeMulti.idPass")] == ["0"]
+
+
+async def test_confirming_a_notification_uses_the_short_timeout(server: FakeGmoServer) -> None:
+    # The ordinary calls may wait (10 s by default); GMO gives the notification 15 s in all,
+    # so the trade searches made while it waits stop early and ask GMO to send again.
+    gateway = GmoGateway(server.url, server.shop_id, server.shop_pass, timeout=5.0, notify_timeout=0.2)
+    server.delay = 0.6
+    start = await gateway.start_checkout(checkout(order_id="SLOW-LINK-1"))
+    assert start.reference == "SLOW-LINK-1"
+    with pytest.raises(GatewayUnavailable) as caught:
+        await gateway.receive(notification_body(server.shop_id, card_trade(ORDER)), {}, method="card")
+    assert "timeout" in caught.value.detail
+    assert gateway.notify_timeout == 0.2
+    assert GmoGateway(server.url, "tshop", "pass").notify_timeout * 2 < 15
 
 
 async def test_search_timing_out_is_unavailable(gateway: GmoGateway, server: FakeGmoServer) -> None:

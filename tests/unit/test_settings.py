@@ -15,7 +15,8 @@ def test_defaults_work_with_an_empty_environment(tmp_path, monkeypatch):
     settings = get_settings({})
     assert settings.database == Path("data/tsudoi.sqlite3")
     assert settings.timezone == "Asia/Tokyo"
-    assert settings.payment_gateway == "sandbox"
+    assert settings.payment_gateway == ""  # no gateway until one is configured (not the sandbox)
+    assert settings.base_url == "http://127.0.0.1:8000" and not settings.base_url_from_env
     assert settings.scheduler is True
     assert settings.smtp_url is None
 
@@ -36,12 +37,14 @@ def test_environment_overrides(tmp_path):
         "TSUDOI_SCHEDULER": "off",
         "TSUDOI_BASE_URL": "https://portal.example.jp/",
         "TSUDOI_TIMEZONE": "America/New_York",
+        "TSUDOI_PAYMENT_GATEWAY": " Stripe ",
     }
     settings = get_settings(env)
     assert settings.scheduler is False
-    assert settings.base_url == "https://portal.example.jp"
+    assert settings.base_url == "https://portal.example.jp" and settings.base_url_from_env
     assert settings.https
     assert settings.secret_key == "k" * 40
+    assert settings.payment_gateway == "stripe"
 
 
 def test_login_throttle_settings_are_read_and_checked(tmp_path):
