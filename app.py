@@ -16,6 +16,7 @@ from litestar.config.compression import CompressionConfig
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import CacheControlHeader
 from litestar.logging import LoggingConfig
+from litestar.middleware import DefineMiddleware
 from litestar.plugins import CLIPluginProtocol
 from litestar.plugins.htmx import HTMXPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
@@ -23,7 +24,14 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
 from routes.errors import EXCEPTION_HANDLERS
-from routes.middleware import request_log_middleware, security_headers_middleware, session_middleware
+from routes.guards import out_of_range_ids_are_not_found
+from routes.middleware import (
+    CSRFTokenMiddleware,
+    head_as_get,
+    request_log_middleware,
+    security_headers_middleware,
+    session_middleware,
+)
 from routes.registry import ROUTE_HANDLERS
 from services.clock import Clock
 from services.context import AppContext, build_context, open_context
@@ -123,14 +131,39 @@ def backup_command(dest: Path) -> None:
     _run(job)
 
 
-@tsudoi_cli.command(name="restore", help="Replace the database with a backup (stop the app first).")
-@click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@tsudoi_cli.command(
+    name="restore", help="Replace the database with a backup or the replica (stop the app first)."
+)
+@click.argument("source", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--from-replica", is_flag=True, help="Restore from the Litestream replica (TSUDOI_REPLICA_URL)."
+)
+@click.option(
+    "--timestamp", "timestamp_text", default="", help="With --from-replica: as it was at this ISO time."
+)
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-def restore_command(source: Path, yes: bool) -> None:
+def restore_command(source: Path | None, from_replica: bool, timestamp_text: str, yes: bool) -> None:
+    import secrets
+
+    from services import replication
     from services.backup import RestoreError, restore
     from services.serving_lock import DataFolderBusy, ServingLock
 
-    database = get_settings().database
+    settings = get_settings()
+    database = settings.database
+    if from_replica == (source is not None) or (timestamp_text and not from_replica):
+        click.echo(
+            "復元元を1つ指定してください: バックアップのファイル、または --from-replica（--timestamp はこちらだけ）。",
+            err=True,
+        )
+        raise SystemExit(2)
+    at = None
+    try:
+        if from_replica and timestamp_text:
+            at = replication.parse_timestamp(timestamp_text, settings.tz)
+    except replication.ReplicaError as error:
+        click.echo(str(error), err=True)
+        raise SystemExit(2) from None
     lock = ServingLock(database.parent, exclusive=True)
     try:
         lock.acquire()
@@ -141,20 +174,59 @@ def restore_command(source: Path, yes: bool) -> None:
             err=True,
         )
         raise SystemExit(1) from None
+    fetched: Path | None = None
     try:
+        if replication.daemon_answers(settings):
+            raise RestoreError(
+                f"Litestream が {database} を複製中のため、復元できません。"
+                "止めてから（例: systemctl stop tsudoi-litestream）もう一度実行してください。"
+            )
+        if from_replica:
+            point = f"{at.astimezone(settings.tz):%Y-%m-%d %H:%M:%S} 時点" if at else "最新"
+            origin = f"複製先 {replication.display_url(settings.replica_url)} の{point}"
+        else:
+            origin = str(source)
         if not yes:
             click.confirm(
-                f"{database} を {source} の内容で置き換えます。よろしいですか？", abort=True, default=False
+                f"{database} を {origin} の内容で置き換えます。よろしいですか？", abort=True, default=False
             )
-        safety = restore(source, database)
-    except RestoreError as error:
+        if from_replica:
+            fetched = database.parent / "tmp" / f"replica-restore-{secrets.token_hex(6)}.sqlite3"
+            replication.fetch_replica(settings, fetched, at)
+        restore_from = fetched if fetched is not None else source
+        assert restore_from is not None
+        safety = restore(restore_from, database)
+        replication.forget_position(database)
+    except (RestoreError, replication.ReplicaError) as error:
         click.echo(str(error), err=True)
         raise SystemExit(1) from None
     finally:
+        if fetched is not None:
+            replication.remove_sqlite_files(fetched)
         lock.release()
     if safety is not None:
         click.echo(f"置き換える前のデータを {safety} に保存しました。")
-    click.echo(f"{source} から復元しました。アプリを起動してください。")
+    click.echo(
+        f"{origin} から復元しました。アプリ{'と Litestream ' if settings.replication else ''}を起動してください。"
+    )
+
+
+@tsudoi_cli.command(
+    name="replica-config", help="Write Litestream's config for TSUDOI_REPLICA_URL and print it."
+)
+def replica_config_command() -> None:
+    from services import replication
+
+    settings = get_settings()
+    try:
+        path = replication.write_config(settings)
+    except replication.ReplicaError as error:
+        click.echo(str(error), err=True)
+        raise SystemExit(1) from None
+    click.echo(path.read_text(encoding="utf-8"), nl=False)
+    click.echo(
+        f"# {path} に書きました。litestream replicate -config {path.resolve()} で複製を始めます。", err=True
+    )
 
 
 @tsudoi_cli.command(name="doctor", help="Check whether this install is ready for members (exit 1 if not).")
@@ -218,6 +290,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        from services.replication import write_config_on_start
         from services.serving_lock import DataFolderBusy, ServingLock
         from services.startup import start_background, stop_background
 
@@ -230,6 +303,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
                 f"{settings.data_dir} is being restored (litestar tsudoi restore); start the app when it is done"
             ) from None
         try:
+            write_config_on_start(settings)
             await open_context(context)
             await start_background(context)
             try:
@@ -250,15 +324,24 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             ),
         ],
         lifespan=[lifespan],
-        middleware=[request_log_middleware, security_headers_middleware, session_middleware],
-        csrf_config=CSRFConfig(
-            secret=settings.secret_key,
-            cookie_name="tsudoi_csrf",
-            header_name="x-csrftoken",
-            cookie_secure=settings.https,
-            cookie_samesite="lax",
-            exclude=CSRF_EXEMPT,
-        ),
+        middleware=[
+            request_log_middleware,
+            security_headers_middleware,
+            session_middleware,
+            # Litestar's CSRF check (not csrf_config, which installs the stock one that fails on non-ASCII).
+            DefineMiddleware(
+                CSRFTokenMiddleware,
+                config=CSRFConfig(
+                    secret=settings.secret_key,
+                    cookie_name="tsudoi_csrf",
+                    header_name="x-csrftoken",
+                    cookie_secure=settings.https,
+                    cookie_samesite="lax",
+                    exclude=CSRF_EXEMPT,
+                ),
+            ),
+        ],
+        guards=[out_of_range_ids_are_not_found],
         template_config=TemplateConfig(engine=JinjaTemplateEngine.from_environment(context.templates)),
         compression_config=CompressionConfig(backend="gzip", minimum_size=512),
         plugins=[HTMXPlugin(), TsudoiCLI()],
@@ -271,6 +354,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         openapi_config=None,
         debug=False,
     )
+    # Before routing, so HEAD reaches every GET handler instead of a 405 (Litestar routes HEAD only to
+    # handlers that declare it).
+    app.asgi_handler = head_as_get(app.asgi_handler)
     app.state.ctx = context
     logging.getLogger("tsudoi").setLevel(logging.INFO)
     return app

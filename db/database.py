@@ -78,17 +78,23 @@ def migration_files(directory: Path = MIGRATIONS_DIR) -> list[tuple[int, Path]]:
     return found
 
 
-async def _configure(conn: aiosqlite.Connection, busy_timeout_ms: int) -> None:
+async def _configure(conn: aiosqlite.Connection, busy_timeout_ms: int, autocheckpoint: bool = True) -> None:
     conn.row_factory = sqlite3.Row
     await conn.execute("PRAGMA foreign_keys = ON")
     await conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
     await conn.execute("PRAGMA synchronous = NORMAL")
+    if not autocheckpoint:
+        # Litestream owns checkpointing while it replicates (services/replication.py).
+        await conn.execute("PRAGMA wal_autocheckpoint = 0")
 
 
 class Database:
-    def __init__(self, path: Path, readers: int = 3, busy_timeout_ms: int = 5000) -> None:
+    def __init__(
+        self, path: Path, readers: int = 3, busy_timeout_ms: int = 5000, autocheckpoint: bool = True
+    ) -> None:
         self.path = path
         self.busy_timeout_ms = busy_timeout_ms
+        self.autocheckpoint = autocheckpoint
         self.reader_count = readers
         self._writer: aiosqlite.Connection | None = None
         self._write_lock = asyncio.Lock()
@@ -103,10 +109,10 @@ class Database:
         self._writer = await aiosqlite.connect(self.path, isolation_level=None)
         await self._writer.execute("PRAGMA journal_mode = WAL")
         make_sqlite_private(self.path)
-        await _configure(self._writer, self.busy_timeout_ms)
+        await _configure(self._writer, self.busy_timeout_ms, self.autocheckpoint)
         for _ in range(self.reader_count):
             reader = await aiosqlite.connect(self.path, isolation_level=None)
-            await _configure(reader, self.busy_timeout_ms)
+            await _configure(reader, self.busy_timeout_ms, self.autocheckpoint)
             await reader.execute("PRAGMA query_only = ON")
             self._all_readers.append(reader)
             self._readers.put_nowait(reader)

@@ -94,7 +94,17 @@ async def record_failed_login(db: Database, member_id: int, *, threshold: int, l
 
 
 async def reset_failed_logins(db: Database, member_id: int) -> None:
-    await db.execute("UPDATE members SET failed_logins = 0, locked_until = NULL WHERE id = ?", (member_id,))
+    """Unlock: the member's row and the failure streak counted under the member number."""
+    async with db.write() as conn:
+        await conn.execute(_FORGET_LOGIN_FAILURES, (member_id,))
+        await conn.execute(
+            "UPDATE members SET failed_logins = 0, locked_until = NULL WHERE id = ?", (member_id,)
+        )
+
+
+_FORGET_LOGIN_FAILURES = (
+    "DELETE FROM login_failures WHERE login_id = (SELECT member_number FROM members WHERE id = ?)"
+)
 
 
 async def set_password_hash(db: Database, member_id: int, password_hash: str) -> None:
@@ -111,6 +121,7 @@ async def change_password(
             "failed_logins = 0, locked_until = NULL, updated_at = ? WHERE id = ?",
             (password_hash, to_db(now), 1 if must_change else 0, to_db(now), member_id),
         )
+        await conn.execute(_FORGET_LOGIN_FAILURES, (member_id,))
         await conn.execute(
             "INSERT INTO password_history (member_id, password_hash, created_at) VALUES (?, ?, ?)",
             (member_id, password_hash, to_db(now)),

@@ -45,3 +45,21 @@ async def mark_token_used(db: Database, token_id: str, purpose: str, *, now: dat
 
 async def is_token_used(db: Database, token_id: str) -> bool:
     return await db.fetchval("SELECT 1 FROM used_tokens WHERE token_id = ?", (token_id,)) is not None
+
+
+async def take_slot(db: Database, bucket: str, *, now: datetime, window: timedelta, limit: int) -> int | None:
+    """Record one attempt only while fewer than `limit` are in the window, in one statement; returns the
+    event's id (to give the slot back with `release`), or None when the bucket is full."""
+    async with db.write() as conn:
+        cursor = await conn.execute(
+            "INSERT INTO rate_limit_events (bucket, at) SELECT :bucket, :now "
+            "WHERE (SELECT count(*) FROM rate_limit_events WHERE bucket = :bucket AND at >= :since) < :limit "
+            "RETURNING id",
+            {"bucket": bucket, "now": to_db(now), "since": to_db(now - window), "limit": limit},
+        )
+        row = await cursor.fetchone()
+    return int(row[0]) if row else None
+
+
+async def release(db: Database, event_id: int) -> None:
+    await db.execute("DELETE FROM rate_limit_events WHERE id = ?", (event_id,))

@@ -13,6 +13,7 @@ from routes.common import ctx, render
 from routes.guards import ADMIN_GUARDS
 from services.clock import from_db
 from services.doctor import run_checks
+from services.replication import lag_text, replica_state
 
 # A nightly backup older than this means the scheduler is not running or backups fail.
 BACKUP_STALE = timedelta(hours=36)
@@ -31,6 +32,7 @@ class AdminController(Controller):
         backup = await admin_dashboard.last_backup(db)
         backup_at = from_db(backup["created_at"]) if backup else None
         go_live = await run_checks(app)
+        replica = await replica_state(app.settings)
         extra: list[admin_dashboard.AttentionItem] = []
         for hook in admin_dashboard.DASHBOARD_HOOKS:
             extra.extend(await hook(db, now))
@@ -51,6 +53,9 @@ class AdminController(Controller):
                 "extra": extra,
                 "mail_unsent": not app.settings.smtp_url,
                 "outbox_dir": app.settings.outbox_dir,
+                "replica": replica,
+                "replica_last_sync": replica.last_sync_local(app.settings.tz) if replica else "",
+                "replica_lag": lag_text(replica.lag_seconds) if replica else "",
                 "go_live": go_live,
                 "go_live_pending": sum(1 for check in go_live if not check.ok),
             },

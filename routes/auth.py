@@ -6,6 +6,7 @@ from typing import Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.response import Template
+from litestar.status_codes import HTTP_429_TOO_MANY_REQUESTS
 
 from routes.common import (
     clear_session_cookie,
@@ -21,7 +22,7 @@ from routes.common import (
     text_field,
 )
 from services import admin_mfa, login_flow
-from services.auth import INVALID_LOGIN_MESSAGE, LOCKED_MESSAGE, authenticate
+from services.auth import INVALID_LOGIN_MESSAGE, LOCKED_MESSAGE, authenticate, throttled_message
 from services.sessions import end_session, start_session
 
 
@@ -61,10 +62,14 @@ class LoginController(Controller):
             password=password,
             now=now,
             ip=client_ip(request),
+            throttle=login_flow.ip_throttle(app.settings),
         )
+        if outcome.status == "throttled":
+            errors["form"] = throttled_message(app.settings.login_ip_window_minutes)
+            return self._form(request, values, errors, next_path, status=HTTP_429_TOO_MANY_REQUESTS)
         if outcome.status == "locked":
-            assert outcome.locked_until is not None and outcome.member is not None
-            if outcome.newly_locked:
+            assert outcome.locked_until is not None
+            if outcome.newly_locked and outcome.member is not None:
                 await login_flow.send_lock_notice(app, outcome.member, outcome.locked_until)
             errors["form"] = f"{LOCKED_MESSAGE}。"
             return self._form(request, values, errors, next_path, locked_until=outcome.locked_until)
@@ -102,12 +107,13 @@ class LoginController(Controller):
         errors: dict[str, str],
         next_path: str,
         locked_until: Any = None,
+        status: int | None = None,
     ) -> Template:
         return render(
             request,
             "login/page.html",
             {"values": values, "errors": errors, "next": next_path, "locked_until": locked_until},
-            status=form_error_status(request),
+            status=status or form_error_status(request),
         )
 
 

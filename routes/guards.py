@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar.connection import ASGIConnection
-from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.exceptions import NotAuthorizedException, NotFoundException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 
 from services.sessions import LoggedIn
@@ -61,3 +61,17 @@ async def requires_admin(connection: ASGIConnection[Any, Any, Any, Any], _: Base
 
 MEMBER_GUARDS = [requires_login, requires_password_current]
 ADMIN_GUARDS = [requires_admin]
+
+
+# SQLite integers are 64-bit: a larger id in a URL can name no row, and binding it raises OverflowError.
+_SQLITE_INT_MAX = 2**63 - 1
+
+
+async def out_of_range_ids_are_not_found(
+    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+) -> None:
+    """App-wide: an integer path parameter no database row can have (`/articles/99999999999999999999`) is
+    a 404 for every route at once, before any handler or query sees it."""
+    for value in connection.path_params.values():
+        if isinstance(value, int) and not -_SQLITE_INT_MAX <= value <= _SQLITE_INT_MAX:
+            raise NotFoundException()

@@ -11,7 +11,9 @@ from typing import Any
 from litestar import Request
 from litestar.datastructures import Cookie, MutableScopeHeaders
 from litestar.enums import ScopeType
+from litestar.middleware.csrf import CSRFMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.utils.scope.state import ScopeState
 
 from services.sessions import SESSION_COOKIE, load_session
 
@@ -128,5 +130,46 @@ def request_log_middleware(app: ASGIApp) -> ASGIApp:
                     }
                 )
             )
+
+    return middleware
+
+
+class CSRFTokenMiddleware(CSRFMiddleware):
+    """Litestar's CSRF check, where a token or cookie that is not plain ASCII (a scanner's 'é', a NUL) is a
+    wrong token: the friendly stale-form page, not the TypeError `compare_digest` raises on such text."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == ScopeType.HTTP:
+            # A cookie that is no token of ours (odd text, or signed with a former secret key) is dropped,
+            # so the next page sets a fresh one instead of every form failing until cookies are cleared.
+            cookies = Request(scope).cookies  # parsed once and kept in the scope's state
+            name = self.config.cookie_name
+            if name in cookies and self._decode_csrf_token(cookies[name]) is None:
+                ScopeState.from_scope(scope).cookies = {k: v for k, v in cookies.items() if k != name}
+        await super().__call__(scope, receive, send)
+
+    def _decode_csrf_token(self, token: str) -> str | None:
+        if not token.isascii() or not token.isalnum():
+            return None
+        return super()._decode_csrf_token(token)
+
+
+def head_as_get(app: ASGIApp) -> ASGIApp:
+    """Answer HEAD wherever GET is answered (uptime monitors): run the GET handler, send its status and
+    headers (Content-Length included), drop the body."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP or scope["method"] != "HEAD":
+            await app(scope, receive, send)
+            return
+
+        async def send_headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
+            await send(message)
+
+        await app({**scope, "method": "GET"}, receive, send_headers_only)
 
     return middleware

@@ -1,9 +1,16 @@
 #!/usr/bin/env bash
 # Creates .venv and installs Tsudoi's dependencies; re-runs only when pyproject.toml changes.
 # Usage: scripts/setup.sh [extras]   e.g. scripts/setup.sh test
+# With TSUDOI_REPLICA_URL set (off-site replication), the `replica` extra (the Litestream binary) is added.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 extras="${1:-}"
+if [ -n "${TSUDOI_REPLICA_URL:-}" ]; then
+  case ",$extras," in
+    *,replica,*) ;;
+    *) extras="${extras:+$extras,}replica" ;;
+  esac
+fi
 
 PYTHON="${PYTHON:-python3}"
 if ! "$PYTHON" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null; then

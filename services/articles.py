@@ -202,9 +202,17 @@ MAX_KEYWORDS = 5
 
 
 def parse_keywords(raw: str) -> SearchTerms:
-    """Split a keyword box into words (full-width spaces too); NFKC so full-width letters match."""
-    words = [w[:50] for w in unicodedata.normalize("NFKC", raw).split() if w.strip()]
+    """Split a keyword box into words (full-width spaces too); NFKC so full-width letters match. Control
+    characters, lone surrogates and unassigned code points (a NUL breaks an FTS5 phrase) separate words."""
+    text = "".join(
+        " " if unicodedata.category(char) in _NOT_TEXT else char
+        for char in unicodedata.normalize("NFKC", raw)
+    )
+    words = [w[:50] for w in text.split() if w.strip()]
     return article_queries.search_terms(words[:MAX_KEYWORDS])
+
+
+_NOT_TEXT = {"Cc", "Cs", "Co", "Cn"}
 
 
 # ---------------------------------------------------------------- conditions

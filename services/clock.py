@@ -11,8 +11,8 @@ class Clock:
 
 
 class FrozenClock(Clock):
-    def __init__(self, at: datetime | None = None) -> None:
-        self.at = at or datetime.now(UTC)
+    def __init__(self, at: datetime) -> None:
+        self.at = at
 
     def now(self) -> datetime:
         return self.at

@@ -14,7 +14,7 @@ from services.clock import Clock
 from services.hashing import Hasher
 from services.mailer import Mailer, make_transport
 from services.org import OrgSettings, Sender, effective_sender, org_from_strings
-from services.private_files import private_dir, secure_tree
+from services.private_files import private_dir, secure_data_folder
 from services.schema_check import schema_drift
 from services.settings import Settings
 from services.templates import make_environment
@@ -65,7 +65,11 @@ def build_context(settings: Settings, clock: Clock | None = None) -> AppContext:
     templates = make_environment(settings.tz)
     return AppContext(
         settings=settings,
-        db=Database(settings.database, busy_timeout_ms=settings.db_busy_timeout_ms),
+        db=Database(
+            settings.database,
+            busy_timeout_ms=settings.db_busy_timeout_ms,
+            autocheckpoint=not settings.replication,
+        ),
         hasher=Hasher(settings.argon2_time_cost, settings.argon2_memory_cost, settings.argon2_parallelism),
         mailer=Mailer(
             make_transport(settings.smtp_url, settings.outbox_dir),
@@ -80,7 +84,8 @@ def build_context(settings: Settings, clock: Clock | None = None) -> AppContext:
 
 async def open_context(ctx: AppContext) -> AppContext:
     # Installs from before the data-at-rest rule, or files copied in by hand: narrowed on every start.
-    secure_tree(private_dir(ctx.settings.data_dir))
+    data_dir = private_dir(ctx.settings.data_dir)
+    secure_data_folder(data_dir, ctx.settings.database.name)
     await ctx.db.connect()
     await ctx.db.migrate(backup_dir=ctx.settings.data_dir / "backups")
     drift = await schema_drift(ctx.db)

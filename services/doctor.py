@@ -17,8 +17,10 @@ from db import admin_dashboard
 from services.clock import from_db
 from services.context import AppContext
 from services.mailer import MailError, SmtpTransport
-from services.payment_config import PaymentNotConfigured, gateway_config
+from services.payment_config import gateway_state
 from services.private_files import loose_entries
+from services.replication import lag_text, replica_state
+from services.schema_check import schema_drift
 
 log = logging.getLogger("tsudoi.doctor")
 
@@ -128,32 +130,31 @@ async def check_base_url(app: AppContext) -> Check:
 
 
 async def check_payment_gateway(app: AppContext) -> Check:
-    title = "オンライン決済"
-    name = app.settings.payment_gateway
-    if name in ("", "sandbox"):
-        state = "テスト用の sandbox です" if name == "sandbox" else "設定されていません"
-        return Check(
-            title,
-            False,
-            f"決済サービスが{state}。本番の決済には TSUDOI_PAYMENT_GATEWAY=gmo または stripe と、"
-            "その認証情報（README「設定」の決済サービスの表）を設定してください。",
-        )
-    try:
-        gateway_config(app)
-    except PaymentNotConfigured as error:
-        return Check(
-            title,
-            False,
-            f"TSUDOI_PAYMENT_GATEWAY={name} ですが設定が足りません（{error.detail}）。README の決済サービスの表を"
-            "見て環境変数を設定し、アプリを再起動してください。",
-        )
-    return Check(title, True, {"gmo": "GMOペイメントゲートウェイ", "stripe": "Stripe"}.get(name, name))
+    # The same answer the pay flow acts on (services/payment_config.gateway_state): the demo's sandbox too.
+    state = await gateway_state(app)
+    return Check("オンライン決済", state.live, state.summary)
+
+
+async def check_schema(app: AppContext) -> Check:
+    """The live schema against a fresh database's: what an upgrade left out shows here before members see it."""
+    title = "データベースの構造"
+    drift = await schema_drift(app.db)
+    if not drift:
+        return Check(title, True, "新しく作ったデータベースと同じです。")
+    shown = "".join(item.japanese for item in drift[:5]) + (
+        f"ほか{len(drift) - 5}件。" if len(drift) > 5 else ""
+    )
+    return Check(
+        title,
+        False,
+        f"{shown}バックアップを取ってから、このメッセージを添えて Tsudoi の開発者に報告してください。",
+    )
 
 
 async def check_file_permissions(app: AppContext) -> Check:
     title = "秘密鍵とデータのファイル権限"
     folder = app.settings.data_dir
-    loose = loose_entries(folder)
+    loose = loose_entries(folder, app.settings.database.name)
     if loose:
         shown = "、".join(str(path) for path in loose[:3]) + (
             f" ほか{len(loose) - 3}件" if len(loose) > 3 else ""
@@ -162,7 +163,8 @@ async def check_file_permissions(app: AppContext) -> Check:
             title,
             False,
             f"他のユーザーが読めるファイルがあります（{shown}）。アプリを起動し直すと直ります。"
-            f"手で直す場合は chmod 700 {folder} と、中のファイルを chmod 600 にしてください。",
+            f"データフォルダに Tsudoi 以外のファイルがある場合、フォルダ自体は変更しません。専用のフォルダに"
+            f"移すか、手で chmod 700 {folder} とし、中のファイルを chmod 600 にしてください。",
         )
     return Check(title, True, f"{folder} は所有者だけが読み書きできます（フォルダ 0700・ファイル 0600）。")
 
@@ -229,6 +231,28 @@ async def check_disk_space(app: AppContext) -> Check:
     return Check(title, True, f"空き {free_gb:.1f} GB（{usage.free * 100 // usage.total}%）")
 
 
+async def check_replication(app: AppContext) -> Check:
+    """Off-site replication is optional: off is an OK line saying how to turn it on; on but not current
+    (Litestream stopped, never synced, lagging past TSUDOI_REPLICA_MAX_LAG) needs action."""
+    title = "オフサイト複製（Litestream）"
+    state = await replica_state(app.settings)
+    if state is None:
+        return Check(
+            title,
+            True,
+            "使っていません（任意）。サーバーが壊れても数秒前までのデータを残すには、TSUDOI_REPLICA_URL="
+            "s3://バケット/tsudoi などを設定し、Litestream を動かしてください（README「オフサイト複製」）。",
+        )
+    if not state.ok:
+        return Check(title, False, state.problem)
+    return Check(
+        title,
+        True,
+        f"{state.url} へ複製中です。最後の同期 {state.last_sync_local(app.settings.tz)}"
+        f"（遅れ {lag_text(state.lag_seconds)}、上限 {state.max_lag} 秒）。",
+    )
+
+
 CHECKS: list[CheckFunction] = [
     check_smtp,
     check_sender,
@@ -238,6 +262,8 @@ CHECKS: list[CheckFunction] = [
     check_backup,
     check_timezone,
     check_disk_space,
+    check_replication,
+    check_schema,
 ]
 
 

@@ -23,9 +23,9 @@ LINK_LABEL_MAX = 60
 DEFAULT_LINK_LABEL = "この画面を開く"
 _SPACES = re.compile(r"\s+")
 # Written in an answer, replaced on display by the address mail really comes from (the setting can change).
-SENDER_PLACEHOLDER = "{送信元アドレス}"
+SENDER_MARKER = "{送信元アドレス}"
 # Written in an answer, replaced on display by the paid tier as members read it (「有料会員」プラン).
-PLAN_PLACEHOLDER = "{プラン名}"
+PLAN_MARKER = "{プラン名}"
 
 
 def normalize_search(text: str) -> str:
@@ -42,11 +42,11 @@ def matches(search_text: str, query: str) -> bool:
     return all(word in search_text for word in words if word)
 
 
-def fill_placeholders(text: str, sender: str = "", plan: str = "", *, html: bool = False) -> str:
+def fill_markers(text: str, sender: str = "", plan: str = "", *, html: bool = False) -> str:
     """An answer or question with {送信元アドレス} and {プラン名} filled in (escaped for HTML)."""
-    for placeholder, value in ((SENDER_PLACEHOLDER, sender), (PLAN_PLACEHOLDER, plan)):
+    for marker, value in ((SENDER_MARKER, sender), (PLAN_MARKER, plan)):
         if value:
-            text = text.replace(placeholder, str(escape(value)) if html else value)
+            text = text.replace(marker, str(escape(value)) if html else value)
     return text
 
 
@@ -56,16 +56,16 @@ class HelpItem:
     visible: bool
     sender: str = ""
     plan: str = ""
-    search_text: str = ""  # the stored search text with the plan's name in place of its placeholder
+    search_text: str = ""  # the stored search text with the plan's name in place of its marker
 
     @property
     def answer_html(self) -> str:
-        """The stored (sanitized) answer with the placeholders filled in, escaped."""
-        return fill_placeholders(str(self.entry["answer_html"]), self.sender, self.plan, html=True)
+        """The stored (sanitized) answer with the markers filled in, escaped."""
+        return fill_markers(str(self.entry["answer_html"]), self.sender, self.plan, html=True)
 
     @property
     def question(self) -> str:
-        return fill_placeholders(str(self.entry["question"]), self.sender, self.plan)
+        return fill_markers(str(self.entry["question"]), self.sender, self.plan)
 
 
 @dataclass
@@ -95,8 +95,8 @@ def group(
         section = grouped.get(int(entry["section_id"]))
         if section is not None:
             search_text = str(entry["search_text"])
-            if plan:  # the stored text has the placeholder; a member searches with the plan's name
-                search_text = search_text.replace(normalize_search(PLAN_PLACEHOLDER), normalize_search(plan))
+            if plan:  # the stored text has the marker; a member searches with the plan's name
+                search_text = search_text.replace(normalize_search(PLAN_MARKER), normalize_search(plan))
             visible = not searching or matches(search_text, query)
             section.items.append(HelpItem(entry, visible, sender, plan, search_text))
     return [section for section in grouped.values() if section.items]
@@ -194,7 +194,7 @@ def check_entry(raw: dict[str, str], section_ids: set[int]) -> tuple[dict[str, A
 
 def demo_faq(app: AppContext) -> list[tuple[str, list[tuple[str, str, str, str]]]]:
     """The common questions from the member guides: (section, [(question, answer, link, label)]).
-    The paid plan is written as {PLAN_PLACEHOLDER} and filled in on display, so renaming the tier in the
+    The paid plan is written as {PLAN_MARKER} and filled in on display, so renaming the tier in the
     console cannot leave the FAQ with the old name."""
     org = app.org
     lock_time = (
@@ -202,7 +202,7 @@ def demo_faq(app: AppContext) -> list[tuple[str, list[tuple[str, str, str, str]]
     )
     idle_time = f"{org.idle_minutes // 60}時間" if org.idle_minutes % 60 == 0 else f"{org.idle_minutes}分"
     days = org.remember_days
-    plan = PLAN_PLACEHOLDER
+    plan = PLAN_MARKER
     return [
         (
             "ご利用について",
@@ -289,7 +289,7 @@ def demo_faq(app: AppContext) -> list[tuple[str, list[tuple[str, str, str, str]]
                     "次の点をご確認ください。\n\n"
                     "1. メール設定が「受け取らない」になっていないか。\n"
                     "2. 登録した新着条件に合う新着記事があったか（該当する記事がないときはメールをお送りしません）。\n"
-                    f"3. 迷惑メールフォルダに振り分けられていないか。送信元 **{SENDER_PLACEHOLDER}** からのメールを"
+                    f"3. 迷惑メールフォルダに振り分けられていないか。送信元 **{SENDER_MARKER}** からのメールを"
                     "受信できるよう設定してください（パスワード再設定などのメールも同じアドレスから届きます）。\n"
                     "4. 登録メールアドレスが正しいか（会員情報の画面で確認できます）。",
                     "/settings/mail",

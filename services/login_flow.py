@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import sqlite3
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from db import audit
+from services.auth import IpThrottle
 from services.context import AppContext
 from services.notify import send_mail
 from services.password_flow import expired_path, password_expired, reset_url
+from services.settings import Settings
+
+
+def ip_throttle(settings: Settings) -> IpThrottle:
+    return IpThrottle(settings.login_ip_failures, timedelta(minutes=settings.login_ip_window_minutes))
 
 
 def after_login_path(app: AppContext, member: sqlite3.Row, requested: str) -> str:
@@ -26,7 +32,7 @@ async def send_lock_notice(app: AppContext, member: sqlite3.Row, locked_until: d
         app.mailer,
         kind="account_locked",
         to=member["email"],
-        subject=f"【{app.org.org_name}】アカウントがロックされました",
+        subject=f"【{app.org.short_name}】マイページに一時的にログインできなくなっています",
         context={
             "org": app.org,
             "member": member,

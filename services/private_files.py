@@ -16,8 +16,9 @@ SQLITE_SUFFIXES = ("", "-wal", "-shm", "-journal")
 
 
 def private_dir(path: Path) -> Path:
-    """Create the folder and any missing parents 0700 (mkdir -p would give parents the umask's mode),
-    and narrow the folder itself to 0700."""
+    """Create the folder and any missing parents 0700 (mkdir -p would give parents the umask's mode).
+    An existing folder is left as it is: it may be a backup's destination chosen by the admin; the data
+    folder itself is narrowed at start by secure_data_folder."""
     missing = []
     probe = path
     while not probe.exists() and probe != probe.parent:
@@ -27,10 +28,8 @@ def private_dir(path: Path) -> Path:
         try:
             folder.mkdir(mode=PRIVATE_DIR)
         except FileExistsError:
-            pass
+            continue
         os.chmod(folder, PRIVATE_DIR)
-    if stat.S_IMODE(path.stat().st_mode) != PRIVATE_DIR:
-        os.chmod(path, PRIVATE_DIR)
     return path
 
 
@@ -73,40 +72,69 @@ def make_sqlite_private(database: Path) -> None:
         make_private(database.with_name(database.name + suffix))
 
 
-def secure_tree(folder: Path) -> int:
-    """At start: narrow the data folder and everything in it (an install from before this rule, or files
-    copied in by hand). Returns how many entries were changed. Symbolic links are left alone."""
-    changed = 0
+# What Tsudoi keeps in its data folder besides the database files.
+DATA_FOLDER_ENTRIES = frozenset({"secret_key", "serving.lock", "outbox", "backups", "attachments", "tmp"})
+
+
+def _ours(folder: Path, database_name: str) -> list[Path]:
+    names = DATA_FOLDER_ENTRIES | {database_name + suffix for suffix in SQLITE_SUFFIXES}
+    return [folder / name for name in sorted(names) if (folder / name).exists()]
+
+
+def _is_dedicated(folder: Path, database_name: str) -> bool:
+    """True when the folder holds nothing but Tsudoi's entries: only then is it ours to narrow. A database
+    put straight into a shared folder (/var/lib, a home folder) must not make the app chmod that folder."""
+    names = DATA_FOLDER_ENTRIES | {database_name + suffix for suffix in SQLITE_SUFFIXES}
+    return all(entry.name in names or entry.name.endswith(".part") for entry in folder.iterdir())
+
+
+def _walk(path: Path) -> list[tuple[Path, int]]:
+    """path and, for a folder, everything below it, each with the mode it should have. Links are skipped."""
+    if path.is_symlink():
+        return []
+    if not path.is_dir():
+        return [(path, PRIVATE_FILE)]
+    found = [(path, PRIVATE_DIR)]
+    for root, dirs, files in os.walk(path):
+        found += [(Path(root) / name, PRIVATE_DIR) for name in dirs]
+        found += [(Path(root) / name, PRIVATE_FILE) for name in files]
+    return found
+
+
+def _wrong(path: Path, wanted: int) -> bool:
+    try:
+        info = path.lstat()
+    except FileNotFoundError:
+        return False
+    return not stat.S_ISLNK(info.st_mode) and stat.S_IMODE(info.st_mode) != wanted
+
+
+def _expected(folder: Path, database_name: str) -> list[tuple[Path, int]]:
+    expected = [(folder, PRIVATE_DIR)] if _is_dedicated(folder, database_name) else []
+    for entry in _ours(folder, database_name):
+        expected += _walk(entry)
+    return expected
+
+
+def secure_data_folder(folder: Path, database_name: str) -> int:
+    """At start: narrow the data folder and Tsudoi's files in it (an install from before this rule, or files
+    copied in by hand). Returns how many entries were changed."""
     if not folder.is_dir():
         return 0
-    for root, dirs, files in os.walk(folder):
-        for name, wanted in (
-            [(".", PRIVATE_DIR)] + [(d, PRIVATE_DIR) for d in dirs] + [(f, PRIVATE_FILE) for f in files]
-        ):
-            path = Path(root) / name
-            try:
-                info = path.lstat()
-            except FileNotFoundError:
-                continue
-            if stat.S_ISLNK(info.st_mode) or stat.S_IMODE(info.st_mode) == wanted:
-                continue
+    changed = 0
+    for path, wanted in _expected(folder, database_name):
+        if _wrong(path, wanted):
             os.chmod(path, wanted)
             changed += 1
     return changed
 
 
-def loose_entries(folder: Path) -> list[Path]:
-    """Entries of the data folder readable or writable by anyone but the owner (for the go-live check)."""
-    found: list[Path] = []
+def loose_entries(folder: Path, database_name: str) -> list[Path]:
+    """What secure_data_folder would narrow, plus the data folder itself when it is shared with other files
+    and open to others (for the go-live check)."""
     if not folder.is_dir():
-        return found
-    for root, dirs, files in os.walk(folder):
-        for name in [".", *dirs, *files]:
-            path = Path(root) / name
-            try:
-                info = path.lstat()
-            except FileNotFoundError:
-                continue
-            if not stat.S_ISLNK(info.st_mode) and info.st_mode & 0o077:
-                found.append(path)
+        return []
+    found = [path for path, wanted in _expected(folder, database_name) if _wrong(path, wanted)]
+    if not _is_dedicated(folder, database_name) and folder.stat().st_mode & 0o077:
+        found.insert(0, folder)
     return found

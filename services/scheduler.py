@@ -18,7 +18,7 @@ from datetime import datetime, time, timedelta
 from typing import Any
 
 from db import digests as digests_db
-from db import maintenance
+from db import login_failures, maintenance
 from services.clock import from_db
 from services.context import AppContext
 
@@ -86,12 +86,13 @@ JOBS: list[Job] = [
 
 
 async def run_cleanup_job(app: AppContext) -> dict[str, int]:
-    """Expired sessions, stale rate-limit rows and long-used single-use token ids."""
+    """Expired sessions, stale rate-limit rows, long-used single-use token ids, forgotten login failures."""
     now = app.clock.now()
     return {
         "sessions": await maintenance.delete_expired_sessions(app.db, now=now),
         "rate_limit_events": await maintenance.delete_rate_limit_events_before(app.db, now - RATE_LIMIT_KEEP),
         "used_tokens": await maintenance.delete_used_tokens_before(app.db, now - USED_TOKEN_KEEP),
+        "login_failures": await login_failures.delete_stale(app.db, before=now - RATE_LIMIT_KEEP, now=now),
     }
 
 

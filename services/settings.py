@@ -32,6 +32,13 @@ class Settings:
     log_requests: bool = True
     # How long a write waits for a lock held by another process (a backup, a CLI command) before giving up.
     db_busy_timeout_ms: int = 5000
+    # Failed logins one address may make across all login IDs before /login answers 429 for a while.
+    login_ip_failures: int = 30
+    login_ip_window_minutes: int = 10
+    # Off-site replication with Litestream (services/replication.py): off while the URL is empty.
+    replica_url: str = ""  # TSUDOI_REPLICA_URL: s3://bucket/path, sftp://user@host/path, file:///path
+    replica_max_lag: int = 300  # TSUDOI_REPLICA_MAX_LAG: seconds since the last sync before the card is red
+    replica_sync_interval: int = 1  # TSUDOI_REPLICA_SYNC_INTERVAL: seconds between Litestream's uploads
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -41,6 +48,10 @@ class Settings:
     @property
     def outbox_dir(self) -> Path:
         return self.data_dir / "outbox"
+
+    @property
+    def replication(self) -> bool:
+        return bool(self.replica_url)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -58,6 +69,22 @@ def _flag(value: str | None, default: bool) -> bool:
     if value is None or value.strip() == "":
         return default
     return value.strip().lower() in {"1", "on", "true", "yes"}
+
+
+def _positive_int(env: dict[str, str], name: str, default: int) -> int:
+    text = (env.get(name) or "").strip()
+    if not text:
+        return default
+    if not text.isascii() or not text.isdigit() or int(text) < 1:
+        raise ValueError(f"{name} must be a whole number of at least 1, not {text!r}")
+    return int(text)
+
+
+def _seconds(value: str | None, default: int, minimum: int = 1) -> int:
+    try:
+        return max(int((value or "").strip()), minimum)
+    except ValueError:
+        return default
 
 
 def load_or_create_secret_key(data_dir: Path) -> str:
@@ -91,4 +118,9 @@ def get_settings(environ: dict[str, str] | None = None) -> Settings:
         mail_from=env.get("TSUDOI_MAIL_FROM") or "",
         trust_proxy=_flag(env.get("TSUDOI_TRUST_PROXY"), False),
         log_requests=_flag(env.get("TSUDOI_LOG_REQUESTS"), True),
+        login_ip_failures=_positive_int(env, "TSUDOI_LOGIN_IP_FAILURES", 30),
+        login_ip_window_minutes=_positive_int(env, "TSUDOI_LOGIN_IP_WINDOW_MINUTES", 10),
+        replica_url=(env.get("TSUDOI_REPLICA_URL") or "").strip(),
+        replica_max_lag=_seconds(env.get("TSUDOI_REPLICA_MAX_LAG"), 300),
+        replica_sync_interval=_seconds(env.get("TSUDOI_REPLICA_SYNC_INTERVAL"), 1),
     )

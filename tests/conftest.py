@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 # Importing app.py builds the default app; keep its data folder out of the work tree.
@@ -22,10 +21,25 @@ from app import create_app
 from services.clock import FrozenClock
 from services.context import AppContext
 from services.settings import Settings
-from tests.helpers import SmtpSink, free_port, test_settings
+from tests.helpers import NOW_ENV, SmtpSink, free_port, test_now, test_settings
 
-# 2026-11-23 12:00 JST, a Monday.
-DEFAULT_NOW = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--now",
+        default=None,
+        help=f"freeze every test clock at this ISO instant (JST if no offset); same as {NOW_ENV}",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    moment = config.getoption("--now", default=None)
+    if moment:
+        os.environ[NOW_ENV] = moment
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"test clock: {test_now().isoformat()} ({NOW_ENV} or --now to change)"
 
 
 @pytest.fixture
@@ -35,7 +49,7 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def clock() -> FrozenClock:
-    return FrozenClock(DEFAULT_NOW)
+    return FrozenClock(test_now())
 
 
 @pytest.fixture

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import email
 import email.policy
+import os
 import re
 import socket
 import threading
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -21,6 +23,41 @@ from services.context import AppContext
 from services.settings import Settings
 
 DEFAULT_PASSWORD = "Sakura2026"
+# Every test server's clock starts here: 2026-11-23 12:00 JST, a Monday, unless a run freezes another
+# instant with TSUDOI_TEST_NOW=2026-03-31T23:59 (or pytest --now=...; JST when no offset is given).
+NOW_ENV = "TSUDOI_TEST_NOW"
+STANDARD_NOW = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
+TOKYO = ZoneInfo("Asia/Tokyo")
+
+
+def test_now() -> datetime:
+    """The instant test clocks start at: TSUDOI_TEST_NOW when set, else STANDARD_NOW. Never the wall clock."""
+    text = os.environ.get(NOW_ENV, "").strip()
+    if not text:
+        return STANDARD_NOW
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=TOKYO)
+    return moment.astimezone(UTC)
+
+
+test_now.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test
+
+
+def ja_date(moment: datetime) -> str:
+    """A date as the pages and mails write it (organization time zone): 2026年11月23日."""
+    local = moment.astimezone(TOKYO)
+    return f"{local.year}年{local.month}月{local.day}日"
+
+
+# Instants the time-sensitive flows are also run at, so the suite itself shows it passes at any hour:
+# Wednesday before the weekly send hour, the last minute of a fiscal year (and of a fee's due date),
+# and the first minute of a calendar year.
+CLOCK_EDGES = {
+    "wednesday-0300-jst": datetime(2026, 11, 25, 3, 0, tzinfo=TOKYO),
+    "march-31-2359-jst": datetime(2027, 3, 31, 23, 59, tzinfo=TOKYO),
+    "january-1-0000-jst": datetime(2027, 1, 1, 0, 0, tzinfo=TOKYO),
+}
 
 
 def test_settings(tmp_path: Path, **changes: Any) -> Settings:

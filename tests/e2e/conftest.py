@@ -6,25 +6,18 @@ Locally the tests skip, saying why, when no Chromium is installed; with CI set t
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
-import threading
-import time
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
-import uvicorn
 
-from app import create_app
-from services.context import AppContext
 from services.demo import load_demo
-from services.settings import Settings
 from tests.helpers import free_port, test_settings
+from tests.live_server import LiveServer
 
-T = TypeVar("T")
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -47,47 +40,6 @@ def find_chromium() -> str | None:
         if Path(candidate).exists():
             return candidate
     return shutil.which("chromium")
-
-
-class LiveServer:
-    def __init__(self, settings: Settings, port: int) -> None:
-        self.settings = settings
-        self.port = port
-        self.url = f"http://127.0.0.1:{port}"
-        self.app = create_app(settings)
-        self.ctx: AppContext = self.app.state.ctx
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-        self.server = uvicorn.Server(config)
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-
-    def _serve(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(self.loop)
-        self.loop.run_until_complete(self.server.serve())
-
-    def start(self) -> None:
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("the test server did not start")
-            time.sleep(0.05)
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-
-    def complete_admin_second_factor(self, page: Any, number: str = "900001") -> None:
-        """After an admin's password step in `page`, pass the TOTP step (see tests/e2e/admin.py)."""
-        from tests.e2e.admin import complete_second_factor
-
-        complete_second_factor(page, self, number)
-
-    def run(self, make_coro: Callable[[AppContext], Coroutine[Any, Any, T]]) -> T:
-        """Run a coroutine on the server's own loop (its database connections live there)."""
-        assert self.loop is not None
-        return asyncio.run_coroutine_threadsafe(make_coro(self.ctx), self.loop).result(timeout=30)
 
 
 @pytest.fixture(scope="package")

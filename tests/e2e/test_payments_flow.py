@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from contextlib import nullcontext
 from typing import Any
 
 import httpx
@@ -13,7 +14,7 @@ from playwright.sync_api import expect
 from db import payments as payment_queries
 from tests.e2e.conftest import LiveServer, assert_no_horizontal_scroll, screenshot
 from tests.fakes.gmo import FakeGmoServer, card_trade, notification_body
-from tests.helpers import body_text, free_port, make_member, outbox, test_settings
+from tests.helpers import CLOCK_EDGES, body_text, free_port, make_member, outbox, test_settings
 from tests.payments_support import check_profile, fee_id_of, issue_fee
 
 PROFILE = {
@@ -57,9 +58,22 @@ def mails_to(live_server: LiveServer, email: str) -> list[Any]:
     return [m for m in outbox(live_server.settings) if str(m["To"]) == email]
 
 
-def test_card_payment_through_the_profile_check_on_a_phone(page: Any, live_server: LiveServer) -> None:
-    fee_id, email = prepare(live_server, "008801", checked=False)
-    login(page, "008801")
+# The run's own instant, then the edges (Wednesday before the weekly send, 31 March, New Year).
+MOMENTS = {"run-instant": None, **CLOCK_EDGES}
+
+
+@pytest.mark.parametrize("moment_name", list(MOMENTS))
+def test_card_payment_through_the_profile_check_on_a_phone(
+    page: Any, live_server: LiveServer, moment_name: str
+) -> None:
+    moment = MOMENTS[moment_name]
+    with live_server.clock_at(moment) if moment else nullcontext():
+        pay_by_card(page, live_server, f"0088{list(MOMENTS).index(moment_name) + 10:02d}")
+
+
+def pay_by_card(page: Any, live_server: LiveServer, number: str) -> None:
+    fee_id, email = prepare(live_server, number, checked=False)
+    login(page, number)
     page.get_by_role("link", name="会費のお支払い").first.click()
     expect(page.get_by_role("heading", name="会費支払明細")).to_be_visible()
     expect(page.get_by_text("お支払い待ち").first).to_be_visible()

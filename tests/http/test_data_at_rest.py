@@ -170,3 +170,26 @@ async def test_the_copy_taken_before_a_migration_is_private(tmp_path: Path, umas
     (copy,) = (data / "backups").glob("before-migration-v1-*.sqlite3")
     assert stat.S_IMODE(copy.stat().st_mode) == 0o600
     assert_private(data)
+
+
+async def test_a_database_put_in_a_shared_folder_narrows_only_its_own_files(
+    tmp_path: Path, clock: Any, umask_022: None
+) -> None:
+    """TSUDOI_DATABASE=/home/office/tsudoi.sqlite3 must not chmod the office's home folder or its files."""
+    from services.doctor import run_checks
+    from tests.helpers import test_settings
+
+    shared = tmp_path / "home"
+    shared.mkdir()
+    os.chmod(shared, 0o755)
+    (shared / "notes.txt").write_text("not ours", "utf-8")
+    (shared / "bin").mkdir()
+    settings = test_settings(tmp_path).with_(database=shared / "tsudoi.sqlite3")
+    app = create_app(settings, clock)
+    async with AsyncTestClient(app=app, base_url="http://testserver.local"):
+        found = modes(shared)
+        results = {check.title: check for check in await run_checks(app.state.ctx)}
+    assert found["."] == 0o755 and found["notes.txt"] == 0o644 and found["bin"] == 0o755
+    assert found["tsudoi.sqlite3"] == 0o600 and found["tsudoi.sqlite3-wal"] == 0o600
+    permissions = results["秘密鍵とデータのファイル権限"]
+    assert not permissions.ok and str(shared) in permissions.detail and "専用のフォルダ" in permissions.detail

@@ -16,7 +16,16 @@ from services.clock import FrozenClock
 from services.context import AppContext
 from services.settings import Settings
 from tests.digest_helpers import add_article, add_condition, add_term, digest_member, fast_sending
-from tests.helpers import SmtpSink, body_text, login, login_admin, outbox, post_form, visible_text
+from tests.helpers import (
+    STANDARD_NOW,
+    SmtpSink,
+    body_text,
+    login,
+    login_admin,
+    outbox,
+    post_form,
+    visible_text,
+)
 
 JST = ZoneInfo("Asia/Tokyo")
 
@@ -33,8 +42,9 @@ async def frequency_of(app: AppContext, member_id: int) -> str:
 
 
 async def test_mail_settings_show_next_digest_and_preview(
-    client: AsyncTestClient, app_ctx: AppContext
+    client: AsyncTestClient, app_ctx: AppContext, clock: FrozenClock
 ) -> None:
+    clock.set(STANDARD_NOW)  # the articles below are written for the week of Monday 2026-11-23
     member = await digest_member(app_ctx, "001001")
     await add_condition(app_ctx, member, "すべての記事")
     await add_article(
@@ -84,7 +94,10 @@ async def test_daily_is_refused_outside_the_members_tier_and_bad_values_are_expl
     assert missing.status_code == 422
 
 
-async def test_members_tier_may_choose_daily(client: AsyncTestClient, app_ctx: AppContext) -> None:
+async def test_members_tier_may_choose_daily(
+    client: AsyncTestClient, app_ctx: AppContext, clock: FrozenClock
+) -> None:
+    clock.set(STANDARD_NOW)  # "next" below is the day after Monday 2026-11-23 12:00 JST
     member = await digest_member(app_ctx, "001001", members_tier=True)
     await login(client)
     response = await post_form(

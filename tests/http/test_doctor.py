@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 from html import unescape
@@ -27,6 +28,8 @@ TITLES = (
     "バックアップ",
     "タイムゾーン",
     "ディスクの空き容量",
+    "オフサイト複製（Litestream）",
+    "データベースの構造",
 )
 
 
@@ -63,11 +66,13 @@ def test_doctor_on_a_fresh_install_lists_what_to_do_and_exits_non_zero(tmp_path:
     assert "[要対応] メールの送信サーバー: TSUDOI_SMTP_URL が未設定" in out
     assert "[要対応] メールの送信元: 送信元が no-reply@localhost です" in out
     assert "[要対応] 公開URL: 公開URLが http://127.0.0.1:8000 です" in out
-    assert "[要対応] オンライン決済:" in out and "TSUDOI_PAYMENT_GATEWAY=gmo または stripe" in out
+    assert "[要対応] オンライン決済: 決済サービスが設定されていません" in out and "gmo または stripe" in out
     assert "[要対応] バックアップ: まだバックアップがありません" in out
     assert "別のマシンにも毎日コピーしてください" in out
     assert "[OK] タイムゾーン: Asia/Tokyo" in out
     assert "[OK] 秘密鍵とデータのファイル権限" in out
+    # Off-site replication is optional: off is an OK line that says how to turn it on.
+    assert "[OK] オフサイト複製（Litestream）: 使っていません（任意）" in out and "TSUDOI_REPLICA_URL=" in out
     assert "要対応が 5 件あります。" in out
 
 
@@ -87,12 +92,13 @@ def test_doctor_on_a_well_configured_install_exits_zero(tmp_path: Path, smtp_sin
     assert "要対応" not in result.stdout
     assert f"[OK] メールの送信サーバー: 127.0.0.1:{smtp_sink.port} が応答しました（250" in result.stdout
     assert "[OK] 公開URL: https://portal.tsudoi.example.jp" in result.stdout
-    assert "[OK] オンライン決済: Stripe" in result.stdout
+    assert "[OK] オンライン決済: 決済サービス「Stripe」で" in result.stdout
+    assert "[OK] データベースの構造: 新しく作ったデータベースと同じです。" in result.stdout
     assert "公開の準備ができています。" in result.stdout
     # A gateway named but without its credentials needs action again.
     missing = doctor(tmp_path, **{**env, "TSUDOI_STRIPE_WEBHOOK_SECRET": ""})
     assert missing.returncode == 1
-    assert "[要対応] オンライン決済: TSUDOI_PAYMENT_GATEWAY=stripe ですが設定が足りません" in missing.stdout
+    assert "[要対応] オンライン決済: 決済サービス「Stripe」の設定が不足しています" in missing.stdout
     assert "TSUDOI_STRIPE_WEBHOOK_SECRET" in missing.stdout
 
 
@@ -137,3 +143,22 @@ async def test_a_check_is_a_plain_function_and_one_that_fails_does_not_hide_the_
     assert len(results) == len(CHECKS) + 2
     assert results[-2].status == "要対応" and "OSError" in results[-2].detail
     assert results[-1] == Check("データベースの構造", True, "一致しています。")
+
+
+async def test_the_demo_sandbox_needs_action_before_go_live(app_ctx: AppContext) -> None:
+    from services.demo import load_demo
+
+    app_ctx.settings = app_ctx.settings.with_(payment_gateway="")  # a real install: none set
+    await load_demo(app_ctx)
+    results = {check.title: check for check in await run_checks(app_ctx)}
+    gateway = results["オンライン決済"]
+    assert not gateway.ok and "デモデータが読み込まれているため、テスト決済が有効です" in gateway.detail
+
+
+def test_doctor_names_what_an_upgrade_left_out_of_the_schema(tmp_path: Path) -> None:
+    assert doctor(tmp_path, "backup", str(tmp_path / "made.sqlite3")).returncode == 0  # creates the database
+    with sqlite3.connect(tmp_path / "data" / "tsudoi.sqlite3") as conn:
+        conn.execute("DROP INDEX articles_window")
+    result = doctor(tmp_path)
+    assert result.returncode == 1
+    assert "[要対応] データベースの構造: インデックス articles_window がありません。" in result.stdout

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from tests.digest_helpers import add_article
 from tests.helpers import csrf_token, login, make_member
 
 HOSTILE_TEXT = st.one_of(
@@ -35,6 +36,7 @@ HOSTILE_TEXT = st.one_of(
             "../../etc/passwd",
             "%00",
             "9" * 40,
+            "99999999999999999999",
             "-1",
             "1e309",
             "NaN",
@@ -74,11 +76,21 @@ async def member_client(
     app: Litestar, app_ctx: Any, client: AsyncTestClient[Litestar]
 ) -> AsyncTestClient[Litestar]:
     await make_member(app_ctx, "005005")
+    # Something to search: SQLite only evaluates an FTS5 MATCH (and fails on a NUL) when rows exist.
+    await add_article(app_ctx, "検索のための記事", app_ctx.clock.now())
     await login(client, "005005")
     return client
 
 
-@pytest.mark.parametrize("path_value", ["1", "999999", "abc", "%2e%2e", "0"])
+# Odd shapes a scanner sends (issue 14): huge integers (OverflowError in SQLite), non-ASCII, control
+# characters, NUL, an empty segment and a 10,000-character one.
+ODD_TEXT = ["é", "\x00", "ab\x00", "abc\x00d", "\x07\x1b[31m", "\u202eevil", "日本語😀", "\r\nX-Injected: 1"]
+HUGE_INTEGERS = ["99999999999999999999", "-99999999999999999999", "9223372036854775808"]
+PATH_VALUES = ["1", "999999", "abc", "%2e%2e", "0", "", "x" * 10_000, "%00", "%C3%A9", "%0A", *HUGE_INTEGERS]
+CSRF_EXEMPT_PATHS = re.compile(r"^/(payments/notify|payments/return$|unsubscribe)")
+
+
+@pytest.mark.parametrize("path_value", PATH_VALUES, ids=lambda value: repr(value[:20]))
 async def test_every_route_survives_odd_path_values(
     app: Litestar, member_client: Any, path_value: str
 ) -> None:
@@ -151,3 +163,121 @@ async def test_random_form_values_never_cause_a_server_error(
         # A login attempt in the loop may end the session; log in again so every route is reached logged in.
         if path == "/logout" or response.headers.get("location", "").startswith("/login"):
             await login(member_client, "005005")
+
+
+async def test_huge_integer_ids_are_not_found(member_client: Any) -> None:
+    for url in (
+        "/articles/99999999999999999999",
+        "/payments/99999999999999999999/receipt.pdf",
+        "/conditions/99999999999999999999/edit",
+    ):
+        response = await member_client.get(url)
+        assert response.status_code == 404, url
+
+
+async def test_odd_characters_in_every_field_of_every_route_never_cause_a_server_error(
+    app: Litestar, member_client: Any
+) -> None:
+    token = await csrf_token(member_client)
+    failures = []
+    for value in ODD_TEXT + HUGE_INTEGERS:
+        fields = dict.fromkeys(FIELD_NAMES, value)
+        for method, path in routes(app):
+            url = fill_path(path, "1")
+            if method == "GET":
+                response = await member_client.get(url, params=fields)
+            else:
+                response = await member_client.request(method, url, data={**fields, "_csrf_token": token})
+            if response.status_code >= 500:
+                failures.append(f"{method} {path} with {value!r} → {response.status_code}")
+            if path == "/logout" or response.headers.get("location", "").startswith("/login"):
+                await login(member_client, "005005")
+    assert not failures, failures
+
+
+async def test_search_words_with_control_characters_are_cleaned(member_client: Any) -> None:
+    for query in ("ab\x00", "abc\x00d", "\x00\x00\x00", "a\x1fb\x7fc", '"\x00"*'):
+        response = await member_client.get("/articles", params={"q": query})
+        assert response.status_code == 200, query
+
+
+ODD_TOKENS = ["é" * 128, "\x00" * 128, "é", "\x00", "\x01\x1f", "日本語", "😀", "a" * 10_000, ""]
+
+
+async def test_odd_csrf_tokens_get_the_stale_form_page_on_every_post(
+    app: Litestar, member_client: Any
+) -> None:
+    """In the form field, the header and the cookie: never a 500 (compare_digest raises on non-ASCII)."""
+    good = await csrf_token(member_client)
+    failures = []
+    for method, path in routes(app):
+        if method == "GET":
+            continue
+        url = fill_path(path, "1")
+        for odd in ODD_TOKENS:
+            raw = odd.encode("utf-8")
+            attempts = [
+                {"data": {"_csrf_token": odd, "member_id": "1"}},
+                {"data": {"member_id": "1"}, "headers": {"x-csrftoken": raw}},
+                {"data": {"_csrf_token": good}, "headers": {"cookie": b"tsudoi_csrf=" + raw}},
+            ]
+            for attempt in attempts:
+                response = await member_client.request(method, url, **attempt)
+                exempt = CSRF_EXEMPT_PATHS.search(path)
+                if response.status_code >= 500 or (not exempt and response.status_code != 403):
+                    failures.append(f"{method} {path} {list(attempt)} {odd[:10]!r} → {response.status_code}")
+    assert not failures, failures[:20]
+
+
+async def test_the_stale_form_page_explains_an_odd_token(member_client: Any) -> None:
+    response = await member_client.post("/login", data={"_csrf_token": "é" * 128, "member_id": "001001"})
+    assert response.status_code == 403
+    assert 'value="001001"' in response.text  # the fields are kept to send again
+
+
+async def test_odd_cookies_on_every_page_never_cause_a_server_error(
+    app: Litestar, member_client: Any
+) -> None:
+    failures = []
+    for cookie in (
+        b"tsudoi_session=\xe9\x01; tsudoi_csrf=\xe9",
+        b"tsudoi_session=" + b"\xff" * 300,
+        b"\x00=\x00",
+    ):
+        for method, path in routes(app):
+            if method != "GET":
+                continue
+            response = await member_client.get(fill_path(path, "1"), headers={"cookie": cookie})
+            if response.status_code >= 500:
+                failures.append(f"GET {path} with cookie {cookie[:20]!r} → {response.status_code}")
+    assert not failures, failures
+
+
+async def test_head_is_answered_wherever_get_is(app: Litestar, member_client: Any) -> None:
+    """Uptime monitors send HEAD: the same status and headers as GET, and no body."""
+    mismatches = []
+    for method, path in routes(app):
+        if method != "GET":
+            continue
+        url = fill_path(path, "1")
+        got = await member_client.get(url)
+        head = await member_client.head(url)
+        if head.status_code != got.status_code or head.content:
+            mismatches.append(
+                f"HEAD {url} → {head.status_code} ({len(head.content)} bytes), GET → {got.status_code}"
+            )
+    assert not mismatches, mismatches
+    for url in ("/login", "/health", "/"):
+        response = await member_client.head(url)
+        assert response.status_code != 405 and response.content == b"", url
+
+
+async def test_an_odd_csrf_cookie_is_replaced_by_the_next_page(client: Any) -> None:
+    """Not stuck with a broken cookie: the login page sets a fresh token and the login goes through."""
+    for odd in (b"\xe9\xe9", b"0" * 128, b"x"):
+        page = await client.get("/login", headers={"cookie": b"tsudoi_csrf=" + odd})
+        assert page.status_code == 200
+        fresh = page.cookies.get("tsudoi_csrf")
+        assert fresh and fresh.encode() != odd
+        hidden = re.search(r'name="_csrf_token" value="([0-9a-f]+)"', page.text)
+        assert hidden is not None and hidden.group(1) == fresh

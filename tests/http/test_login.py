@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import re
+import threading
+import time
+from collections.abc import Iterator
 from datetime import timedelta
 
+import httpx
+import pytest
+from litestar.testing import AsyncTestClient
+
+from app import create_app
 from db import audit
 from db import members as member_queries
 from services.auth import INVALID_LOGIN_MESSAGE, LOCKED_MESSAGE
@@ -12,13 +22,16 @@ from tests.helpers import (
     DEFAULT_PASSWORD,
     body_text,
     csrf_token,
+    free_port,
     login,
     login_admin,
     make_member,
     outbox,
     post_form,
+    test_settings,
     visible_text,
 )
+from tests.live_server import LiveServer
 
 
 async def test_login_page_has_the_contract_fields(client):
@@ -91,7 +104,7 @@ async def test_fifth_wrong_password_locks_the_account_and_mails_the_member(clien
     mails = outbox(settings)
     assert len(mails) == 1
     assert mails[0]["To"] == "hanako@example.jp"
-    assert "ロック" in mails[0]["Subject"]
+    assert "マイページに一時的にログインできなくなっています" in mails[0]["Subject"]
     assert "/password/forgot" in body_text(mails[0])
     assert len(await audit.events(app_ctx.db, "account.locked")) == 1
 
@@ -126,8 +139,8 @@ async def test_success_resets_the_failure_count(client, app_ctx):
     for _ in range(4):
         response = await login(client, "001001", "Wrong2026x")
     assert LOCKED_MESSAGE not in response.text
-    member = await member_queries.get_by_number(app_ctx.db, "001001")
-    assert member["failed_logins"] == 4
+    attempts = await app_ctx.db.fetchval("SELECT attempts FROM login_failures WHERE login_id = '001001'")
+    assert attempts == 4
 
 
 async def test_missing_csrf_token_reshows_the_form_with_fields_kept(client, app_ctx):
@@ -292,3 +305,149 @@ async def test_pages_carry_security_headers(client):
     assert "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp
     assert response.headers["x-content-type-options"] == "nosniff"
     assert response.headers["referrer-policy"]
+
+
+# ---------------------------------------------------------------- lockout under parallel tries (issue 14)
+
+
+def count_hashes(app_ctx) -> list[int]:
+    """Wrap the app's own argon2 verify so the test sees how many passwords were really checked."""
+    calls: list[int] = []
+    verify = app_ctx.hasher.verify_sync
+
+    def counting(password_hash: str, password: str) -> bool:
+        calls.append(1)
+        return verify(password_hash, password)
+
+    app_ctx.hasher.verify_sync = counting
+    return calls
+
+
+@pytest.fixture
+def live(tmp_path, clock) -> Iterator[LiveServer]:
+    """The app on a real port: Litestar's test client runs one request at a time, uvicorn runs them in
+    parallel. The per-address throttle is out of the way, to see the per-ID lock alone."""
+    port = free_port()
+    settings = test_settings(tmp_path, base_url=f"http://127.0.0.1:{port}", login_ip_failures=10_000)
+    server = LiveServer(settings, port, clock)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+async def login_form(client: httpx.AsyncClient, password: str, number: str = "001001") -> dict[str, str]:
+    if "tsudoi_csrf" not in client.cookies:
+        await client.get("/login")
+    return {"_csrf_token": client.cookies["tsudoi_csrf"], "member_id": number, "password": password}
+
+
+async def test_sixty_parallel_logins_check_five_passwords_and_never_log_in(live, clock):
+    live.run(lambda ctx: make_member(ctx, "001001", email="hanako@example.jp"))
+    hashes = count_hashes(live.ctx)
+    async with httpx.AsyncClient(base_url=live.url, timeout=60) as client:
+        forms = [await login_form(client, f"Wrong2026{i:02d}") for i in range(59)]
+        forms.append(await login_form(client, DEFAULT_PASSWORD))
+
+        started = time.perf_counter()
+        responses = await asyncio.gather(*(client.post("/login", data=form) for form in forms))
+        elapsed = time.perf_counter() - started
+
+        assert [r.status_code for r in responses] == [422] * 60, [r.status_code for r in responses]
+        assert len(hashes) == 5
+        # The 55 tries past the limit are refused unchecked; checked ones say locked once the lock is set.
+        assert sum(LOCKED_MESSAGE in r.text for r in responses) >= 55
+        assert all(LOCKED_MESSAGE in r.text or INVALID_LOGIN_MESSAGE in r.text for r in responses)
+        assert "tsudoi_session" not in client.cookies
+        print(f"\n60 parallel logins: {len(hashes)} passwords hashed, burst took {elapsed * 1000:.0f} ms")
+
+        assert live.run(lambda ctx: audit.events(ctx.db, "login.ok")) == []
+        assert len(live.run(lambda ctx: audit.events(ctx.db, "account.locked"))) == 1
+        assert [str(m["To"]) for m in outbox(live.settings)] == ["hanako@example.jp"]
+        member = live.run(lambda ctx: member_queries.get_by_number(ctx.db, "001001"))
+        assert member["locked_until"] is not None  # the admin's list shows the lock
+
+        # Still locked for the right password afterwards, with no further hash; open after the lock period.
+        again = await client.post("/login", data=await login_form(client, DEFAULT_PASSWORD))
+        assert LOCKED_MESSAGE in again.text and len(hashes) == 5
+        clock.advance(timedelta(hours=2, seconds=1))
+        opened = await client.post("/login", data=await login_form(client, DEFAULT_PASSWORD))
+        assert opened.status_code == 303
+
+
+async def test_right_password_checked_while_a_lock_is_set_is_refused(live):
+    live.run(lambda ctx: make_member(ctx, "001001"))
+    async with httpx.AsyncClient(base_url=live.url, timeout=60) as client:
+        for _ in range(4):
+            await client.post("/login", data=await login_form(client, "Wrong2026x"))
+        # Hold the fifth try (the right password) inside its hash until a sixth try has come and gone.
+        gate = threading.Event()
+        verify = live.ctx.hasher.verify_sync
+
+        def held(password_hash: str, password: str) -> bool:
+            gate.wait(10)
+            return verify(password_hash, password)
+
+        live.ctx.hasher.verify_sync = held  # type: ignore[method-assign]
+        right_try = asyncio.create_task(
+            client.post("/login", data=await login_form(client, DEFAULT_PASSWORD))
+        )
+        query = "SELECT attempts FROM login_failures WHERE login_id = '001001'"
+        while await live.arun(lambda ctx: ctx.db.fetchval(query)) != 5:
+            await asyncio.sleep(0.01)  # until the fifth try is counted and hashing
+        wrong = await client.post("/login", data=await login_form(client, "Wrong2026y"))
+        gate.set()
+        right = await right_try
+        assert wrong.status_code == 422 and LOCKED_MESSAGE in wrong.text
+        assert right.status_code == 422 and LOCKED_MESSAGE in right.text
+        assert live.run(lambda ctx: audit.events(ctx.db, "login.ok")) == []
+
+
+def same_shape(html: str, typed_id: str) -> str:
+    """The page with what legitimately differs taken out: the ID typed back into the field, CSRF tokens."""
+    return re.sub(r"[0-9a-f]{64,}", "TOKEN", html.replace(f'value="{typed_id}"', 'value="ID"'))
+
+
+async def test_unknown_and_known_ids_get_byte_identical_pages_through_the_lock(settings, clock, app_ctx):
+    await make_member(app_ctx, "001001")
+    pages: dict[str, list[tuple[int, str]]] = {}
+    for number in ("001001", "009999"):
+        app = create_app(settings, clock)  # the same database; a fresh client, so cookies match too
+        async with AsyncTestClient(app=app, base_url="http://testserver.local") as other:
+            token = await csrf_token(other)
+            pages[number] = []
+            for _ in range(7):
+                response = await other.post(
+                    "/login",
+                    data={"_csrf_token": token, "member_id": number, "password": "Wrong2026x"},
+                    follow_redirects=False,
+                )
+                pages[number].append((response.status_code, same_shape(response.text, number)))
+    known, unknown = pages["001001"], pages["009999"]
+    assert [status for status, _ in known] == [422] * 7
+    assert (
+        INVALID_LOGIN_MESSAGE in known[3][1]
+        and LOCKED_MESSAGE in known[4][1]
+        and LOCKED_MESSAGE in known[6][1]
+    )
+    for step, (mine, theirs) in enumerate(zip(known, unknown, strict=True)):
+        assert mine == theirs, f"try {step + 1} differs between a known and an unknown member number"
+
+
+async def test_many_failures_from_one_address_get_a_429_with_a_clear_message(settings, clock):
+    app = create_app(settings.with_(login_ip_failures=3, login_ip_window_minutes=10), clock)
+    async with AsyncTestClient(app=app, base_url="http://testserver.local") as client:
+        app_ctx = app.state.ctx
+        await make_member(app_ctx, "001001")
+        assert (await login(client, "001001")).status_code == 303  # a success does not count
+        await post_form(client, "/logout", {})
+        for number in ("001002", "001003", "001004"):
+            assert (await login(client, number, "Wrong2026x")).status_code == 422
+        refused = await login(client, "001001")
+        assert refused.status_code == 429
+        text = visible_text(refused.text)
+        assert "このネットワークからのログインの失敗が続いたため" in text and "10分ほど" in text
+        assert 'name="member_id"' in refused.text  # the form is still there to try again later
+        clock.advance(timedelta(minutes=10, seconds=1))
+        assert (await login(client, "001001")).status_code == 303

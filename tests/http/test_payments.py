@@ -16,7 +16,7 @@ from services.payment_config import gateway_state, get_gateway
 from services.payments import states
 from services.payments.sandbox import SIGNATURE_HEADER, SandboxGateway
 from services.payments.signing import signature_header
-from tests.helpers import body_text, login, make_member, outbox, post_form, visible_text
+from tests.helpers import TOKYO, body_text, ja_date, login, make_member, outbox, post_form, visible_text
 from tests.payments_support import (
     attempts,
     check_profile,
@@ -208,7 +208,7 @@ async def test_card_payment_on_the_sandbox_end_to_end(client, app_ctx, settings)
     fee = await fee_row(app_ctx, fee_id)
     assert fee["status"] == "paid" and fee["paid_method"] == "card" and fee["paid_at"]
     history = visible_text((await client.get("/payments")).text)
-    assert "お支払い済み" in history and "2026年11月23日" in history and "領収書（PDF）" in history
+    assert "お支払い済み" in history and ja_date(app_ctx.clock.now()) in history and "領収書（PDF）" in history
     sent = mails(settings, "会費のお支払いが完了しました")
     assert len(sent) == 1
     body = body_text(sent[0])
@@ -252,7 +252,7 @@ async def test_konbini_payment_on_the_sandbox_with_number_mail_then_paid_mail(cl
     for expected in (
         attempt["konbini_store"],
         attempt["konbini_number"],
-        "お支払い期限：2026年11月26日",
+        f"お支払い期限：{ja_date(app_ctx.clock.now() + timedelta(days=3))}",
         "レジ",
     ):
         assert expected in body, expected
@@ -446,17 +446,18 @@ async def test_receipt_pdf_has_the_receipt_fields_and_the_second_download_says_r
     response = await client.get(f"/payments/{fee_id}/receipt.pdf")
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/pdf"
-    assert "receipt-R2026-000001.pdf" in response.headers["content-disposition"]
+    year = app_ctx.clock.now().astimezone(TOKYO).year  # receipts are numbered per year of issue
+    assert f"receipt-R{year}-000001.pdf" in response.headers["content-disposition"]
     text = pdf_text(response.content)
     for expected in (
         "領収書",
-        "R2026-000001",
-        "発行日2026年11月23日",
+        f"R{year}-000001",
+        f"発行日{ja_date(app_ctx.clock.now())}",
         "山田花子",
         "￥10,000-",
         "但し2026年度年会費として",
         "お支払い方法：クレジットカード",
-        "お支払い日：2026年11月23日",
+        f"お支払い日：{ja_date(app_ctx.clock.now())}",
         "一般社団法人日本つどい学会",
         "東京都千代田区千代田1-1",
     ):
@@ -464,7 +465,7 @@ async def test_receipt_pdf_has_the_receipt_fields_and_the_second_download_says_r
     assert "再発行" not in text and "登録番号" not in text
     again = await client.get(f"/payments/{fee_id}/receipt.pdf")
     again_text = pdf_text(again.content)
-    assert "再発行" in again_text and "R2026-000001" in again_text
+    assert "再発行" in again_text and f"R{year}-000001" in again_text
     history = visible_text((await client.get("/payments")).text)
     assert "※再発行" in history
 
@@ -547,7 +548,8 @@ async def test_receipt_numbers_count_up_and_unpaid_fees_have_none(client, app_ct
     await login(client, "003003")
     response = await client.get(f"/payments/{other_fee}/receipt.pdf")
     text = pdf_text(response.content)
-    assert "R2026-000002" in text and "お支払い方法：銀行振込" in text
+    year = app_ctx.clock.now().astimezone(TOKYO).year
+    assert f"R{year}-000002" in text and "お支払い方法：銀行振込" in text
 
 
 async def test_receipt_renders_to_an_image(client, app_ctx):

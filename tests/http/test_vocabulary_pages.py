@@ -104,7 +104,7 @@ async def test_one_name_for_the_plan_and_one_way_to_leave(client: Any, app_ctx: 
 
 async def test_the_migration_renames_only_the_untouched_default(app_ctx: Any):
     assert await app_ctx.db.fetchval("SELECT name FROM tiers WHERE code = 'members'") == "有料会員"
-    sql = (MIGRATIONS_DIR / "0015_paid_tier_name.sql").read_text(encoding="utf-8")
+    sql = (MIGRATIONS_DIR / "0016_paid_tier_name.sql").read_text(encoding="utf-8")
     db = sqlite3.connect(":memory:")
     db.execute("CREATE TABLE tiers (code TEXT, name TEXT)")
     db.executemany("INSERT INTO tiers VALUES (?, ?)", [("members", "サポーター"), ("free", "無料プラン")])

@@ -127,7 +127,7 @@ def fake_ctx(gateway: str) -> SimpleNamespace:
     settings = Settings(payment_gateway=gateway, secret_key="k" * 40, base_url="https://portal.example.jp")
     return SimpleNamespace(
         settings=settings,
-        clock=SimpleNamespace(now=lambda: datetime.now(UTC)),
+        clock=SimpleNamespace(now=lambda: datetime(2026, 11, 23, 3, 0, tzinfo=UTC)),
         org=SimpleNamespace(org_name="会"),
     )
 

@@ -26,7 +26,8 @@ LANDED = {
     "0012_repair_schema.sql": "186911e5fcddcf529ca4714d4f95df4f583372709bdada4df6f67211d0a0c0c9",
     "0013_receipt_snapshot.sql": "73b70b7de899e2839948b75cfddc4ebb406cf0149d098d47c3001851d3cc14f3",
     "0014_payment_link_expiry.sql": "4032f22423a94f73da3564b7a788817c5d5cd3a148a2864608dab9c812e3d4aa",
-    "0015_paid_tier_name.sql": "0c511b522d4ace23b2dcaf1548f38bf97b998a55a919d242ffa885ad2b1ca9f6",
+    "0015_login_failures.sql": "d18ef7b6c38110e7614bbfcf702e56a9882971662ab97d7466bf17ee040c143e",
+    "0016_paid_tier_name.sql": "0c511b522d4ace23b2dcaf1548f38bf97b998a55a919d242ffa885ad2b1ca9f6",
 }
 
 

@@ -108,8 +108,21 @@ async def test_cleanup_removes_expired_sessions_old_rate_limit_rows_and_used_tok
         "INSERT INTO used_tokens (token_id, purpose, used_at) VALUES ('t1', 'x', ?), ('t2', 'x', ?)",
         (to_db(now - timedelta(days=31)), to_db(now)),
     )
-    assert await run_cleanup_job(app_ctx) == {"sessions": 1, "rate_limit_events": 1, "used_tokens": 1}
+    week_ago = to_db(now - timedelta(days=8))
+    await app_ctx.db.execute(  # a forgotten streak goes; a recent one and a running lock stay
+        "INSERT INTO login_failures (login_id, attempts, locked_until, updated_at) VALUES "
+        "('stale', 2, NULL, ?), ('recent', 2, NULL, ?), ('locked', 5, ?, ?)",
+        (week_ago, to_db(now), to_db(now + timedelta(days=1)), week_ago),
+    )
+    assert await run_cleanup_job(app_ctx) == {
+        "sessions": 1,
+        "rate_limit_events": 1,
+        "used_tokens": 1,
+        "login_failures": 1,
+    }
     assert await app_ctx.db.fetchval("SELECT group_concat(token_hash) FROM sessions") == "live"
+    kept = await app_ctx.db.fetchall("SELECT login_id FROM login_failures ORDER BY login_id")
+    assert [row[0] for row in kept] == ["locked", "recent"]
 
 
 async def test_the_app_starts_and_stops_the_scheduler_when_it_is_on(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
+import pytest
+
 from services.settings import get_settings
 
 
@@ -43,6 +45,16 @@ def test_environment_overrides(tmp_path):
     assert settings.https
     assert settings.secret_key == "k" * 40
     assert settings.payment_gateway == "stripe"
+
+
+def test_login_throttle_settings_are_read_and_checked(tmp_path):
+    base = {"TSUDOI_DATABASE": str(tmp_path / "x.sqlite3"), "TSUDOI_SECRET_KEY": "k" * 40}
+    defaults = get_settings(base)
+    assert (defaults.login_ip_failures, defaults.login_ip_window_minutes) == (30, 10)
+    changed = get_settings({**base, "TSUDOI_LOGIN_IP_FAILURES": "50", "TSUDOI_LOGIN_IP_WINDOW_MINUTES": "15"})
+    assert (changed.login_ip_failures, changed.login_ip_window_minutes) == (50, 15)
+    with pytest.raises(ValueError, match="TSUDOI_LOGIN_IP_FAILURES"):
+        get_settings({**base, "TSUDOI_LOGIN_IP_FAILURES": "0"})
 
 
 def test_readme_documents_every_setting():
