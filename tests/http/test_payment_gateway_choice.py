@@ -19,8 +19,7 @@ from services.payment_config import gateway_state, sandbox_secret
 from services.payments import CheckoutRequest
 from services.payments.sandbox import make_session_token
 from services.settings import get_settings
-from tests.conftest import DEFAULT_NOW
-from tests.helpers import login, post_form, test_settings, visible_text
+from tests.helpers import login, post_form, test_now, test_settings, visible_text
 from tests.http.test_cli import run_cli
 from tests.payments_support import (
     attempts,
@@ -156,7 +155,7 @@ async def test_demo_loaded_by_the_cli_while_the_app_runs_turns_the_sandbox_on(cl
 async def test_a_gateway_without_its_credentials_is_not_set_up_and_never_a_500(tmp_path, monkeypatch):
     for name in ("TSUDOI_GMO_SHOP_ID", "TSUDOI_GMO_SHOP_PASS"):
         monkeypatch.delenv(name, raising=False)
-    app = create_app(test_settings(tmp_path, payment_gateway="gmo"), FrozenClock(DEFAULT_NOW))
+    app = create_app(test_settings(tmp_path, payment_gateway="gmo"), FrozenClock(test_now()))
     async with AsyncTestClient(app=app, base_url="http://testserver.local") as client:
         app_ctx = app.state.ctx
         await org_with_contact(app_ctx)
