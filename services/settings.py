@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -39,7 +39,6 @@ class Settings:
     replica_url: str = ""  # TSUDOI_REPLICA_URL: s3://bucket/path, sftp://user@host/path, file:///path
     replica_max_lag: int = 300  # TSUDOI_REPLICA_MAX_LAG: seconds since the last sync before the card is red
     replica_sync_interval: int = 1  # TSUDOI_REPLICA_SYNC_INTERVAL: seconds between Litestream's uploads
-    extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def data_dir(self) -> Path:
