@@ -31,7 +31,6 @@ ENV_VARS: Final = (
     "TSUDOI_PAYMENT_TIMEOUT",
 )
 DEFAULT_TIMEOUT: Final = 10.0
-_GATEWAY_KEY: Final = "payment_gateway"
 
 NOT_CONFIGURED_MESSAGE: Final = "オンラインでのお支払いの設定が完了していないため、現在お支払い手続きができません。事務局までお問い合わせください。"
 
@@ -144,13 +143,11 @@ def get_gateway(ctx: AppContext) -> PaymentGateway:
     as last read; request handlers call `active_gateway`, which reads it first.
     """
     name = configured_gateway_name(ctx)
-    gateway = ctx.extras.get(_GATEWAY_KEY)
-    if isinstance(gateway, PaymentGateway) and gateway.name == name:
-        return gateway
+    if ctx.gateway is not None and ctx.gateway.name == name:
+        return ctx.gateway
     name, config = gateway_config(ctx, name=name)
-    gateway = make_gateway(name, **config)
-    ctx.extras[_GATEWAY_KEY] = gateway
-    return gateway
+    ctx.gateway = make_gateway(name, **config)
+    return ctx.gateway
 
 
 async def active_gateway(ctx: AppContext) -> PaymentGateway:

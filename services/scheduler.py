@@ -218,24 +218,20 @@ class Scheduler:
             await asyncio.gather(*pending, return_exceptions=True)
 
 
-SCHEDULER_KEY = "scheduler"
-
-
 def current_scheduler(app: AppContext) -> Scheduler | None:
-    scheduler = app.extras.get(SCHEDULER_KEY)
-    return scheduler if isinstance(scheduler, Scheduler) else None
+    return app.scheduler
 
 
 async def start_scheduler(app: AppContext) -> Scheduler:
     scheduler = Scheduler(app)
-    app.extras[SCHEDULER_KEY] = scheduler
+    app.scheduler = scheduler
     scheduler.start()
     return scheduler
 
 
 async def stop_scheduler(app: AppContext) -> None:
-    scheduler = app.extras.pop(SCHEDULER_KEY, None)
-    if isinstance(scheduler, Scheduler):
+    scheduler, app.scheduler = app.scheduler, None
+    if scheduler is not None:
         await scheduler.stop()
 
 
