@@ -654,7 +654,7 @@ async def receipt_pdf(ctx: AppContext, member: sqlite3.Row, fee: sqlite3.Row) ->
         reissue=int(receipt["issue_count"]) > 1,
         test_payment=bool(receipt["test_payment"]),
     )
-    pdf = await render_receipt_pdf_async(data)
+    pdf = await render_receipt_pdf_async(data, font=ctx.settings.pdf_font)
     await audit.record(
         ctx.db,
         "payment.receipt_downloaded",
