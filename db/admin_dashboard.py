@@ -1,31 +1,12 @@
-"""What the admin dashboard shows: what needs attention. Tables of later features (fees, inquiries,
-digests) are read only when they exist, so the console works whichever features are installed."""
+"""What the admin dashboard shows: what needs attention."""
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from db.database import Database
 from services.clock import to_db
-
-
-@dataclass(frozen=True)
-class AttentionItem:
-    """One tile on the dashboard: a count with a link to the screen that deals with it."""
-
-    label: str
-    count: int
-    url: str
-    alert: bool = False
-    note: str = ""
-
-
-# Other features may append a coroutine that returns their own tiles (one or two queries each).
-DashboardHook = Callable[[Database, datetime], Awaitable[list[AttentionItem]]]
-DASHBOARD_HOOKS: list[DashboardHook] = []
 
 
 async def summary(db: Database, *, now: datetime) -> sqlite3.Row:
@@ -41,11 +22,6 @@ async def summary(db: Database, *, now: datetime) -> sqlite3.Row:
     )
     assert row is not None
     return row
-
-
-async def tables(db: Database) -> set[str]:
-    rows = await db.fetchall("SELECT name FROM sqlite_master WHERE type = 'table'")
-    return {str(row[0]) for row in rows}
 
 
 async def locked_members(db: Database, *, now: datetime) -> list[sqlite3.Row]:
@@ -68,24 +44,20 @@ async def last_backup(db: Database) -> sqlite3.Row | None:
     return await db.fetchone("SELECT * FROM backups WHERE status = 'ok' ORDER BY id DESC LIMIT 1")
 
 
-async def unpaid_fees(db: Database, present: set[str]) -> sqlite3.Row | None:
-    if "fees" not in present:
-        return None
-    return await db.fetchone(
+async def unpaid_fees(db: Database) -> sqlite3.Row:
+    row = await db.fetchone(
         "SELECT count(*) AS count, coalesce(sum(amount), 0) AS amount FROM fees "
         "WHERE status IN ('unpaid', 'awaiting_konbini')"
     )
+    assert row is not None
+    return row
 
 
-async def new_inquiries(db: Database, present: set[str]) -> int | None:
-    if "inquiries" not in present:
-        return None
+async def new_inquiries(db: Database) -> int:
     return int(await db.fetchval("SELECT count(*) FROM inquiries WHERE status = 'new'"))
 
 
-async def digest_runs(db: Database, present: set[str], limit: int = 4) -> list[sqlite3.Row] | None:
-    if "digest_runs" not in present:
-        return None
+async def digest_runs(db: Database, limit: int = 4) -> list[sqlite3.Row]:
     return await db.fetchall(
         "SELECT kind, window_key, status, created_at, finished_at FROM digest_runs ORDER BY id DESC LIMIT ?",
         (limit,),

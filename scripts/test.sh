@@ -15,6 +15,6 @@ echo "== ruff"
 echo "== mypy"
 .venv/bin/mypy
 echo "== bandit"
-.venv/bin/bandit -q -c pyproject.toml -r app.py routes services db
+.venv/bin/bandit -q -c pyproject.toml -r app.py cli.py routes services db
 echo "== pytest"
 .venv/bin/pytest "$@"

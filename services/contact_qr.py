@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from services.context import AppContext
 from services.qr import make_qr_svg_async
 
-_CACHE_KEY = "contact_qr"
 QR_TITLE = "お問い合わせページのQRコード"
 
 
@@ -33,13 +32,12 @@ async def refresh_contact_qr(app: AppContext) -> ContactQr:
     svg = await make_qr_svg_async(url, title=QR_TITLE)
     digest = hashlib.sha256(svg.encode()).hexdigest()
     qr = ContactQr(url=url, svg=svg, etag=f'"{digest[:32]}"', version=digest[:12])
-    app.extras[_CACHE_KEY] = qr
+    app.contact_qr = qr
     return qr
 
 
 def cached_contact_qr(app: AppContext) -> ContactQr | None:
-    cached = app.extras.get(_CACHE_KEY)
-    return cached if isinstance(cached, ContactQr) else None
+    return app.contact_qr
 
 
 async def contact_qr(app: AppContext) -> ContactQr:

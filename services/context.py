@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 from jinja2 import Environment
 
@@ -19,6 +21,12 @@ from services.schema_check import schema_drift
 from services.settings import Settings
 from services.templates import make_environment
 
+if TYPE_CHECKING:  # these modules import this one
+    from services.contact_qr import ContactQr
+    from services.doctor import Check
+    from services.payments import PaymentGateway
+    from services.scheduler import Scheduler
+
 log = logging.getLogger("tsudoi.schema")
 
 
@@ -31,9 +39,21 @@ class AppContext:
     clock: Clock
     templates: Environment
     org: OrgSettings = field(default_factory=OrgSettings)
-    extras: dict[str, Any] = field(default_factory=dict)
     # The database holds the demo data (`litestar tsudoi demo`); services/payment_config.py re-reads it.
     demo_data: bool = False
+    # What the running app keeps in memory, each owned by one module.
+    scheduler: Scheduler | None = None  # services/scheduler.py, while the app serves with TSUDOI_SCHEDULER on
+    stopping: asyncio.Event = field(
+        default_factory=asyncio.Event
+    )  # set when the app stops (services/digests.py)
+    digest_run_locks: dict[int, asyncio.Lock] = field(default_factory=dict)  # services/digests.py, per run
+    gateway: PaymentGateway | None = None  # services/payment_config.py: the one gateway instance
+    payment_checkout_locks: dict[int, asyncio.Lock] = field(default_factory=dict)  # services/payment_flow.py
+    # services/payment_flow.py: False once the base URL proved unreachable from here (sandbox reports in-process)
+    sandbox_http: bool = True
+    contact_qr: ContactQr | None = None  # services/contact_qr.py: the contact page's code, made once
+    setup_token: str | None = None  # services/setup.py: the first-start token, until the first admin exists
+    smtp_probe: tuple[str, datetime, Check] | None = None  # services/doctor.py: SMTP URL, when, result
 
     async def reload_org(self) -> OrgSettings:
         values = await app_settings.get_all(self.db)

@@ -590,13 +590,8 @@ def compose_digest(
 # ------------------------------------------------------------------------------------- building
 
 
-def _locks(app: AppContext) -> dict[int, asyncio.Lock]:
-    locks: dict[int, asyncio.Lock] = app.extras.setdefault("digest_run_locks", {})
-    return locks
-
-
 def _run_lock(app: AppContext, run_id: int) -> asyncio.Lock:
-    return _locks(app).setdefault(run_id, asyncio.Lock())
+    return app.digest_run_locks.setdefault(run_id, asyncio.Lock())
 
 
 def _bounds(run: sqlite3.Row) -> tuple[datetime, datetime]:
@@ -634,18 +629,13 @@ class SendReport:
     flagged: list[int] = field(default_factory=list)
 
 
-STOPPING_KEY = "digest_stopping"
-
-
 def stopping(app: AppContext) -> bool:
     """Set by the scheduler when the app stops: senders finish the message in hand and take no more."""
-    event = app.extras.get(STOPPING_KEY)
-    return isinstance(event, asyncio.Event) and event.is_set()
+    return app.stopping.is_set()
 
 
 def request_stop(app: AppContext) -> None:
-    event = app.extras.setdefault(STOPPING_KEY, asyncio.Event())
-    event.set()
+    app.stopping.set()
 
 
 class Pacer:

@@ -26,7 +26,6 @@ log = logging.getLogger("tsudoi.doctor")
 
 SMTP_PROBE_TIMEOUT = 5.0
 SMTP_PROBE_CACHE = timedelta(minutes=5)
-_SMTP_PROBE_KEY = "doctor_smtp_probe"
 BACKUP_MAX_AGE = timedelta(hours=36)
 MIN_FREE_BYTES = 1024**3  # 1 GiB: a few nightly backups of a small organization's database, and room to grow
 LOCAL_HOSTS = {"localhost", "localhost.localdomain", "localdomain", "local"}
@@ -69,10 +68,9 @@ async def check_smtp(app: AppContext) -> Check:
         )
     # The dashboard asks on every visit: one probe per few minutes is enough and keeps the page fast.
     now = app.clock.now()
-    cached = app.extras.get(_SMTP_PROBE_KEY)
-    if isinstance(cached, tuple) and cached[0] == url and now - cached[1] < SMTP_PROBE_CACHE:
-        result: Check = cached[2]
-        return result
+    cached = app.smtp_probe
+    if cached is not None and cached[0] == url and now - cached[1] < SMTP_PROBE_CACHE:
+        return cached[2]
     transport = SmtpTransport(url, timeout=SMTP_PROBE_TIMEOUT)
     try:
         answer = await transport.probe()
@@ -84,7 +82,7 @@ async def check_smtp(app: AppContext) -> Check:
         )
     else:
         result = Check(title, True, answer)
-    app.extras[_SMTP_PROBE_KEY] = (url, now, result)
+    app.smtp_probe = (url, now, result)
     return result
 
 

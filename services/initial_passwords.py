@@ -12,7 +12,7 @@ from db import audit
 from db import initial_letters as letter_queries
 from services import password_flow
 from services.context import AppContext
-from services.letters import LetterData, render_initial_password_letters
+from services.letters import LetterData, render_initial_password_letters_async
 from services.password_flow import initial_password_length, policy_from_org
 from services.password_policy import generate_initial_password
 from services.perks import org_today
@@ -105,7 +105,7 @@ async def make_letters(app: AppContext, member_ids: Sequence[int], *, actor_id: 
                 issued_on=today,
             )
         )
-    pdf = await anyio.to_thread.run_sync(render_initial_password_letters, letters)
+    pdf = await render_initial_password_letters_async(letters, font=app.settings.pdf_font)
     claims = [(int(row["member_id"]), str(row["password_sealed"])) for row in rows]
     if not await letter_queries.mark_made_or_false(
         app.db, claims, now=app.clock.now(), actor_id=actor_id, ip=ip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -243,8 +244,8 @@ def _page(pdf: FPDF, letter: LetterData) -> None:
     )
 
 
-def render_initial_password_letters(letters: Sequence[LetterData]) -> bytes:
-    """Render the letters as one A4 PDF, one page per member, in the given order."""
+def render_initial_password_letters(letters: Sequence[LetterData], *, font: str = "") -> bytes:
+    """Render the letters as one A4 PDF, one page per member, in the given order (`font`: Settings.pdf_font)."""
     if not letters:
         raise ValueError("印刷する会員が選ばれていません。会員を1人以上選んでください。")
     for letter in letters:
@@ -254,13 +255,15 @@ def render_initial_password_letters(letters: Sequence[LetterData]) -> bytes:
     pdf.set_auto_page_break(False)
     pdf.set_title("初期パスワードのお知らせ")
     pdf.set_creator("Tsudoi")
-    family = add_japanese_font(pdf)
+    family = add_japanese_font(pdf, font=font)
     pdf.set_font(family, size=10)
     for letter in letters:
         _page(pdf, letter)
     return bytes(pdf.output())
 
 
-async def render_initial_password_letters_async(letters: Sequence[LetterData]) -> bytes:
+async def render_initial_password_letters_async(letters: Sequence[LetterData], *, font: str = "") -> bytes:
     """`render_initial_password_letters` in a worker thread, off the event loop."""
-    return await anyio.to_thread.run_sync(render_initial_password_letters, letters)
+    return await anyio.to_thread.run_sync(
+        functools.partial(render_initial_password_letters, letters, font=font)
+    )

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -19,19 +17,6 @@ from services.context import AppContext
 from services.payments import GATEWAY_NAMES, PaymentGateway, make_gateway
 from services.payments.gmo import PRODUCTION_API_BASE, TEST_API_BASE
 from services.payments.stripe import DEFAULT_API_BASE as STRIPE_API_BASE
-
-# Environment variables read here (the README lists them).
-ENV_VARS: Final = (
-    "TSUDOI_GMO_SHOP_ID",
-    "TSUDOI_GMO_SHOP_PASS",
-    "TSUDOI_GMO_API_BASE",
-    "TSUDOI_STRIPE_SECRET_KEY",
-    "TSUDOI_STRIPE_WEBHOOK_SECRET",
-    "TSUDOI_STRIPE_API_BASE",
-    "TSUDOI_PAYMENT_TIMEOUT",
-)
-DEFAULT_TIMEOUT: Final = 10.0
-_GATEWAY_KEY: Final = "payment_gateway"
 
 NOT_CONFIGURED_MESSAGE: Final = "オンラインでのお支払いの設定が完了していないため、現在お支払い手続きができません。事務局までお問い合わせください。"
 
@@ -50,23 +35,14 @@ def sandbox_secret(secret_key: str) -> str:
     return hmac.new(secret_key.encode("utf-8"), b"tsudoi-sandbox-gateway", hashlib.sha256).hexdigest()
 
 
-def _timeout(env: Mapping[str, str]) -> float:
-    try:
-        value = float(env.get("TSUDOI_PAYMENT_TIMEOUT") or DEFAULT_TIMEOUT)
-    except ValueError:
-        return DEFAULT_TIMEOUT
-    return value if 0 < value <= 120 else DEFAULT_TIMEOUT
-
-
-def gateway_config(
-    ctx: AppContext, environ: Mapping[str, str] | None = None, *, name: str | None = None
-) -> tuple[str, dict[str, Any]]:
-    """The gateway name and its constructor arguments; PaymentNotConfigured when something is missing.
+def gateway_config(ctx: AppContext, *, name: str | None = None) -> tuple[str, dict[str, Any]]:
+    """The gateway name and its constructor arguments (from the settings); PaymentNotConfigured when
+    something is missing.
 
     `name` defaults to TSUDOI_PAYMENT_GATEWAY; callers pass `configured_gateway_name(ctx)`.
     """
-    env = os.environ if environ is None else environ
-    name = ctx.settings.payment_gateway if name is None else name
+    settings = ctx.settings
+    name = settings.payment_gateway if name is None else name
     if not name:
         raise PaymentNotConfigured("TSUDOI_PAYMENT_GATEWAY is not set")
     if name not in GATEWAY_NAMES:
@@ -81,7 +57,7 @@ def gateway_config(
             "clock": clock,
         }
     if name == "gmo":
-        shop_id, shop_pass = env.get("TSUDOI_GMO_SHOP_ID", ""), env.get("TSUDOI_GMO_SHOP_PASS", "")
+        shop_id, shop_pass = settings.gmo_shop_id, settings.gmo_shop_pass
         missing = [
             var
             for var, value in (("TSUDOI_GMO_SHOP_ID", shop_id), ("TSUDOI_GMO_SHOP_PASS", shop_pass))
@@ -92,17 +68,15 @@ def gateway_config(
         # GMO's test shops are named tshop…; they live on the test host, real shops on the production one.
         default_base = TEST_API_BASE if shop_id.startswith("tshop") else PRODUCTION_API_BASE
         return name, {
-            "api_base": env.get("TSUDOI_GMO_API_BASE") or default_base,
+            "api_base": settings.gmo_api_base or default_base,
             "shop_id": shop_id,
             "shop_pass": shop_pass,
-            "timeout": _timeout(env),
+            "timeout": settings.payment_timeout,
             "clock": clock,
             "contact_name": ctx.org.org_name,
         }
-    secret_key = env.get("TSUDOI_STRIPE_SECRET_KEY", "")
-    webhook = [
-        part.strip() for part in env.get("TSUDOI_STRIPE_WEBHOOK_SECRET", "").split(",") if part.strip()
-    ]
+    secret_key = settings.stripe_secret_key
+    webhook = list(settings.stripe_webhook_secrets)
     missing = [
         var
         for var, ok in (
@@ -116,8 +90,8 @@ def gateway_config(
     return name, {
         "secret_key": secret_key,
         "webhook_secret": webhook,
-        "api_base": env.get("TSUDOI_STRIPE_API_BASE") or STRIPE_API_BASE,
-        "timeout": _timeout(env),
+        "api_base": settings.stripe_api_base or STRIPE_API_BASE,
+        "timeout": settings.payment_timeout,
         "clock": clock,
     }
 
@@ -144,13 +118,11 @@ def get_gateway(ctx: AppContext) -> PaymentGateway:
     as last read; request handlers call `active_gateway`, which reads it first.
     """
     name = configured_gateway_name(ctx)
-    gateway = ctx.extras.get(_GATEWAY_KEY)
-    if isinstance(gateway, PaymentGateway) and gateway.name == name:
-        return gateway
+    if ctx.gateway is not None and ctx.gateway.name == name:
+        return ctx.gateway
     name, config = gateway_config(ctx, name=name)
-    gateway = make_gateway(name, **config)
-    ctx.extras[_GATEWAY_KEY] = gateway
-    return gateway
+    ctx.gateway = make_gateway(name, **config)
+    return ctx.gateway
 
 
 async def active_gateway(ctx: AppContext) -> PaymentGateway:
@@ -216,7 +188,7 @@ class GatewayState:
         return f"決済サービス「{label}」で会費のオンラインでのお支払いを受け付けています。"
 
 
-async def gateway_state(ctx: AppContext, environ: Mapping[str, str] | None = None) -> GatewayState:
+async def gateway_state(ctx: AppContext) -> GatewayState:
     """The gateway in use and whether it can take payments (reads the demo flag from the database)."""
     await refresh_demo_flag(ctx)
     name = configured_gateway_name(ctx)
@@ -224,7 +196,7 @@ async def gateway_state(ctx: AppContext, environ: Mapping[str, str] | None = Non
         return GatewayState(name="", source="")
     source = "env" if ctx.settings.payment_gateway.strip() else "demo"
     try:
-        gateway_config(ctx, environ, name=name)
+        gateway_config(ctx, name=name)
     except PaymentNotConfigured as error:
         return GatewayState(name=name, source=source, problem=error.detail)
     return GatewayState(name=name, source=source)

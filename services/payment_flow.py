@@ -180,7 +180,7 @@ async def choose_method(
 
 
 def _attempt_lock(ctx: AppContext, attempt_id: int) -> asyncio.Lock:
-    locks: dict[int, asyncio.Lock] = ctx.extras.setdefault("payment_checkout_locks", {})
+    locks = ctx.payment_checkout_locks
     if len(locks) > 1000:
         locks.clear()
     return locks.setdefault(attempt_id, asyncio.Lock())
@@ -507,14 +507,14 @@ async def deliver_sandbox_report(
     Returns the HTTP status, or the in-process result.
     """
     url = f"{ctx.settings.base_url}/payments/notify/{gateway.name}"
-    if ctx.extras.get("sandbox_http", True):
+    if ctx.sandbox_http:
         status = 0
         for _ in range(_NOTIFY_TRIES):
             try:
                 async with httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=3.0)) as client:
                     response = await client.post(url, content=body, headers=headers)
             except httpx.ConnectError:
-                ctx.extras["sandbox_http"] = False
+                ctx.sandbox_http = False
                 break
             except httpx.HTTPError as error:
                 log.warning("sandbox report delivery failed: %s", type(error).__name__)
@@ -522,7 +522,7 @@ async def deliver_sandbox_report(
             status = response.status_code
             if status < 500:
                 return status
-        if ctx.extras.get("sandbox_http", True):
+        if ctx.sandbox_http:
             return status
     return await receive_notification(ctx, gateway, body, headers)
 
@@ -654,7 +654,7 @@ async def receipt_pdf(ctx: AppContext, member: sqlite3.Row, fee: sqlite3.Row) ->
         reissue=int(receipt["issue_count"]) > 1,
         test_payment=bool(receipt["test_payment"]),
     )
-    pdf = await render_receipt_pdf_async(data)
+    pdf = await render_receipt_pdf_async(data, font=ctx.settings.pdf_font)
     await audit.record(
         ctx.db,
         "payment.receipt_downloaded",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.resources
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,7 +11,7 @@ from fpdf import FPDF
 
 logger = logging.getLogger(__name__)
 
-FONT_ENV_VAR = "TSUDOI_PDF_FONT"
+FONT_SETTING = "TSUDOI_PDF_FONT"  # Settings.pdf_font
 FONT_FAMILY = "tsudoi-jp"
 
 # pylopdf-fonts-jp ships Noto Sans JP (SIL OFL 1.1) as a plain data package, so a fresh
@@ -52,15 +51,15 @@ def _packaged_font() -> Path | None:
     return path if path.is_file() else None
 
 
-def find_japanese_font() -> FontSource:
-    """Return the Japanese font to embed: $TSUDOI_PDF_FONT, the packaged font, then system fonts."""
-    configured = os.environ.get(FONT_ENV_VAR, "").strip()
+def find_japanese_font(configured: str = "") -> FontSource:
+    """Return the Japanese font to embed: `configured` (TSUDOI_PDF_FONT), the packaged font, then system fonts."""
+    configured = configured.strip()
     if configured:
         path = Path(configured).expanduser()
         if path.is_file():
             return FontSource(path)
         # Falling through keeps receipts downloadable; the log tells the admin the setting is wrong.
-        logger.warning("%s=%s is not a file; using the bundled Japanese font instead", FONT_ENV_VAR, path)
+        logger.warning("%s=%s is not a file; using the bundled Japanese font instead", FONT_SETTING, path)
     packaged = _packaged_font()
     if packaged is not None:
         return FontSource(packaged)
@@ -69,12 +68,12 @@ def find_japanese_font() -> FontSource:
             return FontSource(path, index)
     raise JapaneseFontNotFoundError(
         "PDFを作成するための日本語フォントが見つかりません。"
-        f"pylopdf-fonts-jp をインストールするか、環境変数 {FONT_ENV_VAR} にフォントファイルのパスを指定してください。"
+        f"pylopdf-fonts-jp をインストールするか、環境変数 {FONT_SETTING} にフォントファイルのパスを指定してください。"
     )
 
 
-def add_japanese_font(pdf: FPDF, family: str = FONT_FAMILY) -> str:
-    """Embed the Japanese font into `pdf` (subset on output) and return its family name."""
-    source = find_japanese_font()
+def add_japanese_font(pdf: FPDF, family: str = FONT_FAMILY, *, font: str = "") -> str:
+    """Embed the Japanese font (`font`: TSUDOI_PDF_FONT) into `pdf` (subset on output); returns its family name."""
+    source = find_japanese_font(font)
     pdf.add_font(family, "", source.path, collection_font_number=source.collection_index)
     return family

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -115,7 +116,7 @@ def _heavy(pdf: FPDF, width: float, height: float, text: str, align: Align) -> N
     pdf.set_draw_color(*_RULE)
 
 
-def _build(data: ReceiptData) -> FPDF:
+def _build(data: ReceiptData, font: str) -> FPDF:
     _validate(data)
     # A5 landscape is the customary receipt size; printers scale it to A4 when needed.
     pdf = FPDF(orientation="landscape", unit="mm", format=(148, 210))
@@ -123,7 +124,7 @@ def _build(data: ReceiptData) -> FPDF:
     pdf.set_auto_page_break(False)
     pdf.set_title(f"領収書{'（見本）' if data.test_payment else ''} {data.receipt_number}")
     pdf.set_creator("Tsudoi")
-    family = add_japanese_font(pdf)
+    family = add_japanese_font(pdf, font=font)
     pdf.add_page()
     pdf.set_font(family, size=10)
     pdf.set_text_color(*_INK)
@@ -241,11 +242,12 @@ def _sample_marks(pdf: FPDF, content_width: float) -> None:
     pdf.set_text_color(*_INK)
 
 
-def render_receipt_pdf(data: ReceiptData) -> bytes:
-    """Render one receipt as a one-page PDF (A5 landscape) with the Japanese font embedded."""
-    return bytes(_build(data).output())
+def render_receipt_pdf(data: ReceiptData, *, font: str = "") -> bytes:
+    """Render one receipt as a one-page PDF (A5 landscape) with the Japanese font embedded
+    (`font`: Settings.pdf_font, empty for the bundled one)."""
+    return bytes(_build(data, font).output())
 
 
-async def render_receipt_pdf_async(data: ReceiptData) -> bytes:
+async def render_receipt_pdf_async(data: ReceiptData, *, font: str = "") -> bytes:
     """`render_receipt_pdf` in a worker thread, off the event loop."""
-    return await anyio.to_thread.run_sync(render_receipt_pdf, data)
+    return await anyio.to_thread.run_sync(functools.partial(render_receipt_pdf, data, font=font))

@@ -3,14 +3,11 @@
 A loop rather than APScheduler because every job here decides "due" from the database (the digest
 runs from digest_runs, the others from scheduler_jobs), which makes downtime catch-up, admin-changed
 hours and restarts work without a job store, and lets tests drive a tick with a frozen clock.
-Jobs are named "module:function" and imported when they run, so a feature that is not installed is
-logged once and skipped instead of stopping the app.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -19,8 +16,13 @@ from typing import Any
 
 from db import digests as digests_db
 from db import login_failures, maintenance
+from services.backup import run_nightly_backup
 from services.clock import from_db
+from services.contact_qr import refresh_contact_qr
 from services.context import AppContext
+from services.digests import request_stop, run_daily_job, run_weekly_job
+from services.feeds import run_feed_import_job
+from services.membership import apply_tier_endings
 
 log = logging.getLogger("tsudoi.scheduler")
 
@@ -35,7 +37,7 @@ USED_TOKEN_KEEP = timedelta(days=30)
 class Job:
     name: str
     label: str  # what the admin reads
-    target: str  # "module:function", called with the AppContext
+    function: Callable[[AppContext], Awaitable[Any]]  # called with the AppContext
     every: timedelta | None = None
     daily_at: time | None = None  # local time in the organization's zone
     record: bool = True  # False for jobs that check often and keep their own records (digests)
@@ -49,42 +51,6 @@ class Job:
         return ""
 
 
-JOBS: list[Job] = [
-    # The digest jobs look every minute; whether a window is due is theirs to decide (digest_runs).
-    Job(
-        "weekly_digest",
-        "新着お知らせメール（毎週）",
-        "services.digests:run_weekly_job",
-        every=timedelta(minutes=1),
-        record=False,
-    ),
-    Job(
-        "daily_digest",
-        "新着お知らせメール（毎日）",
-        "services.digests:run_daily_job",
-        every=timedelta(minutes=1),
-        record=False,
-    ),
-    Job(
-        "feed_import", "フィードの取り込み", "services.feeds:run_feed_import_job", every=timedelta(minutes=30)
-    ),
-    Job(
-        "cleanup",
-        "期限切れのログイン・トークンの削除",
-        "services.scheduler:run_cleanup_job",
-        every=timedelta(hours=1),
-    ),
-    Job(
-        "contact_qr",
-        "お問い合わせページのQRコード更新",
-        "services.contact_qr:refresh_contact_qr",
-        daily_at=time(4, 30),
-    ),
-    Job("nightly_backup", "夜間バックアップ", "services.backup:run_nightly_backup", daily_at=time(3, 0)),
-    Job("tier_endings", "プラン終了の処理", "services.membership:apply_tier_endings", daily_at=time(0, 10)),
-]
-
-
 async def run_cleanup_job(app: AppContext) -> dict[str, int]:
     """Expired sessions, stale rate-limit rows, long-used single-use token ids, forgotten login failures."""
     now = app.clock.now()
@@ -96,17 +62,38 @@ async def run_cleanup_job(app: AppContext) -> dict[str, int]:
     }
 
 
-def resolve(target: str) -> Callable[[AppContext], Awaitable[Any]] | None:
-    """The job function, or None when its module or function is not there (a feature not installed)."""
-    module_name, _, function_name = target.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as error:
-        if error.name and module_name.startswith(error.name):
-            return None
-        raise
-    function = getattr(module, function_name, None)
-    return function if callable(function) else None
+JOBS: list[Job] = [
+    # The digest jobs look every minute; whether a window is due is theirs to decide (digest_runs).
+    Job(
+        "weekly_digest",
+        "新着お知らせメール（毎週）",
+        run_weekly_job,
+        every=timedelta(minutes=1),
+        record=False,
+    ),
+    Job(
+        "daily_digest",
+        "新着お知らせメール（毎日）",
+        run_daily_job,
+        every=timedelta(minutes=1),
+        record=False,
+    ),
+    Job("feed_import", "フィードの取り込み", run_feed_import_job, every=timedelta(minutes=30)),
+    Job(
+        "cleanup",
+        "期限切れのログイン・トークンの削除",
+        run_cleanup_job,
+        every=timedelta(hours=1),
+    ),
+    Job(
+        "contact_qr",
+        "お問い合わせページのQRコード更新",
+        refresh_contact_qr,
+        daily_at=time(4, 30),
+    ),
+    Job("nightly_backup", "夜間バックアップ", run_nightly_backup, daily_at=time(3, 0)),
+    Job("tier_endings", "プラン終了の処理", apply_tier_endings, daily_at=time(0, 10)),
+]
 
 
 def last_occurrence(at: time, now: datetime, app: AppContext) -> datetime:
@@ -140,7 +127,6 @@ class Scheduler:
         self.tick_seconds = tick_seconds
         self.running: dict[str, asyncio.Task[None]] = {}
         self.last_started: dict[str, datetime] = {}
-        self.missing: set[str] = set()
         self._stop = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
         self._loaded = False
@@ -160,17 +146,12 @@ class Scheduler:
         now = self.app.clock.now()
         started: list[str] = []
         for job in self.jobs:
-            if job.name in self.missing or job.name in self.running:
+            if job.name in self.running:
                 continue
             if not is_due(job, self.last_started.get(job.name), now, self.app):
                 continue
-            function = resolve(job.target)
-            if function is None:
-                self.missing.add(job.name)
-                log.info("job %s skipped: %s is not available", job.name, job.target)
-                continue
             self.last_started[job.name] = now
-            task = asyncio.create_task(self._run(job, function, now), name=f"tsudoi-job-{job.name}")
+            task = asyncio.create_task(self._run(job, now), name=f"tsudoi-job-{job.name}")
             self.running[job.name] = task
             task.add_done_callback(self._forget)
             started.append(job.name)
@@ -181,11 +162,11 @@ class Scheduler:
             if running is task:
                 del self.running[name]
 
-    async def _run(self, job: Job, function: Callable[[AppContext], Awaitable[Any]], now: datetime) -> None:
+    async def _run(self, job: Job, now: datetime) -> None:
         if job.record:
             await digests_db.job_started(self.app.db, job.name, now=now)
         try:
-            await function(self.app)
+            await job.function(self.app)
         except asyncio.CancelledError:
             raise
         except Exception as error:  # one failing job must not stop the others or the loop
@@ -226,8 +207,6 @@ class Scheduler:
         """Stop ticking, then give running jobs a moment; a digest still sending is cancelled cleanly
         (unsent claims go back to pending) and resumes at the next start."""
         self._stop.set()
-        from services.digests import request_stop
-
         request_stop(self.app)  # digest senders finish the message in hand and give back the rest
         if self._loop_task is not None:
             await asyncio.gather(self._loop_task, return_exceptions=True)
@@ -239,24 +218,20 @@ class Scheduler:
             await asyncio.gather(*pending, return_exceptions=True)
 
 
-SCHEDULER_KEY = "scheduler"
-
-
 def current_scheduler(app: AppContext) -> Scheduler | None:
-    scheduler = app.extras.get(SCHEDULER_KEY)
-    return scheduler if isinstance(scheduler, Scheduler) else None
+    return app.scheduler
 
 
 async def start_scheduler(app: AppContext) -> Scheduler:
     scheduler = Scheduler(app)
-    app.extras[SCHEDULER_KEY] = scheduler
+    app.scheduler = scheduler
     scheduler.start()
     return scheduler
 
 
 async def stop_scheduler(app: AppContext) -> None:
-    scheduler = app.extras.pop(SCHEDULER_KEY, None)
-    if isinstance(scheduler, Scheduler):
+    scheduler, app.scheduler = app.scheduler, None
+    if scheduler is not None:
         await scheduler.stop()
 
 
@@ -270,7 +245,6 @@ class JobStatus:
     last_status: str
     last_error: str
     running: bool
-    available: bool
 
 
 async def job_overview(app: AppContext) -> list[JobStatus]:
@@ -290,7 +264,6 @@ async def job_overview(app: AppContext) -> list[JobStatus]:
                 last_status=str(row["last_status"]) if row else "",
                 last_error=str(row["last_error"]) if row else "",
                 running=scheduler is not None and job.name in scheduler.running,
-                available=resolve(job.target) is not None,
             )
         )
     return result

@@ -1,4 +1,7 @@
-"""Settings read from TSUDOI_* environment variables, with working defaults."""
+"""Settings read from TSUDOI_* environment variables, with working defaults.
+
+The only module that reads the environment: every other module takes its settings from here.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from services.private_files import make_private, private_dir
+
+DEFAULT_PAYMENT_TIMEOUT = 10.0
 
 
 @dataclass(frozen=True)
@@ -39,7 +44,16 @@ class Settings:
     replica_url: str = ""  # TSUDOI_REPLICA_URL: s3://bucket/path, sftp://user@host/path, file:///path
     replica_max_lag: int = 300  # TSUDOI_REPLICA_MAX_LAG: seconds since the last sync before the card is red
     replica_sync_interval: int = 1  # TSUDOI_REPLICA_SYNC_INTERVAL: seconds between Litestream's uploads
-    extra: dict[str, str] = field(default_factory=dict)
+    # The payment gateways' credentials (services/payment_config.py says which are missing; never logged).
+    gmo_shop_id: str = ""  # TSUDOI_GMO_SHOP_ID
+    gmo_shop_pass: str = field(default="", repr=False)  # TSUDOI_GMO_SHOP_PASS
+    gmo_api_base: str = ""  # TSUDOI_GMO_API_BASE; empty: GMO's test or production host, by the shop ID
+    stripe_secret_key: str = field(default="", repr=False)  # TSUDOI_STRIPE_SECRET_KEY
+    # TSUDOI_STRIPE_WEBHOOK_SECRET, comma-separated: every secret is accepted while one is being rotated.
+    stripe_webhook_secrets: tuple[str, ...] = field(default=(), repr=False)
+    stripe_api_base: str = ""  # TSUDOI_STRIPE_API_BASE; empty: Stripe's API
+    payment_timeout: float = DEFAULT_PAYMENT_TIMEOUT  # TSUDOI_PAYMENT_TIMEOUT: seconds, above 0, at most 120
+    pdf_font: str = ""  # TSUDOI_PDF_FONT: a Japanese font file for PDFs; empty: the bundled one
 
     @property
     def data_dir(self) -> Path:
@@ -87,6 +101,18 @@ def _seconds(value: str | None, default: int, minimum: int = 1) -> int:
         return default
 
 
+def _payment_timeout(value: str | None) -> float:
+    try:
+        seconds = float((value or "").strip() or DEFAULT_PAYMENT_TIMEOUT)
+    except ValueError:
+        return DEFAULT_PAYMENT_TIMEOUT
+    return seconds if 0 < seconds <= 120 else DEFAULT_PAYMENT_TIMEOUT
+
+
+def _list(value: str | None) -> tuple[str, ...]:
+    return tuple(part.strip() for part in (value or "").split(",") if part.strip())
+
+
 def load_or_create_secret_key(data_dir: Path) -> str:
     """Keep one generated key in the data folder so sessions survive restarts."""
     private_dir(data_dir)
@@ -123,4 +149,12 @@ def get_settings(environ: dict[str, str] | None = None) -> Settings:
         replica_url=(env.get("TSUDOI_REPLICA_URL") or "").strip(),
         replica_max_lag=_seconds(env.get("TSUDOI_REPLICA_MAX_LAG"), 300),
         replica_sync_interval=_seconds(env.get("TSUDOI_REPLICA_SYNC_INTERVAL"), 1),
+        gmo_shop_id=(env.get("TSUDOI_GMO_SHOP_ID") or "").strip(),
+        gmo_shop_pass=env.get("TSUDOI_GMO_SHOP_PASS") or "",
+        gmo_api_base=(env.get("TSUDOI_GMO_API_BASE") or "").strip(),
+        stripe_secret_key=(env.get("TSUDOI_STRIPE_SECRET_KEY") or "").strip(),
+        stripe_webhook_secrets=_list(env.get("TSUDOI_STRIPE_WEBHOOK_SECRET")),
+        stripe_api_base=(env.get("TSUDOI_STRIPE_API_BASE") or "").strip(),
+        payment_timeout=_payment_timeout(env.get("TSUDOI_PAYMENT_TIMEOUT")),
+        pdf_font=(env.get("TSUDOI_PDF_FONT") or "").strip(),
     )

@@ -18,7 +18,6 @@ from services.password_policy import check_password, failed, ime_hint
 from services.profile import validate_profile
 
 log = logging.getLogger("tsudoi.setup")
-TOKEN_KEY = "setup_token"
 _ORG_FIELDS = {
     spec.name: spec
     for spec in FIELDS
@@ -34,12 +33,11 @@ async def announce(app: AppContext) -> str | None:
     """At start: on an empty database, make the setup token and print where to use it."""
     await setup_state.close_if_admin_exists(app.db, now=app.clock.now())
     if not await is_open(app):
-        app.extras.pop(TOKEN_KEY, None)
+        app.setup_token = None
         return None
-    token = app.extras.get(TOKEN_KEY)
-    if not token:
-        token = secrets.token_urlsafe(24)
-        app.extras[TOKEN_KEY] = token
+    if not app.setup_token:
+        app.setup_token = secrets.token_urlsafe(24)
+    token = app.setup_token
     # The one secret this app ever logs: it is useless once the first admin exists.
     log.warning(
         "初期設定がまだです。ブラウザで次のURLを開いて最初の管理者を作成してください / "
@@ -47,11 +45,11 @@ async def announce(app: AppContext) -> str | None:
         app.settings.base_url,
         token,
     )
-    return str(token)
+    return token
 
 
 def token_matches(app: AppContext, typed: str) -> bool:
-    expected = app.extras.get(TOKEN_KEY)
+    expected = app.setup_token
     return bool(expected) and hmac.compare_digest(str(expected).encode(), typed.strip().encode()[:200])
 
 
@@ -132,7 +130,7 @@ async def complete(app: AppContext, clean: dict[str, str], *, ip: str = "") -> i
     # A base URL from TSUDOI_BASE_URL stays in the environment: storing it would outlive the variable.
     stored = [name for name in _ORG_FIELDS if not (name == "base_url" and app.settings.base_url_from_env)]
     await app.update_org({name: clean[name] for name in stored})
-    app.extras.pop(TOKEN_KEY, None)
+    app.setup_token = None
     await audit.record(
         app.db,
         "setup.completed",

@@ -242,21 +242,22 @@ def test_a_fee_above_the_convenience_store_limit_offers_card_and_says_why(
 def gmo_site(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """The app on GMO (a local fake GMO API), for the return trip that only a real browser shows."""
     gmo = FakeGmoServer().start()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("TSUDOI_GMO_SHOP_ID", gmo.shop_id)
-        patch.setenv("TSUDOI_GMO_SHOP_PASS", gmo.shop_pass)
-        patch.setenv("TSUDOI_GMO_API_BASE", gmo.url)
-        port = free_port()
-        settings = test_settings(
-            tmp_path_factory.mktemp("e2e-gmo"), base_url=f"http://127.0.0.1:{port}", payment_gateway="gmo"
-        )
-        server = LiveServer(settings, port)
-        server.start()
-        try:
-            yield server, gmo
-        finally:
-            server.stop()
-            gmo.stop()
+    port = free_port()
+    settings = test_settings(
+        tmp_path_factory.mktemp("e2e-gmo"),
+        base_url=f"http://127.0.0.1:{port}",
+        payment_gateway="gmo",
+        gmo_shop_id=gmo.shop_id,
+        gmo_shop_pass=gmo.shop_pass,
+        gmo_api_base=gmo.url,
+    )
+    server = LiveServer(settings, port)
+    server.start()
+    try:
+        yield server, gmo
+    finally:
+        server.stop()
+        gmo.stop()
 
 
 def test_gmo_brings_the_member_back_by_a_cross_site_post_and_the_result_shows(

@@ -137,7 +137,7 @@ def test_restore_refuses_a_file_that_is_not_a_tsudoi_backup(tmp_path):
 
 
 def test_cli_backup_and_restore(tmp_path, monkeypatch):
-    from app import tsudoi_cli
+    from cli import tsudoi_cli
 
     database = tmp_path / "data" / "cli.sqlite3"
     monkeypatch.setenv("TSUDOI_DATABASE", str(database))

@@ -218,7 +218,7 @@ async def test_template_csv_imports_as_it_is(client, app_ctx):
 
 
 def test_cli_import_members_dry_run_then_import(tmp_path, monkeypatch):
-    from app import tsudoi_cli
+    from cli import tsudoi_cli
 
     monkeypatch.setenv("TSUDOI_DATABASE", str(tmp_path / "cli.sqlite3"))
     monkeypatch.setenv("TSUDOI_SECRET_KEY", "cli-test-secret-" + "y" * 32)

@@ -151,24 +151,7 @@ async def test_dashboard_shows_locked_accounts_failed_mails_and_backup_state(cli
     assert "ロック中のアカウント" in text and "山田 花子（001001）" in text
     assert "bounce@example.jp" in text and "550 mailbox unavailable" in text
     assert "まだバックアップがありません" in text
-    # Features installed in this build show their tiles (their tables exist).
-    tables = {
-        row[0] for row in await app_ctx.db.fetchall("SELECT name FROM sqlite_master WHERE type='table'")
-    }
-    if "fees" in tables:
-        assert "未納の会費" in text
-    if "inquiries" in tables:
-        assert "未対応のお問い合わせ" in text
-
-
-async def test_dashboard_works_without_the_other_features_tables(client, app_ctx):
-    from db import admin_dashboard
-
-    await login_admin(client, app_ctx)
-    present = await admin_dashboard.tables(app_ctx.db)
-    assert await admin_dashboard.unpaid_fees(app_ctx.db, present - {"fees"}) is None
-    assert await admin_dashboard.new_inquiries(app_ctx.db, present - {"inquiries"}) is None
-    assert await admin_dashboard.digest_runs(app_ctx.db, present - {"digest_runs"}) is None
+    assert "未納の会費" in text and "未対応のお問い合わせ" in text
 
 
 async def test_dashboard_is_a_fixed_number_of_queries(client, app_ctx, clock):

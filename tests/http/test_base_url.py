@@ -13,7 +13,7 @@ from litestar.testing import AsyncTestClient
 from pypdf import PdfReader
 
 from app import create_app
-from services import admin_settings, setup
+from services import admin_settings
 from services.clock import FrozenClock
 from services.demo import load_demo
 from services.initial_passwords import create_member_with_letter
@@ -48,7 +48,7 @@ async def first_start_with_setup_and_demo(tmp_path: Path) -> None:
     app = create_app(env_settings(tmp_path), FrozenClock(NOW))
     async with AsyncTestClient(app=app, base_url="http://testserver.local") as client:
         context = app.state.ctx
-        token = context.extras[setup.TOKEN_KEY]
+        token = context.setup_token
         page = await client.get(f"/setup?token={token}")
         assert f'value="{PREFILLED}"' in page.text
         response = await post_form(
@@ -142,7 +142,7 @@ async def test_setup_with_the_environment_variable_shows_it_and_stores_nothing(t
     app = create_app(env_settings(tmp_path, TSUDOI_BASE_URL=PUBLIC), FrozenClock(NOW))
     async with AsyncTestClient(app=app, base_url=PUBLIC) as client:
         context = app.state.ctx
-        token = context.extras[setup.TOKEN_KEY]
+        token = context.setup_token
         page = await client.get(f"/setup?token={token}")
         field = re.search(r'<input id="field-base_url"[^>]*>', page.text)
         assert field and f'value="{PUBLIC}"' in field.group(0) and "readonly" in field.group(0)

@@ -12,7 +12,7 @@ from litestar.testing import AsyncTestClient
 
 from app import create_app
 from db import audit
-from services import admin_settings, setup
+from services import admin_settings
 from services.startup import warn_if_mail_is_not_sent
 from tests.helpers import login_admin, make_member, outbox, post_form, visible_text
 
@@ -70,7 +70,7 @@ async def test_setup_asks_for_the_sender_when_no_environment_value_is_set(settin
     app = create_app(settings.with_(mail_from=""), clock)
     async with AsyncTestClient(app=app, base_url="http://testserver.local") as client:
         ctx = app.state.ctx
-        token = ctx.extras[setup.TOKEN_KEY]
+        token = ctx.setup_token
         page = await client.get(f"/setup?token={token}")
         assert 'name="mail_from_address"' in page.text
         good = {

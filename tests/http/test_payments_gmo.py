@@ -37,13 +37,16 @@ def gmo():
 
 
 @pytest.fixture
-def settings(tmp_path, gmo, monkeypatch):
+def settings(tmp_path, gmo):
     gmo.reset()
-    monkeypatch.setenv("TSUDOI_GMO_SHOP_ID", gmo.shop_id)
-    monkeypatch.setenv("TSUDOI_GMO_SHOP_PASS", gmo.shop_pass)
-    monkeypatch.setenv("TSUDOI_GMO_API_BASE", gmo.url)
-    monkeypatch.setenv("TSUDOI_PAYMENT_TIMEOUT", "0.5")
-    return test_settings(tmp_path, payment_gateway="gmo")
+    return test_settings(
+        tmp_path,
+        payment_gateway="gmo",
+        gmo_shop_id=gmo.shop_id,
+        gmo_shop_pass=gmo.shop_pass,
+        gmo_api_base=gmo.url,
+        payment_timeout=0.5,
+    )
 
 
 async def notify(client, gmo, trade):

@@ -23,13 +23,16 @@ def stripe():
 
 
 @pytest.fixture
-def settings(tmp_path, stripe, monkeypatch):
+def settings(tmp_path, stripe):
     stripe.reset()
-    monkeypatch.setenv("TSUDOI_STRIPE_SECRET_KEY", stripe.secret_key)
-    monkeypatch.setenv("TSUDOI_STRIPE_WEBHOOK_SECRET", f"whsec_old_rotated, {WEBHOOK_SECRET}")
-    monkeypatch.setenv("TSUDOI_STRIPE_API_BASE", stripe.url)
-    monkeypatch.setenv("TSUDOI_PAYMENT_TIMEOUT", "0.5")
-    return test_settings(tmp_path, payment_gateway="stripe")
+    return test_settings(
+        tmp_path,
+        payment_gateway="stripe",
+        stripe_secret_key=stripe.secret_key,
+        stripe_webhook_secrets=("whsec_old_rotated", WEBHOOK_SECRET),  # a rotation in progress
+        stripe_api_base=stripe.url,
+        payment_timeout=0.5,
+    )
 
 
 async def webhook(client, app_ctx, event_type, session, *, secret=WEBHOOK_SECRET, age=0, event_id=None):

@@ -25,11 +25,11 @@ async def test_empty_database_prints_the_setup_url_with_its_token(app_ctx, caplo
     caplog.set_level(logging.WARNING, logger="tsudoi.setup")
     token = await setup.announce(app_ctx)
     assert token and f"/setup?token={token}" in caplog.text
-    assert app_ctx.extras[setup.TOKEN_KEY] == token
+    assert app_ctx.setup_token == token
 
 
 async def test_setup_creates_the_admin_and_org_settings_then_is_gone(client, app_ctx):
-    token = app_ctx.extras[setup.TOKEN_KEY]
+    token = app_ctx.setup_token
     page = await client.get(f"/setup?token={token}")
     assert page.status_code == 200 and f'value="{token}"' in page.text
     response = await post_form(client, "/setup", {**GOOD, "setup_token": token}, follow_redirects=False)
@@ -61,7 +61,7 @@ async def test_wrong_token_and_bad_fields_are_refused_with_every_value_kept(clie
     for message in ("トークンが正しくありません", "メールアドレス", "公開URL", "文字以上", "「髙」"):
         assert message in response.text, message
     assert 'value="portal"' in response.text and "short" not in response.text
-    mismatch = {**GOOD, "setup_token": app_ctx.extras[setup.TOKEN_KEY], "password_confirm": "Kanri2026y"}
+    mismatch = {**GOOD, "setup_token": app_ctx.setup_token, "password_confirm": "Kanri2026y"}
     response = await post_form(client, "/setup", mismatch)
     assert "確認用のパスワードが一致しません" in response.text
     assert await member_queries.count(app_ctx.db) == 0
@@ -75,7 +75,7 @@ async def test_setup_is_not_served_once_an_admin_exists(client, app_ctx):
 
 
 async def test_setup_stays_closed_even_if_the_admin_is_later_removed(client, app_ctx):
-    token = app_ctx.extras[setup.TOKEN_KEY]
+    token = app_ctx.setup_token
     await post_form(client, "/setup", {**GOOD, "setup_token": token})
     await app_ctx.db.execute("UPDATE members SET role = 'member'")
     assert (await client.get("/setup")).status_code == 404

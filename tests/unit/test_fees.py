@@ -12,7 +12,7 @@ from services import fees
 from services.payment_config import PaymentNotConfigured, gateway_config
 from services.payment_flow import decide, mail_kind, new_order_id, profile_check_url, start_url
 from services.payments import Notification, states
-from services.settings import Settings
+from services.settings import get_settings
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 
@@ -123,8 +123,10 @@ def test_order_ids_fit_gmo_and_do_not_repeat() -> None:
     assert all(len(i) <= 27 and i.replace("-", "").isalnum() for i in ids)
 
 
-def fake_ctx(gateway: str) -> SimpleNamespace:
-    settings = Settings(payment_gateway=gateway, secret_key="k" * 40, base_url="https://portal.example.jp")
+def fake_ctx(gateway: str, environ: dict[str, str] | None = None) -> SimpleNamespace:
+    """A context whose settings come from these TSUDOI_* variables, as at start."""
+    env = {"TSUDOI_SECRET_KEY": "k" * 40, "TSUDOI_BASE_URL": "https://portal.example.jp", **(environ or {})}
+    settings = get_settings(env).with_(payment_gateway=gateway)
     return SimpleNamespace(
         settings=settings,
         clock=SimpleNamespace(now=lambda: datetime(2026, 11, 23, 3, 0, tzinfo=UTC)),
@@ -134,25 +136,27 @@ def fake_ctx(gateway: str) -> SimpleNamespace:
 
 def test_gateway_config_reads_the_environment_and_names_what_is_missing() -> None:
     with pytest.raises(PaymentNotConfigured, match="TSUDOI_GMO_SHOP_PASS"):
-        gateway_config(fake_ctx("gmo"), {"TSUDOI_GMO_SHOP_ID": "tshop001"})  # type: ignore[arg-type]
+        gateway_config(fake_ctx("gmo", {"TSUDOI_GMO_SHOP_ID": "tshop001"}))  # type: ignore[arg-type]
     name, config = gateway_config(
-        fake_ctx("gmo"), {"TSUDOI_GMO_SHOP_ID": "tshop001", "TSUDOI_GMO_SHOP_PASS": "p"}
-    )  # type: ignore[arg-type]
+        fake_ctx("gmo", {"TSUDOI_GMO_SHOP_ID": "tshop001", "TSUDOI_GMO_SHOP_PASS": "p"})  # type: ignore[arg-type]
+    )
     assert name == "gmo" and config["api_base"] == "https://pt01.mul-pay.jp"  # test shops use the test host
     _, config = gateway_config(
-        fake_ctx("gmo"), {"TSUDOI_GMO_SHOP_ID": "9100001", "TSUDOI_GMO_SHOP_PASS": "p"}
-    )  # type: ignore[arg-type]
+        fake_ctx("gmo", {"TSUDOI_GMO_SHOP_ID": "9100001", "TSUDOI_GMO_SHOP_PASS": "p"})  # type: ignore[arg-type]
+    )
     assert config["api_base"] == "https://p01.mul-pay.jp"
     with pytest.raises(PaymentNotConfigured, match="TSUDOI_STRIPE_WEBHOOK_SECRET"):
-        gateway_config(fake_ctx("stripe"), {"TSUDOI_STRIPE_SECRET_KEY": "sk"})  # type: ignore[arg-type]
+        gateway_config(fake_ctx("stripe", {"TSUDOI_STRIPE_SECRET_KEY": "sk"}))  # type: ignore[arg-type]
     _, config = gateway_config(
-        fake_ctx("stripe"),  # type: ignore[arg-type]
-        {
-            "TSUDOI_STRIPE_SECRET_KEY": "sk",
-            "TSUDOI_STRIPE_WEBHOOK_SECRET": "a, b",
-            "TSUDOI_PAYMENT_TIMEOUT": "x",
-        },
+        fake_ctx(  # type: ignore[arg-type]
+            "stripe",
+            {
+                "TSUDOI_STRIPE_SECRET_KEY": "sk",
+                "TSUDOI_STRIPE_WEBHOOK_SECRET": "a, b",
+                "TSUDOI_PAYMENT_TIMEOUT": "x",
+            },
+        )
     )
     assert config["webhook_secret"] == ["a", "b"] and config["timeout"] == 10.0
-    name, config = gateway_config(fake_ctx("sandbox"), {})  # type: ignore[arg-type]
+    name, config = gateway_config(fake_ctx("sandbox"))  # type: ignore[arg-type]
     assert name == "sandbox" and config["secret"] and config["secret"] != "k" * 40

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from pypdf import PdfReader
 
-from services.pdf_fonts import FONT_ENV_VAR, JapaneseFontNotFoundError, find_japanese_font
+from services.pdf_fonts import JapaneseFontNotFoundError, find_japanese_font
 from services.receipts import (
     ReceiptData,
     consumption_tax_included,
@@ -22,6 +22,7 @@ from services.receipts import (
     render_receipt_pdf,
     render_receipt_pdf_async,
 )
+from services.settings import get_settings
 
 RECEIPT = ReceiptData(
     receipt_number="R-2026-000123",
@@ -140,21 +141,22 @@ async def test_async_render_produces_the_same_receipt() -> None:
     assert "領収書" in pdf_text(await render_receipt_pdf_async(RECEIPT))
 
 
-def test_font_from_environment_variable_wins(monkeypatch: pytest.MonkeyPatch) -> None:
-    bundled = find_japanese_font().path
-    monkeypatch.setenv(FONT_ENV_VAR, str(bundled))
-    assert find_japanese_font().path == bundled
+def test_font_from_the_setting_wins(tmp_path: Path) -> None:
+    copy = tmp_path / "mine.otf"
+    copy.write_bytes(find_japanese_font().path.read_bytes())
+    assert find_japanese_font(str(copy)).path == copy
+    settings = get_settings({"TSUDOI_DATABASE": str(tmp_path / "t.sqlite3"), "TSUDOI_PDF_FONT": f" {copy} "})
+    assert find_japanese_font(settings.pdf_font).path == copy
+    assert "領収書" in pdf_text(render_receipt_pdf(RECEIPT, font=settings.pdf_font))
 
 
 def test_missing_font_in_environment_variable_falls_back(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setenv(FONT_ENV_VAR, str(tmp_path / "missing.ttf"))
-    assert find_japanese_font().path.is_file()
+    assert find_japanese_font(str(tmp_path / "missing.ttf")).path.is_file()
 
 
 def test_no_font_anywhere_raises_a_japanese_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(FONT_ENV_VAR, raising=False)
     monkeypatch.setattr("services.pdf_fonts._packaged_font", lambda: None)
     monkeypatch.setattr("services.pdf_fonts._SYSTEM_FONTS", ())
     with pytest.raises(JapaneseFontNotFoundError, match="日本語フォント"):

@@ -1,4 +1,4 @@
-"""The in-process scheduler: when jobs are due, catch-up after downtime, missing features, failures,
+"""The in-process scheduler: when jobs are due, catch-up after downtime, failures,
 housekeeping, and start/stop with the app."""
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ async def slow(app: AppContext) -> None:
 
 
 def test_daily_job_runs_once_after_a_night_switched_off(app_ctx: AppContext) -> None:
-    job = Job("nightly", "夜間", "x:y", daily_at=time(3, 0))
+    job = Job("nightly", "夜間", record_call, daily_at=time(3, 0))
     last = datetime(2026, 11, 20, 3, 0, 5, tzinfo=JST)
     assert not is_due(job, last, datetime(2026, 11, 21, 2, 59, tzinfo=JST), app_ctx)
     assert is_due(job, last, datetime(2026, 11, 21, 3, 0, tzinfo=JST), app_ctx)
@@ -44,22 +44,18 @@ def test_daily_job_runs_once_after_a_night_switched_off(app_ctx: AppContext) -> 
     assert not is_due(
         job, datetime(2026, 11, 23, 12, 0, tzinfo=JST), datetime(2026, 11, 23, 18, 0, tzinfo=JST), app_ctx
     )
-    every = Job("often", "頻繁", "x:y", every=timedelta(minutes=30))
+    every = Job("often", "頻繁", record_call, every=timedelta(minutes=30))
     assert is_due(every, None, datetime(2026, 11, 23, tzinfo=UTC), app_ctx)
     assert not is_due(
         every, datetime(2026, 11, 23, tzinfo=UTC), datetime(2026, 11, 23, 0, 29, tzinfo=UTC), app_ctx
     )
 
 
-async def test_tick_runs_due_jobs_skips_missing_ones_and_records_failures(
-    app_ctx: AppContext, clock: FrozenClock
-) -> None:
+async def test_tick_runs_due_jobs_and_records_failures(app_ctx: AppContext, clock: FrozenClock) -> None:
     CALLS.clear()
     jobs = [
-        Job("ok", "成功", "tests.unit.test_scheduler:record_call", every=timedelta(minutes=5)),
-        Job("broken", "失敗", "tests.unit.test_scheduler:fail", every=timedelta(minutes=5)),
-        Job("missing", "未導入", "services.not_installed_feature:run", every=timedelta(minutes=5)),
-        Job("no_function", "関数なし", "services.digests:no_such_job", every=timedelta(minutes=5)),
+        Job("ok", "成功", record_call, every=timedelta(minutes=5)),
+        Job("broken", "失敗", fail, every=timedelta(minutes=5)),
     ]
     scheduler = Scheduler(app_ctx, jobs)
     assert await scheduler.tick() == ["ok", "broken"]
@@ -78,9 +74,7 @@ async def test_tick_runs_due_jobs_skips_missing_ones_and_records_failures(
 
 
 async def test_a_running_job_is_not_started_twice(app_ctx: AppContext, clock: FrozenClock) -> None:
-    scheduler = Scheduler(
-        app_ctx, [Job("slow", "遅い", "tests.unit.test_scheduler:slow", every=timedelta(minutes=1))]
-    )
+    scheduler = Scheduler(app_ctx, [Job("slow", "遅い", slow, every=timedelta(minutes=1))])
     assert await scheduler.tick() == ["slow"]
     clock.advance(timedelta(minutes=2))
     assert await scheduler.tick() == []
@@ -132,7 +126,7 @@ async def test_the_app_starts_and_stops_the_scheduler_when_it_is_on(
     monkeypatch.setattr(
         scheduler_module,
         "JOBS",
-        [Job("ok", "成功", "tests.unit.test_scheduler:record_call", every=timedelta(hours=1))],
+        [Job("ok", "成功", record_call, every=timedelta(hours=1))],
     )
     app = create_app(settings.with_(scheduler=True), clock)
     async with AsyncTestClient(app=app):
@@ -147,9 +141,18 @@ async def test_the_app_starts_and_stops_the_scheduler_when_it_is_on(
     assert scheduler_module.current_scheduler(ctx) is None
 
 
-def test_every_job_target_of_the_real_list_resolves_or_is_reported_missing() -> None:
+async def test_the_real_job_list_runs_every_job_and_the_console_lists_them(
+    app_ctx: AppContext, clock: FrozenClock
+) -> None:
     names = [job.name for job in scheduler_module.JOBS]
-    assert {"weekly_digest", "daily_digest", "feed_import", "cleanup", "contact_qr"} <= set(names)
-    for job in scheduler_module.JOBS:
-        if job.target.startswith(("services.digests:", "services.scheduler:")):
-            assert scheduler_module.resolve(job.target) is not None
+    assert {"weekly_digest", "daily_digest", "feed_import", "cleanup", "contact_qr", "nightly_backup"} <= set(
+        names
+    )
+    scheduler = Scheduler(app_ctx)
+    assert await scheduler.tick() == names  # a fresh install: every job is due and starts
+    await scheduler.wait_idle()
+    states = await digests_db.job_states(app_ctx.db)
+    recorded = [job.name for job in scheduler_module.JOBS if job.record]
+    assert all(states[name]["last_status"] == "ok" for name in recorded), dict(states)
+    overview = await scheduler_module.job_overview(app_ctx)
+    assert [status.name for status in overview] == names

@@ -57,12 +57,78 @@ def test_login_throttle_settings_are_read_and_checked(tmp_path):
         get_settings({**base, "TSUDOI_LOGIN_IP_FAILURES": "0"})
 
 
+ROOT = Path(__file__).resolve().parents[2]
+APP_CODE = [
+    ROOT / "app.py",
+    ROOT / "cli.py",
+    *sorted((ROOT / "routes").rglob("*.py")),
+    *sorted((ROOT / "services").rglob("*.py")),
+    *sorted((ROOT / "db").rglob("*.py")),
+]
+
+
 def test_readme_documents_every_setting():
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    source = (Path(__file__).resolve().parents[2] / "services" / "settings.py").read_text(encoding="utf-8")
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    source = (ROOT / "services" / "settings.py").read_text(encoding="utf-8")
     import re
 
     names = set(re.findall(r'"(TSUDOI_[A-Z_]+)"', source))
-    assert names, "settings.py should name its variables"
+    # The payment gateways' and the PDF font's variables are settings too (they were read elsewhere once).
+    assert {
+        "TSUDOI_GMO_SHOP_ID",
+        "TSUDOI_STRIPE_WEBHOOK_SECRET",
+        "TSUDOI_PAYMENT_TIMEOUT",
+        "TSUDOI_PDF_FONT",
+    } <= names
     missing = sorted(name for name in names if name not in readme)
     assert not missing, f"README.md does not document: {missing}"
+
+
+def test_only_the_settings_module_reads_the_environment():
+    readers = [
+        str(path.relative_to(ROOT))
+        for path in APP_CODE
+        if path.name != "settings.py"
+        and any(word in path.read_text(encoding="utf-8") for word in ("os.environ", "getenv("))
+    ]
+    assert readers == []
+
+
+def test_payment_and_pdf_variables_become_settings(tmp_path):
+    base = {"TSUDOI_DATABASE": str(tmp_path / "x.sqlite3"), "TSUDOI_SECRET_KEY": "k" * 40}
+    defaults = get_settings(base)
+    assert (
+        defaults.gmo_shop_id,
+        defaults.stripe_webhook_secrets,
+        defaults.payment_timeout,
+        defaults.pdf_font,
+    ) == (
+        "",
+        (),
+        10.0,
+        "",
+    )
+    settings = get_settings(
+        {
+            **base,
+            "TSUDOI_GMO_SHOP_ID": " tshop001 ",
+            "TSUDOI_GMO_SHOP_PASS": "pass",
+            "TSUDOI_GMO_API_BASE": "http://127.0.0.1:9/",
+            "TSUDOI_STRIPE_SECRET_KEY": "sk_test",
+            "TSUDOI_STRIPE_WEBHOOK_SECRET": "whsec_old, whsec_new,",
+            "TSUDOI_STRIPE_API_BASE": "http://127.0.0.1:8/",
+            "TSUDOI_PAYMENT_TIMEOUT": "0.5",
+            "TSUDOI_PDF_FONT": " /fonts/jp.otf ",
+        }
+    )
+    assert settings.gmo_shop_id == "tshop001" and settings.gmo_shop_pass == "pass"
+    assert (
+        settings.gmo_api_base == "http://127.0.0.1:9/" and settings.stripe_api_base == "http://127.0.0.1:8/"
+    )
+    assert settings.stripe_secret_key == "sk_test"
+    assert settings.stripe_webhook_secrets == ("whsec_old", "whsec_new")
+    assert settings.payment_timeout == 0.5 and settings.pdf_font == "/fonts/jp.otf"
+    # Secrets stay out of logs that print the settings.
+    assert "pass" not in repr(settings) and "sk_test" not in repr(settings) and "whsec" not in repr(settings)
+    for bad in ("x", "0", "-1", "121"):
+        assert get_settings({**base, "TSUDOI_PAYMENT_TIMEOUT": bad}).payment_timeout == 10.0
