@@ -567,7 +567,7 @@ async def test_reset_unlocks_the_account_and_ends_every_session(app, client, app
         for _ in range(app_ctx.org.lockout_threshold):
             response = await login(client, "001001", "Wrong2026x")
         assert LOCKED_MESSAGE in response.text
-        lock_mail = next(m for m in outbox(settings) if "ロック" in m["Subject"])
+        lock_mail = next(m for m in outbox(settings) if "ログインできなくなっています" in m["Subject"])
         link = reset_link_in(lock_mail)  # the lock notice carries a direct reset link
         assert "/password/forgot" in body_text(lock_mail)  # and the way to ask again after an hour
         assert (await reset(client, link)).status_code == 303
