@@ -16,6 +16,7 @@ from routes.guards import MEMBER_GUARDS
 from services import articles as article_service
 from services.articles import MAX_CONDITIONS, Condition, ConditionInput, Taxonomies
 from services.context import AppContext
+from services.sessions import LoggedIn
 
 LIMIT_MESSAGE = (
     f"新着条件は{MAX_CONDITIONS}件まで登録できます。使っていない条件を削除してから追加してください。"
@@ -82,19 +83,20 @@ class ConditionsController(Controller):
         return render(request, "conditions/page.html", await self._list_context(request))
 
     @post("/", status_code=200)
-    async def create(self, request: Request[Any, Any, Any]) -> Response[Any]:
-        app = ctx(request)
-        member_id = current(request).member_id
-        taxonomies = await article_service.load_taxonomies(app)
+    async def create(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn
+    ) -> Response[Any]:
+        member_id = auth.member_id
+        taxonomies = await article_service.load_taxonomies(app_ctx)
         value, errors = await _read_form(request, taxonomies)
         condition_id = None
         if not errors:
             condition_id = await condition_queries.create(
-                app.db,
+                app_ctx.db,
                 member_id,
                 value.name,
                 [*value.region_ids, *value.topic_ids],
-                now=app.clock.now(),
+                now=app_ctx.clock.now(),
                 limit=MAX_CONDITIONS,
             )
             if condition_id is None:
@@ -117,11 +119,10 @@ class ConditionsController(Controller):
         return response
 
     @post("/count", status_code=200)
-    async def count(self, request: Request[Any, Any, Any]) -> Template:
+    async def count(self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn) -> Template:
         """The live "N articles match" line; a plain POST (no JavaScript) re-renders the form with it."""
-        app = ctx(request)
-        member_id = current(request).member_id
-        taxonomies = await article_service.load_taxonomies(app)
+        member_id = auth.member_id
+        taxonomies = await article_service.load_taxonomies(app_ctx)
         form = await request.form()
         value, _ = article_service.check_condition(
             text_field(form, "name", max_length=500),
@@ -129,14 +130,14 @@ class ConditionsController(Controller):
             int_values(form, "topic"),
             taxonomies,
         )
-        total = await article_service.count_preview(app, member_id, value.region_ids, value.topic_ids)
+        total = await article_service.count_preview(app_ctx, member_id, value.region_ids, value.topic_ids)
         if is_htmx(request):
             return render(
                 request, "conditions/_count.html", {"count": total, "days": article_service.NEW_ARRIVAL_DAYS}
             )
         raw_id = text_field(form, "condition_id", max_length=12)
         if raw_id.isdigit():
-            condition = await article_service.member_condition(app, member_id, int(raw_id))
+            condition = await article_service.member_condition(app_ctx, member_id, int(raw_id))
             if condition is None:
                 raise NotFoundException()
             return self._edit_page(request, condition, value, {}, taxonomies, total)
@@ -180,23 +181,25 @@ class ConditionsController(Controller):
         return condition
 
     @get("/{condition_id:int}/edit")
-    async def edit(self, request: Request[Any, Any, Any], condition_id: int) -> Template:
-        app = ctx(request)
+    async def edit(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn, condition_id: int
+    ) -> Template:
         condition = await self._owned(request, condition_id)
-        taxonomies = await article_service.load_taxonomies(app)
+        taxonomies = await article_service.load_taxonomies(app_ctx)
         count = await article_service.count_preview(
-            app, current(request).member_id, condition.region_ids, condition.topic_ids
+            app_ctx, auth.member_id, condition.region_ids, condition.topic_ids
         )
         return self._edit_page(request, condition, _input_of(condition), {}, taxonomies, count)
 
     @get("/{condition_id:int}/card")
-    async def card(self, request: Request[Any, Any, Any], condition_id: int) -> Response[Any]:
+    async def card(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn, condition_id: int
+    ) -> Response[Any]:
         """The condition's card again (the edit form's "cancel" in place); a plain GET goes to the list."""
-        app = ctx(request)
         condition = await self._owned(request, condition_id)
         if not is_htmx(request):
             return redirect(request, "/conditions")
-        counts = await _counts(app, current(request).member_id)
+        counts = await _counts(app_ctx, auth.member_id)
         return render(
             request,
             "conditions/_card.html",
@@ -205,30 +208,31 @@ class ConditionsController(Controller):
         )
 
     @post("/{condition_id:int}", status_code=200)
-    async def update(self, request: Request[Any, Any, Any], condition_id: int) -> Response[Any]:
-        app = ctx(request)
-        member_id = current(request).member_id
+    async def update(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn, condition_id: int
+    ) -> Response[Any]:
+        member_id = auth.member_id
         condition = await self._owned(request, condition_id)
-        taxonomies = await article_service.load_taxonomies(app)
+        taxonomies = await article_service.load_taxonomies(app_ctx)
         value, errors = await _read_form(request, taxonomies)
         if errors:
             return self._edit_page(
                 request, condition, value, errors, taxonomies, None, form_error_status(request)
             )
         saved = await condition_queries.update(
-            app.db,
+            app_ctx.db,
             member_id,
             condition_id,
             value.name,
             [*value.region_ids, *value.topic_ids],
-            now=app.clock.now(),
+            now=app_ctx.clock.now(),
         )
         if not saved:
             raise NotFoundException()
         message = f"新着条件「{value.name}」を保存しました。"
         if is_htmx(request):
             updated = await self._owned(request, condition_id)
-            counts = await _counts(app, member_id)
+            counts = await _counts(app_ctx, member_id)
             return render(
                 request,
                 "conditions/_card.html",
@@ -245,10 +249,11 @@ class ConditionsController(Controller):
         return response
 
     @post("/{condition_id:int}/delete", status_code=200)
-    async def delete(self, request: Request[Any, Any, Any], condition_id: int) -> Response[Any]:
-        app = ctx(request)
+    async def delete(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn, condition_id: int
+    ) -> Response[Any]:
         condition = await self._owned(request, condition_id)
-        await condition_queries.delete(app.db, current(request).member_id, condition_id)
+        await condition_queries.delete(app_ctx.db, auth.member_id, condition_id)
         message = f"新着条件「{condition.name}」を削除しました。"
         if is_htmx(request):
             context = await self._list_context(request, message=message)

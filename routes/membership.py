@@ -7,7 +7,7 @@ from typing import Any
 from litestar import Controller, Request, Response, get, post
 from litestar.response import Template
 
-from routes.common import client_ip, ctx, current, flash, form_error_status, redirect, render, text_field
+from routes.common import client_ip, ctx, current, flash, form_error_status, is_htmx, redirect, render, text_field
 from routes.guards import MEMBER_GUARDS
 from services import account_closure, membership
 
@@ -54,7 +54,7 @@ class MembershipController(Controller):
             return await self._page(
                 request, code_value=raw, code_error=outcome.message, status=form_error_status(request)
             )
-        if request.headers.get("hx-request") == "true":
+        if is_htmx(request):
             return await self._page(request, code_success=outcome.message)
         response = redirect(request, "/settings/membership")
         flash(request, response, outcome.message)

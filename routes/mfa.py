@@ -30,7 +30,7 @@ from services.sessions import LoggedIn, set_flag
 
 def requires_admin_password_step(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     """An admin who has passed the password (and changed an initial one) but not yet the second factor."""
-    auth: LoggedIn | None = connection.scope.get("state", {}).get("auth")
+    auth: LoggedIn | None = connection.scope.get("user")
     if auth is None:
         raise NotAuthorizedException("ログインしてください。")
     if auth.member["must_change_password"]:

@@ -48,8 +48,9 @@ def session_middleware(app: ASGIApp) -> ASGIApp:
         auth = None
         if token:
             auth = await load_session(context.db, token, now=context.clock.now(), org=context.org)
+        # request.user in handlers and guards: the session (services.sessions.LoggedIn), or None.
+        scope["user"] = auth
         state = scope.setdefault("state", {})
-        state["auth"] = auth
         secure = context.settings.https or _is_https(scope, context.settings.trust_proxy)
 
         async def send_with_cookie(message: Message) -> None:
