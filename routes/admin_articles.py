@@ -17,6 +17,7 @@ from routes.guards import ADMIN_GUARDS
 from services import articles as article_service
 from services import feeds as feed_service
 from services.articles import KINDS, STATE_LABELS, STATUSES, TAXONOMIES, local_input_value
+from services.context import AppContext
 
 ADMIN_PAGE_SIZE = 30
 ARTICLE_FIELDS = {
@@ -47,24 +48,23 @@ class _ArticleAdmin(Controller):
         return {"kind": self.kind, "kind_label": KINDS[self.kind], "base": self.base}
 
     @get("/")
-    async def index(self, request: Request[Any, Any, Any]) -> Template:
-        app = ctx(request)
+    async def index(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Template:
         params = request.query_params
         state = str(params.get("state") or "")
         state = state if state in STATE_LABELS else ""
         keyword = str(params.get("q") or "")[:200].strip()
         page = page_number(params.get("page"))
         rows, total = await article_queries.admin_list(
-            app.db,
+            app_ctx.db,
             kind=self.kind,
             state=state,
             search=article_service.parse_keywords(keyword),
-            now=app.clock.now(),
+            now=app_ctx.clock.now(),
             limit=ADMIN_PAGE_SIZE,
             offset=(page - 1) * ADMIN_PAGE_SIZE,
         )
         filters = [(k, v) for k, v in (("state", state), ("q", keyword)) if v]
-        now = app.clock.now()
+        now = app_ctx.clock.now()
         return render(
             request,
             "admin_articles/list.html",
@@ -159,11 +159,10 @@ class _ArticleAdmin(Controller):
         return article
 
     @get("/{article_id:int}/edit")
-    async def edit(self, request: Request[Any, Any, Any], article_id: int) -> Template:
-        app = ctx(request)
+    async def edit(self, request: Request[Any, Any, Any], app_ctx: AppContext, article_id: int) -> Template:
         article = await self._owned(request, article_id)
-        terms = (await article_queries.terms_of(app.db, [article_id]))[article_id]
-        tz = app.settings.tz
+        terms = (await article_queries.terms_of(app_ctx.db, [article_id]))[article_id]
+        tz = app_ctx.settings.tz
         values = {name: str(article[name] or "") for name in ARTICLE_FIELDS if name in article.keys()}
         values["published_at"] = local_input_value(article["published_at"], tz)
         values["event_date"] = local_input_value(article["event_date"], tz)
@@ -183,15 +182,16 @@ class _ArticleAdmin(Controller):
         return await self._save(request, article_id)
 
     @post("/{article_id:int}/status", status_code=200)
-    async def set_status(self, request: Request[Any, Any, Any], article_id: int) -> Response[Any]:
+    async def set_status(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, article_id: int
+    ) -> Response[Any]:
         """Publish or unpublish in one click from the list."""
-        app = ctx(request)
         article = await self._owned(request, article_id)
         form = await request.form()
         status = text_field(form, "status", max_length=20)
         if status not in STATUSES:
             raise NotFoundException()
-        await article_queries.set_status(app.db, article_id, status, now=app.clock.now())
+        await article_queries.set_status(app_ctx.db, article_id, status, now=app_ctx.clock.now())
         response = redirect(request, self.base)
         flash(request, response, f"「{article['title']}」を{STATUSES[status]}にしました。")
         return response
@@ -240,14 +240,14 @@ class AdminTaxonomiesController(Controller):
         return await self._page(request)
 
     @post("/", status_code=200)
-    async def create(self, request: Request[Any, Any, Any]) -> Response[Any]:
+    async def create(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Response[Any]:
         form = await request.form()
         values = {
             k: text_field(form, k, max_length=200)
             for k in ("taxonomy", "name", "slug", "parent_id", "sort_order")
         }
         term_id, errors = await article_service.save_term(
-            ctx(request),
+            app_ctx,
             term_id=None,
             taxonomy=values["taxonomy"],
             name=values["name"],
@@ -319,12 +319,14 @@ class AdminTaxonomiesController(Controller):
         return await self._edit_page(request, term, values=values, errors={})
 
     @post("/{term_id:int}", status_code=200)
-    async def update(self, request: Request[Any, Any, Any], term_id: int) -> Response[Any]:
+    async def update(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, term_id: int
+    ) -> Response[Any]:
         term = await self._term(request, term_id)
         form = await request.form()
         values = {k: text_field(form, k, max_length=200) for k in ("name", "slug", "parent_id", "sort_order")}
         _, errors = await article_service.save_term(
-            ctx(request),
+            app_ctx,
             term_id=term_id,
             taxonomy=str(term["taxonomy"]),
             name=values["name"],
@@ -341,11 +343,13 @@ class AdminTaxonomiesController(Controller):
         return response
 
     @post("/{term_id:int}/delete", status_code=200)
-    async def delete(self, request: Request[Any, Any, Any], term_id: int) -> Response[Any]:
+    async def delete(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, term_id: int
+    ) -> Response[Any]:
         term = await self._term(request, term_id)
         form = await request.form()
         problem = await article_service.delete_term(
-            ctx(request), term_id, text_field(form, "move_to", max_length=20)
+            app_ctx, term_id, text_field(form, "move_to", max_length=20)
         )
         if problem:
             values = {
@@ -410,8 +414,7 @@ class AdminFeedsController(Controller):
         return await self._page(request)
 
     @post("/", status_code=200)
-    async def save(self, request: Request[Any, Any, Any]) -> Response[Any]:
-        app = ctx(request)
+    async def save(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Response[Any]:
         form = await request.form()
         url = text_field(form, "feed_url", max_length=1000).strip()
         errors: dict[str, str] = {}
@@ -419,7 +422,7 @@ class AdminFeedsController(Controller):
             errors["feed_url"] = "フィードのURLは http:// または https:// で始まるURLを入力してください。"
         categories = form.getall("category", []) if hasattr(form, "getall") else []
         term_values = form.getall("term", []) if hasattr(form, "getall") else []
-        valid = {int(row["id"]) for row in await article_queries.all_terms(app.db)}
+        valid = {int(row["id"]) for row in await article_queries.all_terms(app_ctx.db)}
         pairs: list[tuple[str, int]] = []
         for index, (category, term) in enumerate(zip(categories[:MAP_ROWS_MAX], term_values, strict=False)):
             if not isinstance(category, str) or not isinstance(term, str):
@@ -439,22 +442,21 @@ class AdminFeedsController(Controller):
                 request, url=url, pairs=pairs, errors=errors, status=form_error_status(request)
             )
         await article_queries.put_feed_settings(
-            app.db, {"feed_url": url, "feed_category_map": feed_service.dump_category_map(pairs)}
+            app_ctx.db, {"feed_url": url, "feed_category_map": feed_service.dump_category_map(pairs)}
         )
         response = redirect(request, "/admin/feeds")
         flash(request, response, "フィードの設定を保存しました。")
         return response
 
     @post("/import", status_code=200)
-    async def run_now(self, request: Request[Any, Any, Any]) -> Response[Any]:
-        app = ctx(request)
-        stored = await article_queries.feed_settings(app.db)
+    async def run_now(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Response[Any]:
+        stored = await article_queries.feed_settings(app_ctx.db)
         if not stored.get("feed_url"):
             response = redirect(request, "/admin/feeds")
             flash(request, response, "先にフィードのURLを保存してください。", kind="warning")
             return response
-        await feed_service.run_feed_import_job(app)
-        stored = await article_queries.feed_settings(app.db)
+        await feed_service.run_feed_import_job(app_ctx)
+        stored = await article_queries.feed_settings(app_ctx.db)
         response = redirect(request, "/admin/feeds")
         result = stored.get("feed_last_result", "")
         flash(request, response, result, kind="warning" if result.startswith("取り込みに失敗") else "success")

@@ -12,11 +12,13 @@ from litestar.response import Template
 
 from db import audit
 from db import digests as digests_db
-from routes.common import client_ip, ctx, current, flash, form_error_status, redirect, render, text_field
+from routes.common import client_ip, ctx, flash, form_error_status, redirect, render, text_field
 from routes.guards import ADMIN_GUARDS
 from services import digests, scheduler
+from services.context import AppContext
 from services.digest_windows import next_run
 from services.japanese import normalize_member_number
+from services.sessions import LoggedIn
 
 RUNS_PER_PAGE = 20
 RECIPIENTS_PER_PAGE = 100
@@ -99,8 +101,7 @@ class AdminDigestsController(Controller):
         return render(request, "admin_digests/page.html", await overview_context(request, page))
 
     @post("/options", status_code=200)
-    async def save_options(self, request: Request[Any, Any, Any]) -> Response[Any]:
-        app = ctx(request)
+    async def save_options(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Response[Any]:
         values, errors = _parse_options(await request.form())
         if errors:
             context = await overview_context(request)
@@ -112,7 +113,7 @@ class AdminDigestsController(Controller):
                 fragment="admin_digests/_options.html",
                 status=form_error_status(request),
             )
-        await app.update_org(
+        await app_ctx.update_org(
             {
                 "digest_rate_per_second": values["rate"],
                 "digest_concurrency": values["concurrency"],
@@ -124,18 +125,17 @@ class AdminDigestsController(Controller):
         return response
 
     @get("/runs/{run_id:int}")
-    async def run(self, request: Request[Any, Any, Any], run_id: int) -> Template:
-        app = ctx(request)
-        row = await digests_db.get_run(app.db, run_id)
+    async def run(self, request: Request[Any, Any, Any], app_ctx: AppContext, run_id: int) -> Template:
+        row = await digests_db.get_run(app_ctx.db, run_id)
         if row is None:
             raise NotFoundException()
         status = str(request.query_params.get("status") or "")
         status = status if status in STATUS_LABELS else ""
         page = _page(request.query_params.get("page"))
-        counts = (await digests_db.run_counts(app.db, [run_id]))[run_id]
+        counts = (await digests_db.run_counts(app_ctx.db, [run_id]))[run_id]
         total = getattr(counts, status) if status else counts.total
         recipients = await digests_db.deliveries_for_run(
-            app.db,
+            app_ctx.db,
             run_id,
             status=status or None,
             limit=RECIPIENTS_PER_PAGE,
@@ -203,17 +203,18 @@ class AdminDigestsController(Controller):
         return await self._preview_page(request, number, kind)
 
     @post("/test-send", status_code=200)
-    async def test_send(self, request: Request[Any, Any, Any]) -> Template:
-        app = ctx(request)
+    async def test_send(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn
+    ) -> Template:
         form = await request.form()
         number = text_field(form, "member_number", max_length=30).strip()
         kind = text_field(form, "kind", max_length=10)
         normalized = normalize_member_number(number) or ""
-        member = await digests_db.member_by_number(app.db, normalized) if normalized else None
+        member = await digests_db.member_by_number(app_ctx.db, normalized) if normalized else None
         if member is None or kind not in ("weekly", "daily"):
             return await self._preview_page(request, number, kind)
-        admin = current(request).member
-        error = await digests.send_test(app, int(member["id"]), kind=kind, to=str(admin["email"]))
+        admin = auth.member
+        error = await digests.send_test(app_ctx, int(member["id"]), kind=kind, to=str(admin["email"]))
         if error:
             return await self._preview_page(request, number, kind, error=error)
         return await self._preview_page(
@@ -221,14 +222,15 @@ class AdminDigestsController(Controller):
         )
 
     @post("/bounces/{member_id:int}/clear", status_code=200)
-    async def clear_bounces(self, request: Request[Any, Any, Any], member_id: int) -> Response[Any]:
-        app = ctx(request)
-        await digests_db.clear_bounces(app.db, member_id)
+    async def clear_bounces(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn, member_id: int
+    ) -> Response[Any]:
+        await digests_db.clear_bounces(app_ctx.db, member_id)
         await audit.record(
-            app.db,
+            app_ctx.db,
             "digest.bounce_flag_cleared",
-            now=app.clock.now(),
-            actor_member_id=current(request).member_id,
+            now=app_ctx.clock.now(),
+            actor_member_id=auth.member_id,
             subject_member_id=member_id,
             ip=client_ip(request),
         )

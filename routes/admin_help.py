@@ -12,6 +12,7 @@ from db import audit
 from db import help as help_queries
 from routes.common import client_ip, ctx, current, flash, form_error_status, redirect, render, text_field
 from routes.guards import ADMIN_GUARDS
+from services.context import AppContext
 from services.help import ANSWER_MAX, check_entry, check_section, group
 from services.markdown import render_markdown
 
@@ -35,8 +36,8 @@ class AdminHelpController(Controller):
     guards = ADMIN_GUARDS
 
     @get("/")
-    async def index(self, request: Request[Any, Any, Any]) -> Template:
-        db = ctx(request).db
+    async def index(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Template:
+        db = app_ctx.db
         sections = await help_queries.sections(db)
         entries = await help_queries.entries(db, published_only=False)
         return render(
@@ -48,18 +49,17 @@ class AdminHelpController(Controller):
     # ------------------------------------------------------------ sections
 
     @get("/sections/new")
-    async def new_section(self, request: Request[Any, Any, Any]) -> Template:
-        count = await help_queries.count_sections(ctx(request).db)
+    async def new_section(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Template:
+        count = await help_queries.count_sections(app_ctx.db)
         return self._section_form(request, None, {"title": "", "sort_order": str((count + 1) * 10)}, {})
 
     @post("/sections", status_code=200)
-    async def create_section(self, request: Request[Any, Any, Any]) -> Response[Any]:
-        app = ctx(request)
+    async def create_section(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Response[Any]:
         raw = await _raw(request, ("title", "sort_order"))
         values, errors = check_section(raw)
         if errors:
             return self._section_form(request, None, raw, errors, status=form_error_status(request))
-        section_id = await help_queries.create_section(app.db, now=app.clock.now(), **values)
+        section_id = await help_queries.create_section(app_ctx.db, now=app_ctx.clock.now(), **values)
         await _audit(request, "help_section_created", {"section_id": section_id, "title": values["title"]})
         response = redirect(request, f"/admin/help#section-{section_id}")
         flash(request, response, f"見出し「{values['title']}」を追加しました。")
@@ -72,25 +72,27 @@ class AdminHelpController(Controller):
         return self._section_form(request, section, values, {})
 
     @post("/sections/{section_id:int}", status_code=200)
-    async def update_section(self, request: Request[Any, Any, Any], section_id: int) -> Response[Any]:
-        app = ctx(request)
+    async def update_section(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, section_id: int
+    ) -> Response[Any]:
         section = await _section_or_404(request, section_id)
         raw = await _raw(request, ("title", "sort_order"))
         values, errors = check_section(raw)
         if errors:
             return self._section_form(request, section, raw, errors, status=form_error_status(request))
-        await help_queries.update_section(app.db, section_id, now=app.clock.now(), **values)
+        await help_queries.update_section(app_ctx.db, section_id, now=app_ctx.clock.now(), **values)
         await _audit(request, "help_section_updated", {"section_id": section_id, "title": values["title"]})
         response = redirect(request, f"/admin/help#section-{section_id}")
         flash(request, response, f"見出し「{values['title']}」を保存しました。")
         return response
 
     @post("/sections/{section_id:int}/delete", status_code=200)
-    async def delete_section(self, request: Request[Any, Any, Any], section_id: int) -> Response[Any]:
-        app = ctx(request)
+    async def delete_section(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, section_id: int
+    ) -> Response[Any]:
         section = await _section_or_404(request, section_id)
         response = redirect(request, "/admin/help")
-        if await help_queries.count_entries_in(app.db, section_id) > 0:
+        if await help_queries.count_entries_in(app_ctx.db, section_id) > 0:
             flash(
                 request,
                 response,
@@ -98,7 +100,7 @@ class AdminHelpController(Controller):
                 kind="warning",
             )
             return response
-        await help_queries.delete_section(app.db, section_id)
+        await help_queries.delete_section(app_ctx.db, section_id)
         await _audit(request, "help_section_deleted", {"section_id": section_id, "title": section["title"]})
         flash(request, response, f"見出し「{section['title']}」を削除しました。")
         return response
@@ -127,19 +129,18 @@ class AdminHelpController(Controller):
         return await self._entry_form(request, None, values, {})
 
     @post("/entries", status_code=200)
-    async def create_entry(self, request: Request[Any, Any, Any]) -> Response[Any]:
-        app = ctx(request)
+    async def create_entry(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Response[Any]:
         raw = await _raw(request, ENTRY_FIELDS)
         values, errors = check_entry(raw, await _section_ids(request))
         if errors:
             return await self._entry_form(request, None, raw, errors, status=form_error_status(request))
         entry_id = await help_queries.create_entry(
-            app.db,
+            app_ctx.db,
             section_id=values["section_id"],
             values=values,
             published=values["published"],
             sort_order=values["sort_order"],
-            now=app.clock.now(),
+            now=app_ctx.clock.now(),
         )
         await _audit(request, "help_entry_created", {"entry_id": entry_id, "question": values["question"]})
         response = redirect(request, f"/admin/help#entry-{entry_id}")
@@ -154,21 +155,22 @@ class AdminHelpController(Controller):
         return await self._entry_form(request, entry, values, {})
 
     @post("/entries/{entry_id:int}", status_code=200)
-    async def update_entry(self, request: Request[Any, Any, Any], entry_id: int) -> Response[Any]:
-        app = ctx(request)
+    async def update_entry(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, entry_id: int
+    ) -> Response[Any]:
         entry = await _entry_or_404(request, entry_id)
         raw = await _raw(request, ENTRY_FIELDS)
         values, errors = check_entry(raw, await _section_ids(request))
         if errors:
             return await self._entry_form(request, entry, raw, errors, status=form_error_status(request))
         await help_queries.update_entry(
-            app.db,
+            app_ctx.db,
             entry_id,
             section_id=values["section_id"],
             values=values,
             published=values["published"],
             sort_order=values["sort_order"],
-            now=app.clock.now(),
+            now=app_ctx.clock.now(),
         )
         await _audit(request, "help_entry_updated", {"entry_id": entry_id, "question": values["question"]})
         response = redirect(request, f"/admin/help#entry-{entry_id}")
@@ -176,10 +178,11 @@ class AdminHelpController(Controller):
         return response
 
     @post("/entries/{entry_id:int}/delete", status_code=200)
-    async def delete_entry(self, request: Request[Any, Any, Any], entry_id: int) -> Response[Any]:
-        app = ctx(request)
+    async def delete_entry(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, entry_id: int
+    ) -> Response[Any]:
         entry = await _entry_or_404(request, entry_id)
-        await help_queries.delete_entry(app.db, entry_id)
+        await help_queries.delete_entry(app_ctx.db, entry_id)
         await _audit(request, "help_entry_deleted", {"entry_id": entry_id, "question": entry["question"]})
         response = redirect(request, "/admin/help")
         flash(request, response, f"質問「{entry['question']}」を削除しました。")

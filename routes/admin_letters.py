@@ -8,9 +8,11 @@ from litestar import Controller, Request, Response, get, post
 from litestar.response import Template
 
 from db import initial_letters as letter_queries
-from routes.common import client_ip, ctx, current, form_error_status, render
+from routes.common import client_ip, ctx, form_error_status, render
 from routes.guards import ADMIN_GUARDS
+from services.context import AppContext
 from services.initial_passwords import LettersAlreadyMade, make_letters
+from services.sessions import LoggedIn
 
 MAX_LETTERS = 1000
 
@@ -36,8 +38,9 @@ class AdminLettersController(Controller):
         return await self._page(request, {})
 
     @post("/", status_code=200)
-    async def make(self, request: Request[Any, Any, Any]) -> Response[Any]:
-        app, auth = ctx(request), current(request)
+    async def make(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn
+    ) -> Response[Any]:
         ids = _member_ids(await request.form())
         if not ids:
             return await self._page(
@@ -46,7 +49,7 @@ class AdminLettersController(Controller):
                 status=form_error_status(request),
             )
         try:
-            pdf = await make_letters(app, ids, actor_id=auth.member_id, ip=client_ip(request))
+            pdf = await make_letters(app_ctx, ids, actor_id=auth.member_id, ip=client_ip(request))
         except LettersAlreadyMade:
             return await self._page(
                 request,
@@ -55,7 +58,7 @@ class AdminLettersController(Controller):
                 },
                 status=form_error_status(request),
             )
-        stamp = app.clock.now().astimezone(app.settings.tz).strftime("%Y%m%d-%H%M")
+        stamp = app_ctx.clock.now().astimezone(app_ctx.settings.tz).strftime("%Y%m%d-%H%M")
         return Response(
             pdf,
             media_type="application/pdf",

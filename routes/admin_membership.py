@@ -10,11 +10,13 @@ from litestar.response import Template
 
 from db import membership as membership_db
 from db.tiers import all_tiers
-from routes.common import client_ip, ctx, current, flash, form_error_status, redirect, render, text_field
+from routes.common import client_ip, ctx, flash, form_error_status, redirect, render, text_field
 from routes.guards import ADMIN_GUARDS
 from services import account_closure, membership
+from services.context import AppContext
 from services.japanese import normalize_member_number
 from services.perks import tiers_for
+from services.sessions import LoggedIn
 
 CODE_FIELDS = ("code", "tier_id", "use_limit", "expires_on", "tier_ends_on", "note")
 
@@ -58,9 +60,10 @@ class AdminTiersController(Controller):
         return await self._page(request)
 
     @post("/{tier_id:int}", status_code=200)
-    async def update(self, request: Request[Any, Any, Any], tier_id: int) -> Response[Any]:
-        app = ctx(request)
-        if await membership_db.get_tier(app.db, tier_id) is None:
+    async def update(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn, tier_id: int
+    ) -> Response[Any]:
+        if await membership_db.get_tier(app_ctx.db, tier_id) is None:
             raise NotFoundException()
         form = await request.form()
         values = {"name": text_field(form, "name", max_length=200)}
@@ -71,31 +74,32 @@ class AdminTiersController(Controller):
             return await self._page(
                 request, editing=tier_id, values=values, errors=errors, status=form_error_status(request)
             )
-        await membership.update_tier(app, tier_id, clean, admin_id=current(request).member_id)
+        await membership.update_tier(app_ctx, tier_id, clean, admin_id=auth.member_id)
         response = redirect(request, "/admin/tiers")
         flash(request, response, f"プラン「{clean['name']}」を保存しました。")
         return response
 
     @post("/grant", status_code=200)
-    async def grant(self, request: Request[Any, Any, Any]) -> Response[Any]:
+    async def grant(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn
+    ) -> Response[Any]:
         """Put one member in a tier (e.g. after a fee paid by bank transfer)."""
-        app = ctx(request)
         form = await request.form()
         values = {
             name: text_field(form, name, max_length=100) for name in ("member_number", "tier_code", "ends_on")
         }
-        member, tier_code, ends_on, errors = await membership.validate_grant_form(app, values)
+        member, tier_code, ends_on, errors = await membership.validate_grant_form(app_ctx, values)
         if errors or member is None:
             return await self._page(
                 request, grant_values=values, grant_errors=errors, status=form_error_status(request)
             )
         await membership.grant_tier(
-            app,
+            app_ctx,
             int(member["id"]),
             tier_code,
             ends_on=ends_on,
             source="admin",
-            actor_id=current(request).member_id,
+            actor_id=auth.member_id,
         )
         response = redirect(request, "/admin/tiers")
         flash(request, response, f"会員番号 {member['member_number']} のプランを変更しました。")
@@ -134,15 +138,16 @@ class AdminCodesController(Controller):
         return await self._page(request)
 
     @post("/", status_code=200)
-    async def create(self, request: Request[Any, Any, Any]) -> Response[Any]:
-        app = ctx(request)
+    async def create(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn
+    ) -> Response[Any]:
         form = await request.form()
         values = {name: text_field(form, name, max_length=500) for name in CODE_FIELDS}
-        tiers = [tier for tier in await all_tiers(app.db) if tier["code"] != "free"]
-        clean, errors = membership.validate_code_form(values, tiers, membership.today_for(app))
+        tiers = [tier for tier in await all_tiers(app_ctx.db) if tier["code"] != "free"]
+        clean, errors = membership.validate_code_form(values, tiers, membership.today_for(app_ctx))
         code_id = None
         if not errors:
-            code_id = await membership.create_code(app, clean, admin_id=current(request).member_id)
+            code_id = await membership.create_code(app_ctx, clean, admin_id=auth.member_id)
             if code_id is None:
                 errors["code"] = (
                     f"コード「{clean['code']}」はすでに登録されています。別のコードにしてください。"
@@ -154,14 +159,15 @@ class AdminCodesController(Controller):
         return response
 
     @post("/{code_id:int}/active", status_code=200)
-    async def set_active(self, request: Request[Any, Any, Any], code_id: int) -> Response[Any]:
-        app = ctx(request)
-        code = await membership_db.get_code(app.db, code_id)
+    async def set_active(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, code_id: int
+    ) -> Response[Any]:
+        code = await membership_db.get_code(app_ctx.db, code_id)
         if code is None:
             raise NotFoundException()
         form = await request.form()
         active = text_field(form, "active") == "1"
-        await membership_db.set_code_active(app.db, code_id, active)
+        await membership_db.set_code_active(app_ctx.db, code_id, active)
         response = redirect(request, "/admin/codes")
         flash(request, response, f"コード「{code['code']}」を{'再開' if active else '停止'}しました。")
         return response
@@ -172,12 +178,13 @@ class AdminClosuresController(Controller):
     guards = ADMIN_GUARDS
 
     @get("/")
-    async def show(self, request: Request[Any, Any, Any], member_number: str | None = None) -> Response[Any]:
-        app = ctx(request)
+    async def show(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, member_number: str | None = None
+    ) -> Response[Any]:
         lookup_error = ""
         if member_number is not None:
             number = normalize_member_number(member_number[:100])
-            member = await membership_db.member_by_number(app.db, number) if number else None
+            member = await membership_db.member_by_number(app_ctx.db, number) if number else None
             if member is not None and member["role"] != "admin":
                 return redirect(request, f"/admin/closures/members/{member['id']}")
             lookup_error = (
@@ -189,8 +196,8 @@ class AdminClosuresController(Controller):
             request,
             "admin_membership/closures.html",
             {
-                "pending": await membership_db.list_closures(app.db, "pending"),
-                "closed": await membership_db.list_closures(app.db, "closed", limit=30),
+                "pending": await membership_db.list_closures(app_ctx.db, "pending"),
+                "closed": await membership_db.list_closures(app_ctx.db, "closed", limit=30),
                 "lookup_value": member_number or "",
                 "lookup_error": lookup_error,
             },
@@ -222,8 +229,9 @@ class AdminClosuresController(Controller):
         )
 
     @post("/members/{member_id:int}", status_code=200)
-    async def close(self, request: Request[Any, Any, Any], member_id: int) -> Response[Any]:
-        app = ctx(request)
+    async def close(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn, member_id: int
+    ) -> Response[Any]:
         form = await request.form()
         if text_field(form, "confirm") not in {"1", "on", "true"}:
             return await self._confirm_page(
@@ -232,11 +240,11 @@ class AdminClosuresController(Controller):
                 {"confirm": "個人情報が削除されることを確認し、チェックを入れてください。"},
                 status=form_error_status(request),
             )
-        member = await membership_db.get_member(app.db, member_id)
+        member = await membership_db.get_member(app_ctx.db, member_id)
         if member is None or member["role"] == "admin":
             raise NotFoundException()
         closed = await account_closure.close_account(
-            app, member_id, admin_id=current(request).member_id, ip=client_ip(request)
+            app_ctx, member_id, admin_id=auth.member_id, ip=client_ip(request)
         )
         response = redirect(request, "/admin/closures")
         flash(

@@ -7,9 +7,11 @@ from typing import Any
 from litestar import Controller, Request, Response, get, post
 from litestar.response import Template
 
-from routes.common import client_ip, ctx, current, flash, form_error_status, redirect, render, text_field
+from routes.common import client_ip, ctx, flash, form_error_status, redirect, render, text_field
 from routes.guards import ADMIN_GUARDS
 from services import admin_settings
+from services.context import AppContext
+from services.sessions import LoggedIn
 
 
 class AdminSettingsController(Controller):
@@ -17,24 +19,25 @@ class AdminSettingsController(Controller):
     guards = ADMIN_GUARDS
 
     @get("/")
-    async def show(self, request: Request[Any, Any, Any]) -> Template:
-        return self._page(request, admin_settings.current_values(ctx(request)), {})
+    async def show(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Template:
+        return self._page(request, admin_settings.current_values(app_ctx), {})
 
     @post("/", status_code=200)
-    async def save(self, request: Request[Any, Any, Any]) -> Response[Any]:
-        app, auth = ctx(request), current(request)
+    async def save(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn
+    ) -> Response[Any]:
         form = await request.form()
         typed = {
             spec.name: text_field(form, spec.name, max_length=1000) for spec in admin_settings.all_fields()
         }
-        if app.settings.base_url_from_env:
-            typed["base_url"] = app.settings.base_url  # shown read-only: TSUDOI_BASE_URL decides
+        if app_ctx.settings.base_url_from_env:
+            typed["base_url"] = app_ctx.settings.base_url  # shown read-only: TSUDOI_BASE_URL decides
         values, errors = admin_settings.validate_settings(typed)
         if errors:
             shown = {**values, **{name: typed[name] for name in errors}}
             return self._page(request, shown, errors, status=form_error_status(request))
         changed = await admin_settings.save_settings(
-            app, values, actor_id=auth.member_id, ip=client_ip(request)
+            app_ctx, values, actor_id=auth.member_id, ip=client_ip(request)
         )
         response = redirect(request, "/admin/settings")
         flash(
@@ -46,19 +49,20 @@ class AdminSettingsController(Controller):
         return response
 
     @post("/test-mail", status_code=200)
-    async def test_mail(self, request: Request[Any, Any, Any]) -> Response[Any]:
-        app, auth = ctx(request), current(request)
+    async def test_mail(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn
+    ) -> Response[Any]:
         response = redirect(request, "/admin/settings")
         to = str(auth.member["email"] or "")
         if not to:
             flash(request, response, "ログイン中の管理者のメールアドレスが登録されていません。", "warning")
             return response
         result = await admin_settings.send_test_mail(
-            app, to=to, actor_id=auth.member_id, ip=client_ip(request)
+            app_ctx, to=to, actor_id=auth.member_id, ip=client_ip(request)
         )
         if not result.ok:
             message, kind = f"テストメールを送れませんでした。{result.answer}", "warning"
-        elif app.settings.smtp_url:
+        elif app_ctx.settings.smtp_url:
             message, kind = f"テストメールを {to} に送りました。{result.answer}", "success"
         else:
             message, kind = f"テストメールは送信されていません。{result.answer}", "warning"

@@ -29,6 +29,7 @@ from services.contact import (
     StorageFull,
 )
 from services.contact_qr import cached_contact_qr, contact_qr, contact_url
+from services.context import AppContext
 
 # Litestar's default request body limit, stated here on purpose: a 5–10 MB screenshot still arrives,
 # so the form can be shown again with everything typed and a clear message about the 5 MB limit.
@@ -189,21 +190,22 @@ class ContactController(Controller):
         return redirect(request, f"/contact/sent?t={token}")
 
     @get("/sent")
-    async def sent(self, request: Request[Any, Any, Any], t: str = "") -> Response[Any]:
-        app = ctx(request)
-        found = contact_service.read_sent_token(app.settings.secret_key, t, now=app.clock.now())
+    async def sent(self, request: Request[Any, Any, Any], app_ctx: AppContext, t: str = "") -> Response[Any]:
+        found = contact_service.read_sent_token(app_ctx.settings.secret_key, t, now=app_ctx.clock.now())
         if found is None:
             return redirect(request, "/contact")
         inquiry_id, mailed = found
         return render(
             request,
             "contact/sent.html",
-            {"inquiry_id": inquiry_id, "mailed": mailed, "contact_email": app.org.contact_email},
+            {"inquiry_id": inquiry_id, "mailed": mailed, "contact_email": app_ctx.org.contact_email},
         )
 
     @get("/qr.svg")
-    async def qr_svg(self, request: Request[Any, Any, Any], v: str = "") -> Response[Any]:
-        qr = await contact_qr(ctx(request))
+    async def qr_svg(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, v: str = ""
+    ) -> Response[Any]:
+        qr = await contact_qr(app_ctx)
         # A versioned URL (the page links to ?v=<version>) never changes, so browsers may keep it for a
         # year; the bare URL is kept a day and revalidated with the ETag.
         cache = "public, max-age=31536000, immutable" if v == qr.version else "public, max-age=86400"
@@ -216,15 +218,14 @@ class ContactController(Controller):
         return Response(qr.svg, media_type="image/svg+xml; charset=utf-8", headers=headers)
 
     @get("/poster")
-    async def poster(self, request: Request[Any, Any, Any]) -> Template:
-        app = ctx(request)
-        qr = await contact_qr(app)
+    async def poster(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Template:
+        qr = await contact_qr(app_ctx)
         return render(
             request,
             "contact/poster.html",
             {
                 "qr_version": qr.version,
-                "contact_url": contact_url(app),
-                "contact_email": app.org.contact_email,
+                "contact_url": contact_url(app_ctx),
+                "contact_email": app_ctx.org.contact_email,
             },
         )

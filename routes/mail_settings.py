@@ -21,6 +21,8 @@ from routes.common import (
 )
 from routes.guards import MEMBER_GUARDS
 from services import digests
+from services.context import AppContext
+from services.sessions import LoggedIn
 
 
 async def settings_context(request: Request[Any, Any, Any]) -> dict[str, Any]:
@@ -48,13 +50,12 @@ class MailSettingsController(Controller):
         return render(request, "mail_settings/page.html", await settings_context(request))
 
     @post("/", status_code=200)
-    async def save(self, request: Request[Any, Any, Any]) -> Response[Any]:
+    async def save(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn
+    ) -> Response[Any]:
         form = await request.form()
         frequency = text_field(form, "frequency", max_length=20)
-        app = ctx(request)
-        error = await digests.change_frequency(
-            app, current(request).member_id, frequency, ip=client_ip(request)
-        )
+        error = await digests.change_frequency(app_ctx, auth.member_id, frequency, ip=client_ip(request))
         context = await settings_context(request)
         if error:
             context["errors"] = {"frequency": error}

@@ -14,7 +14,6 @@ from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT, HTTP_400_BAD
 from routes.common import (
     client_ip,
     ctx,
-    current,
     flash,
     form_error_status,
     is_htmx,
@@ -25,6 +24,7 @@ from routes.common import (
     text_field,
 )
 from routes.guards import MEMBER_GUARDS
+from services.context import AppContext
 from services.japanese import PREFECTURES
 from services.profile import (
     EDITABLE_FIELDS,
@@ -38,6 +38,7 @@ from services.profile import (
     postal_fill,
     save_profile,
 )
+from services.sessions import LoggedIn
 
 # Generous: the service reports anything over a field's limit; this only bounds the work.
 _MAX_TYPED = 1000
@@ -112,20 +113,20 @@ class ProfileController(Controller):
     guards = MEMBER_GUARDS
 
     @get("/", name="profile")
-    async def show(self, request: Request[Any, Any, Any]) -> Template:
-        member = current(request).member
+    async def show(self, request: Request[Any, Any, Any], auth: LoggedIn) -> Template:
+        member = auth.member
         next_path, purpose = _next_and_purpose(request.query_params)
         return _profile_page(request, member, display_values(member), next_path=next_path, purpose=purpose)
 
     @post("/", status_code=200)
-    async def save(self, request: Request[Any, Any, Any]) -> Response[Any]:
-        app = ctx(request)
-        auth = current(request)
+    async def save(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn
+    ) -> Response[Any]:
         form = await request.form()
         typed = {name: text_field(form, name, max_length=_MAX_TYPED) for name in EDITABLE_FIELDS}
         next_path, purpose = _next_and_purpose(form)
         outcome = await save_profile(
-            app,
+            app_ctx,
             auth.member,
             typed,
             expected_version=_version(text_field(form, "profile_version", max_length=20)),
@@ -178,9 +179,10 @@ class ProfileController(Controller):
         )
 
     @post("/email/cancel", status_code=200)
-    async def cancel_email(self, request: Request[Any, Any, Any]) -> Response[Any]:
-        auth = current(request)
-        cancelled = await cancel_email_change(ctx(request), auth.member_id, ip=client_ip(request))
+    async def cancel_email(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn
+    ) -> Response[Any]:
+        cancelled = await cancel_email_change(app_ctx, auth.member_id, ip=client_ip(request))
         response = redirect(request, "/profile")
         if cancelled:
             flash(
@@ -197,8 +199,8 @@ class EmailChangeController(Controller):
     path = "/profile/email/confirm"
 
     @get("/{token:str}")
-    async def confirm(self, request: Request[Any, Any, Any], token: str) -> Template:
-        outcome = await confirm_email_change(ctx(request), token[:2100], ip=client_ip(request))
+    async def confirm(self, request: Request[Any, Any, Any], app_ctx: AppContext, token: str) -> Template:
+        outcome = await confirm_email_change(app_ctx, token[:2100], ip=client_ip(request))
         ok = outcome.status in ("changed", "already")
         return render(
             request,

@@ -15,6 +15,7 @@ from litestar.response import Template
 from db import payments as payment_queries
 from routes.common import ctx, redirect, render, text_field
 from services import payment_flow
+from services.context import AppContext
 from services.payment_config import configured_gateway_name, get_gateway, refresh_demo_flag
 from services.payments import states
 from services.payments.sandbox import (
@@ -80,8 +81,7 @@ class SandboxGatewayController(Controller):
         return await self._page(request, token, session=session)
 
     @post("/{token:str}")
-    async def choose(self, request: Request[Any, Any, Any], token: str) -> Response[Any]:
-        app = ctx(request)
+    async def choose(self, request: Request[Any, Any, Any], app_ctx: AppContext, token: str) -> Response[Any]:
         gateway = await _sandbox(request)
         try:
             session = gateway.read_session(token[:4000])
@@ -89,7 +89,7 @@ class SandboxGatewayController(Controller):
             return await self._page(request, token, session=None, error=invalid.message, status=400)
         form = await request.form()
         outcome = text_field(form, "outcome", max_length=40)
-        attempt = await payment_queries.attempt_by_order(app.db, session.order_id)
+        attempt = await payment_queries.attempt_by_order(app_ctx.db, session.order_id)
         allowed = [name for name, _ in outcomes_for(session.method, attempt["state"])] if attempt else []
         if outcome not in OUTCOME_STATES or outcome not in allowed:
             # A second click or a stale tab: the report was already sent, nothing is sent twice.
@@ -101,7 +101,7 @@ class SandboxGatewayController(Controller):
                 status=409,
             )
         body, headers = gateway.build_notification(session.reference, outcome, session.amount)
-        delivered = await payment_flow.deliver_sandbox_report(app, gateway, body, headers)
+        delivered = await payment_flow.deliver_sandbox_report(app_ctx, gateway, body, headers)
         if isinstance(delivered, int) and delivered >= 400:
             log.warning("sandbox report answered %s", delivered)
             return await self._page(

@@ -23,6 +23,7 @@ from routes.common import (
 )
 from routes.guards import MEMBER_GUARDS
 from services import membership, signup
+from services.context import AppContext
 from services.japanese import PREFECTURES
 from services.profile import postal_fill
 from services.rate_limit import RATE_LIMITED_MESSAGE
@@ -81,10 +82,9 @@ class SignupController(Controller):
         return await self._form(request, {"code": code}, {}, [])
 
     @post("/", status_code=200)
-    async def submit(self, request: Request[Any, Any, Any]) -> Response[Any]:
+    async def submit(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Response[Any]:
         if closed := await self._closed(request):
             return closed
-        app = ctx(request)
         form = await request.form()
         values = {name: text_field(form, name, max_length=1000) for name in signup.PROFILE_FIELDS}
         values["code"] = text_field(form, "code", max_length=100)
@@ -94,19 +94,19 @@ class SignupController(Controller):
         if text_field(form, HONEYPOT, max_length=200):
             # A bot filled the field people never see: answer as if it worked, do nothing.
             return redirect(request, "/signup/sent")
-        terms = await membership_db.interest_terms(app.db)
+        terms = await membership_db.interest_terms(app_ctx.db)
         clean, chosen, errors = signup.validate_signup(
             signup.SignupForm(values, interests, values["code"], agreed), [int(t["id"]) for t in terms]
         )
         ip = client_ip(request)
         if values["code"].strip() and "code" not in errors:
-            code_error = await membership.check_code(app, values["code"], ip=ip)
+            code_error = await membership.check_code(app_ctx, values["code"], ip=ip)
             if code_error:
                 errors["code"] = code_error
         if errors:
             return await self._form(request, values, errors, interests, status=form_error_status(request))
         code = membership.normalize_code(values["code"])
-        status = await signup.submit(app, clean, chosen, code, ip=ip)
+        status = await signup.submit(app_ctx, clean, chosen, code, ip=ip)
         if status == "rate_limited":
             return await self._form(
                 request, values, {"form": RATE_LIMITED_MESSAGE}, interests, status=form_error_status(request)
@@ -140,10 +140,12 @@ class SignupController(Controller):
         )
 
     @get("/confirm/{token:str}")
-    async def confirm(self, request: Request[Any, Any, Any], token: str) -> Response[Any]:
+    async def confirm(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, token: str
+    ) -> Response[Any]:
         if closed := await self._closed(request):
             return closed
-        opened = await signup.open_link(ctx(request), token)
+        opened = await signup.open_link(app_ctx, token)
         if isinstance(opened, str):
             return self._link_problem(request, opened)
         return self._password_form(request, token, opened, {})
@@ -179,30 +181,31 @@ class SignupController(Controller):
         )
 
     @post("/confirm/{token:str}", status_code=200)
-    async def complete(self, request: Request[Any, Any, Any], token: str) -> Response[Any]:
+    async def complete(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, token: str
+    ) -> Response[Any]:
         if closed := await self._closed(request):
             return closed
-        app = ctx(request)
         form = await request.form()
         password = text_field(form, "new_password", max_length=1000)
         confirm = text_field(form, "new_password_confirm", max_length=1000)
-        outcome = await signup.complete(app, token, password, confirm, ip=client_ip(request))
+        outcome = await signup.complete(app_ctx, token, password, confirm, ip=client_ip(request))
         if isinstance(outcome, str):
             return self._link_problem(request, outcome)
         if isinstance(outcome, dict):
-            opened = await signup.open_link(app, token)
+            opened = await signup.open_link(app_ctx, token)
             if isinstance(opened, str):
                 return self._link_problem(request, opened)
             return self._password_form(request, token, opened, outcome, status=form_error_status(request))
         old = logged_in(request)
         if old is not None:
-            await end_session(app.db, old.token)
+            await end_session(app_ctx.db, old.token)
         session_token, _ = await start_session(
-            app.db,
+            app_ctx.db,
             member_id=outcome.member_id,
             remember=False,
-            now=app.clock.now(),
-            org=app.org,
+            now=app_ctx.clock.now(),
+            org=app_ctx.org,
             user_agent=request.headers.get("user-agent", ""),
             ip=client_ip(request),
         )
@@ -213,7 +216,7 @@ class SignupController(Controller):
         return response
 
     @post("/password-rules", status_code=200)
-    async def password_rules(self, request: Request[Any, Any, Any]) -> Template:
+    async def password_rules(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Template:
         """The rule list, ticked live as the member types (htmx)."""
         form = await request.form()
         password = text_field(form, "new_password", max_length=1000)
@@ -221,7 +224,7 @@ class SignupController(Controller):
         return render(
             request,
             "signup/_rules.html",
-            {"evaluation": signup.password_evaluation(ctx(request).org, password, confirm)},
+            {"evaluation": signup.password_evaluation(app_ctx.org, password, confirm)},
         )
 
     @get("/welcome", guards=MEMBER_GUARDS)

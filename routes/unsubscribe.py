@@ -12,6 +12,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_404_NOT_FOUND
 from db import digests as digests_db
 from routes.common import client_ip, ctx, redirect, render, text_field
 from services import digests
+from services.context import AppContext
 
 INVALID_LINK = "このリンクは無効です。お手数ですが、マイページの「メール設定」から配信を停止してください。"
 
@@ -57,7 +58,9 @@ class UnsubscribeController(Controller):
         )
 
     @post("/{token:str}", status_code=HTTP_200_OK)
-    async def unsubscribe(self, request: Request[Any, Any, Any], token: str) -> Response[Any]:
+    async def unsubscribe(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, token: str
+    ) -> Response[Any]:
         form = await request.form()
         # RFC 8058: the mail client POSTs the body "List-Unsubscribe=One-Click" and shows no page.
         one_click = text_field(form, "List-Unsubscribe", max_length=50) == "One-Click"
@@ -66,7 +69,7 @@ class UnsubscribeController(Controller):
             if one_click:
                 return Response("invalid link", media_type="text/plain", status_code=HTTP_404_NOT_FOUND)
             return _invalid(request)
-        await digests.unsubscribe(ctx(request), int(member["id"]), one_click=one_click, ip=client_ip(request))
+        await digests.unsubscribe(app_ctx, int(member["id"]), one_click=one_click, ip=client_ip(request))
         if one_click:
             return Response(
                 "新着お知らせメールの配信を停止しました。", media_type="text/plain; charset=utf-8"
