@@ -12,7 +12,7 @@ from litestar.response import Template
 
 from db import articles as article_queries
 from routes.articles import int_values, page_number
-from routes.common import ctx, flash, form_error_status, redirect, render, text_field
+from routes.common import ctx, form_error_status, redirect_with_flash, render, text_field
 from routes.guards import ADMIN_GUARDS
 from services import articles as article_service
 from services import feeds as feed_service
@@ -144,9 +144,9 @@ class _ArticleAdmin(Controller):
         state = STATE_LABELS[
             "scheduled" if data.status == "published" and data.published_at > app.clock.now() else data.status
         ]
-        response = redirect(request, self.base)
-        flash(request, response, f"{KINDS[self.kind]}「{data.title}」を{verb}しました（{state}）。")
-        return response
+        return redirect_with_flash(
+            request, self.base, f"{KINDS[self.kind]}「{data.title}」を{verb}しました（{state}）。"
+        )
 
     @post("/", status_code=200)
     async def create(self, request: Request[Any, Any, Any]) -> Response[Any]:
@@ -192,9 +192,9 @@ class _ArticleAdmin(Controller):
         if status not in STATUSES:
             raise NotFoundException()
         await article_queries.set_status(app_ctx.db, article_id, status, now=app_ctx.clock.now())
-        response = redirect(request, self.base)
-        flash(request, response, f"「{article['title']}」を{STATUSES[status]}にしました。")
-        return response
+        return redirect_with_flash(
+            request, self.base, f"「{article['title']}」を{STATUSES[status]}にしました。"
+        )
 
 
 class AdminArticlesController(_ArticleAdmin):
@@ -263,9 +263,9 @@ class AdminTaxonomiesController(Controller):
                 errors=errors,
                 status=form_error_status(request),
             )
-        response = redirect(request, "/admin/taxonomies")
-        flash(request, response, f"「{values['name'].strip()}」を追加しました。")
-        return response
+        return redirect_with_flash(
+            request, "/admin/taxonomies", f"「{values['name'].strip()}」を追加しました。"
+        )
 
     async def _term(self, request: Request[Any, Any, Any], term_id: int) -> Any:
         term = await article_queries.get_term(ctx(request).db, term_id)
@@ -338,9 +338,9 @@ class AdminTaxonomiesController(Controller):
             return await self._edit_page(
                 request, term, values=values, errors=errors, status=form_error_status(request)
             )
-        response = redirect(request, "/admin/taxonomies")
-        flash(request, response, f"「{values['name'].strip()}」を保存しました。")
-        return response
+        return redirect_with_flash(
+            request, "/admin/taxonomies", f"「{values['name'].strip()}」を保存しました。"
+        )
 
     @post("/{term_id:int}/delete", status_code=200)
     async def delete(
@@ -366,9 +366,7 @@ class AdminTaxonomiesController(Controller):
                 delete_error=problem,
                 status=form_error_status(request),
             )
-        response = redirect(request, "/admin/taxonomies")
-        flash(request, response, f"「{term['name']}」を削除しました。")
-        return response
+        return redirect_with_flash(request, "/admin/taxonomies", f"「{term['name']}」を削除しました。")
 
 
 MAP_ROWS_EXTRA = 3
@@ -444,20 +442,17 @@ class AdminFeedsController(Controller):
         await article_queries.put_feed_settings(
             app_ctx.db, {"feed_url": url, "feed_category_map": feed_service.dump_category_map(pairs)}
         )
-        response = redirect(request, "/admin/feeds")
-        flash(request, response, "フィードの設定を保存しました。")
-        return response
+        return redirect_with_flash(request, "/admin/feeds", "フィードの設定を保存しました。")
 
     @post("/import", status_code=200)
     async def run_now(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Response[Any]:
         stored = await article_queries.feed_settings(app_ctx.db)
         if not stored.get("feed_url"):
-            response = redirect(request, "/admin/feeds")
-            flash(request, response, "先にフィードのURLを保存してください。", kind="warning")
-            return response
+            return redirect_with_flash(
+                request, "/admin/feeds", "先にフィードのURLを保存してください。", kind="warning"
+            )
         await feed_service.run_feed_import_job(app_ctx)
         stored = await article_queries.feed_settings(app_ctx.db)
-        response = redirect(request, "/admin/feeds")
         result = stored.get("feed_last_result", "")
-        flash(request, response, result, kind="warning" if result.startswith("取り込みに失敗") else "success")
-        return response
+        kind = "warning" if result.startswith("取り込みに失敗") else "success"
+        return redirect_with_flash(request, "/admin/feeds", result, kind=kind)

@@ -12,7 +12,14 @@ from litestar.response import Template
 
 from db import audit
 from db import digests as digests_db
-from routes.common import client_ip, ctx, flash, form_error_status, redirect, render, text_field
+from routes.common import (
+    client_ip,
+    ctx,
+    form_error_status,
+    redirect_with_flash,
+    render,
+    text_field,
+)
 from routes.guards import ADMIN_GUARDS
 from services import digests, scheduler
 from services.context import AppContext
@@ -120,9 +127,7 @@ class AdminDigestsController(Controller):
                 "digest_catch_up_days": values["catch_up_days"],
             }
         )
-        response = redirect(request, "/admin/digests")
-        flash(request, response, "送信の設定を保存しました。")
-        return response
+        return redirect_with_flash(request, "/admin/digests", "送信の設定を保存しました。")
 
     @get("/runs/{run_id:int}")
     async def run(self, request: Request[Any, Any, Any], app_ctx: AppContext, run_id: int) -> Template:
@@ -234,6 +239,6 @@ class AdminDigestsController(Controller):
             subject_member_id=member_id,
             ip=client_ip(request),
         )
-        response = redirect(request, "/admin/digests")
-        flash(request, response, "配信停止の印を外しました。次回の配信から送信します。")
-        return response
+        return redirect_with_flash(
+            request, "/admin/digests", "配信停止の印を外しました。次回の配信から送信します。"
+        )

@@ -10,7 +10,17 @@ from litestar.response import Template
 
 from db import audit
 from db import help as help_queries
-from routes.common import client_ip, ctx, current, flash, form_error_status, redirect, render, text_field
+from routes.common import (
+    client_ip,
+    ctx,
+    current,
+    flash,
+    form_error_status,
+    redirect,
+    redirect_with_flash,
+    render,
+    text_field,
+)
 from routes.guards import ADMIN_GUARDS
 from services.context import AppContext
 from services.help import ANSWER_MAX, check_entry, check_section, group
@@ -61,9 +71,9 @@ class AdminHelpController(Controller):
             return self._section_form(request, None, raw, errors, status=form_error_status(request))
         section_id = await help_queries.create_section(app_ctx.db, now=app_ctx.clock.now(), **values)
         await _audit(request, "help_section_created", {"section_id": section_id, "title": values["title"]})
-        response = redirect(request, f"/admin/help#section-{section_id}")
-        flash(request, response, f"見出し「{values['title']}」を追加しました。")
-        return response
+        return redirect_with_flash(
+            request, f"/admin/help#section-{section_id}", f"見出し「{values['title']}」を追加しました。"
+        )
 
     @get("/sections/{section_id:int}/edit")
     async def edit_section(self, request: Request[Any, Any, Any], section_id: int) -> Template:
@@ -82,9 +92,9 @@ class AdminHelpController(Controller):
             return self._section_form(request, section, raw, errors, status=form_error_status(request))
         await help_queries.update_section(app_ctx.db, section_id, now=app_ctx.clock.now(), **values)
         await _audit(request, "help_section_updated", {"section_id": section_id, "title": values["title"]})
-        response = redirect(request, f"/admin/help#section-{section_id}")
-        flash(request, response, f"見出し「{values['title']}」を保存しました。")
-        return response
+        return redirect_with_flash(
+            request, f"/admin/help#section-{section_id}", f"見出し「{values['title']}」を保存しました。"
+        )
 
     @post("/sections/{section_id:int}/delete", status_code=200)
     async def delete_section(
@@ -143,9 +153,7 @@ class AdminHelpController(Controller):
             now=app_ctx.clock.now(),
         )
         await _audit(request, "help_entry_created", {"entry_id": entry_id, "question": values["question"]})
-        response = redirect(request, f"/admin/help#entry-{entry_id}")
-        flash(request, response, "質問を追加しました。")
-        return response
+        return redirect_with_flash(request, f"/admin/help#entry-{entry_id}", "質問を追加しました。")
 
     @get("/entries/{entry_id:int}/edit")
     async def edit_entry(self, request: Request[Any, Any, Any], entry_id: int) -> Template:
@@ -173,9 +181,7 @@ class AdminHelpController(Controller):
             now=app_ctx.clock.now(),
         )
         await _audit(request, "help_entry_updated", {"entry_id": entry_id, "question": values["question"]})
-        response = redirect(request, f"/admin/help#entry-{entry_id}")
-        flash(request, response, "質問を保存しました。")
-        return response
+        return redirect_with_flash(request, f"/admin/help#entry-{entry_id}", "質問を保存しました。")
 
     @post("/entries/{entry_id:int}/delete", status_code=200)
     async def delete_entry(
@@ -184,9 +190,7 @@ class AdminHelpController(Controller):
         entry = await _entry_or_404(request, entry_id)
         await help_queries.delete_entry(app_ctx.db, entry_id)
         await _audit(request, "help_entry_deleted", {"entry_id": entry_id, "question": entry["question"]})
-        response = redirect(request, "/admin/help")
-        flash(request, response, f"質問「{entry['question']}」を削除しました。")
-        return response
+        return redirect_with_flash(request, "/admin/help", f"質問「{entry['question']}」を削除しました。")
 
     @post("/preview", status_code=200)
     async def preview(self, request: Request[Any, Any, Any]) -> Template:

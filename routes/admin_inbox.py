@@ -10,7 +10,16 @@ from litestar.exceptions import NotFoundException
 from litestar.response import File, Template
 
 from db import inquiries as inquiry_queries
-from routes.common import client_ip, ctx, flash, form_error_status, redirect, render, text_field
+from routes.common import (
+    client_ip,
+    ctx,
+    flash,
+    form_error_status,
+    redirect,
+    redirect_with_flash,
+    render,
+    text_field,
+)
 from routes.guards import ADMIN_GUARDS
 from services import contact as contact_service
 from services.contact import CATEGORIES, STATUS_LABELS, attachments_dir
@@ -113,9 +122,9 @@ class AdminInboxController(Controller):
             await contact_service.change_status(
                 app_ctx, inquiry, new_status, admin_id=auth.member_id, ip=client_ip(request)
             )
-        response = redirect(request, f"/admin/inbox/{inquiry_id}")
-        flash(request, response, f"対応状況を「{STATUS_LABELS[new_status]}」にしました。")
-        return response
+        return redirect_with_flash(
+            request, f"/admin/inbox/{inquiry_id}", f"対応状況を「{STATUS_LABELS[new_status]}」にしました。"
+        )
 
     @post("/{inquiry_id:int}/reply", status_code=200)
     async def reply(

@@ -15,7 +15,16 @@ from db import audit
 from db import initial_letters as letter_queries
 from db import members as member_queries
 from db import tiers as tier_queries
-from routes.common import client_ip, ctx, flash, form_error_status, redirect, render, text_field
+from routes.common import (
+    client_ip,
+    ctx,
+    flash,
+    form_error_status,
+    redirect,
+    redirect_with_flash,
+    render,
+    text_field,
+)
 from routes.guards import ADMIN_GUARDS
 from services import admin_members, initial_passwords
 from services.clock import from_db
@@ -200,9 +209,7 @@ class AdminMembersController(Controller):
         if errors:
             values["member_number"] = member["member_number"]
             return await self._edit_form(request, member, values, errors, status=form_error_status(request))
-        response = redirect(request, f"/admin/members/{member_id}")
-        flash(request, response, "会員情報を保存しました。")
-        return response
+        return redirect_with_flash(request, f"/admin/members/{member_id}", "会員情報を保存しました。")
 
     @post("/{member_id:int}/unlock", status_code=200)
     async def unlock(
@@ -210,9 +217,9 @@ class AdminMembersController(Controller):
     ) -> Response[Any]:
         await self._member(request, member_id)
         await admin_members.unlock(app_ctx, member_id, actor_id=auth.member_id, ip=client_ip(request))
-        response = redirect(request, f"/admin/members/{member_id}")
-        flash(request, response, "ロックを解除しました。会員はすぐにログインできます。")
-        return response
+        return redirect_with_flash(
+            request, f"/admin/members/{member_id}", "ロックを解除しました。会員はすぐにログインできます。"
+        )
 
     @post("/{member_id:int}/initial-password", status_code=200)
     async def initial_password(

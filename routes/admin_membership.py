@@ -10,7 +10,16 @@ from litestar.response import Template
 
 from db import membership as membership_db
 from db.tiers import all_tiers
-from routes.common import client_ip, ctx, flash, form_error_status, redirect, render, text_field
+from routes.common import (
+    client_ip,
+    ctx,
+    flash,
+    form_error_status,
+    redirect,
+    redirect_with_flash,
+    render,
+    text_field,
+)
 from routes.guards import ADMIN_GUARDS
 from services import account_closure, membership
 from services.context import AppContext
@@ -75,9 +84,7 @@ class AdminTiersController(Controller):
                 request, editing=tier_id, values=values, errors=errors, status=form_error_status(request)
             )
         await membership.update_tier(app_ctx, tier_id, clean, admin_id=auth.member_id)
-        response = redirect(request, "/admin/tiers")
-        flash(request, response, f"プラン「{clean['name']}」を保存しました。")
-        return response
+        return redirect_with_flash(request, "/admin/tiers", f"プラン「{clean['name']}」を保存しました。")
 
     @post("/grant", status_code=200)
     async def grant(
@@ -101,9 +108,9 @@ class AdminTiersController(Controller):
             source="admin",
             actor_id=auth.member_id,
         )
-        response = redirect(request, "/admin/tiers")
-        flash(request, response, f"会員番号 {member['member_number']} のプランを変更しました。")
-        return response
+        return redirect_with_flash(
+            request, "/admin/tiers", f"会員番号 {member['member_number']} のプランを変更しました。"
+        )
 
 
 class AdminCodesController(Controller):
@@ -154,9 +161,7 @@ class AdminCodesController(Controller):
                 )
         if errors:
             return await self._page(request, values=values, errors=errors, status=form_error_status(request))
-        response = redirect(request, "/admin/codes")
-        flash(request, response, f"参加コード「{clean['code']}」を作成しました。")
-        return response
+        return redirect_with_flash(request, "/admin/codes", f"参加コード「{clean['code']}」を作成しました。")
 
     @post("/{code_id:int}/active", status_code=200)
     async def set_active(
@@ -168,9 +173,9 @@ class AdminCodesController(Controller):
         form = await request.form()
         active = text_field(form, "active") == "1"
         await membership_db.set_code_active(app_ctx.db, code_id, active)
-        response = redirect(request, "/admin/codes")
-        flash(request, response, f"コード「{code['code']}」を{'再開' if active else '停止'}しました。")
-        return response
+        return redirect_with_flash(
+            request, "/admin/codes", f"コード「{code['code']}」を{'再開' if active else '停止'}しました。"
+        )
 
 
 class AdminClosuresController(Controller):

@@ -13,7 +13,7 @@ from litestar.exceptions import NotFoundException
 from litestar.response import Template
 
 from db import payments as payment_queries
-from routes.common import ctx, flash, form_error_status, redirect, render, text_field
+from routes.common import ctx, flash, form_error_status, redirect, redirect_with_flash, render, text_field
 from routes.guards import ADMIN_GUARDS
 from services import fees as fee_rules
 from services import payment_flow
@@ -145,9 +145,9 @@ class AdminFeesController(Controller):
         if item is None:
             raise NotFoundException()
         result = await fee_rules.issue_fee_item(app_ctx.db, item_id, now=app_ctx.clock.now())
-        response = redirect(request, "/admin/fees")
-        flash(request, response, f"「{item['name']}」（{item['membership_type']}）: {result.message()}")
-        return response
+        return redirect_with_flash(
+            request, "/admin/fees", f"「{item['name']}」（{item['membership_type']}）: {result.message()}"
+        )
 
     @post("/receipt-settings")
     async def receipt_settings(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Response[Any]:
@@ -168,9 +168,7 @@ class AdminFeesController(Controller):
                 status=form_error_status(request),
             )
         await app_ctx.update_org({"invoice_number": number, payment_flow.TAX_MODE_KEY: tax_mode})
-        response = redirect(request, "/admin/fees")
-        flash(request, response, "領収書の設定を保存しました。")
-        return response
+        return redirect_with_flash(request, "/admin/fees", "領収書の設定を保存しました。")
 
 
 class AdminPaymentsController(Controller):
@@ -323,9 +321,9 @@ class AdminPaymentsController(Controller):
         ok, message = await payment_flow.mark_paid_by_transfer(
             app_ctx, gateway, fee_id, note=values["note"], paid_on=paid_on, actor_id=auth.member_id
         )
-        response = redirect(request, f"/admin/payments/fees/{fee_id}")
-        flash(request, response, message, "success" if ok else "warning")
-        return response
+        return redirect_with_flash(
+            request, f"/admin/payments/fees/{fee_id}", message, "success" if ok else "warning"
+        )
 
     @post("/attempts/{attempt_id:int}/cancel")
     async def cancel(
@@ -342,6 +340,6 @@ class AdminPaymentsController(Controller):
             ok, message = await payment_flow.cancel_attempt(
                 app_ctx, gateway, attempt_id, actor_id=auth.member_id
             )
-        response = redirect(request, f"/admin/payments/fees/{attempt['fee_id']}")
-        flash(request, response, message, "success" if ok else "warning")
-        return response
+        return redirect_with_flash(
+            request, f"/admin/payments/fees/{attempt['fee_id']}", message, "success" if ok else "warning"
+        )

@@ -7,7 +7,16 @@ from typing import Any
 from litestar import Controller, Request, Response, get, post
 from litestar.response import Template
 
-from routes.common import client_ip, ctx, flash, form_error_status, redirect, render, text_field
+from routes.common import (
+    client_ip,
+    ctx,
+    flash,
+    form_error_status,
+    redirect,
+    redirect_with_flash,
+    render,
+    text_field,
+)
 from routes.guards import ADMIN_GUARDS
 from services import admin_settings
 from services.context import AppContext
@@ -52,11 +61,14 @@ class AdminSettingsController(Controller):
     async def test_mail(
         self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn
     ) -> Response[Any]:
-        response = redirect(request, "/admin/settings")
         to = str(auth.member["email"] or "")
         if not to:
-            flash(request, response, "ログイン中の管理者のメールアドレスが登録されていません。", "warning")
-            return response
+            return redirect_with_flash(
+                request,
+                "/admin/settings",
+                "ログイン中の管理者のメールアドレスが登録されていません。",
+                "warning",
+            )
         result = await admin_settings.send_test_mail(
             app_ctx, to=to, actor_id=auth.member_id, ip=client_ip(request)
         )
@@ -66,8 +78,7 @@ class AdminSettingsController(Controller):
             message, kind = f"テストメールを {to} に送りました。{result.answer}", "success"
         else:
             message, kind = f"テストメールは送信されていません。{result.answer}", "warning"
-        flash(request, response, message, kind)
-        return response
+        return redirect_with_flash(request, "/admin/settings", message, kind)
 
     def _page(
         self,

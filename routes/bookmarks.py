@@ -12,7 +12,7 @@ from litestar.response import Template
 from db import articles as article_queries
 from db import bookmarks as bookmark_queries
 from routes.articles import here, page_number
-from routes.common import flash, is_htmx, redirect, render, safe_next, text_field
+from routes.common import is_htmx, redirect_with_flash, render, safe_next, text_field
 from routes.guards import MEMBER_GUARDS
 from services import articles as article_service
 from services.articles import PAGE_SIZE
@@ -71,6 +71,6 @@ class BookmarksController(Controller):
             }
             template = "bookmarks/_removed.html" if mode == "list" and not on else "bookmarks/_star.html"
             return render(request, template, context, fragment=template)
-        response = redirect(request, next_path)
-        flash(request, response, "ブックマークに追加しました。" if on else "ブックマークを外しました。")
-        return response
+        return redirect_with_flash(
+            request, next_path, "ブックマークに追加しました。" if on else "ブックマークを外しました。"
+        )

@@ -11,7 +11,16 @@ from litestar.response import Template
 from db import articles as article_queries
 from db import conditions as condition_queries
 from routes.articles import int_values
-from routes.common import ctx, current, flash, form_error_status, is_htmx, redirect, render, text_field
+from routes.common import (
+    ctx,
+    current,
+    form_error_status,
+    is_htmx,
+    redirect,
+    redirect_with_flash,
+    render,
+    text_field,
+)
 from routes.guards import MEMBER_GUARDS
 from services import articles as article_service
 from services.articles import MAX_CONDITIONS, Condition, ConditionInput, Taxonomies
@@ -114,9 +123,7 @@ class ConditionsController(Controller):
         if is_htmx(request):
             context = await self._list_context(request, message=message)
             return render(request, "conditions/page.html", context, fragment="conditions/_list.html")
-        response = redirect(request, "/conditions")
-        flash(request, response, message)
-        return response
+        return redirect_with_flash(request, "/conditions", message)
 
     @post("/count", status_code=200)
     async def count(self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn) -> Template:
@@ -244,9 +251,7 @@ class ConditionsController(Controller):
                 },
                 fragment="conditions/_card.html",
             )
-        response = redirect(request, "/conditions")
-        flash(request, response, message)
-        return response
+        return redirect_with_flash(request, "/conditions", message)
 
     @post("/{condition_id:int}/delete", status_code=200)
     async def delete(
@@ -258,6 +263,4 @@ class ConditionsController(Controller):
         if is_htmx(request):
             context = await self._list_context(request, message=message)
             return render(request, "conditions/page.html", context, fragment="conditions/_list.html")
-        response = redirect(request, "/conditions")
-        flash(request, response, message)
-        return response
+        return redirect_with_flash(request, "/conditions", message)

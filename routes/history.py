@@ -9,7 +9,7 @@ from litestar.response import Template
 
 from db import history as history_queries
 from routes.articles import here
-from routes.common import flash, redirect, render
+from routes.common import redirect_with_flash, render
 from routes.guards import MEMBER_GUARDS
 from services.articles import HISTORY_KEEP
 from services.context import AppContext
@@ -34,6 +34,4 @@ class HistoryController(Controller):
         self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn
     ) -> Response[Any]:
         await history_queries.clear(app_ctx.db, auth.member_id)
-        response = redirect(request, "/history")
-        flash(request, response, "閲覧履歴を消去しました。")
-        return response
+        return redirect_with_flash(request, "/history", "閲覧履歴を消去しました。")

@@ -12,10 +12,9 @@ from routes.common import (
     client_ip,
     ctx,
     current,
-    flash,
     form_error_status,
     is_htmx,
-    redirect,
+    redirect_with_flash,
     render,
     text_field,
 )
@@ -70,6 +69,4 @@ class MailSettingsController(Controller):
         if is_htmx(request):
             context["saved"] = message
             return render(request, "mail_settings/page.html", context, fragment="mail_settings/_panel.html")
-        response = redirect(request, "/settings/mail")
-        flash(request, response, message)
-        return response
+        return redirect_with_flash(request, "/settings/mail", message)

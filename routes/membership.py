@@ -15,6 +15,7 @@ from routes.common import (
     form_error_status,
     is_htmx,
     redirect,
+    redirect_with_flash,
     render,
     text_field,
 )
@@ -68,9 +69,7 @@ class MembershipController(Controller):
             )
         if is_htmx(request):
             return await self._page(request, code_success=outcome.message)
-        response = redirect(request, "/settings/membership")
-        flash(request, response, outcome.message)
-        return response
+        return redirect_with_flash(request, "/settings/membership", outcome.message)
 
     @get("/leave")
     async def leave_form(

@@ -18,6 +18,7 @@ from routes.common import (
     flash,
     form_error_status,
     redirect,
+    redirect_with_flash,
     render,
     safe_next,
     text_field,
@@ -184,9 +185,12 @@ class AdminSecurityController(Controller):
             return await self._error(request, error)
         await admin_mfa.reset(app_ctx, auth.member_id, actor_id=auth.member_id, ip=client_ip(request))
         await set_flag(app_ctx.db, auth, MFA_FLAG, False)
-        response = redirect(request, "/mfa/enrol?next=/admin/security")
-        flash(request, response, "新しい端末の認証アプリで、次のQRコードを読み取ってください。", "info")
-        return response
+        return redirect_with_flash(
+            request,
+            "/mfa/enrol?next=/admin/security",
+            "新しい端末の認証アプリで、次のQRコードを読み取ってください。",
+            "info",
+        )
 
     async def _check_code(self, request: Request[Any, Any, Any], code: str) -> str | None:
         app, auth = ctx(request), current(request)

@@ -18,6 +18,7 @@ from routes.common import (
     form_error_status,
     logged_in,
     redirect,
+    redirect_with_flash,
     render,
     safe_next,
     session_cookie,
@@ -176,9 +177,9 @@ class PasswordChangeController(Controller):
         if auth.member["must_change_password"]:
             return redirect(request, "/password/change")
         await password_flow.postpone_expired_change(app_ctx, auth.member_id, ip=client_ip(request))
-        response = redirect(request, next_path)
-        flash(request, response, "パスワードの変更は次回ログイン時にもご案内します。", kind="info")
-        return response
+        return redirect_with_flash(
+            request, next_path, "パスワードの変更は次回ログイン時にもご案内します。", kind="info"
+        )
 
 
 class PasswordRecoveryController(Controller):

@@ -12,7 +12,15 @@ from litestar.exceptions import NotFoundException
 from litestar.response import Redirect, Template
 
 from db import payments as payment_queries
-from routes.common import ctx, current, flash, form_error_status, redirect, render, text_field
+from routes.common import (
+    ctx,
+    current,
+    form_error_status,
+    redirect,
+    redirect_with_flash,
+    render,
+    text_field,
+)
 from routes.guards import MEMBER_GUARDS
 from services import payment_flow
 from services.context import AppContext
@@ -102,9 +110,7 @@ class PaymentsController(Controller):
         """会員情報確認 支払手続き: the profile form first, unless it was saved today."""
         fee = await _own_fee(request, fee_id)
         if fee["status"] == "paid":
-            response = redirect(request, "/payments")
-            flash(request, response, "この会費はお支払い済みです。", "info")
-            return response
+            return redirect_with_flash(request, "/payments", "この会費はお支払い済みです。", "info")
         state = await gateway_state(app_ctx)
         if not state.ready:
             return _not_set_up(request, fee, state)

@@ -19,6 +19,7 @@ from routes.common import (
     is_htmx,
     logged_in,
     redirect,
+    redirect_with_flash,
     render,
     safe_next,
     text_field,
@@ -144,9 +145,11 @@ class ProfileController(Controller):
                 typed=typed,
                 status=HTTP_200_OK if is_htmx(request) else HTTP_409_CONFLICT,
             )
-        response = redirect(request, next_path or "/profile")
-        flash(request, response, _saved_message(outcome.email_change_to, outcome.email_change_mail_sent))
-        return response
+        return redirect_with_flash(
+            request,
+            next_path or "/profile",
+            _saved_message(outcome.email_change_to, outcome.email_change_mail_sent),
+        )
 
     @get("/postal")
     async def postal(self, request: Request[Any, Any, Any]) -> Response[Any]:
