@@ -12,7 +12,7 @@ from litestar.response import Template
 
 from db import articles as article_queries
 from routes.articles import int_values, page_number
-from routes.common import ctx, form_error_status, redirect_with_flash, render, text_field
+from routes.common import form_error_status, redirect_with_flash, render, text_field
 from routes.guards import ADMIN_GUARDS
 from services import articles as article_service
 from services import feeds as feed_service
@@ -84,6 +84,7 @@ class _ArticleAdmin(Controller):
     async def _form(
         self,
         request: Request[Any, Any, Any],
+        app_ctx: AppContext,
         *,
         article_id: int | None,
         values: dict[str, str],
@@ -92,7 +93,7 @@ class _ArticleAdmin(Controller):
         errors: dict[str, str],
         status: int = 200,
     ) -> Template:
-        taxonomies = await article_service.load_taxonomies(ctx(request))
+        taxonomies = await article_service.load_taxonomies(app_ctx)
         return render(
             request,
             "admin_articles/form.html",
@@ -110,24 +111,32 @@ class _ArticleAdmin(Controller):
         )
 
     @get("/new")
-    async def new(self, request: Request[Any, Any, Any]) -> Template:
+    async def new(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Template:
         values = {"status": "published", "published_at": ""}
         return await self._form(
-            request, article_id=None, values=values, region_ids=[], topic_ids=[], errors={}
+            request, app_ctx, article_id=None, values=values, region_ids=[], topic_ids=[], errors={}
         )
 
-    async def _save(self, request: Request[Any, Any, Any], article_id: int | None) -> Response[Any]:
-        app = ctx(request)
+    async def _save(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, article_id: int | None
+    ) -> Response[Any]:
         form = await request.form()
         values = {name: text_field(form, name, max_length=limit) for name, limit in ARTICLE_FIELDS.items()}
         region_ids, topic_ids = int_values(form, "region"), int_values(form, "topic")
-        taxonomies = await article_service.load_taxonomies(app)
+        taxonomies = await article_service.load_taxonomies(app_ctx)
         data, term_ids, errors = article_service.check_article_form(
-            values, region_ids, topic_ids, taxonomies, kind=self.kind, tz=app.settings.tz, now=app.clock.now()
+            values,
+            region_ids,
+            topic_ids,
+            taxonomies,
+            kind=self.kind,
+            tz=app_ctx.settings.tz,
+            now=app_ctx.clock.now(),
         )
         if data is None:
             return await self._form(
                 request,
+                app_ctx,
                 article_id=article_id,
                 values=values,
                 region_ids=region_ids,
@@ -136,31 +145,37 @@ class _ArticleAdmin(Controller):
                 status=form_error_status(request),
             )
         if article_id is None:
-            article_id = await article_queries.create_article(app.db, data, term_ids, now=app.clock.now())
+            article_id = await article_queries.create_article(
+                app_ctx.db, data, term_ids, now=app_ctx.clock.now()
+            )
             verb = "作成"
         else:
-            await article_queries.update_article(app.db, article_id, data, term_ids, now=app.clock.now())
+            await article_queries.update_article(
+                app_ctx.db, article_id, data, term_ids, now=app_ctx.clock.now()
+            )
             verb = "保存"
         state = STATE_LABELS[
-            "scheduled" if data.status == "published" and data.published_at > app.clock.now() else data.status
+            "scheduled"
+            if data.status == "published" and data.published_at > app_ctx.clock.now()
+            else data.status
         ]
         return redirect_with_flash(
             request, self.base, f"{KINDS[self.kind]}「{data.title}」を{verb}しました（{state}）。"
         )
 
     @post("/", status_code=200)
-    async def create(self, request: Request[Any, Any, Any]) -> Response[Any]:
-        return await self._save(request, None)
+    async def create(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Response[Any]:
+        return await self._save(request, app_ctx, None)
 
-    async def _owned(self, request: Request[Any, Any, Any], article_id: int) -> Any:
-        article = await article_queries.get_article(ctx(request).db, article_id)
+    async def _owned(self, request: Request[Any, Any, Any], app_ctx: AppContext, article_id: int) -> Any:
+        article = await article_queries.get_article(app_ctx.db, article_id)
         if article is None or article["kind"] != self.kind:
             raise NotFoundException()
         return article
 
     @get("/{article_id:int}/edit")
     async def edit(self, request: Request[Any, Any, Any], app_ctx: AppContext, article_id: int) -> Template:
-        article = await self._owned(request, article_id)
+        article = await self._owned(request, app_ctx, article_id)
         terms = (await article_queries.terms_of(app_ctx.db, [article_id]))[article_id]
         tz = app_ctx.settings.tz
         values = {name: str(article[name] or "") for name in ARTICLE_FIELDS if name in article.keys()}
@@ -169,6 +184,7 @@ class _ArticleAdmin(Controller):
         values["members_only"] = "1" if article["members_only"] else ""
         return await self._form(
             request,
+            app_ctx,
             article_id=article_id,
             values=values,
             region_ids=[int(t["id"]) for t in terms if t["taxonomy"] == "region"],
@@ -177,16 +193,18 @@ class _ArticleAdmin(Controller):
         )
 
     @post("/{article_id:int}", status_code=200)
-    async def update(self, request: Request[Any, Any, Any], article_id: int) -> Response[Any]:
-        await self._owned(request, article_id)
-        return await self._save(request, article_id)
+    async def update(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, article_id: int
+    ) -> Response[Any]:
+        await self._owned(request, app_ctx, article_id)
+        return await self._save(request, app_ctx, article_id)
 
     @post("/{article_id:int}/status", status_code=200)
     async def set_status(
         self, request: Request[Any, Any, Any], app_ctx: AppContext, article_id: int
     ) -> Response[Any]:
         """Publish or unpublish in one click from the list."""
-        article = await self._owned(request, article_id)
+        article = await self._owned(request, app_ctx, article_id)
         form = await request.form()
         status = text_field(form, "status", max_length=20)
         if status not in STATUSES:
@@ -214,19 +232,19 @@ class AdminTaxonomiesController(Controller):
     async def _page(
         self,
         request: Request[Any, Any, Any],
+        app_ctx: AppContext,
         *,
         taxonomy: str = "",
         values: dict[str, str] | None = None,
         errors: dict[str, str] | None = None,
         status: int = 200,
     ) -> Template:
-        app = ctx(request)
         return render(
             request,
             "admin_taxonomies/page.html",
             {
-                "taxonomies": await article_service.load_taxonomies(app),
-                "usage": await article_service.term_usage(app),
+                "taxonomies": await article_service.load_taxonomies(app_ctx),
+                "usage": await article_service.term_usage(app_ctx),
                 "names": TAXONOMIES,
                 "form_taxonomy": taxonomy,
                 "values": values or {},
@@ -236,8 +254,8 @@ class AdminTaxonomiesController(Controller):
         )
 
     @get("/")
-    async def index(self, request: Request[Any, Any, Any]) -> Template:
-        return await self._page(request)
+    async def index(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Template:
+        return await self._page(request, app_ctx)
 
     @post("/", status_code=200)
     async def create(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Response[Any]:
@@ -258,6 +276,7 @@ class AdminTaxonomiesController(Controller):
         if errors:
             return await self._page(
                 request,
+                app_ctx,
                 taxonomy=values["taxonomy"],
                 values=values,
                 errors=errors,
@@ -267,8 +286,8 @@ class AdminTaxonomiesController(Controller):
             request, "/admin/taxonomies", f"「{values['name'].strip()}」を追加しました。"
         )
 
-    async def _term(self, request: Request[Any, Any, Any], term_id: int) -> Any:
-        term = await article_queries.get_term(ctx(request).db, term_id)
+    async def _term(self, request: Request[Any, Any, Any], app_ctx: AppContext, term_id: int) -> Any:
+        term = await article_queries.get_term(app_ctx.db, term_id)
         if term is None:
             raise NotFoundException()
         return term
@@ -276,6 +295,7 @@ class AdminTaxonomiesController(Controller):
     async def _edit_page(
         self,
         request: Request[Any, Any, Any],
+        app_ctx: AppContext,
         term: Any,
         *,
         values: dict[str, str],
@@ -283,9 +303,8 @@ class AdminTaxonomiesController(Controller):
         delete_error: str = "",
         status: int = 200,
     ) -> Template:
-        app = ctx(request)
-        taxonomies = await article_service.load_taxonomies(app)
-        usage = (await article_service.term_usage(app)).get(
+        taxonomies = await article_service.load_taxonomies(app_ctx)
+        usage = (await article_service.term_usage(app_ctx)).get(
             int(term["id"]), article_service.TermUsage(0, 0, 0)
         )
         subtree = taxonomies.subtree_ids(int(term["id"]))
@@ -308,21 +327,21 @@ class AdminTaxonomiesController(Controller):
         )
 
     @get("/{term_id:int}")
-    async def edit(self, request: Request[Any, Any, Any], term_id: int) -> Template:
-        term = await self._term(request, term_id)
+    async def edit(self, request: Request[Any, Any, Any], app_ctx: AppContext, term_id: int) -> Template:
+        term = await self._term(request, app_ctx, term_id)
         values = {
             "name": str(term["name"]),
             "slug": str(term["slug"]),
             "parent_id": str(term["parent_id"] or ""),
             "sort_order": str(term["sort_order"]),
         }
-        return await self._edit_page(request, term, values=values, errors={})
+        return await self._edit_page(request, app_ctx, term, values=values, errors={})
 
     @post("/{term_id:int}", status_code=200)
     async def update(
         self, request: Request[Any, Any, Any], app_ctx: AppContext, term_id: int
     ) -> Response[Any]:
-        term = await self._term(request, term_id)
+        term = await self._term(request, app_ctx, term_id)
         form = await request.form()
         values = {k: text_field(form, k, max_length=200) for k in ("name", "slug", "parent_id", "sort_order")}
         _, errors = await article_service.save_term(
@@ -336,7 +355,7 @@ class AdminTaxonomiesController(Controller):
         )
         if errors:
             return await self._edit_page(
-                request, term, values=values, errors=errors, status=form_error_status(request)
+                request, app_ctx, term, values=values, errors=errors, status=form_error_status(request)
             )
         return redirect_with_flash(
             request, "/admin/taxonomies", f"「{values['name'].strip()}」を保存しました。"
@@ -346,7 +365,7 @@ class AdminTaxonomiesController(Controller):
     async def delete(
         self, request: Request[Any, Any, Any], app_ctx: AppContext, term_id: int
     ) -> Response[Any]:
-        term = await self._term(request, term_id)
+        term = await self._term(request, app_ctx, term_id)
         form = await request.form()
         problem = await article_service.delete_term(
             app_ctx, term_id, text_field(form, "move_to", max_length=20)
@@ -360,6 +379,7 @@ class AdminTaxonomiesController(Controller):
             }
             return await self._edit_page(
                 request,
+                app_ctx,
                 term,
                 values=values,
                 errors={},
@@ -380,15 +400,15 @@ class AdminFeedsController(Controller):
     async def _page(
         self,
         request: Request[Any, Any, Any],
+        app_ctx: AppContext,
         *,
         url: str | None = None,
         pairs: list[tuple[str, int]] | None = None,
         errors: dict[str, str] | None = None,
         status: int = 200,
     ) -> Template:
-        app = ctx(request)
-        stored = await article_queries.feed_settings(app.db)
-        taxonomies = await article_service.load_taxonomies(app)
+        stored = await article_queries.feed_settings(app_ctx.db)
+        taxonomies = await article_service.load_taxonomies(app_ctx)
         rows = (
             pairs if pairs is not None else feed_service.category_pairs(stored.get("feed_category_map", ""))
         )
@@ -408,8 +428,8 @@ class AdminFeedsController(Controller):
         )
 
     @get("/")
-    async def index(self, request: Request[Any, Any, Any]) -> Template:
-        return await self._page(request)
+    async def index(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Template:
+        return await self._page(request, app_ctx)
 
     @post("/", status_code=200)
     async def save(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Response[Any]:
@@ -437,7 +457,7 @@ class AdminFeedsController(Controller):
             pairs.append((category, int(term)))
         if errors:
             return await self._page(
-                request, url=url, pairs=pairs, errors=errors, status=form_error_status(request)
+                request, app_ctx, url=url, pairs=pairs, errors=errors, status=form_error_status(request)
             )
         await article_queries.put_feed_settings(
             app_ctx.db, {"feed_url": url, "feed_category_map": feed_service.dump_category_map(pairs)}

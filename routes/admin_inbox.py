@@ -12,7 +12,6 @@ from litestar.response import File, Template
 from db import inquiries as inquiry_queries
 from routes.common import (
     client_ip,
-    ctx,
     flash,
     form_error_status,
     redirect,
@@ -27,8 +26,8 @@ from services.context import AppContext
 from services.sessions import LoggedIn
 
 
-async def _inquiry_or_404(request: Request[Any, Any, Any], inquiry_id: int) -> Any:
-    inquiry = await inquiry_queries.get(ctx(request).db, inquiry_id)
+async def _inquiry_or_404(request: Request[Any, Any, Any], app_ctx: AppContext, inquiry_id: int) -> Any:
+    inquiry = await inquiry_queries.get(app_ctx.db, inquiry_id)
     if inquiry is None:
         raise NotFoundException()
     return inquiry
@@ -72,20 +71,21 @@ class AdminInboxController(Controller):
         )
 
     @get("/{inquiry_id:int}")
-    async def show(self, request: Request[Any, Any, Any], inquiry_id: int) -> Template:
-        inquiry = await _inquiry_or_404(request, inquiry_id)
-        return await self._detail(request, inquiry, values={}, errors={})
+    async def show(self, request: Request[Any, Any, Any], app_ctx: AppContext, inquiry_id: int) -> Template:
+        inquiry = await _inquiry_or_404(request, app_ctx, inquiry_id)
+        return await self._detail(request, app_ctx, inquiry, values={}, errors={})
 
     async def _detail(
         self,
         request: Request[Any, Any, Any],
+        app_ctx: AppContext,
         inquiry: Any,
         *,
         values: dict[str, str],
         errors: dict[str, str],
         status: int = 200,
     ) -> Template:
-        db = ctx(request).db
+        db = app_ctx.db
         inquiry_id = int(inquiry["id"])
         default_status = "in_progress" if inquiry["status"] == "new" else str(inquiry["status"])
         return render(
@@ -107,12 +107,13 @@ class AdminInboxController(Controller):
     async def set_status(
         self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn, inquiry_id: int
     ) -> Response[Any]:
-        inquiry = await _inquiry_or_404(request, inquiry_id)
+        inquiry = await _inquiry_or_404(request, app_ctx, inquiry_id)
         form = await request.form()
         new_status = text_field(form, "status", max_length=20)
         if new_status not in STATUS_LABELS:
             return await self._detail(
                 request,
+                app_ctx,
                 inquiry,
                 values={},
                 errors={"status": "対応状況を選んでください。"},
@@ -130,7 +131,7 @@ class AdminInboxController(Controller):
     async def reply(
         self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn, inquiry_id: int
     ) -> Response[Any]:
-        inquiry = await _inquiry_or_404(request, inquiry_id)
+        inquiry = await _inquiry_or_404(request, app_ctx, inquiry_id)
         form = await request.form()
         body, error = contact_service.check_reply(text_field(form, "body", max_length=40_000))
         new_status = text_field(form, "status", max_length=20)
@@ -142,6 +143,7 @@ class AdminInboxController(Controller):
         if errors:
             return await self._detail(
                 request,
+                app_ctx,
                 inquiry,
                 values={"body": body, "status": new_status},
                 errors=errors,
@@ -171,7 +173,7 @@ class AdminInboxController(Controller):
     async def resend(
         self, request: Request[Any, Any, Any], app_ctx: AppContext, inquiry_id: int, reply_id: int
     ) -> Response[Any]:
-        inquiry = await _inquiry_or_404(request, inquiry_id)
+        inquiry = await _inquiry_or_404(request, app_ctx, inquiry_id)
         reply = await inquiry_queries.reply(app_ctx.db, inquiry_id, reply_id)
         if reply is None:
             raise NotFoundException()

@@ -17,7 +17,6 @@ from db import members as member_queries
 from db import tiers as tier_queries
 from routes.common import (
     client_ip,
-    ctx,
     flash,
     form_error_status,
     redirect,
@@ -138,7 +137,7 @@ class AdminMembersController(Controller):
     async def new(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Template:
         number = await queries.suggested_number(app_ctx.db, app_ctx.org.member_number_width)
         return await self._edit_form(
-            request, None, {"member_number": number, "membership_type": "正会員"}, {}
+            request, app_ctx, None, {"member_number": number, "membership_type": "正会員"}, {}
         )
 
     @post("/new", status_code=200)
@@ -148,7 +147,9 @@ class AdminMembersController(Controller):
         values = _form_values(await request.form())
         clean, errors = await admin_members.validate_new_member(app_ctx, values)
         if errors:
-            return await self._edit_form(request, None, values, errors, status=form_error_status(request))
+            return await self._edit_form(
+                request, app_ctx, None, values, errors, status=form_error_status(request)
+            )
         number = clean.pop("member_number")
         try:
             member_id = await initial_passwords.create_member_with_letter(
@@ -158,7 +159,9 @@ class AdminMembersController(Controller):
             errors = {
                 "form": "同じ会員番号またはメールアドレスの会員が、たった今登録されました。内容をご確認ください。"
             }
-            return await self._edit_form(request, None, values, errors, status=form_error_status(request))
+            return await self._edit_form(
+                request, app_ctx, None, values, errors, status=form_error_status(request)
+            )
         response = redirect(request, f"/admin/members/{member_id}")
         flash(
             request,
@@ -169,7 +172,7 @@ class AdminMembersController(Controller):
 
     @get("/{member_id:int}")
     async def show(self, request: Request[Any, Any, Any], app_ctx: AppContext, member_id: int) -> Template:
-        member = await self._member(request, member_id)
+        member = await self._member(request, app_ctx, member_id)
         now = app_ctx.clock.now()
         locked_until = from_db(member["locked_until"])
         context = {
@@ -190,32 +193,34 @@ class AdminMembersController(Controller):
         return render(request, "admin_members/member.html", context)
 
     @get("/{member_id:int}/edit")
-    async def edit(self, request: Request[Any, Any, Any], member_id: int) -> Template:
-        member = await self._member(request, member_id)
+    async def edit(self, request: Request[Any, Any, Any], app_ctx: AppContext, member_id: int) -> Template:
+        member = await self._member(request, app_ctx, member_id)
         values = {name: str(member[name] or "") for name in COLUMNS}
         values["phone"] = format_phone(values["phone"])
         values["postal_code"] = format_postal_code(values["postal_code"])
-        return await self._edit_form(request, member, values, {})
+        return await self._edit_form(request, app_ctx, member, values, {})
 
     @post("/{member_id:int}/edit", status_code=200)
     async def update(
         self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn, member_id: int
     ) -> Response[Any]:
-        member = await self._member(request, member_id)
+        member = await self._member(request, app_ctx, member_id)
         values = _form_values(await request.form())
         _, errors = await admin_members.update_member(
             app_ctx, member, values, actor_id=auth.member_id, ip=client_ip(request)
         )
         if errors:
             values["member_number"] = member["member_number"]
-            return await self._edit_form(request, member, values, errors, status=form_error_status(request))
+            return await self._edit_form(
+                request, app_ctx, member, values, errors, status=form_error_status(request)
+            )
         return redirect_with_flash(request, f"/admin/members/{member_id}", "会員情報を保存しました。")
 
     @post("/{member_id:int}/unlock", status_code=200)
     async def unlock(
         self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn, member_id: int
     ) -> Response[Any]:
-        await self._member(request, member_id)
+        await self._member(request, app_ctx, member_id)
         await admin_members.unlock(app_ctx, member_id, actor_id=auth.member_id, ip=client_ip(request))
         return redirect_with_flash(
             request, f"/admin/members/{member_id}", "ロックを解除しました。会員はすぐにログインできます。"
@@ -225,7 +230,7 @@ class AdminMembersController(Controller):
     async def initial_password(
         self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn, member_id: int
     ) -> Response[Any]:
-        member = await self._member(request, member_id)
+        member = await self._member(request, app_ctx, member_id)
         if member["status"] != "active":
             raise NotFoundException()
         await initial_passwords.issue_new_initial_password(app_ctx, member_id, actor_id=auth.member_id)
@@ -237,8 +242,8 @@ class AdminMembersController(Controller):
         )
         return response
 
-    async def _member(self, request: Request[Any, Any, Any], member_id: int) -> Any:
-        member = await member_queries.get_by_id(ctx(request).db, member_id)
+    async def _member(self, request: Request[Any, Any, Any], app_ctx: AppContext, member_id: int) -> Any:
+        member = await member_queries.get_by_id(app_ctx.db, member_id)
         if member is None:
             raise NotFoundException()
         return member
@@ -246,12 +251,12 @@ class AdminMembersController(Controller):
     async def _edit_form(
         self,
         request: Request[Any, Any, Any],
+        app_ctx: AppContext,
         member: Any,
         values: dict[str, str],
         errors: dict[str, str],
         status: int = 200,
     ) -> Template:
-        app = ctx(request)
         return render(
             request,
             "admin_members/edit.html",
@@ -262,7 +267,7 @@ class AdminMembersController(Controller):
                 "labels": LABELS,
                 "max_lengths": MAX_LENGTHS,
                 "prefectures": PREFECTURES,
-                "types": await queries.membership_types(app.db),
+                "types": await queries.membership_types(app_ctx.db),
             },
             status=status,
         )

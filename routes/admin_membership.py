@@ -12,7 +12,6 @@ from db import membership as membership_db
 from db.tiers import all_tiers
 from routes.common import (
     client_ip,
-    ctx,
     flash,
     form_error_status,
     redirect,
@@ -37,6 +36,7 @@ class AdminTiersController(Controller):
     async def _page(
         self,
         request: Request[Any, Any, Any],
+        app_ctx: AppContext,
         *,
         editing: int | None = None,
         values: dict[str, Any] | None = None,
@@ -45,9 +45,8 @@ class AdminTiersController(Controller):
         grant_errors: dict[str, str] | None = None,
         status: int = 200,
     ) -> Template:
-        app = ctx(request)
-        tiers = await all_tiers(app.db)
-        counts = await membership_db.member_counts_by_tier(app.db, membership.today_for(app))
+        tiers = await all_tiers(app_ctx.db)
+        counts = await membership_db.member_counts_by_tier(app_ctx.db, membership.today_for(app_ctx))
         return render(
             request,
             "admin_membership/tiers.html",
@@ -65,8 +64,8 @@ class AdminTiersController(Controller):
         )
 
     @get("/")
-    async def show(self, request: Request[Any, Any, Any]) -> Template:
-        return await self._page(request)
+    async def show(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Template:
+        return await self._page(request, app_ctx)
 
     @post("/{tier_id:int}", status_code=200)
     async def update(
@@ -81,7 +80,12 @@ class AdminTiersController(Controller):
         clean, errors = membership.validate_tier_form(values)
         if errors:
             return await self._page(
-                request, editing=tier_id, values=values, errors=errors, status=form_error_status(request)
+                request,
+                app_ctx,
+                editing=tier_id,
+                values=values,
+                errors=errors,
+                status=form_error_status(request),
             )
         await membership.update_tier(app_ctx, tier_id, clean, admin_id=auth.member_id)
         return redirect_with_flash(request, "/admin/tiers", f"プラン「{clean['name']}」を保存しました。")
@@ -98,7 +102,7 @@ class AdminTiersController(Controller):
         member, tier_code, ends_on, errors = await membership.validate_grant_form(app_ctx, values)
         if errors or member is None:
             return await self._page(
-                request, grant_values=values, grant_errors=errors, status=form_error_status(request)
+                request, app_ctx, grant_values=values, grant_errors=errors, status=form_error_status(request)
             )
         await membership.grant_tier(
             app_ctx,
@@ -120,29 +124,29 @@ class AdminCodesController(Controller):
     async def _page(
         self,
         request: Request[Any, Any, Any],
+        app_ctx: AppContext,
         *,
         values: dict[str, str] | None = None,
         errors: dict[str, str] | None = None,
         status: int = 200,
     ) -> Template:
-        app = ctx(request)
-        tiers = [tier for tier in await all_tiers(app.db) if tier["code"] != "free"]
+        tiers = [tier for tier in await all_tiers(app_ctx.db) if tier["code"] != "free"]
         return render(
             request,
             "admin_membership/codes.html",
             {
-                "codes": await membership_db.list_codes(app.db),
+                "codes": await membership_db.list_codes(app_ctx.db),
                 "tiers": tiers,
                 "values": values or {"tier_id": str(tiers[0]["id"]) if tiers else ""},
                 "errors": errors or {},
-                "today": membership.today_for(app).isoformat(),
+                "today": membership.today_for(app_ctx).isoformat(),
             },
             status=status,
         )
 
     @get("/")
-    async def show(self, request: Request[Any, Any, Any]) -> Template:
-        return await self._page(request)
+    async def show(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Template:
+        return await self._page(request, app_ctx)
 
     @post("/", status_code=200)
     async def create(
@@ -160,7 +164,9 @@ class AdminCodesController(Controller):
                     f"コード「{clean['code']}」はすでに登録されています。別のコードにしてください。"
                 )
         if errors:
-            return await self._page(request, values=values, errors=errors, status=form_error_status(request))
+            return await self._page(
+                request, app_ctx, values=values, errors=errors, status=form_error_status(request)
+            )
         return redirect_with_flash(request, "/admin/codes", f"参加コード「{clean['code']}」を作成しました。")
 
     @post("/{code_id:int}/active", status_code=200)
@@ -210,24 +216,30 @@ class AdminClosuresController(Controller):
         )
 
     @get("/members/{member_id:int}")
-    async def confirm(self, request: Request[Any, Any, Any], member_id: int) -> Template:
-        return await self._confirm_page(request, member_id, {})
+    async def confirm(self, request: Request[Any, Any, Any], app_ctx: AppContext, member_id: int) -> Template:
+        return await self._confirm_page(request, app_ctx, member_id, {})
 
     async def _confirm_page(
-        self, request: Request[Any, Any, Any], member_id: int, errors: dict[str, str], status: int = 200
+        self,
+        request: Request[Any, Any, Any],
+        app_ctx: AppContext,
+        member_id: int,
+        errors: dict[str, str],
+        status: int = 200,
     ) -> Template:
-        app = ctx(request)
-        member = await membership_db.get_member(app.db, member_id)
+        member = await membership_db.get_member(app_ctx.db, member_id)
         if member is None or member["role"] == "admin":
             raise NotFoundException()
-        tier = (await tiers_for(app.db, [member_id], now=app.clock.now(), tz=app.settings.tz))[member_id]
+        tier = (await tiers_for(app_ctx.db, [member_id], now=app_ctx.clock.now(), tz=app_ctx.settings.tz))[
+            member_id
+        ]
         return render(
             request,
             "admin_membership/closure_confirm.html",
             {
                 "member": member,
                 "tier": tier,
-                "request_row": await membership_db.pending_closure(app.db, member_id),
+                "request_row": await membership_db.pending_closure(app_ctx.db, member_id),
                 "errors": errors,
             },
             status=status,
@@ -241,6 +253,7 @@ class AdminClosuresController(Controller):
         if text_field(form, "confirm") not in {"1", "on", "true"}:
             return await self._confirm_page(
                 request,
+                app_ctx,
                 member_id,
                 {"confirm": "個人情報が削除されることを確認し、チェックを入れてください。"},
                 status=form_error_status(request),

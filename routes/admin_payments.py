@@ -13,7 +13,7 @@ from litestar.exceptions import NotFoundException
 from litestar.response import Template
 
 from db import payments as payment_queries
-from routes.common import ctx, flash, form_error_status, redirect, redirect_with_flash, render, text_field
+from routes.common import flash, form_error_status, redirect, redirect_with_flash, render, text_field
 from routes.guards import ADMIN_GUARDS
 from services import fees as fee_rules
 from services import payment_flow
@@ -72,6 +72,7 @@ class AdminFeesController(Controller):
     async def _page(
         self,
         request: Request[Any, Any, Any],
+        app_ctx: AppContext,
         *,
         values: dict[str, str] | None = None,
         errors: dict[str, str] | None = None,
@@ -79,8 +80,7 @@ class AdminFeesController(Controller):
         receipt_values: dict[str, str] | None = None,
         status: int = 200,
     ) -> Template:
-        app = ctx(request)
-        year = fee_rules.current_fiscal_year(app.clock.now(), app.settings.tz)
+        year = fee_rules.current_fiscal_year(app_ctx.clock.now(), app_ctx.settings.tz)
         if values is None:
             values = {
                 "fiscal_year": str(year),
@@ -91,15 +91,15 @@ class AdminFeesController(Controller):
             }
         if receipt_values is None:
             receipt_values = {
-                "invoice_number": app.org.invoice_number,
-                "tax_mode": await payment_flow.tax_mode(app),
+                "invoice_number": app_ctx.org.invoice_number,
+                "tax_mode": await payment_flow.tax_mode(app_ctx),
             }
         return render(
             request,
             "admin_fees/page.html",
             {
-                "items": await payment_queries.fee_items_with_counts(app.db),
-                "types": await payment_queries.membership_types(app.db),
+                "items": await payment_queries.fee_items_with_counts(app_ctx.db),
+                "types": await payment_queries.membership_types(app_ctx.db),
                 "values": values,
                 "errors": errors or {},
                 "receipt_values": receipt_values,
@@ -111,8 +111,8 @@ class AdminFeesController(Controller):
         )
 
     @get("/")
-    async def index(self, request: Request[Any, Any, Any]) -> Template:
-        return await self._page(request)
+    async def index(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Template:
+        return await self._page(request, app_ctx)
 
     @post("/")
     async def create(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Response[Any]:
@@ -134,7 +134,7 @@ class AdminFeesController(Controller):
                 )
                 return response
         return await self._page(
-            request, values=checked.values, errors=checked.errors, status=form_error_status(request)
+            request, app_ctx, values=checked.values, errors=checked.errors, status=form_error_status(request)
         )
 
     @post("/{item_id:int}/issue")
@@ -163,6 +163,7 @@ class AdminFeesController(Controller):
         if errors:
             return await self._page(
                 request,
+                app_ctx,
                 receipt_values={"invoice_number": number, "tax_mode": tax_mode},
                 receipt_errors=errors,
                 status=form_error_status(request),
@@ -249,24 +250,24 @@ class AdminPaymentsController(Controller):
     async def _detail(
         self,
         request: Request[Any, Any, Any],
+        app_ctx: AppContext,
         fee_id: int,
         *,
         values: dict[str, str] | None = None,
         errors: dict[str, str] | None = None,
         status: int = 200,
     ) -> Template:
-        app = ctx(request)
-        fee = await payment_queries.admin_fee(app.db, fee_id)
+        fee = await payment_queries.admin_fee(app_ctx.db, fee_id)
         if fee is None:
             raise NotFoundException()
-        today = app.clock.now().astimezone(app.settings.tz).date().isoformat()
+        today = app_ctx.clock.now().astimezone(app_ctx.settings.tz).date().isoformat()
         return render(
             request,
             "admin_payments/detail.html",
             {
                 "fee": fee,
-                "attempts": await payment_queries.attempts_for_fee(app.db, fee_id),
-                "notifications": await payment_queries.notifications_for_fee(app.db, fee_id),
+                "attempts": await payment_queries.attempts_for_fee(app_ctx.db, fee_id),
+                "notifications": await payment_queries.notifications_for_fee(app_ctx.db, fee_id),
                 "values": values or {"paid_on": today, "note": ""},
                 "errors": errors or {},
                 "status_labels": fee_rules.FEE_STATUS_LABELS,
@@ -279,8 +280,8 @@ class AdminPaymentsController(Controller):
         )
 
     @get("/fees/{fee_id:int}")
-    async def detail(self, request: Request[Any, Any, Any], fee_id: int) -> Template:
-        return await self._detail(request, fee_id)
+    async def detail(self, request: Request[Any, Any, Any], app_ctx: AppContext, fee_id: int) -> Template:
+        return await self._detail(request, app_ctx, fee_id)
 
     @post("/fees/{fee_id:int}/mark-paid")
     async def mark_paid(
@@ -312,7 +313,7 @@ class AdminPaymentsController(Controller):
             errors["note"] = problem
         if errors or paid_on is None:
             return await self._detail(
-                request, fee_id, values=values, errors=errors, status=form_error_status(request)
+                request, app_ctx, fee_id, values=values, errors=errors, status=form_error_status(request)
             )
         try:
             gateway = await active_gateway(app_ctx)

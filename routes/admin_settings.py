@@ -9,7 +9,6 @@ from litestar.response import Template
 
 from routes.common import (
     client_ip,
-    ctx,
     flash,
     form_error_status,
     redirect,
@@ -29,7 +28,7 @@ class AdminSettingsController(Controller):
 
     @get("/")
     async def show(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Template:
-        return self._page(request, admin_settings.current_values(app_ctx), {})
+        return self._page(request, app_ctx, admin_settings.current_values(app_ctx), {})
 
     @post("/", status_code=200)
     async def save(
@@ -44,7 +43,7 @@ class AdminSettingsController(Controller):
         values, errors = admin_settings.validate_settings(typed)
         if errors:
             shown = {**values, **{name: typed[name] for name in errors}}
-            return self._page(request, shown, errors, status=form_error_status(request))
+            return self._page(request, app_ctx, shown, errors, status=form_error_status(request))
         changed = await admin_settings.save_settings(
             app_ctx, values, actor_id=auth.member_id, ip=client_ip(request)
         )
@@ -83,14 +82,14 @@ class AdminSettingsController(Controller):
     def _page(
         self,
         request: Request[Any, Any, Any],
+        app_ctx: AppContext,
         values: dict[str, str],
         errors: dict[str, str],
         status: int = 200,
     ) -> Template:
-        app = ctx(request)
-        source, source_note = admin_settings.base_url_source(app)
+        source, source_note = admin_settings.base_url_source(app_ctx)
         if source == "env":
-            values = {**values, "base_url": app.settings.base_url}
+            values = {**values, "base_url": app_ctx.settings.base_url}
             errors = {name: problem for name, problem in errors.items() if name != "base_url"}
         return render(
             request,
@@ -101,9 +100,9 @@ class AdminSettingsController(Controller):
                 "errors": errors,
                 "base_url_source": source,
                 "base_url_note": source_note,
-                "sender": ctx(request).sender,
-                "smtp_server": admin_settings.smtp_server_label(ctx(request)),
-                "outbox_dir": ctx(request).settings.outbox_dir,
+                "sender": app_ctx.sender,
+                "smtp_server": admin_settings.smtp_server_label(app_ctx),
+                "outbox_dir": app_ctx.settings.outbox_dir,
             },
             status=status,
         )

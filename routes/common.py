@@ -42,13 +42,6 @@ def logged_in(request: Request[Any, Any, Any]) -> LoggedIn | None:
     return auth
 
 
-def current(request: Request[Any, Any, Any]) -> LoggedIn:
-    """The session, for helpers of handlers behind the login guards."""
-    auth = logged_in(request)
-    assert auth is not None
-    return auth
-
-
 def provide_app_ctx(state: State) -> AppContext:
     """The `app_ctx` handler parameter."""
     context: AppContext = state.ctx

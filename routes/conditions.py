@@ -12,8 +12,6 @@ from db import articles as article_queries
 from db import conditions as condition_queries
 from routes.articles import int_values
 from routes.common import (
-    ctx,
-    current,
     form_error_status,
     is_htmx,
     redirect,
@@ -64,17 +62,18 @@ class ConditionsController(Controller):
     async def _list_context(
         self,
         request: Request[Any, Any, Any],
+        app_ctx: AppContext,
+        auth: LoggedIn,
         *,
         new_value: ConditionInput | None = None,
         new_errors: dict[str, str] | None = None,
         new_count: int | None = None,
         message: str = "",
     ) -> dict[str, Any]:
-        app = ctx(request)
-        member_id = current(request).member_id
-        conditions = await article_service.member_conditions(app, member_id)
-        taxonomies = await article_service.load_taxonomies(app)
-        counts = await _counts(app, member_id) if conditions else {}
+        member_id = auth.member_id
+        conditions = await article_service.member_conditions(app_ctx, member_id)
+        taxonomies = await article_service.load_taxonomies(app_ctx)
+        counts = await _counts(app_ctx, member_id) if conditions else {}
         return {
             "conditions": conditions,
             "counts": counts,
@@ -88,8 +87,8 @@ class ConditionsController(Controller):
         }
 
     @get("/")
-    async def index(self, request: Request[Any, Any, Any]) -> Template:
-        return render(request, "conditions/page.html", await self._list_context(request))
+    async def index(self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn) -> Template:
+        return render(request, "conditions/page.html", await self._list_context(request, app_ctx, auth))
 
     @post("/", status_code=200)
     async def create(
@@ -111,7 +110,7 @@ class ConditionsController(Controller):
             if condition_id is None:
                 errors = {"form": LIMIT_MESSAGE}
         if errors:
-            context = await self._list_context(request, new_value=value, new_errors=errors)
+            context = await self._list_context(request, app_ctx, auth, new_value=value, new_errors=errors)
             return render(
                 request,
                 "conditions/page.html",
@@ -121,7 +120,7 @@ class ConditionsController(Controller):
             )
         message = f"新着条件「{value.name}」を追加しました。"
         if is_htmx(request):
-            context = await self._list_context(request, message=message)
+            context = await self._list_context(request, app_ctx, auth, message=message)
             return render(request, "conditions/page.html", context, fragment="conditions/_list.html")
         return redirect_with_flash(request, "/conditions", message)
 
@@ -151,7 +150,7 @@ class ConditionsController(Controller):
         return render(
             request,
             "conditions/page.html",
-            await self._list_context(request, new_value=value, new_count=total),
+            await self._list_context(request, app_ctx, auth, new_value=value, new_count=total),
         )
 
     def _edit_page(
@@ -179,10 +178,10 @@ class ConditionsController(Controller):
             status=status,
         )
 
-    async def _owned(self, request: Request[Any, Any, Any], condition_id: int) -> Condition:
-        condition = await article_service.member_condition(
-            ctx(request), current(request).member_id, condition_id
-        )
+    async def _owned(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn, condition_id: int
+    ) -> Condition:
+        condition = await article_service.member_condition(app_ctx, auth.member_id, condition_id)
         if condition is None:
             raise NotFoundException()
         return condition
@@ -191,7 +190,7 @@ class ConditionsController(Controller):
     async def edit(
         self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn, condition_id: int
     ) -> Template:
-        condition = await self._owned(request, condition_id)
+        condition = await self._owned(request, app_ctx, auth, condition_id)
         taxonomies = await article_service.load_taxonomies(app_ctx)
         count = await article_service.count_preview(
             app_ctx, auth.member_id, condition.region_ids, condition.topic_ids
@@ -203,7 +202,7 @@ class ConditionsController(Controller):
         self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn, condition_id: int
     ) -> Response[Any]:
         """The condition's card again (the edit form's "cancel" in place); a plain GET goes to the list."""
-        condition = await self._owned(request, condition_id)
+        condition = await self._owned(request, app_ctx, auth, condition_id)
         if not is_htmx(request):
             return redirect(request, "/conditions")
         counts = await _counts(app_ctx, auth.member_id)
@@ -219,7 +218,7 @@ class ConditionsController(Controller):
         self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn, condition_id: int
     ) -> Response[Any]:
         member_id = auth.member_id
-        condition = await self._owned(request, condition_id)
+        condition = await self._owned(request, app_ctx, auth, condition_id)
         taxonomies = await article_service.load_taxonomies(app_ctx)
         value, errors = await _read_form(request, taxonomies)
         if errors:
@@ -238,7 +237,7 @@ class ConditionsController(Controller):
             raise NotFoundException()
         message = f"新着条件「{value.name}」を保存しました。"
         if is_htmx(request):
-            updated = await self._owned(request, condition_id)
+            updated = await self._owned(request, app_ctx, auth, condition_id)
             counts = await _counts(app_ctx, member_id)
             return render(
                 request,
@@ -257,10 +256,10 @@ class ConditionsController(Controller):
     async def delete(
         self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn, condition_id: int
     ) -> Response[Any]:
-        condition = await self._owned(request, condition_id)
+        condition = await self._owned(request, app_ctx, auth, condition_id)
         await condition_queries.delete(app_ctx.db, auth.member_id, condition_id)
         message = f"新着条件「{condition.name}」を削除しました。"
         if is_htmx(request):
-            context = await self._list_context(request, message=message)
+            context = await self._list_context(request, app_ctx, auth, message=message)
             return render(request, "conditions/page.html", context, fragment="conditions/_list.html")
         return redirect_with_flash(request, "/conditions", message)

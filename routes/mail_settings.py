@@ -10,8 +10,6 @@ from litestar.response import Template
 
 from routes.common import (
     client_ip,
-    ctx,
-    current,
     form_error_status,
     is_htmx,
     redirect_with_flash,
@@ -24,16 +22,17 @@ from services.context import AppContext
 from services.sessions import LoggedIn
 
 
-async def settings_context(request: Request[Any, Any, Any]) -> dict[str, Any]:
-    app = ctx(request)
-    preview = await digests.preview(app, current(request).member_id)
+async def settings_context(
+    request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn
+) -> dict[str, Any]:
+    preview = await digests.preview(app_ctx, auth.member_id)
     if preview is None:
         raise NotFoundException()
     return {
         "preview": preview,
-        "sections": preview.items(app),
+        "sections": preview.items(app_ctx),
         "frequency_labels": digests.FREQUENCY_LABELS,
-        "daily_tier_name": await digests.daily_tier_name(app),
+        "daily_tier_name": await digests.daily_tier_name(app_ctx),
         "selected": preview.kind,  # daily without the perk shows as weekly: that is what is sent
         "errors": {},
         "saved": "",
@@ -45,8 +44,8 @@ class MailSettingsController(Controller):
     guards = MEMBER_GUARDS
 
     @get("/")
-    async def show(self, request: Request[Any, Any, Any]) -> Template:
-        return render(request, "mail_settings/page.html", await settings_context(request))
+    async def show(self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn) -> Template:
+        return render(request, "mail_settings/page.html", await settings_context(request, app_ctx, auth))
 
     @post("/", status_code=200)
     async def save(
@@ -55,7 +54,7 @@ class MailSettingsController(Controller):
         form = await request.form()
         frequency = text_field(form, "frequency", max_length=20)
         error = await digests.change_frequency(app_ctx, auth.member_id, frequency, ip=client_ip(request))
-        context = await settings_context(request)
+        context = await settings_context(request, app_ctx, auth)
         if error:
             context["errors"] = {"frequency": error}
             return render(

@@ -9,8 +9,6 @@ from litestar.response import Template
 
 from routes.common import (
     client_ip,
-    ctx,
-    current,
     flash,
     form_error_status,
     is_htmx,
@@ -32,13 +30,15 @@ class MembershipController(Controller):
     async def _page(
         self,
         request: Request[Any, Any, Any],
+        app_ctx: AppContext,
+        auth: LoggedIn,
         *,
         code_value: str = "",
         code_error: str = "",
         code_success: str = "",
         status: int = 200,
     ) -> Template:
-        overview = await membership.membership_overview(ctx(request), current(request).member_id)
+        overview = await membership.membership_overview(app_ctx, auth.member_id)
         return render(
             request,
             "membership/page.html",
@@ -53,8 +53,8 @@ class MembershipController(Controller):
         )
 
     @get("/")
-    async def show(self, request: Request[Any, Any, Any]) -> Template:
-        return await self._page(request)
+    async def show(self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn) -> Template:
+        return await self._page(request, app_ctx, auth)
 
     @post("/code", status_code=200)
     async def enter_code(
@@ -65,10 +65,15 @@ class MembershipController(Controller):
         outcome = await membership.redeem(app_ctx, auth.member_id, raw, ip=client_ip(request))
         if not outcome.ok:
             return await self._page(
-                request, code_value=raw, code_error=outcome.message, status=form_error_status(request)
+                request,
+                app_ctx,
+                auth,
+                code_value=raw,
+                code_error=outcome.message,
+                status=form_error_status(request),
             )
         if is_htmx(request):
-            return await self._page(request, code_success=outcome.message)
+            return await self._page(request, app_ctx, auth, code_success=outcome.message)
         return redirect_with_flash(request, "/settings/membership", outcome.message)
 
     @get("/leave")

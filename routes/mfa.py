@@ -13,8 +13,6 @@ from litestar.response import Template
 
 from routes.common import (
     client_ip,
-    ctx,
-    current,
     flash,
     form_error_status,
     redirect,
@@ -106,7 +104,7 @@ class MfaController(Controller):
     ) -> Response[Any]:  # noqa: A002
         if await admin_mfa.is_enrolled(app_ctx, auth.member_id):
             return redirect(request, "/mfa?next=" + quote(_next(next), safe="/"))
-        return await self._enrol_page(request, auth, _next(next), {})
+        return await self._enrol_page(request, auth, app_ctx, _next(next), {})
 
     @post("/enrol", status_code=200)
     async def confirm(
@@ -130,18 +128,21 @@ class MfaController(Controller):
                     request, "mfa/recovery_codes.html", {"codes": codes, "next": next_path, "enrolled": True}
                 )
             errors["code"] = admin_mfa.CODE_INVALID_MESSAGE
-        return await self._enrol_page(request, auth, next_path, errors, status=form_error_status(request))
+        return await self._enrol_page(
+            request, auth, app_ctx, next_path, errors, status=form_error_status(request)
+        )
 
     async def _enrol_page(
         self,
         request: Request[Any, Any, Any],
         auth: LoggedIn,
+        app_ctx: AppContext,
         next_path: str,
         errors: dict[str, str],
         status: int = 200,
     ) -> Template:
         enrolment = await admin_mfa.begin_enrolment(
-            ctx(request), auth.member_id, str(auth.member["member_number"])
+            app_ctx, auth.member_id, str(auth.member["member_number"])
         )
         return render(
             request,
@@ -167,9 +168,9 @@ class AdminSecurityController(Controller):
         self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn
     ) -> Response[Any]:
         form = await request.form()
-        error = await self._check_code(request, text_field(form, "code", max_length=100))
+        error = await self._check_code(request, app_ctx, auth, text_field(form, "code", max_length=100))
         if error:
-            return await self._error(request, error)
+            return await self._error(request, app_ctx, auth, error)
         codes = await admin_mfa.regenerate_recovery_codes(app_ctx, auth.member_id, ip=client_ip(request))
         return render(
             request, "mfa/recovery_codes.html", {"codes": codes, "next": "/admin/security", "enrolled": False}
@@ -180,9 +181,9 @@ class AdminSecurityController(Controller):
         self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn
     ) -> Response[Any]:
         form = await request.form()
-        error = await self._check_code(request, text_field(form, "code", max_length=100))
+        error = await self._check_code(request, app_ctx, auth, text_field(form, "code", max_length=100))
         if error:
-            return await self._error(request, error)
+            return await self._error(request, app_ctx, auth, error)
         await admin_mfa.reset(app_ctx, auth.member_id, actor_id=auth.member_id, ip=client_ip(request))
         await set_flag(app_ctx.db, auth, MFA_FLAG, False)
         return redirect_with_flash(
@@ -192,19 +193,21 @@ class AdminSecurityController(Controller):
             "info",
         )
 
-    async def _check_code(self, request: Request[Any, Any, Any], code: str) -> str | None:
-        app, auth = ctx(request), current(request)
+    async def _check_code(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn, code: str
+    ) -> str | None:
         if not code.strip():
             return admin_mfa.CODE_REQUIRED_MESSAGE
-        if not await admin_mfa.attempt_allowed(app, auth.member_id):
+        if not await admin_mfa.attempt_allowed(app_ctx, auth.member_id):
             return RATE_LIMITED_MESSAGE
-        if await admin_mfa.verify_second_factor(app, auth.member_id, code, ip=client_ip(request)) is None:
+        if await admin_mfa.verify_second_factor(app_ctx, auth.member_id, code, ip=client_ip(request)) is None:
             return "確認コードが正しくないか、すでに使われたコードです。"
         return None
 
-    async def _error(self, request: Request[Any, Any, Any], message: str) -> Template:
-        app, auth = ctx(request), current(request)
-        left = await admin_mfa.unused_recovery_count(app, auth.member_id)
+    async def _error(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn, message: str
+    ) -> Template:
+        left = await admin_mfa.unused_recovery_count(app_ctx, auth.member_id)
         return render(
             request,
             "admin_security/page.html",

@@ -12,8 +12,6 @@ from litestar.status_codes import HTTP_400_BAD_REQUEST, HTTP_410_GONE, HTTP_429_
 from routes.common import (
     clear_session_cookie,
     client_ip,
-    ctx,
-    current,
     flash,
     form_error_status,
     logged_in,
@@ -48,8 +46,8 @@ def _password_fields(form: Any) -> tuple[str, str]:
     )
 
 
-def _policy_context(request: Request[Any, Any, Any]) -> dict[str, Any]:
-    return {"policy": password_flow.policy_from_org(ctx(request).org), "readings_json": READINGS_JSON}
+def _policy_context(request: Request[Any, Any, Any], app_ctx: AppContext) -> dict[str, Any]:
+    return {"policy": password_flow.policy_from_org(app_ctx.org), "readings_json": READINGS_JSON}
 
 
 class PasswordChangeController(Controller):
@@ -61,24 +59,25 @@ class PasswordChangeController(Controller):
     async def _change_page(
         self,
         request: Request[Any, Any, Any],
+        app_ctx: AppContext,
+        auth: LoggedIn,
         *,
         errors: dict[str, list[str]],
         next_path: str,
         status: int = 200,
     ) -> Template:
-        app = ctx(request)
-        member = current(request).member
+        member = auth.member
         return render(
             request,
             "password/change.html",
             {
-                **_policy_context(request),
+                **_policy_context(request, app_ctx),
                 "errors": errors,
                 "next": next_path,
                 "forced": bool(member["must_change_password"]),
-                "expired": password_flow.password_expired(app.org, member, app.clock.now()),
+                "expired": password_flow.password_expired(app_ctx.org, member, app_ctx.clock.now()),
                 # Passwords are never echoed back: the tick list starts over after a refused submit.
-                "evaluation": await password_flow.evaluate(app, member, "", "", check_history=False),
+                "evaluation": await password_flow.evaluate(app_ctx, member, "", "", check_history=False),
                 "check_url": "/password/change/check",
             },
             fragment="password/_change_form.html",
@@ -86,8 +85,10 @@ class PasswordChangeController(Controller):
         )
 
     @get("/change")
-    async def show_change(self, request: Request[Any, Any, Any], next: str | None = None) -> Template:  # noqa: A002
-        return await self._change_page(request, errors={}, next_path=safe_next(next, ""))
+    async def show_change(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn, next: str | None = None
+    ) -> Template:  # noqa: A002
+        return await self._change_page(request, app_ctx, auth, errors={}, next_path=safe_next(next, ""))
 
     @post("/change", status_code=200)
     async def submit_change(
@@ -109,7 +110,12 @@ class PasswordChangeController(Controller):
         )
         if not result.ok or result.session_token is None:
             return await self._change_page(
-                request, errors=result.errors, next_path=next_path, status=form_error_status(request)
+                request,
+                app_ctx,
+                auth,
+                errors=result.errors,
+                next_path=next_path,
+                status=form_error_status(request),
             )
         # After the first-login change the guide continues with the profile check.
         target = "/profile" if result.via == "first_login" else (next_path or "/mypage")
@@ -137,7 +143,7 @@ class PasswordChangeController(Controller):
             request,
             "password/change.html",
             {
-                **_policy_context(request),
+                **_policy_context(request, app_ctx),
                 "errors": {},
                 "next": "",
                 "forced": bool(member["must_change_password"]),
@@ -216,6 +222,7 @@ class PasswordRecoveryController(Controller):
     def _reset_page(
         self,
         request: Request[Any, Any, Any],
+        app_ctx: AppContext,
         token: str,
         ticket: password_flow.ResetTicket,
         *,
@@ -235,7 +242,7 @@ class PasswordRecoveryController(Controller):
             request,
             "password/reset.html",
             {
-                **_policy_context(request),
+                **_policy_context(request, app_ctx),
                 "member": ticket.member,
                 "token": token,
                 "errors": errors,
@@ -252,7 +259,7 @@ class PasswordRecoveryController(Controller):
         evaluation = None
         if ticket.member is not None:
             evaluation = await password_flow.evaluate(app_ctx, ticket.member, "", "", check_history=False)
-        return self._reset_page(request, token, ticket, errors={}, evaluation=evaluation)
+        return self._reset_page(request, app_ctx, token, ticket, errors={}, evaluation=evaluation)
 
     @post("/reset/{token:str}", status_code=200)
     async def submit_reset(
@@ -270,6 +277,7 @@ class PasswordRecoveryController(Controller):
                 )
             return self._reset_page(
                 request,
+                app_ctx,
                 token,
                 result.ticket,
                 errors=result.errors,
@@ -290,7 +298,7 @@ class PasswordRecoveryController(Controller):
             new_password, confirm = _password_fields(await request.form())
             evaluation = await password_flow.live_evaluation(app_ctx, ticket.member, new_password, confirm)
         return self._reset_page(
-            request, token, ticket, errors={}, evaluation=evaluation, fragment="password/_rules.html"
+            request, app_ctx, token, ticket, errors={}, evaluation=evaluation, fragment="password/_rules.html"
         )
 
 

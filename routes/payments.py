@@ -13,8 +13,6 @@ from litestar.response import Redirect, Template
 
 from db import payments as payment_queries
 from routes.common import (
-    ctx,
-    current,
     form_error_status,
     redirect,
     redirect_with_flash,
@@ -51,16 +49,16 @@ NO_METHOD_MESSAGE = (
 METHOD_REQUIRED = "お支払い方法を選んでください。"
 
 
-async def _own_fee(request: Request[Any, Any, Any], fee_id: int) -> Any:
+async def _own_fee(request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn, fee_id: int) -> Any:
     """The logged-in member's fee; another member's (or a missing) fee is 404."""
-    fee = await payment_queries.member_fee(ctx(request).db, current(request).member_id, fee_id)
+    fee = await payment_queries.member_fee(app_ctx.db, auth.member_id, fee_id)
     if fee is None:
         raise NotFoundException()
     return fee
 
 
-async def _gateway(request: Request[Any, Any, Any]) -> PaymentGateway:
-    return await active_gateway(ctx(request))
+async def _gateway(request: Request[Any, Any, Any], app_ctx: AppContext) -> PaymentGateway:
+    return await active_gateway(app_ctx)
 
 
 def _not_set_up(request: Request[Any, Any, Any], fee: Any, state: GatewayState) -> Template:
@@ -108,7 +106,7 @@ class PaymentsController(Controller):
         self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn, fee_id: int
     ) -> Response[Any]:
         """会員情報確認 支払手続き: the profile form first, unless it was saved today."""
-        fee = await _own_fee(request, fee_id)
+        fee = await _own_fee(request, app_ctx, auth, fee_id)
         if fee["status"] == "paid":
             return redirect_with_flash(request, "/payments", "この会費はお支払い済みです。", "info")
         state = await gateway_state(app_ctx)
@@ -125,7 +123,7 @@ class PaymentsController(Controller):
     async def method_page(
         self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn, fee_id: int
     ) -> Response[Any]:
-        fee = await _own_fee(request, fee_id)
+        fee = await _own_fee(request, app_ctx, auth, fee_id)
         if fee["status"] == "paid":
             return redirect(request, "/payments")
         state = await gateway_state(app_ctx)
@@ -138,11 +136,12 @@ class PaymentsController(Controller):
         target = payment_flow.start_url(member, fee_id, now=app_ctx.clock.now(), tz=app_ctx.settings.tz)
         if target != payment_flow.method_page_url(fee_id):
             return redirect(request, target)
-        return self._method_form(request, fee, {}, {}, test_payments=state.sandbox)
+        return self._method_form(request, app_ctx, fee, {}, {}, test_payments=state.sandbox)
 
     def _method_form(
         self,
         request: Request[Any, Any, Any],
+        app_ctx: AppContext,
         fee: Any,
         values: dict[str, str],
         errors: dict[str, str],
@@ -150,13 +149,12 @@ class PaymentsController(Controller):
         *,
         test_payments: bool,
     ) -> Template:
-        app = ctx(request)
         amount = int(fee["amount"])
-        methods = payment_flow.offered_methods(app.org, configured_gateway_name(app), amount)
+        methods = payment_flow.offered_methods(app_ctx.org, configured_gateway_name(app_ctx), amount)
         # Said only when convenience stores would otherwise be offered: the member learns why it is missing.
         limit_note = (
-            payment_flow.konbini_limit_note(configured_gateway_name(app), amount)
-            if "konbini" in payment_flow.enabled_methods(app.org)
+            payment_flow.konbini_limit_note(configured_gateway_name(app_ctx), amount)
+            if "konbini" in payment_flow.enabled_methods(app_ctx.org)
             else None
         )
         if len(methods) == 1 and not values.get("method"):
@@ -184,7 +182,7 @@ class PaymentsController(Controller):
         self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn, fee_id: int
     ) -> Response[Any]:
         """決定: creates the attempt and fixes the method; a second 決定 reuses the first attempt."""
-        fee = await _own_fee(request, fee_id)
+        fee = await _own_fee(request, app_ctx, auth, fee_id)
         if fee["status"] == "paid":
             return redirect(request, "/payments")
         state = await gateway_state(app_ctx)
@@ -207,6 +205,7 @@ class PaymentsController(Controller):
                 message = METHOD_REQUIRED
             return self._method_form(
                 request,
+                app_ctx,
                 fee,
                 {"method": ""},
                 {"method": message},
@@ -221,15 +220,20 @@ class PaymentsController(Controller):
         return redirect(request, payment_flow.checkout_page_url(fee_id))
 
     async def _checkout_page(
-        self, request: Request[Any, Any, Any], fee: Any, *, error: str | None = None, status: int = 200
+        self,
+        request: Request[Any, Any, Any],
+        app_ctx: AppContext,
+        fee: Any,
+        *,
+        error: str | None = None,
+        status: int = 200,
     ) -> Response[Any]:
-        app = ctx(request)
-        attempt = await payment_queries.live_attempt(app.db, int(fee["id"]))
+        attempt = await payment_queries.live_attempt(app_ctx.db, int(fee["id"]))
         if attempt is None:
             if fee["status"] == "paid":
                 return redirect(request, "/payments")
             return redirect(request, payment_flow.method_page_url(int(fee["id"])))
-        state = await gateway_state(app)
+        state = await gateway_state(app_ctx)
         if not state.ready:
             return _not_set_up(request, fee, state)
         return render(
@@ -248,27 +252,29 @@ class PaymentsController(Controller):
         )
 
     @get("/{fee_id:int}/checkout")
-    async def checkout_page(self, request: Request[Any, Any, Any], fee_id: int) -> Response[Any]:
-        fee = await _own_fee(request, fee_id)
-        return await self._checkout_page(request, fee)
+    async def checkout_page(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn, fee_id: int
+    ) -> Response[Any]:
+        fee = await _own_fee(request, app_ctx, auth, fee_id)
+        return await self._checkout_page(request, app_ctx, fee)
 
     @post("/{fee_id:int}/checkout")
     async def checkout(
         self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn, fee_id: int
     ) -> Response[Any]:
         """お支払い手続きページへ: to the gateway's hosted page (the same attempt every time)."""
-        fee = await _own_fee(request, fee_id)
+        fee = await _own_fee(request, app_ctx, auth, fee_id)
         attempt = await payment_queries.live_attempt(app_ctx.db, fee_id)
         if attempt is None:
-            return await self._checkout_page(request, fee)
+            return await self._checkout_page(request, app_ctx, fee)
         try:
-            gateway = await _gateway(request)
+            gateway = await _gateway(request, app_ctx)
             url = await payment_flow.start_checkout(
                 app_ctx, gateway, member=auth.member, fee=fee, attempt_id=int(attempt["id"])
             )
         except GatewayUnavailable as error:
             log.warning("checkout failed: %s", error.detail)
-            return await self._checkout_page(request, fee, error=error.message, status=503)
+            return await self._checkout_page(request, app_ctx, fee, error=error.message, status=503)
         except PaymentNotConfigured as error:
             log.error("payment gateway not configured: %s", error.detail)
             return _not_set_up(request, fee, GatewayState(name="", source=""))
@@ -280,7 +286,7 @@ class PaymentsController(Controller):
     async def receipt(
         self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn, fee_id: int
     ) -> Response[bytes]:
-        fee = await _own_fee(request, fee_id)
+        fee = await _own_fee(request, app_ctx, auth, fee_id)
         if fee["status"] != "paid":
             raise NotFoundException()
         receipt = await payment_flow.receipt_pdf(app_ctx, auth.member, fee)
@@ -299,15 +305,15 @@ class PaymentsController(Controller):
 _ORDER_ID = re.compile(r"[A-Za-z0-9-]{1,27}")
 
 
-def _return_order(request: Request[Any, Any, Any], result: str) -> str | None:
+def _return_order(request: Request[Any, Any, Any], app_ctx: AppContext, result: str) -> str | None:
     """The order the gateway's return POST is about: RetUrl's own `order`, else the signed result's."""
     order_id = request.query_params.get("order", "")
     if _ORDER_ID.fullmatch(order_id):
         return order_id
-    if not result or configured_gateway_name(ctx(request)) != "gmo":
+    if not result or configured_gateway_name(app_ctx) != "gmo":
         return None
     try:
-        gateway = get_gateway(ctx(request))
+        gateway = get_gateway(app_ctx)
     except PaymentNotConfigured:
         return None
     if not isinstance(gateway, gmo_protocol.GmoGateway):
@@ -354,14 +360,14 @@ class PaymentNotifyController(Controller):
         )
 
     @post("/return", status_code=303, opt={"exclude_from_csrf": True})
-    async def return_post(self, request: Request[Any, Any, Any]) -> Response[Any]:
+    async def return_post(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Response[Any]:
         """GMO link type Plus brings the member back with a cross-site form POST to RetUrl
         (field `result`). The SameSite=Lax session cookie is not sent on it, so nothing is
         shown or changed here: a 303 turns it into a top-level GET of the return page, which
         carries the cookie and shows the state the notifications have set."""
         form = await request.form()
         result = text_field(form, "result", max_length=20_000)
-        order_id = _return_order(request, result)
+        order_id = _return_order(request, app_ctx, result)
         if order_id is None:
             return Redirect("/payments", status_code=303)
         return Redirect(f"/payments/return?order={order_id}", status_code=303)

@@ -13,7 +13,6 @@ from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT, HTTP_400_BAD
 
 from routes.common import (
     client_ip,
-    ctx,
     flash,
     form_error_status,
     is_htmx,
@@ -74,6 +73,7 @@ def _saved_message(email_to: str, mail_sent: bool) -> str:
 
 def _profile_page(
     request: Request[Any, Any, Any],
+    app_ctx: AppContext,
     member: sqlite3.Row,
     values: dict[str, str],
     *,
@@ -84,7 +84,7 @@ def _profile_page(
     typed: dict[str, str] | None = None,
     status: int = HTTP_200_OK,
 ) -> Template:
-    now = ctx(request).clock.now()
+    now = app_ctx.clock.now()
     expires_at = email_change_expires_at(member) if member["pending_email"] else None
     return render(
         request,
@@ -114,10 +114,12 @@ class ProfileController(Controller):
     guards = MEMBER_GUARDS
 
     @get("/", name="profile")
-    async def show(self, request: Request[Any, Any, Any], auth: LoggedIn) -> Template:
+    async def show(self, request: Request[Any, Any, Any], auth: LoggedIn, app_ctx: AppContext) -> Template:
         member = auth.member
         next_path, purpose = _next_and_purpose(request.query_params)
-        return _profile_page(request, member, display_values(member), next_path=next_path, purpose=purpose)
+        return _profile_page(
+            request, app_ctx, member, display_values(member), next_path=next_path, purpose=purpose
+        )
 
     @post("/", status_code=200)
     async def save(
@@ -133,7 +135,7 @@ class ProfileController(Controller):
             expected_version=_version(text_field(form, "profile_version", max_length=20)),
             ip=client_ip(request),
         )
-        page = partial(_profile_page, request, next_path=next_path, purpose=purpose)
+        page = partial(_profile_page, request, app_ctx, next_path=next_path, purpose=purpose)
         if outcome.status == "invalid":
             return page(auth.member, typed, errors=outcome.errors, status=form_error_status(request))
         if outcome.status == "stale":

@@ -13,7 +13,7 @@ from litestar.exceptions import NotFoundException
 from litestar.response import Template
 
 from db import payments as payment_queries
-from routes.common import ctx, redirect, render, text_field
+from routes.common import redirect, render, text_field
 from services import payment_flow
 from services.context import AppContext
 from services.payment_config import configured_gateway_name, get_gateway, refresh_demo_flag
@@ -29,12 +29,11 @@ from services.payments.sandbox import (
 log = logging.getLogger("tsudoi.payments")
 
 
-async def _sandbox(request: Request[Any, Any, Any]) -> SandboxGateway:
-    app = ctx(request)
-    await refresh_demo_flag(app)
-    if configured_gateway_name(app) != "sandbox":
+async def _sandbox(request: Request[Any, Any, Any], app_ctx: AppContext) -> SandboxGateway:
+    await refresh_demo_flag(app_ctx)
+    if configured_gateway_name(app_ctx) != "sandbox":
         raise NotFoundException()
-    gateway = get_gateway(app)
+    gateway = get_gateway(app_ctx)
     assert isinstance(gateway, SandboxGateway)
     return gateway
 
@@ -45,6 +44,7 @@ class SandboxGatewayController(Controller):
     async def _page(
         self,
         request: Request[Any, Any, Any],
+        app_ctx: AppContext,
         token: str,
         *,
         session: SandboxSession | None,
@@ -53,7 +53,7 @@ class SandboxGatewayController(Controller):
     ) -> Template:
         attempt = None
         if session is not None:
-            attempt = await payment_queries.attempt_by_order(ctx(request).db, session.order_id)
+            attempt = await payment_queries.attempt_by_order(app_ctx.db, session.order_id)
         state = str(attempt["state"]) if attempt is not None else states.PENDING
         outcomes = outcomes_for(session.method, state) if session is not None and attempt is not None else []
         return render(
@@ -72,21 +72,21 @@ class SandboxGatewayController(Controller):
         )
 
     @get("/{token:str}")
-    async def show(self, request: Request[Any, Any, Any], token: str) -> Template:
-        gateway = await _sandbox(request)
+    async def show(self, request: Request[Any, Any, Any], app_ctx: AppContext, token: str) -> Template:
+        gateway = await _sandbox(request, app_ctx)
         try:
             session = gateway.read_session(token[:4000])
         except SandboxTokenInvalid as invalid:
-            return await self._page(request, token, session=None, error=invalid.message, status=400)
-        return await self._page(request, token, session=session)
+            return await self._page(request, app_ctx, token, session=None, error=invalid.message, status=400)
+        return await self._page(request, app_ctx, token, session=session)
 
     @post("/{token:str}")
     async def choose(self, request: Request[Any, Any, Any], app_ctx: AppContext, token: str) -> Response[Any]:
-        gateway = await _sandbox(request)
+        gateway = await _sandbox(request, app_ctx)
         try:
             session = gateway.read_session(token[:4000])
         except SandboxTokenInvalid as invalid:
-            return await self._page(request, token, session=None, error=invalid.message, status=400)
+            return await self._page(request, app_ctx, token, session=None, error=invalid.message, status=400)
         form = await request.form()
         outcome = text_field(form, "outcome", max_length=40)
         attempt = await payment_queries.attempt_by_order(app_ctx.db, session.order_id)
@@ -95,6 +95,7 @@ class SandboxGatewayController(Controller):
             # A second click or a stale tab: the report was already sent, nothing is sent twice.
             return await self._page(
                 request,
+                app_ctx,
                 token,
                 session=session,
                 error="この操作はすでに完了しているか、選べない操作です。",
@@ -106,6 +107,7 @@ class SandboxGatewayController(Controller):
             log.warning("sandbox report answered %s", delivered)
             return await self._page(
                 request,
+                app_ctx,
                 token,
                 session=session,
                 error="お支払い結果をお店のシステムに通知できませんでした。もう一度お試しください。",

@@ -12,7 +12,6 @@ from litestar.response import Template
 from db import membership as membership_db
 from routes.common import (
     client_ip,
-    ctx,
     flash,
     form_error_status,
     logged_in,
@@ -44,8 +43,8 @@ def _interest_ids(form: Any) -> list[int]:
 class SignupController(Controller):
     path = "/signup"
 
-    async def _closed(self, request: Request[Any, Any, Any]) -> Template | None:
-        if ctx(request).org.signup_enabled:
+    async def _closed(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Template | None:
+        if app_ctx.org.signup_enabled:
             return None
         title, text = signup.LINK_MESSAGES["closed"]
         return render(request, "signup/closed.html", {"title": title, "text": text})
@@ -53,12 +52,13 @@ class SignupController(Controller):
     async def _form(
         self,
         request: Request[Any, Any, Any],
+        app_ctx: AppContext,
         values: dict[str, Any],
         errors: dict[str, str],
         interests: list[int],
         status: int = 200,
     ) -> Template:
-        terms = await membership_db.interest_terms(ctx(request).db)
+        terms = await membership_db.interest_terms(app_ctx.db)
         return render(
             request,
             "signup/page.html",
@@ -73,17 +73,17 @@ class SignupController(Controller):
         )
 
     @get("/", name="signup")
-    async def show(self, request: Request[Any, Any, Any]) -> Response[Any]:
-        if closed := await self._closed(request):
+    async def show(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Response[Any]:
+        if closed := await self._closed(request, app_ctx):
             return closed
         if logged_in(request):
             return redirect(request, "/settings/membership")
         code = text_field(request.query_params, "code", max_length=40)
-        return await self._form(request, {"code": code}, {}, [])
+        return await self._form(request, app_ctx, {"code": code}, {}, [])
 
     @post("/", status_code=200)
     async def submit(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Response[Any]:
-        if closed := await self._closed(request):
+        if closed := await self._closed(request, app_ctx):
             return closed
         form = await request.form()
         values = {name: text_field(form, name, max_length=1000) for name in signup.PROFILE_FIELDS}
@@ -104,12 +104,19 @@ class SignupController(Controller):
             if code_error:
                 errors["code"] = code_error
         if errors:
-            return await self._form(request, values, errors, interests, status=form_error_status(request))
+            return await self._form(
+                request, app_ctx, values, errors, interests, status=form_error_status(request)
+            )
         code = membership.normalize_code(values["code"])
         status = await signup.submit(app_ctx, clean, chosen, code, ip=ip)
         if status == "rate_limited":
             return await self._form(
-                request, values, {"form": RATE_LIMITED_MESSAGE}, interests, status=form_error_status(request)
+                request,
+                app_ctx,
+                values,
+                {"form": RATE_LIMITED_MESSAGE},
+                interests,
+                status=form_error_status(request),
             )
         return redirect(request, "/signup/sent")
 
@@ -143,12 +150,12 @@ class SignupController(Controller):
     async def confirm(
         self, request: Request[Any, Any, Any], app_ctx: AppContext, token: str
     ) -> Response[Any]:
-        if closed := await self._closed(request):
+        if closed := await self._closed(request, app_ctx):
             return closed
         opened = await signup.open_link(app_ctx, token)
         if isinstance(opened, str):
             return self._link_problem(request, opened)
-        return self._password_form(request, token, opened, {})
+        return self._password_form(request, app_ctx, token, opened, {})
 
     def _link_problem(self, request: Request[Any, Any, Any], problem: str) -> Template:
         title, text = signup.LINK_MESSAGES[problem]
@@ -158,13 +165,13 @@ class SignupController(Controller):
     def _password_form(
         self,
         request: Request[Any, Any, Any],
+        app_ctx: AppContext,
         token: str,
         request_row: Any,
         errors: dict[str, str],
         status: int = 200,
     ) -> Template:
         profile = json.loads(request_row["profile"] or "{}")
-        app = ctx(request)
         return render(
             request,
             "signup/confirm.html",
@@ -174,8 +181,8 @@ class SignupController(Controller):
                 "email": request_row["email"],
                 "errors": errors,
                 "values": {},
-                "evaluation": signup.password_evaluation(app.org, "", ""),
-                "width": app.org.member_number_width,
+                "evaluation": signup.password_evaluation(app_ctx.org, "", ""),
+                "width": app_ctx.org.member_number_width,
             },
             status=status,
         )
@@ -184,7 +191,7 @@ class SignupController(Controller):
     async def complete(
         self, request: Request[Any, Any, Any], app_ctx: AppContext, token: str
     ) -> Response[Any]:
-        if closed := await self._closed(request):
+        if closed := await self._closed(request, app_ctx):
             return closed
         form = await request.form()
         password = text_field(form, "new_password", max_length=1000)
@@ -196,7 +203,9 @@ class SignupController(Controller):
             opened = await signup.open_link(app_ctx, token)
             if isinstance(opened, str):
                 return self._link_problem(request, opened)
-            return self._password_form(request, token, opened, outcome, status=form_error_status(request))
+            return self._password_form(
+                request, app_ctx, token, opened, outcome, status=form_error_status(request)
+            )
         old = logged_in(request)
         if old is not None:
             await end_session(app_ctx.db, old.token)
