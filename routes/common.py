@@ -32,8 +32,8 @@ MAX_FIELD_LENGTH = 10_000
 
 def ctx(request: Request[Any, Any, Any]) -> AppContext:
     """The app context where no handler parameter can carry it (middleware, exception handlers, helpers)."""
-    context: AppContext = request.app.state.ctx
-    return context
+    app_ctx: AppContext = request.app.state.ctx
+    return app_ctx
 
 
 def logged_in(request: Request[Any, Any, Any]) -> LoggedIn | None:
@@ -44,8 +44,8 @@ def logged_in(request: Request[Any, Any, Any]) -> LoggedIn | None:
 
 def provide_app_ctx(state: State) -> AppContext:
     """The `app_ctx` handler parameter."""
-    context: AppContext = state.ctx
-    return context
+    app_ctx: AppContext = state.ctx
+    return app_ctx
 
 
 def provide_auth(request: Request[Any, Any, Any]) -> LoggedIn:
@@ -126,17 +126,17 @@ def _take_flash(request: Request[Any, Any, Any]) -> dict[str, str] | None:
 
 def base_context(request: Request[Any, Any, Any]) -> dict[str, Any]:
     auth = logged_in(request)
-    app_context = ctx(request)
+    app_ctx = ctx(request)
     return {
-        "org": app_context.org,
+        "org": app_ctx.org,
         "me": auth.member if auth else None,
         "auth": auth,
         "nav": MEMBER_NAV if auth and not auth.member["must_change_password"] else [],
         "admin_nav": ADMIN_NAV if auth and auth.is_admin and request.url.path.startswith("/admin") else [],
         "current_path": request.url.path,
-        "base_url": app_context.settings.base_url,
+        "base_url": app_ctx.settings.base_url,
         # For "allow mail from …" tips: the address members must let through their spam filters.
-        "mail_sender": app_context.sender.address,
+        "mail_sender": app_ctx.sender.address,
     }
 
 

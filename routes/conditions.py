@@ -30,11 +30,11 @@ LIMIT_MESSAGE = (
 )
 
 
-async def _counts(app: AppContext, member_id: int) -> dict[int, int]:
-    access = await article_service.access_for(app, member_id)
-    start, end = article_service.new_arrivals_window(app.clock.now(), app.settings.tz)
+async def _counts(app_ctx: AppContext, member_id: int) -> dict[int, int]:
+    access = await article_service.access_for(app_ctx, member_id)
+    start, end = article_service.new_arrivals_window(app_ctx.clock.now(), app_ctx.settings.tz)
     counts = await article_queries.match_counts(
-        app.db, member_id, start, end, events=access.events, members_only=access.members_only
+        app_ctx.db, member_id, start, end, events=access.events, members_only=access.members_only
     )
     return {key: value.shown for key, value in counts.items()}
 
