@@ -29,7 +29,7 @@ ENTRY_FIELDS = ("section_id", "question", "answer_md", "link_path", "link_label"
 
 
 async def _audit(
-    request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn, event: str, detail: dict[str, Any]
+    request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn, event: str, **detail: Any
 ) -> None:
     await audit.record(
         app_ctx.db,
@@ -73,11 +73,7 @@ class AdminHelpController(Controller):
             return self._section_form(request, None, raw, errors, status=form_error_status(request))
         section_id = await help_queries.create_section(app_ctx.db, now=app_ctx.clock.now(), **values)
         await _audit(
-            request,
-            app_ctx,
-            auth,
-            "help_section_created",
-            {"section_id": section_id, "title": values["title"]},
+            request, app_ctx, auth, "help_section_created", section_id=section_id, title=values["title"]
         )
         return redirect_with_flash(
             request, f"/admin/help#section-{section_id}", f"見出し「{values['title']}」を追加しました。"
@@ -102,11 +98,7 @@ class AdminHelpController(Controller):
             return self._section_form(request, section, raw, errors, status=form_error_status(request))
         await help_queries.update_section(app_ctx.db, section_id, now=app_ctx.clock.now(), **values)
         await _audit(
-            request,
-            app_ctx,
-            auth,
-            "help_section_updated",
-            {"section_id": section_id, "title": values["title"]},
+            request, app_ctx, auth, "help_section_updated", section_id=section_id, title=values["title"]
         )
         return redirect_with_flash(
             request, f"/admin/help#section-{section_id}", f"見出し「{values['title']}」を保存しました。"
@@ -128,11 +120,7 @@ class AdminHelpController(Controller):
             return response
         await help_queries.delete_section(app_ctx.db, section_id)
         await _audit(
-            request,
-            app_ctx,
-            auth,
-            "help_section_deleted",
-            {"section_id": section_id, "title": section["title"]},
+            request, app_ctx, auth, "help_section_deleted", section_id=section_id, title=section["title"]
         )
         flash(request, response, f"見出し「{section['title']}」を削除しました。")
         return response
@@ -181,11 +169,7 @@ class AdminHelpController(Controller):
             now=app_ctx.clock.now(),
         )
         await _audit(
-            request,
-            app_ctx,
-            auth,
-            "help_entry_created",
-            {"entry_id": entry_id, "question": values["question"]},
+            request, app_ctx, auth, "help_entry_created", entry_id=entry_id, question=values["question"]
         )
         return redirect_with_flash(request, f"/admin/help#entry-{entry_id}", "質問を追加しました。")
 
@@ -219,11 +203,7 @@ class AdminHelpController(Controller):
             now=app_ctx.clock.now(),
         )
         await _audit(
-            request,
-            app_ctx,
-            auth,
-            "help_entry_updated",
-            {"entry_id": entry_id, "question": values["question"]},
+            request, app_ctx, auth, "help_entry_updated", entry_id=entry_id, question=values["question"]
         )
         return redirect_with_flash(request, f"/admin/help#entry-{entry_id}", "質問を保存しました。")
 
@@ -234,11 +214,7 @@ class AdminHelpController(Controller):
         entry = await _entry_or_404(request, app_ctx, entry_id)
         await help_queries.delete_entry(app_ctx.db, entry_id)
         await _audit(
-            request,
-            app_ctx,
-            auth,
-            "help_entry_deleted",
-            {"entry_id": entry_id, "question": entry["question"]},
+            request, app_ctx, auth, "help_entry_deleted", entry_id=entry_id, question=entry["question"]
         )
         return redirect_with_flash(request, "/admin/help", f"質問「{entry['question']}」を削除しました。")
 
