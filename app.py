@@ -20,6 +20,7 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
 from cli import TsudoiCLI
+from routes.common import DEPENDENCIES
 from routes.errors import EXCEPTION_HANDLERS
 from routes.guards import out_of_range_ids_are_not_found
 from routes.middleware import (
@@ -108,6 +109,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             ),
         ],
         guards=[out_of_range_ids_are_not_found],
+        # Handler parameters `app_ctx` and `auth` (routes/common.py).
+        dependencies=DEPENDENCIES,
         template_config=TemplateConfig(engine=JinjaTemplateEngine.from_environment(context.templates)),
         compression_config=CompressionConfig(backend="gzip", minimum_size=512),
         plugins=[HTMXPlugin(), TsudoiCLI()],

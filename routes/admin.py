@@ -9,9 +9,10 @@ from litestar import Controller, Request, get
 from litestar.response import Template
 
 from db import admin_dashboard
-from routes.common import ctx, render
+from routes.common import render
 from routes.guards import ADMIN_GUARDS
 from services.clock import from_db
+from services.context import AppContext
 from services.doctor import run_checks
 from services.replication import lag_text, replica_state
 
@@ -24,14 +25,13 @@ class AdminController(Controller):
     guards = ADMIN_GUARDS
 
     @get("/")
-    async def dashboard(self, request: Request[Any, Any, Any]) -> Template:
-        app = ctx(request)
-        db, now = app.db, app.clock.now()
+    async def dashboard(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Template:
+        db, now = app_ctx.db, app_ctx.clock.now()
         summary = await admin_dashboard.summary(db, now=now)
         backup = await admin_dashboard.last_backup(db)
         backup_at = from_db(backup["created_at"]) if backup else None
-        go_live = await run_checks(app)
-        replica = await replica_state(app.settings)
+        go_live = await run_checks(app_ctx)
+        replica = await replica_state(app_ctx.settings)
         return render(
             request,
             "admin/page.html",
@@ -46,10 +46,10 @@ class AdminController(Controller):
                 "unpaid": await admin_dashboard.unpaid_fees(db),
                 "inquiries": await admin_dashboard.new_inquiries(db),
                 "digest_runs": await admin_dashboard.digest_runs(db),
-                "mail_unsent": not app.settings.smtp_url,
-                "outbox_dir": app.settings.outbox_dir,
+                "mail_unsent": not app_ctx.settings.smtp_url,
+                "outbox_dir": app_ctx.settings.outbox_dir,
                 "replica": replica,
-                "replica_last_sync": replica.last_sync_local(app.settings.tz) if replica else "",
+                "replica_last_sync": replica.last_sync_local(app_ctx.settings.tz) if replica else "",
                 "replica_lag": lag_text(replica.lag_seconds) if replica else "",
                 "go_live": go_live,
                 "go_live_pending": sum(1 for check in go_live if not check.ok),

@@ -12,11 +12,12 @@ from litestar.response import Template
 
 from db import articles as article_queries
 from routes.articles import int_values, page_number
-from routes.common import ctx, flash, form_error_status, redirect, render, text_field
+from routes.common import form_error_status, redirect_with_flash, render, text_field
 from routes.guards import ADMIN_GUARDS
 from services import articles as article_service
 from services import feeds as feed_service
 from services.articles import KINDS, STATE_LABELS, STATUSES, TAXONOMIES, local_input_value
+from services.context import AppContext
 
 ADMIN_PAGE_SIZE = 30
 ARTICLE_FIELDS = {
@@ -47,24 +48,23 @@ class _ArticleAdmin(Controller):
         return {"kind": self.kind, "kind_label": KINDS[self.kind], "base": self.base}
 
     @get("/")
-    async def index(self, request: Request[Any, Any, Any]) -> Template:
-        app = ctx(request)
+    async def index(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Template:
         params = request.query_params
         state = str(params.get("state") or "")
         state = state if state in STATE_LABELS else ""
         keyword = str(params.get("q") or "")[:200].strip()
         page = page_number(params.get("page"))
         rows, total = await article_queries.admin_list(
-            app.db,
+            app_ctx.db,
             kind=self.kind,
             state=state,
             search=article_service.parse_keywords(keyword),
-            now=app.clock.now(),
+            now=app_ctx.clock.now(),
             limit=ADMIN_PAGE_SIZE,
             offset=(page - 1) * ADMIN_PAGE_SIZE,
         )
         filters = [(k, v) for k, v in (("state", state), ("q", keyword)) if v]
-        now = app.clock.now()
+        now = app_ctx.clock.now()
         return render(
             request,
             "admin_articles/list.html",
@@ -84,6 +84,7 @@ class _ArticleAdmin(Controller):
     async def _form(
         self,
         request: Request[Any, Any, Any],
+        app_ctx: AppContext,
         *,
         article_id: int | None,
         values: dict[str, str],
@@ -92,7 +93,7 @@ class _ArticleAdmin(Controller):
         errors: dict[str, str],
         status: int = 200,
     ) -> Template:
-        taxonomies = await article_service.load_taxonomies(ctx(request))
+        taxonomies = await article_service.load_taxonomies(app_ctx)
         return render(
             request,
             "admin_articles/form.html",
@@ -110,24 +111,32 @@ class _ArticleAdmin(Controller):
         )
 
     @get("/new")
-    async def new(self, request: Request[Any, Any, Any]) -> Template:
+    async def new(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Template:
         values = {"status": "published", "published_at": ""}
         return await self._form(
-            request, article_id=None, values=values, region_ids=[], topic_ids=[], errors={}
+            request, app_ctx, article_id=None, values=values, region_ids=[], topic_ids=[], errors={}
         )
 
-    async def _save(self, request: Request[Any, Any, Any], article_id: int | None) -> Response[Any]:
-        app = ctx(request)
+    async def _save(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, article_id: int | None
+    ) -> Response[Any]:
         form = await request.form()
         values = {name: text_field(form, name, max_length=limit) for name, limit in ARTICLE_FIELDS.items()}
         region_ids, topic_ids = int_values(form, "region"), int_values(form, "topic")
-        taxonomies = await article_service.load_taxonomies(app)
+        taxonomies = await article_service.load_taxonomies(app_ctx)
         data, term_ids, errors = article_service.check_article_form(
-            values, region_ids, topic_ids, taxonomies, kind=self.kind, tz=app.settings.tz, now=app.clock.now()
+            values,
+            region_ids,
+            topic_ids,
+            taxonomies,
+            kind=self.kind,
+            tz=app_ctx.settings.tz,
+            now=app_ctx.clock.now(),
         )
         if data is None:
             return await self._form(
                 request,
+                app_ctx,
                 article_id=article_id,
                 values=values,
                 region_ids=region_ids,
@@ -136,40 +145,46 @@ class _ArticleAdmin(Controller):
                 status=form_error_status(request),
             )
         if article_id is None:
-            article_id = await article_queries.create_article(app.db, data, term_ids, now=app.clock.now())
+            article_id = await article_queries.create_article(
+                app_ctx.db, data, term_ids, now=app_ctx.clock.now()
+            )
             verb = "作成"
         else:
-            await article_queries.update_article(app.db, article_id, data, term_ids, now=app.clock.now())
+            await article_queries.update_article(
+                app_ctx.db, article_id, data, term_ids, now=app_ctx.clock.now()
+            )
             verb = "保存"
         state = STATE_LABELS[
-            "scheduled" if data.status == "published" and data.published_at > app.clock.now() else data.status
+            "scheduled"
+            if data.status == "published" and data.published_at > app_ctx.clock.now()
+            else data.status
         ]
-        response = redirect(request, self.base)
-        flash(request, response, f"{KINDS[self.kind]}「{data.title}」を{verb}しました（{state}）。")
-        return response
+        return redirect_with_flash(
+            request, self.base, f"{KINDS[self.kind]}「{data.title}」を{verb}しました（{state}）。"
+        )
 
     @post("/", status_code=200)
-    async def create(self, request: Request[Any, Any, Any]) -> Response[Any]:
-        return await self._save(request, None)
+    async def create(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Response[Any]:
+        return await self._save(request, app_ctx, None)
 
-    async def _owned(self, request: Request[Any, Any, Any], article_id: int) -> Any:
-        article = await article_queries.get_article(ctx(request).db, article_id)
+    async def _owned(self, request: Request[Any, Any, Any], app_ctx: AppContext, article_id: int) -> Any:
+        article = await article_queries.get_article(app_ctx.db, article_id)
         if article is None or article["kind"] != self.kind:
             raise NotFoundException()
         return article
 
     @get("/{article_id:int}/edit")
-    async def edit(self, request: Request[Any, Any, Any], article_id: int) -> Template:
-        app = ctx(request)
-        article = await self._owned(request, article_id)
-        terms = (await article_queries.terms_of(app.db, [article_id]))[article_id]
-        tz = app.settings.tz
+    async def edit(self, request: Request[Any, Any, Any], app_ctx: AppContext, article_id: int) -> Template:
+        article = await self._owned(request, app_ctx, article_id)
+        terms = (await article_queries.terms_of(app_ctx.db, [article_id]))[article_id]
+        tz = app_ctx.settings.tz
         values = {name: str(article[name] or "") for name in ARTICLE_FIELDS if name in article.keys()}
         values["published_at"] = local_input_value(article["published_at"], tz)
         values["event_date"] = local_input_value(article["event_date"], tz)
         values["members_only"] = "1" if article["members_only"] else ""
         return await self._form(
             request,
+            app_ctx,
             article_id=article_id,
             values=values,
             region_ids=[int(t["id"]) for t in terms if t["taxonomy"] == "region"],
@@ -178,23 +193,26 @@ class _ArticleAdmin(Controller):
         )
 
     @post("/{article_id:int}", status_code=200)
-    async def update(self, request: Request[Any, Any, Any], article_id: int) -> Response[Any]:
-        await self._owned(request, article_id)
-        return await self._save(request, article_id)
+    async def update(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, article_id: int
+    ) -> Response[Any]:
+        await self._owned(request, app_ctx, article_id)
+        return await self._save(request, app_ctx, article_id)
 
     @post("/{article_id:int}/status", status_code=200)
-    async def set_status(self, request: Request[Any, Any, Any], article_id: int) -> Response[Any]:
+    async def set_status(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, article_id: int
+    ) -> Response[Any]:
         """Publish or unpublish in one click from the list."""
-        app = ctx(request)
-        article = await self._owned(request, article_id)
+        article = await self._owned(request, app_ctx, article_id)
         form = await request.form()
         status = text_field(form, "status", max_length=20)
         if status not in STATUSES:
             raise NotFoundException()
-        await article_queries.set_status(app.db, article_id, status, now=app.clock.now())
-        response = redirect(request, self.base)
-        flash(request, response, f"「{article['title']}」を{STATUSES[status]}にしました。")
-        return response
+        await article_queries.set_status(app_ctx.db, article_id, status, now=app_ctx.clock.now())
+        return redirect_with_flash(
+            request, self.base, f"「{article['title']}」を{STATUSES[status]}にしました。"
+        )
 
 
 class AdminArticlesController(_ArticleAdmin):
@@ -214,19 +232,19 @@ class AdminTaxonomiesController(Controller):
     async def _page(
         self,
         request: Request[Any, Any, Any],
+        app_ctx: AppContext,
         *,
         taxonomy: str = "",
         values: dict[str, str] | None = None,
         errors: dict[str, str] | None = None,
         status: int = 200,
     ) -> Template:
-        app = ctx(request)
         return render(
             request,
             "admin_taxonomies/page.html",
             {
-                "taxonomies": await article_service.load_taxonomies(app),
-                "usage": await article_service.term_usage(app),
+                "taxonomies": await article_service.load_taxonomies(app_ctx),
+                "usage": await article_service.term_usage(app_ctx),
                 "names": TAXONOMIES,
                 "form_taxonomy": taxonomy,
                 "values": values or {},
@@ -236,18 +254,18 @@ class AdminTaxonomiesController(Controller):
         )
 
     @get("/")
-    async def index(self, request: Request[Any, Any, Any]) -> Template:
-        return await self._page(request)
+    async def index(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Template:
+        return await self._page(request, app_ctx)
 
     @post("/", status_code=200)
-    async def create(self, request: Request[Any, Any, Any]) -> Response[Any]:
+    async def create(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Response[Any]:
         form = await request.form()
         values = {
             k: text_field(form, k, max_length=200)
             for k in ("taxonomy", "name", "slug", "parent_id", "sort_order")
         }
         term_id, errors = await article_service.save_term(
-            ctx(request),
+            app_ctx,
             term_id=None,
             taxonomy=values["taxonomy"],
             name=values["name"],
@@ -258,17 +276,18 @@ class AdminTaxonomiesController(Controller):
         if errors:
             return await self._page(
                 request,
+                app_ctx,
                 taxonomy=values["taxonomy"],
                 values=values,
                 errors=errors,
                 status=form_error_status(request),
             )
-        response = redirect(request, "/admin/taxonomies")
-        flash(request, response, f"「{values['name'].strip()}」を追加しました。")
-        return response
+        return redirect_with_flash(
+            request, "/admin/taxonomies", f"「{values['name'].strip()}」を追加しました。"
+        )
 
-    async def _term(self, request: Request[Any, Any, Any], term_id: int) -> Any:
-        term = await article_queries.get_term(ctx(request).db, term_id)
+    async def _term(self, request: Request[Any, Any, Any], app_ctx: AppContext, term_id: int) -> Any:
+        term = await article_queries.get_term(app_ctx.db, term_id)
         if term is None:
             raise NotFoundException()
         return term
@@ -276,6 +295,7 @@ class AdminTaxonomiesController(Controller):
     async def _edit_page(
         self,
         request: Request[Any, Any, Any],
+        app_ctx: AppContext,
         term: Any,
         *,
         values: dict[str, str],
@@ -283,9 +303,8 @@ class AdminTaxonomiesController(Controller):
         delete_error: str = "",
         status: int = 200,
     ) -> Template:
-        app = ctx(request)
-        taxonomies = await article_service.load_taxonomies(app)
-        usage = (await article_service.term_usage(app)).get(
+        taxonomies = await article_service.load_taxonomies(app_ctx)
+        usage = (await article_service.term_usage(app_ctx)).get(
             int(term["id"]), article_service.TermUsage(0, 0, 0)
         )
         subtree = taxonomies.subtree_ids(int(term["id"]))
@@ -308,23 +327,25 @@ class AdminTaxonomiesController(Controller):
         )
 
     @get("/{term_id:int}")
-    async def edit(self, request: Request[Any, Any, Any], term_id: int) -> Template:
-        term = await self._term(request, term_id)
+    async def edit(self, request: Request[Any, Any, Any], app_ctx: AppContext, term_id: int) -> Template:
+        term = await self._term(request, app_ctx, term_id)
         values = {
             "name": str(term["name"]),
             "slug": str(term["slug"]),
             "parent_id": str(term["parent_id"] or ""),
             "sort_order": str(term["sort_order"]),
         }
-        return await self._edit_page(request, term, values=values, errors={})
+        return await self._edit_page(request, app_ctx, term, values=values, errors={})
 
     @post("/{term_id:int}", status_code=200)
-    async def update(self, request: Request[Any, Any, Any], term_id: int) -> Response[Any]:
-        term = await self._term(request, term_id)
+    async def update(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, term_id: int
+    ) -> Response[Any]:
+        term = await self._term(request, app_ctx, term_id)
         form = await request.form()
         values = {k: text_field(form, k, max_length=200) for k in ("name", "slug", "parent_id", "sort_order")}
         _, errors = await article_service.save_term(
-            ctx(request),
+            app_ctx,
             term_id=term_id,
             taxonomy=str(term["taxonomy"]),
             name=values["name"],
@@ -334,18 +355,20 @@ class AdminTaxonomiesController(Controller):
         )
         if errors:
             return await self._edit_page(
-                request, term, values=values, errors=errors, status=form_error_status(request)
+                request, app_ctx, term, values=values, errors=errors, status=form_error_status(request)
             )
-        response = redirect(request, "/admin/taxonomies")
-        flash(request, response, f"「{values['name'].strip()}」を保存しました。")
-        return response
+        return redirect_with_flash(
+            request, "/admin/taxonomies", f"「{values['name'].strip()}」を保存しました。"
+        )
 
     @post("/{term_id:int}/delete", status_code=200)
-    async def delete(self, request: Request[Any, Any, Any], term_id: int) -> Response[Any]:
-        term = await self._term(request, term_id)
+    async def delete(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, term_id: int
+    ) -> Response[Any]:
+        term = await self._term(request, app_ctx, term_id)
         form = await request.form()
         problem = await article_service.delete_term(
-            ctx(request), term_id, text_field(form, "move_to", max_length=20)
+            app_ctx, term_id, text_field(form, "move_to", max_length=20)
         )
         if problem:
             values = {
@@ -356,15 +379,14 @@ class AdminTaxonomiesController(Controller):
             }
             return await self._edit_page(
                 request,
+                app_ctx,
                 term,
                 values=values,
                 errors={},
                 delete_error=problem,
                 status=form_error_status(request),
             )
-        response = redirect(request, "/admin/taxonomies")
-        flash(request, response, f"「{term['name']}」を削除しました。")
-        return response
+        return redirect_with_flash(request, "/admin/taxonomies", f"「{term['name']}」を削除しました。")
 
 
 MAP_ROWS_EXTRA = 3
@@ -378,15 +400,15 @@ class AdminFeedsController(Controller):
     async def _page(
         self,
         request: Request[Any, Any, Any],
+        app_ctx: AppContext,
         *,
         url: str | None = None,
         pairs: list[tuple[str, int]] | None = None,
         errors: dict[str, str] | None = None,
         status: int = 200,
     ) -> Template:
-        app = ctx(request)
-        stored = await article_queries.feed_settings(app.db)
-        taxonomies = await article_service.load_taxonomies(app)
+        stored = await article_queries.feed_settings(app_ctx.db)
+        taxonomies = await article_service.load_taxonomies(app_ctx)
         rows = (
             pairs if pairs is not None else feed_service.category_pairs(stored.get("feed_category_map", ""))
         )
@@ -406,12 +428,11 @@ class AdminFeedsController(Controller):
         )
 
     @get("/")
-    async def index(self, request: Request[Any, Any, Any]) -> Template:
-        return await self._page(request)
+    async def index(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Template:
+        return await self._page(request, app_ctx)
 
     @post("/", status_code=200)
-    async def save(self, request: Request[Any, Any, Any]) -> Response[Any]:
-        app = ctx(request)
+    async def save(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Response[Any]:
         form = await request.form()
         url = text_field(form, "feed_url", max_length=1000).strip()
         errors: dict[str, str] = {}
@@ -419,7 +440,7 @@ class AdminFeedsController(Controller):
             errors["feed_url"] = "フィードのURLは http:// または https:// で始まるURLを入力してください。"
         categories = form.getall("category", []) if hasattr(form, "getall") else []
         term_values = form.getall("term", []) if hasattr(form, "getall") else []
-        valid = {int(row["id"]) for row in await article_queries.all_terms(app.db)}
+        valid = {int(row["id"]) for row in await article_queries.all_terms(app_ctx.db)}
         pairs: list[tuple[str, int]] = []
         for index, (category, term) in enumerate(zip(categories[:MAP_ROWS_MAX], term_values, strict=False)):
             if not isinstance(category, str) or not isinstance(term, str):
@@ -436,26 +457,22 @@ class AdminFeedsController(Controller):
             pairs.append((category, int(term)))
         if errors:
             return await self._page(
-                request, url=url, pairs=pairs, errors=errors, status=form_error_status(request)
+                request, app_ctx, url=url, pairs=pairs, errors=errors, status=form_error_status(request)
             )
         await article_queries.put_feed_settings(
-            app.db, {"feed_url": url, "feed_category_map": feed_service.dump_category_map(pairs)}
+            app_ctx.db, {"feed_url": url, "feed_category_map": feed_service.dump_category_map(pairs)}
         )
-        response = redirect(request, "/admin/feeds")
-        flash(request, response, "フィードの設定を保存しました。")
-        return response
+        return redirect_with_flash(request, "/admin/feeds", "フィードの設定を保存しました。")
 
     @post("/import", status_code=200)
-    async def run_now(self, request: Request[Any, Any, Any]) -> Response[Any]:
-        app = ctx(request)
-        stored = await article_queries.feed_settings(app.db)
+    async def run_now(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Response[Any]:
+        stored = await article_queries.feed_settings(app_ctx.db)
         if not stored.get("feed_url"):
-            response = redirect(request, "/admin/feeds")
-            flash(request, response, "先にフィードのURLを保存してください。", kind="warning")
-            return response
-        await feed_service.run_feed_import_job(app)
-        stored = await article_queries.feed_settings(app.db)
-        response = redirect(request, "/admin/feeds")
+            return redirect_with_flash(
+                request, "/admin/feeds", "先にフィードのURLを保存してください。", kind="warning"
+            )
+        await feed_service.run_feed_import_job(app_ctx)
+        stored = await article_queries.feed_settings(app_ctx.db)
         result = stored.get("feed_last_result", "")
-        flash(request, response, result, kind="warning" if result.startswith("取り込みに失敗") else "success")
-        return response
+        kind = "warning" if result.startswith("取り込みに失敗") else "success"
+        return redirect_with_flash(request, "/admin/feeds", result, kind=kind)

@@ -11,8 +11,9 @@ from litestar import Controller, Request, get
 from litestar.response import Template
 
 from db import admin_audit
-from routes.common import ctx, render
+from routes.common import render
 from routes.guards import ADMIN_GUARDS
+from services.context import AppContext
 from services.japanese import normalize_member_number
 
 EVENT_GROUPS = {
@@ -65,9 +66,8 @@ class AdminAuditController(Controller):
     guards = ADMIN_GUARDS
 
     @get("/")
-    async def index(self, request: Request[Any, Any, Any]) -> Template:
-        app = ctx(request)
-        tz = app.settings.tz
+    async def index(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Template:
+        tz = app_ctx.settings.tz
         errors: dict[str, str] = {}
         typed = {name: _param(request, name) for name in ("event", "member", "since", "until", "ip")}
         number = ""
@@ -89,7 +89,9 @@ class AdminAuditController(Controller):
             until=datetime.combine(until + timedelta(days=1), time(0), tz) if until else None,
             ip=typed["ip"],
         )
-        rows, has_next = ([], False) if errors else await admin_audit.search(app.db, audit_filter, page=page)
+        rows, has_next = (
+            ([], False) if errors else await admin_audit.search(app_ctx.db, audit_filter, page=page)
+        )
         query = urlencode([(key, value) for key, value in typed.items() if value])
         return render(
             request,
@@ -99,7 +101,7 @@ class AdminAuditController(Controller):
                 "details": {row["id"]: _detail_text(row["detail"]) for row in rows},
                 "values": typed,
                 "errors": errors,
-                "events": await admin_audit.event_names(app.db),
+                "events": await admin_audit.event_names(app_ctx.db),
                 "groups": EVENT_GROUPS,
                 "page": page,
                 "has_next": has_next,

@@ -8,9 +8,11 @@ from litestar import Controller, Request, get, post
 from litestar.response import Stream, Template
 
 from db import backups as backup_queries
-from routes.common import client_ip, ctx, current, render
+from routes.common import client_ip, render
 from routes.guards import ADMIN_GUARDS
 from services import backup
+from services.context import AppContext
+from services.sessions import LoggedIn
 
 
 class AdminBackupController(Controller):
@@ -18,24 +20,24 @@ class AdminBackupController(Controller):
     guards = ADMIN_GUARDS
 
     @get("/")
-    async def show(self, request: Request[Any, Any, Any]) -> Template:
-        app = ctx(request)
+    async def show(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Template:
         return render(
             request,
             "admin_backup/page.html",
             {
-                "backups": await backup_queries.recent(app.db),
-                "folder": str(backup.backup_dir(app)),
-                "database": str(app.settings.database),
+                "backups": await backup_queries.recent(app_ctx.db),
+                "folder": str(backup.backup_dir(app_ctx)),
+                "database": str(app_ctx.settings.database),
                 "keep": backup.NIGHTLY_KEEP,
-                "scheduler": app.settings.scheduler,
+                "scheduler": app_ctx.settings.scheduler,
             },
         )
 
     @post("/download", status_code=200)
-    async def download(self, request: Request[Any, Any, Any]) -> Stream:
-        app, auth = ctx(request), current(request)
-        path, name, size = await backup.download_snapshot(app, actor_id=auth.member_id, ip=client_ip(request))
+    async def download(self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn) -> Stream:
+        path, name, size = await backup.download_snapshot(
+            app_ctx, actor_id=auth.member_id, ip=client_ip(request)
+        )
         return Stream(
             backup.stream_and_delete(path),
             media_type="application/vnd.sqlite3",

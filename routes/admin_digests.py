@@ -12,11 +12,19 @@ from litestar.response import Template
 
 from db import audit
 from db import digests as digests_db
-from routes.common import client_ip, ctx, current, flash, form_error_status, redirect, render, text_field
+from routes.common import (
+    client_ip,
+    form_error_status,
+    redirect_with_flash,
+    render,
+    text_field,
+)
 from routes.guards import ADMIN_GUARDS
 from services import digests, scheduler
+from services.context import AppContext
 from services.digest_windows import next_run
 from services.japanese import normalize_member_number
+from services.sessions import LoggedIn
 
 RUNS_PER_PAGE = 20
 RECIPIENTS_PER_PAGE = 100
@@ -35,17 +43,18 @@ def _page(raw: str | None) -> int:
     return int(raw) if raw and raw.isdigit() and 0 < len(raw) < 7 and int(raw) > 0 else 1
 
 
-async def overview_context(request: Request[Any, Any, Any], page: int = 1) -> dict[str, Any]:
-    app = ctx(request)
-    now = app.clock.now()
-    runs = await digests_db.recent_runs(app.db, limit=RUNS_PER_PAGE, offset=(page - 1) * RUNS_PER_PAGE)
-    counts = await digests_db.run_counts(app.db, [int(run["id"]) for run in runs])
-    options = await digests.load_options(app)
+async def overview_context(
+    request: Request[Any, Any, Any], app_ctx: AppContext, page: int = 1
+) -> dict[str, Any]:
+    now = app_ctx.clock.now()
+    runs = await digests_db.recent_runs(app_ctx.db, limit=RUNS_PER_PAGE, offset=(page - 1) * RUNS_PER_PAGE)
+    counts = await digests_db.run_counts(app_ctx.db, [int(run["id"]) for run in runs])
+    options = await digests.load_options(app_ctx)
     return {
         "runs": runs,
         "counts": counts,
         "page": page,
-        "pages": max(1, math.ceil(await digests_db.count_runs(app.db) / RUNS_PER_PAGE)),
+        "pages": max(1, math.ceil(await digests_db.count_runs(app_ctx.db) / RUNS_PER_PAGE)),
         "options": options,
         "option_values": {
             "rate": f"{options.rate_per_second:g}",
@@ -53,11 +62,11 @@ async def overview_context(request: Request[Any, Any, Any], page: int = 1) -> di
             "catch_up_days": str(options.catch_up_days),
         },
         "option_errors": {},
-        "next_weekly": next_run("weekly", now, app.settings.tz, app.org.weekly_digest_hour),
-        "next_daily": next_run("daily", now, app.settings.tz, app.org.daily_digest_hour),
-        "scheduler_on": app.settings.scheduler,
-        "jobs": await scheduler.job_overview(app),
-        "flagged": await digests_db.flagged_members(app.db),
+        "next_weekly": next_run("weekly", now, app_ctx.settings.tz, app_ctx.org.weekly_digest_hour),
+        "next_daily": next_run("daily", now, app_ctx.settings.tz, app_ctx.org.daily_digest_hour),
+        "scheduler_on": app_ctx.settings.scheduler,
+        "jobs": await scheduler.job_overview(app_ctx),
+        "flagged": await digests_db.flagged_members(app_ctx.db),
         "run_status_labels": RUN_STATUS_LABELS,
         "trigger_labels": TRIGGER_LABELS,
         "preview_values": {"member_number": "", "kind": "weekly"},
@@ -94,16 +103,15 @@ class AdminDigestsController(Controller):
     guards = ADMIN_GUARDS
 
     @get("/")
-    async def show(self, request: Request[Any, Any, Any]) -> Template:
+    async def show(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Template:
         page = _page(request.query_params.get("page"))
-        return render(request, "admin_digests/page.html", await overview_context(request, page))
+        return render(request, "admin_digests/page.html", await overview_context(request, app_ctx, page))
 
     @post("/options", status_code=200)
-    async def save_options(self, request: Request[Any, Any, Any]) -> Response[Any]:
-        app = ctx(request)
+    async def save_options(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Response[Any]:
         values, errors = _parse_options(await request.form())
         if errors:
-            context = await overview_context(request)
+            context = await overview_context(request, app_ctx)
             context.update(option_values=values, option_errors=errors)
             return render(
                 request,
@@ -112,30 +120,27 @@ class AdminDigestsController(Controller):
                 fragment="admin_digests/_options.html",
                 status=form_error_status(request),
             )
-        await app.update_org(
+        await app_ctx.update_org(
             {
                 "digest_rate_per_second": values["rate"],
                 "digest_concurrency": values["concurrency"],
                 "digest_catch_up_days": values["catch_up_days"],
             }
         )
-        response = redirect(request, "/admin/digests")
-        flash(request, response, "送信の設定を保存しました。")
-        return response
+        return redirect_with_flash(request, "/admin/digests", "送信の設定を保存しました。")
 
     @get("/runs/{run_id:int}")
-    async def run(self, request: Request[Any, Any, Any], run_id: int) -> Template:
-        app = ctx(request)
-        row = await digests_db.get_run(app.db, run_id)
+    async def run(self, request: Request[Any, Any, Any], app_ctx: AppContext, run_id: int) -> Template:
+        row = await digests_db.get_run(app_ctx.db, run_id)
         if row is None:
             raise NotFoundException()
         status = str(request.query_params.get("status") or "")
         status = status if status in STATUS_LABELS else ""
         page = _page(request.query_params.get("page"))
-        counts = (await digests_db.run_counts(app.db, [run_id]))[run_id]
+        counts = (await digests_db.run_counts(app_ctx.db, [run_id]))[run_id]
         total = getattr(counts, status) if status else counts.total
         recipients = await digests_db.deliveries_for_run(
-            app.db,
+            app_ctx.db,
             run_id,
             status=status or None,
             limit=RECIPIENTS_PER_PAGE,
@@ -159,10 +164,16 @@ class AdminDigestsController(Controller):
         )
 
     async def _preview_page(
-        self, request: Request[Any, Any, Any], number: str, kind: str, *, message: str = "", error: str = ""
+        self,
+        request: Request[Any, Any, Any],
+        app_ctx: AppContext,
+        number: str,
+        kind: str,
+        *,
+        message: str = "",
+        error: str = "",
     ) -> Template:
-        app = ctx(request)
-        context = await overview_context(request)
+        context = await overview_context(request, app_ctx)
         context["preview_values"] = {"member_number": number, "kind": kind}
         errors: dict[str, str] = {}
         result = None
@@ -170,22 +181,22 @@ class AdminDigestsController(Controller):
         if kind not in ("weekly", "daily"):
             errors["kind"] = "種類は「毎週」か「毎日」を選んでください。"
         normalized = (normalize_member_number(number) or "") if number else ""
-        member = await digests_db.member_by_number(app.db, normalized) if normalized else None
+        member = await digests_db.member_by_number(app_ctx.db, normalized) if normalized else None
         if not number:
             errors["member_number"] = "会員番号を入力してください。"
         elif member is None:
             errors["member_number"] = "その会員番号の会員は見つかりません。"
         elif not errors:
-            result = await digests.preview(app, int(member["id"]), kind=kind)
+            result = await digests.preview(app_ctx, int(member["id"]), kind=kind)
             if result is not None:
                 result.kind = kind
-                mail = digests.preview_mail(app, result)
+                mail = digests.preview_mail(app_ctx, result)
         if error:
             errors["form"] = error
         context.update(
             preview_errors=errors,
             preview=result,
-            preview_sections=result.items(app) if result else [],
+            preview_sections=result.items(app_ctx) if result else [],
             preview_mail=mail,
             preview_member=member,
             test_message=message,
@@ -196,42 +207,44 @@ class AdminDigestsController(Controller):
         )
 
     @get("/preview")
-    async def preview(self, request: Request[Any, Any, Any]) -> Template:
+    async def preview(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Template:
         params = request.query_params
         number = str(params.get("member_number") or "")[:30].strip()
         kind = str(params.get("kind") or "weekly")[:10]
-        return await self._preview_page(request, number, kind)
+        return await self._preview_page(request, app_ctx, number, kind)
 
     @post("/test-send", status_code=200)
-    async def test_send(self, request: Request[Any, Any, Any]) -> Template:
-        app = ctx(request)
+    async def test_send(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn
+    ) -> Template:
         form = await request.form()
         number = text_field(form, "member_number", max_length=30).strip()
         kind = text_field(form, "kind", max_length=10)
         normalized = normalize_member_number(number) or ""
-        member = await digests_db.member_by_number(app.db, normalized) if normalized else None
+        member = await digests_db.member_by_number(app_ctx.db, normalized) if normalized else None
         if member is None or kind not in ("weekly", "daily"):
-            return await self._preview_page(request, number, kind)
-        admin = current(request).member
-        error = await digests.send_test(app, int(member["id"]), kind=kind, to=str(admin["email"]))
+            return await self._preview_page(request, app_ctx, number, kind)
+        admin = auth.member
+        error = await digests.send_test(app_ctx, int(member["id"]), kind=kind, to=str(admin["email"]))
         if error:
-            return await self._preview_page(request, number, kind, error=error)
+            return await self._preview_page(request, app_ctx, number, kind, error=error)
         return await self._preview_page(
-            request, number, kind, message=f"{admin['email']} 宛てにテスト送信しました。"
+            request, app_ctx, number, kind, message=f"{admin['email']} 宛てにテスト送信しました。"
         )
 
     @post("/bounces/{member_id:int}/clear", status_code=200)
-    async def clear_bounces(self, request: Request[Any, Any, Any], member_id: int) -> Response[Any]:
-        app = ctx(request)
-        await digests_db.clear_bounces(app.db, member_id)
+    async def clear_bounces(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn, member_id: int
+    ) -> Response[Any]:
+        await digests_db.clear_bounces(app_ctx.db, member_id)
         await audit.record(
-            app.db,
+            app_ctx.db,
             "digest.bounce_flag_cleared",
-            now=app.clock.now(),
-            actor_member_id=current(request).member_id,
+            now=app_ctx.clock.now(),
+            actor_member_id=auth.member_id,
             subject_member_id=member_id,
             ip=client_ip(request),
         )
-        response = redirect(request, "/admin/digests")
-        flash(request, response, "配信停止の印を外しました。次回の配信から送信します。")
-        return response
+        return redirect_with_flash(
+            request, "/admin/digests", "配信停止の印を外しました。次回の配信から送信します。"
+        )

@@ -11,8 +11,9 @@ from litestar.response import Template
 
 from db import audit
 from db import member_import_uploads as uploads
-from routes.common import client_ip, ctx, current, flash, form_error_status, redirect, render, text_field
+from routes.common import client_ip, flash, form_error_status, redirect, render, text_field
 from routes.guards import ADMIN_GUARDS
+from services.context import AppContext
 from services.member_import import (
     COLUMN_LABELS,
     COLUMNS,
@@ -23,6 +24,7 @@ from services.member_import import (
     template_csv,
 )
 from services.sealing import SealError, open_bytes, seal
+from services.sessions import LoggedIn
 
 SEAL_PURPOSE = "member-import"
 
@@ -45,8 +47,9 @@ class AdminImportController(Controller):
         )
 
     @post("/", status_code=200)
-    async def upload(self, request: Request[Any, Any, Any]) -> Response[Any]:
-        app, auth = ctx(request), current(request)
+    async def upload(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn
+    ) -> Response[Any]:
         form = await request.form()
         upload = form.get("file")
         if not isinstance(upload, UploadFile) or not upload.filename:
@@ -61,28 +64,31 @@ class AdminImportController(Controller):
                 {"file": "ファイルが大きすぎます（5MBまで）。ファイルを分けて取り込んでください。"},
                 status=form_error_status(request),
             )
-        report = await check_content(app, content, dry_run=True)
+        report = await check_content(app_ctx, content, dry_run=True)
         token = ""
         if report.ok:
             token = secrets.token_urlsafe(24)
             await uploads.put(
-                app.db,
+                app_ctx.db,
                 token=token,
                 filename=upload.filename,
-                content_sealed=seal(app.settings.secret_key, SEAL_PURPOSE, content),
-                now=app.clock.now(),
+                content_sealed=seal(app_ctx.settings.secret_key, SEAL_PURPOSE, content),
+                now=app_ctx.clock.now(),
                 actor_id=auth.member_id,
             )
         status = 200 if report.ok else form_error_status(request)
         return self._page(request, report, {}, token=token, filename=upload.filename, status=status)
 
     @post("/confirm", status_code=200)
-    async def confirm(self, request: Request[Any, Any, Any]) -> Response[Any]:
-        app, auth = ctx(request), current(request)
+    async def confirm(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn
+    ) -> Response[Any]:
         form = await request.form()
         token = text_field(form, "token", max_length=100)
         row = (
-            await uploads.take(app.db, token, actor_id=auth.member_id, now=app.clock.now()) if token else None
+            await uploads.take(app_ctx.db, token, actor_id=auth.member_id, now=app_ctx.clock.now())
+            if token
+            else None
         )
         if row is None:
             errors = {
@@ -90,7 +96,7 @@ class AdminImportController(Controller):
             }
             return self._page(request, None, errors, status=form_error_status(request))
         try:
-            content = open_bytes(app.settings.secret_key, SEAL_PURPOSE, row["content_sealed"])
+            content = open_bytes(app_ctx.settings.secret_key, SEAL_PURPOSE, row["content_sealed"])
         except SealError:
             return self._page(
                 request,
@@ -98,16 +104,16 @@ class AdminImportController(Controller):
                 {"file": "ファイルを読み直せませんでした。もう一度選んでください。"},
                 status=form_error_status(request),
             )
-        report = await import_members_file(app, content, dry_run=False, actor_id=auth.member_id)
+        report = await import_members_file(app_ctx, content, dry_run=False, actor_id=auth.member_id)
         if not report.ok:
             # The data changed since the dry run (someone registered the same number): nothing was written.
             return self._page(
                 request, report, {}, filename=row["filename"], status=form_error_status(request)
             )
         await audit.record(
-            app.db,
+            app_ctx.db,
             "members.imported",
-            now=app.clock.now(),
+            now=app_ctx.clock.now(),
             actor_member_id=auth.member_id,
             ip=client_ip(request),
             detail={"count": report.created, "generated_passwords": report.generated_passwords},

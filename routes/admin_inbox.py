@@ -10,14 +10,24 @@ from litestar.exceptions import NotFoundException
 from litestar.response import File, Template
 
 from db import inquiries as inquiry_queries
-from routes.common import client_ip, ctx, current, flash, form_error_status, redirect, render, text_field
+from routes.common import (
+    client_ip,
+    flash,
+    form_error_status,
+    redirect,
+    redirect_with_flash,
+    render,
+    text_field,
+)
 from routes.guards import ADMIN_GUARDS
 from services import contact as contact_service
 from services.contact import CATEGORIES, STATUS_LABELS, attachments_dir
+from services.context import AppContext
+from services.sessions import LoggedIn
 
 
-async def _inquiry_or_404(request: Request[Any, Any, Any], inquiry_id: int) -> Any:
-    inquiry = await inquiry_queries.get(ctx(request).db, inquiry_id)
+async def _inquiry_or_404(request: Request[Any, Any, Any], app_ctx: AppContext, inquiry_id: int) -> Any:
+    inquiry = await inquiry_queries.get(app_ctx.db, inquiry_id)
     if inquiry is None:
         raise NotFoundException()
     return inquiry
@@ -29,9 +39,14 @@ class AdminInboxController(Controller):
 
     @get("/")
     async def index(
-        self, request: Request[Any, Any, Any], status: str = "", category: str = "", page: int = 1
+        self,
+        request: Request[Any, Any, Any],
+        app_ctx: AppContext,
+        status: str = "",
+        category: str = "",
+        page: int = 1,
     ) -> Template:
-        db = ctx(request).db
+        db = app_ctx.db
         status_filter = status if status in STATUS_LABELS else ""
         category_filter = category if category in CATEGORIES else ""
         page = max(1, min(page, 10_000))
@@ -56,20 +71,21 @@ class AdminInboxController(Controller):
         )
 
     @get("/{inquiry_id:int}")
-    async def show(self, request: Request[Any, Any, Any], inquiry_id: int) -> Template:
-        inquiry = await _inquiry_or_404(request, inquiry_id)
-        return await self._detail(request, inquiry, values={}, errors={})
+    async def show(self, request: Request[Any, Any, Any], app_ctx: AppContext, inquiry_id: int) -> Template:
+        inquiry = await _inquiry_or_404(request, app_ctx, inquiry_id)
+        return await self._detail(request, app_ctx, inquiry, values={}, errors={})
 
     async def _detail(
         self,
         request: Request[Any, Any, Any],
+        app_ctx: AppContext,
         inquiry: Any,
         *,
         values: dict[str, str],
         errors: dict[str, str],
         status: int = 200,
     ) -> Template:
-        db = ctx(request).db
+        db = app_ctx.db
         inquiry_id = int(inquiry["id"])
         default_status = "in_progress" if inquiry["status"] == "new" else str(inquiry["status"])
         return render(
@@ -88,14 +104,16 @@ class AdminInboxController(Controller):
         )
 
     @post("/{inquiry_id:int}/status", status_code=200)
-    async def set_status(self, request: Request[Any, Any, Any], inquiry_id: int) -> Response[Any]:
-        app = ctx(request)
-        inquiry = await _inquiry_or_404(request, inquiry_id)
+    async def set_status(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn, inquiry_id: int
+    ) -> Response[Any]:
+        inquiry = await _inquiry_or_404(request, app_ctx, inquiry_id)
         form = await request.form()
         new_status = text_field(form, "status", max_length=20)
         if new_status not in STATUS_LABELS:
             return await self._detail(
                 request,
+                app_ctx,
                 inquiry,
                 values={},
                 errors={"status": "対応状況を選んでください。"},
@@ -103,16 +121,17 @@ class AdminInboxController(Controller):
             )
         if new_status != inquiry["status"]:
             await contact_service.change_status(
-                app, inquiry, new_status, admin_id=current(request).member_id, ip=client_ip(request)
+                app_ctx, inquiry, new_status, admin_id=auth.member_id, ip=client_ip(request)
             )
-        response = redirect(request, f"/admin/inbox/{inquiry_id}")
-        flash(request, response, f"対応状況を「{STATUS_LABELS[new_status]}」にしました。")
-        return response
+        return redirect_with_flash(
+            request, f"/admin/inbox/{inquiry_id}", f"対応状況を「{STATUS_LABELS[new_status]}」にしました。"
+        )
 
     @post("/{inquiry_id:int}/reply", status_code=200)
-    async def reply(self, request: Request[Any, Any, Any], inquiry_id: int) -> Response[Any]:
-        app = ctx(request)
-        inquiry = await _inquiry_or_404(request, inquiry_id)
+    async def reply(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn, inquiry_id: int
+    ) -> Response[Any]:
+        inquiry = await _inquiry_or_404(request, app_ctx, inquiry_id)
         form = await request.form()
         body, error = contact_service.check_reply(text_field(form, "body", max_length=40_000))
         new_status = text_field(form, "status", max_length=20)
@@ -124,15 +143,16 @@ class AdminInboxController(Controller):
         if errors:
             return await self._detail(
                 request,
+                app_ctx,
                 inquiry,
                 values={"body": body, "status": new_status},
                 errors=errors,
                 status=form_error_status(request),
             )
         sent = await contact_service.reply_to_inquiry(
-            app,
+            app_ctx,
             inquiry,
-            admin_id=current(request).member_id,
+            admin_id=auth.member_id,
             body=body,
             status=new_status,
             ip=client_ip(request),
@@ -150,16 +170,17 @@ class AdminInboxController(Controller):
         return response
 
     @post("/{inquiry_id:int}/replies/{reply_id:int}/resend", status_code=200)
-    async def resend(self, request: Request[Any, Any, Any], inquiry_id: int, reply_id: int) -> Response[Any]:
-        app = ctx(request)
-        inquiry = await _inquiry_or_404(request, inquiry_id)
-        reply = await inquiry_queries.reply(app.db, inquiry_id, reply_id)
+    async def resend(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, inquiry_id: int, reply_id: int
+    ) -> Response[Any]:
+        inquiry = await _inquiry_or_404(request, app_ctx, inquiry_id)
+        reply = await inquiry_queries.reply(app_ctx.db, inquiry_id, reply_id)
         if reply is None:
             raise NotFoundException()
         response = redirect(request, f"/admin/inbox/{inquiry_id}#thread")
         if reply["mail_status"] == "sent":
             flash(request, response, "この返信は送信済みです。", kind="info")
-        elif await contact_service.send_reply_mail(app, inquiry, reply):
+        elif await contact_service.send_reply_mail(app_ctx, inquiry, reply):
             flash(request, response, "返信を再送しました。")
         else:
             flash(
@@ -172,13 +193,17 @@ class AdminInboxController(Controller):
 
     @get("/{inquiry_id:int}/attachments/{attachment_id:int}")
     async def attachment(
-        self, request: Request[Any, Any, Any], inquiry_id: int, attachment_id: int, inline: bool = False
+        self,
+        request: Request[Any, Any, Any],
+        app_ctx: AppContext,
+        inquiry_id: int,
+        attachment_id: int,
+        inline: bool = False,
     ) -> File:
-        app = ctx(request)
-        row = await inquiry_queries.attachment(app.db, inquiry_id, attachment_id)
+        row = await inquiry_queries.attachment(app_ctx.db, inquiry_id, attachment_id)
         if row is None:
             raise NotFoundException()
-        path = attachments_dir(app) / str(row["stored_name"])
+        path = attachments_dir(app_ctx) / str(row["stored_name"])
         if not await anyio.Path(path).is_file():
             raise NotFoundException()
         return File(

@@ -8,9 +8,11 @@ from litestar import Controller, Request, Response, get, post
 from litestar.response import Template
 
 from db import initial_letters as letter_queries
-from routes.common import client_ip, ctx, current, form_error_status, render
+from routes.common import client_ip, form_error_status, render
 from routes.guards import ADMIN_GUARDS
+from services.context import AppContext
 from services.initial_passwords import LettersAlreadyMade, make_letters
+from services.sessions import LoggedIn
 
 MAX_LETTERS = 1000
 
@@ -32,30 +34,33 @@ class AdminLettersController(Controller):
     guards = ADMIN_GUARDS
 
     @get("/")
-    async def show(self, request: Request[Any, Any, Any]) -> Template:
-        return await self._page(request, {})
+    async def show(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Template:
+        return await self._page(request, app_ctx, {})
 
     @post("/", status_code=200)
-    async def make(self, request: Request[Any, Any, Any]) -> Response[Any]:
-        app, auth = ctx(request), current(request)
+    async def make(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn
+    ) -> Response[Any]:
         ids = _member_ids(await request.form())
         if not ids:
             return await self._page(
                 request,
+                app_ctx,
                 {"member_id": "通知書を作成する会員を1人以上選んでください。"},
                 status=form_error_status(request),
             )
         try:
-            pdf = await make_letters(app, ids, actor_id=auth.member_id, ip=client_ip(request))
+            pdf = await make_letters(app_ctx, ids, actor_id=auth.member_id, ip=client_ip(request))
         except LettersAlreadyMade:
             return await self._page(
                 request,
+                app_ctx,
                 {
                     "member_id": "選んだ会員の一部は、別の画面ですでに通知書を作成したか、新しい初期パスワードが発行されています。一覧を確かめてから、もう一度選んでください。"
                 },
                 status=form_error_status(request),
             )
-        stamp = app.clock.now().astimezone(app.settings.tz).strftime("%Y%m%d-%H%M")
+        stamp = app_ctx.clock.now().astimezone(app_ctx.settings.tz).strftime("%Y%m%d-%H%M")
         return Response(
             pdf,
             media_type="application/pdf",
@@ -66,15 +71,14 @@ class AdminLettersController(Controller):
         )
 
     async def _page(
-        self, request: Request[Any, Any, Any], errors: dict[str, str], status: int = 200
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, errors: dict[str, str], status: int = 200
     ) -> Template:
-        app = ctx(request)
         return render(
             request,
             "admin_letters/page.html",
             {
-                "pending": await letter_queries.pending(app.db),
-                "made": await letter_queries.made(app.db),
+                "pending": await letter_queries.pending(app_ctx.db),
+                "made": await letter_queries.made(app_ctx.db),
                 "errors": errors,
             },
             status=status,

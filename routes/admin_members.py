@@ -15,14 +15,24 @@ from db import audit
 from db import initial_letters as letter_queries
 from db import members as member_queries
 from db import tiers as tier_queries
-from routes.common import client_ip, ctx, current, flash, form_error_status, redirect, render, text_field
+from routes.common import (
+    client_ip,
+    flash,
+    form_error_status,
+    redirect,
+    redirect_with_flash,
+    render,
+    text_field,
+)
 from routes.guards import ADMIN_GUARDS
 from services import admin_members, initial_passwords
 from services.clock import from_db
+from services.context import AppContext
 from services.japanese import PREFECTURES, format_phone, format_postal_code
 from services.member_import import COLUMNS
 from services.perks import org_today, tier_of, tiers_for
 from services.profile import LABELS, MAX_LENGTHS
+from services.sessions import LoggedIn
 
 STATUS_CHOICES = {"active": "有効", "closed": "退会済み", "all": "すべて"}
 FEE_CHOICES = {"": "指定なし", "unpaid": "未納あり", "clear": "未納なし"}
@@ -65,14 +75,13 @@ class AdminMembersController(Controller):
     guards = ADMIN_GUARDS
 
     @get("/")
-    async def index(self, request: Request[Any, Any, Any]) -> Template:
-        app = ctx(request)
-        now = app.clock.now()
-        today = org_today(now, app.settings.tz)
+    async def index(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Template:
+        now = app_ctx.clock.now()
+        today = org_today(now, app_ctx.settings.tz)
         member_filter = _filter_from(request)
         page = _page(request)
-        rows, total = await queries.search(app.db, member_filter, now=now, today=today, page=page)
-        tiers = await tiers_for(app.db, [int(row["id"]) for row in rows], now=now, tz=app.settings.tz)
+        rows, total = await queries.search(app_ctx.db, member_filter, now=now, today=today, page=page)
+        tiers = await tiers_for(app_ctx.db, [int(row["id"]) for row in rows], now=now, tz=app_ctx.settings.tz)
         context = {
             "rows": rows,
             "total": total,
@@ -80,8 +89,8 @@ class AdminMembersController(Controller):
             "pages": max(1, -(-total // queries.PAGE_SIZE)),
             "tiers": tiers,
             "filter": member_filter,
-            "types": await queries.membership_types(app.db),
-            "tier_choices": await tier_queries.all_tiers(app.db),
+            "types": await queries.membership_types(app_ctx.db),
+            "tier_choices": await tier_queries.all_tiers(app_ctx.db),
             "status_choices": STATUS_CHOICES,
             "fee_choices": FEE_CHOICES,
             "now": now,
@@ -90,22 +99,23 @@ class AdminMembersController(Controller):
         return render(request, "admin_members/page.html", context, fragment="admin_members/_results.html")
 
     @get("/export.csv")
-    async def export(self, request: Request[Any, Any, Any]) -> Response[bytes]:
-        app, auth = ctx(request), current(request)
-        now = app.clock.now()
+    async def export(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn
+    ) -> Response[bytes]:
+        now = app_ctx.clock.now()
         rows = await queries.export_rows(
-            app.db, _filter_from(request), now=now, today=org_today(now, app.settings.tz)
+            app_ctx.db, _filter_from(request), now=now, today=org_today(now, app_ctx.settings.tz)
         )
         body = await anyio.to_thread.run_sync(admin_members.export_csv, rows)
         await audit.record(
-            app.db,
+            app_ctx.db,
             "members.exported",
             now=now,
             actor_member_id=auth.member_id,
             ip=client_ip(request),
             detail={"count": len(rows)},
         )
-        stamp = now.astimezone(app.settings.tz).strftime("%Y%m%d")
+        stamp = now.astimezone(app_ctx.settings.tz).strftime("%Y%m%d")
         return Response(
             body,
             media_type="text/csv; charset=utf-8",
@@ -116,30 +126,34 @@ class AdminMembersController(Controller):
         )
 
     @get("/new")
-    async def new(self, request: Request[Any, Any, Any]) -> Template:
-        app = ctx(request)
-        number = await queries.suggested_number(app.db, app.org.member_number_width)
+    async def new(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Template:
+        number = await queries.suggested_number(app_ctx.db, app_ctx.org.member_number_width)
         return await self._edit_form(
-            request, None, {"member_number": number, "membership_type": "正会員"}, {}
+            request, app_ctx, None, {"member_number": number, "membership_type": "正会員"}, {}
         )
 
     @post("/new", status_code=200)
-    async def create(self, request: Request[Any, Any, Any]) -> Response[Any]:
-        app, auth = ctx(request), current(request)
+    async def create(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn
+    ) -> Response[Any]:
         values = _form_values(await request.form())
-        clean, errors = await admin_members.validate_new_member(app, values)
+        clean, errors = await admin_members.validate_new_member(app_ctx, values)
         if errors:
-            return await self._edit_form(request, None, values, errors, status=form_error_status(request))
+            return await self._edit_form(
+                request, app_ctx, None, values, errors, status=form_error_status(request)
+            )
         number = clean.pop("member_number")
         try:
             member_id = await initial_passwords.create_member_with_letter(
-                app, number, clean, actor_id=auth.member_id, ip=client_ip(request)
+                app_ctx, number, clean, actor_id=auth.member_id, ip=client_ip(request)
             )
         except queries.DuplicateMember:
             errors = {
                 "form": "同じ会員番号またはメールアドレスの会員が、たった今登録されました。内容をご確認ください。"
             }
-            return await self._edit_form(request, None, values, errors, status=form_error_status(request))
+            return await self._edit_form(
+                request, app_ctx, None, values, errors, status=form_error_status(request)
+            )
         response = redirect(request, f"/admin/members/{member_id}")
         flash(
             request,
@@ -149,22 +163,21 @@ class AdminMembersController(Controller):
         return response
 
     @get("/{member_id:int}")
-    async def show(self, request: Request[Any, Any, Any], member_id: int) -> Template:
-        app = ctx(request)
-        member = await self._member(request, member_id)
-        now = app.clock.now()
+    async def show(self, request: Request[Any, Any, Any], app_ctx: AppContext, member_id: int) -> Template:
+        member = await self._member(request, app_ctx, member_id)
+        now = app_ctx.clock.now()
         locked_until = from_db(member["locked_until"])
         context = {
             "member": member,
-            "tier": await tier_of(app.db, member_id, now=now, tz=app.settings.tz),
+            "tier": await tier_of(app_ctx.db, member_id, now=now, tz=app_ctx.settings.tz),
             "locked": locked_until is not None and locked_until > now,
             "locked_until": locked_until,
-            "logins": await queries.recent_logins(app.db, member_id),
-            "events": await queries.audit_for_member(app.db, member_id),
-            "sessions": await queries.session_count(app.db, member_id, now=now),
-            "letter": await letter_queries.for_member(app.db, member_id),
-            "closure": await queries.pending_closure(app.db, member_id),
-            "fees": await queries.fees_for_member(app.db, member_id),
+            "logins": await queries.recent_logins(app_ctx.db, member_id),
+            "events": await queries.audit_for_member(app_ctx.db, member_id),
+            "sessions": await queries.session_count(app_ctx.db, member_id, now=now),
+            "letter": await letter_queries.for_member(app_ctx.db, member_id),
+            "closure": await queries.pending_closure(app_ctx.db, member_id),
+            "fees": await queries.fees_for_member(app_ctx.db, member_id),
             "labels": LABELS,
             "phone": format_phone(member["phone"]),
             "postal_code": format_postal_code(member["postal_code"]),
@@ -172,44 +185,47 @@ class AdminMembersController(Controller):
         return render(request, "admin_members/member.html", context)
 
     @get("/{member_id:int}/edit")
-    async def edit(self, request: Request[Any, Any, Any], member_id: int) -> Template:
-        member = await self._member(request, member_id)
+    async def edit(self, request: Request[Any, Any, Any], app_ctx: AppContext, member_id: int) -> Template:
+        member = await self._member(request, app_ctx, member_id)
         values = {name: str(member[name] or "") for name in COLUMNS}
         values["phone"] = format_phone(values["phone"])
         values["postal_code"] = format_postal_code(values["postal_code"])
-        return await self._edit_form(request, member, values, {})
+        return await self._edit_form(request, app_ctx, member, values, {})
 
     @post("/{member_id:int}/edit", status_code=200)
-    async def update(self, request: Request[Any, Any, Any], member_id: int) -> Response[Any]:
-        app, auth = ctx(request), current(request)
-        member = await self._member(request, member_id)
+    async def update(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn, member_id: int
+    ) -> Response[Any]:
+        member = await self._member(request, app_ctx, member_id)
         values = _form_values(await request.form())
         _, errors = await admin_members.update_member(
-            app, member, values, actor_id=auth.member_id, ip=client_ip(request)
+            app_ctx, member, values, actor_id=auth.member_id, ip=client_ip(request)
         )
         if errors:
             values["member_number"] = member["member_number"]
-            return await self._edit_form(request, member, values, errors, status=form_error_status(request))
-        response = redirect(request, f"/admin/members/{member_id}")
-        flash(request, response, "会員情報を保存しました。")
-        return response
+            return await self._edit_form(
+                request, app_ctx, member, values, errors, status=form_error_status(request)
+            )
+        return redirect_with_flash(request, f"/admin/members/{member_id}", "会員情報を保存しました。")
 
     @post("/{member_id:int}/unlock", status_code=200)
-    async def unlock(self, request: Request[Any, Any, Any], member_id: int) -> Response[Any]:
-        app, auth = ctx(request), current(request)
-        await self._member(request, member_id)
-        await admin_members.unlock(app, member_id, actor_id=auth.member_id, ip=client_ip(request))
-        response = redirect(request, f"/admin/members/{member_id}")
-        flash(request, response, "ロックを解除しました。会員はすぐにログインできます。")
-        return response
+    async def unlock(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn, member_id: int
+    ) -> Response[Any]:
+        await self._member(request, app_ctx, member_id)
+        await admin_members.unlock(app_ctx, member_id, actor_id=auth.member_id, ip=client_ip(request))
+        return redirect_with_flash(
+            request, f"/admin/members/{member_id}", "ロックを解除しました。会員はすぐにログインできます。"
+        )
 
     @post("/{member_id:int}/initial-password", status_code=200)
-    async def initial_password(self, request: Request[Any, Any, Any], member_id: int) -> Response[Any]:
-        app, auth = ctx(request), current(request)
-        member = await self._member(request, member_id)
+    async def initial_password(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn, member_id: int
+    ) -> Response[Any]:
+        member = await self._member(request, app_ctx, member_id)
         if member["status"] != "active":
             raise NotFoundException()
-        await initial_passwords.issue_new_initial_password(app, member_id, actor_id=auth.member_id)
+        await initial_passwords.issue_new_initial_password(app_ctx, member_id, actor_id=auth.member_id)
         response = redirect(request, f"/admin/members/{member_id}")
         flash(
             request,
@@ -218,8 +234,8 @@ class AdminMembersController(Controller):
         )
         return response
 
-    async def _member(self, request: Request[Any, Any, Any], member_id: int) -> Any:
-        member = await member_queries.get_by_id(ctx(request).db, member_id)
+    async def _member(self, request: Request[Any, Any, Any], app_ctx: AppContext, member_id: int) -> Any:
+        member = await member_queries.get_by_id(app_ctx.db, member_id)
         if member is None:
             raise NotFoundException()
         return member
@@ -227,12 +243,12 @@ class AdminMembersController(Controller):
     async def _edit_form(
         self,
         request: Request[Any, Any, Any],
+        app_ctx: AppContext,
         member: Any,
         values: dict[str, str],
         errors: dict[str, str],
         status: int = 200,
     ) -> Template:
-        app = ctx(request)
         return render(
             request,
             "admin_members/edit.html",
@@ -243,7 +259,7 @@ class AdminMembersController(Controller):
                 "labels": LABELS,
                 "max_lengths": MAX_LENGTHS,
                 "prefectures": PREFECTURES,
-                "types": await queries.membership_types(app.db),
+                "types": await queries.membership_types(app_ctx.db),
             },
             status=status,
         )

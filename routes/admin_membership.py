@@ -10,11 +10,21 @@ from litestar.response import Template
 
 from db import membership as membership_db
 from db.tiers import all_tiers
-from routes.common import client_ip, ctx, current, flash, form_error_status, redirect, render, text_field
+from routes.common import (
+    client_ip,
+    flash,
+    form_error_status,
+    redirect,
+    redirect_with_flash,
+    render,
+    text_field,
+)
 from routes.guards import ADMIN_GUARDS
 from services import account_closure, membership
+from services.context import AppContext
 from services.japanese import normalize_member_number
 from services.perks import tiers_for
+from services.sessions import LoggedIn
 
 CODE_FIELDS = ("code", "tier_id", "use_limit", "expires_on", "tier_ends_on", "note")
 
@@ -26,6 +36,7 @@ class AdminTiersController(Controller):
     async def _page(
         self,
         request: Request[Any, Any, Any],
+        app_ctx: AppContext,
         *,
         editing: int | None = None,
         values: dict[str, Any] | None = None,
@@ -34,9 +45,8 @@ class AdminTiersController(Controller):
         grant_errors: dict[str, str] | None = None,
         status: int = 200,
     ) -> Template:
-        app = ctx(request)
-        tiers = await all_tiers(app.db)
-        counts = await membership_db.member_counts_by_tier(app.db, membership.today_for(app))
+        tiers = await all_tiers(app_ctx.db)
+        counts = await membership_db.member_counts_by_tier(app_ctx.db, membership.today_for(app_ctx))
         return render(
             request,
             "admin_membership/tiers.html",
@@ -54,13 +64,14 @@ class AdminTiersController(Controller):
         )
 
     @get("/")
-    async def show(self, request: Request[Any, Any, Any]) -> Template:
-        return await self._page(request)
+    async def show(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Template:
+        return await self._page(request, app_ctx)
 
     @post("/{tier_id:int}", status_code=200)
-    async def update(self, request: Request[Any, Any, Any], tier_id: int) -> Response[Any]:
-        app = ctx(request)
-        if await membership_db.get_tier(app.db, tier_id) is None:
+    async def update(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn, tier_id: int
+    ) -> Response[Any]:
+        if await membership_db.get_tier(app_ctx.db, tier_id) is None:
             raise NotFoundException()
         form = await request.form()
         values = {"name": text_field(form, "name", max_length=200)}
@@ -69,37 +80,41 @@ class AdminTiersController(Controller):
         clean, errors = membership.validate_tier_form(values)
         if errors:
             return await self._page(
-                request, editing=tier_id, values=values, errors=errors, status=form_error_status(request)
+                request,
+                app_ctx,
+                editing=tier_id,
+                values=values,
+                errors=errors,
+                status=form_error_status(request),
             )
-        await membership.update_tier(app, tier_id, clean, admin_id=current(request).member_id)
-        response = redirect(request, "/admin/tiers")
-        flash(request, response, f"プラン「{clean['name']}」を保存しました。")
-        return response
+        await membership.update_tier(app_ctx, tier_id, clean, admin_id=auth.member_id)
+        return redirect_with_flash(request, "/admin/tiers", f"プラン「{clean['name']}」を保存しました。")
 
     @post("/grant", status_code=200)
-    async def grant(self, request: Request[Any, Any, Any]) -> Response[Any]:
+    async def grant(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn
+    ) -> Response[Any]:
         """Put one member in a tier (e.g. after a fee paid by bank transfer)."""
-        app = ctx(request)
         form = await request.form()
         values = {
             name: text_field(form, name, max_length=100) for name in ("member_number", "tier_code", "ends_on")
         }
-        member, tier_code, ends_on, errors = await membership.validate_grant_form(app, values)
+        member, tier_code, ends_on, errors = await membership.validate_grant_form(app_ctx, values)
         if errors or member is None:
             return await self._page(
-                request, grant_values=values, grant_errors=errors, status=form_error_status(request)
+                request, app_ctx, grant_values=values, grant_errors=errors, status=form_error_status(request)
             )
         await membership.grant_tier(
-            app,
+            app_ctx,
             int(member["id"]),
             tier_code,
             ends_on=ends_on,
             source="admin",
-            actor_id=current(request).member_id,
+            actor_id=auth.member_id,
         )
-        response = redirect(request, "/admin/tiers")
-        flash(request, response, f"会員番号 {member['member_number']} のプランを変更しました。")
-        return response
+        return redirect_with_flash(
+            request, "/admin/tiers", f"会員番号 {member['member_number']} のプランを変更しました。"
+        )
 
 
 class AdminCodesController(Controller):
@@ -109,62 +124,64 @@ class AdminCodesController(Controller):
     async def _page(
         self,
         request: Request[Any, Any, Any],
+        app_ctx: AppContext,
         *,
         values: dict[str, str] | None = None,
         errors: dict[str, str] | None = None,
         status: int = 200,
     ) -> Template:
-        app = ctx(request)
-        tiers = [tier for tier in await all_tiers(app.db) if tier["code"] != "free"]
+        tiers = [tier for tier in await all_tiers(app_ctx.db) if tier["code"] != "free"]
         return render(
             request,
             "admin_membership/codes.html",
             {
-                "codes": await membership_db.list_codes(app.db),
+                "codes": await membership_db.list_codes(app_ctx.db),
                 "tiers": tiers,
                 "values": values or {"tier_id": str(tiers[0]["id"]) if tiers else ""},
                 "errors": errors or {},
-                "today": membership.today_for(app).isoformat(),
+                "today": membership.today_for(app_ctx).isoformat(),
             },
             status=status,
         )
 
     @get("/")
-    async def show(self, request: Request[Any, Any, Any]) -> Template:
-        return await self._page(request)
+    async def show(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Template:
+        return await self._page(request, app_ctx)
 
     @post("/", status_code=200)
-    async def create(self, request: Request[Any, Any, Any]) -> Response[Any]:
-        app = ctx(request)
+    async def create(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn
+    ) -> Response[Any]:
         form = await request.form()
         values = {name: text_field(form, name, max_length=500) for name in CODE_FIELDS}
-        tiers = [tier for tier in await all_tiers(app.db) if tier["code"] != "free"]
-        clean, errors = membership.validate_code_form(values, tiers, membership.today_for(app))
+        tiers = [tier for tier in await all_tiers(app_ctx.db) if tier["code"] != "free"]
+        clean, errors = membership.validate_code_form(values, tiers, membership.today_for(app_ctx))
         code_id = None
         if not errors:
-            code_id = await membership.create_code(app, clean, admin_id=current(request).member_id)
+            code_id = await membership.create_code(app_ctx, clean, admin_id=auth.member_id)
             if code_id is None:
                 errors["code"] = (
                     f"コード「{clean['code']}」はすでに登録されています。別のコードにしてください。"
                 )
         if errors:
-            return await self._page(request, values=values, errors=errors, status=form_error_status(request))
-        response = redirect(request, "/admin/codes")
-        flash(request, response, f"参加コード「{clean['code']}」を作成しました。")
-        return response
+            return await self._page(
+                request, app_ctx, values=values, errors=errors, status=form_error_status(request)
+            )
+        return redirect_with_flash(request, "/admin/codes", f"参加コード「{clean['code']}」を作成しました。")
 
     @post("/{code_id:int}/active", status_code=200)
-    async def set_active(self, request: Request[Any, Any, Any], code_id: int) -> Response[Any]:
-        app = ctx(request)
-        code = await membership_db.get_code(app.db, code_id)
+    async def set_active(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, code_id: int
+    ) -> Response[Any]:
+        code = await membership_db.get_code(app_ctx.db, code_id)
         if code is None:
             raise NotFoundException()
         form = await request.form()
         active = text_field(form, "active") == "1"
-        await membership_db.set_code_active(app.db, code_id, active)
-        response = redirect(request, "/admin/codes")
-        flash(request, response, f"コード「{code['code']}」を{'再開' if active else '停止'}しました。")
-        return response
+        await membership_db.set_code_active(app_ctx.db, code_id, active)
+        return redirect_with_flash(
+            request, "/admin/codes", f"コード「{code['code']}」を{'再開' if active else '停止'}しました。"
+        )
 
 
 class AdminClosuresController(Controller):
@@ -172,12 +189,13 @@ class AdminClosuresController(Controller):
     guards = ADMIN_GUARDS
 
     @get("/")
-    async def show(self, request: Request[Any, Any, Any], member_number: str | None = None) -> Response[Any]:
-        app = ctx(request)
+    async def show(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, member_number: str | None = None
+    ) -> Response[Any]:
         lookup_error = ""
         if member_number is not None:
             number = normalize_member_number(member_number[:100])
-            member = await membership_db.member_by_number(app.db, number) if number else None
+            member = await membership_db.member_by_number(app_ctx.db, number) if number else None
             if member is not None and member["role"] != "admin":
                 return redirect(request, f"/admin/closures/members/{member['id']}")
             lookup_error = (
@@ -189,8 +207,8 @@ class AdminClosuresController(Controller):
             request,
             "admin_membership/closures.html",
             {
-                "pending": await membership_db.list_closures(app.db, "pending"),
-                "closed": await membership_db.list_closures(app.db, "closed", limit=30),
+                "pending": await membership_db.list_closures(app_ctx.db, "pending"),
+                "closed": await membership_db.list_closures(app_ctx.db, "closed", limit=30),
                 "lookup_value": member_number or "",
                 "lookup_error": lookup_error,
             },
@@ -198,45 +216,53 @@ class AdminClosuresController(Controller):
         )
 
     @get("/members/{member_id:int}")
-    async def confirm(self, request: Request[Any, Any, Any], member_id: int) -> Template:
-        return await self._confirm_page(request, member_id, {})
+    async def confirm(self, request: Request[Any, Any, Any], app_ctx: AppContext, member_id: int) -> Template:
+        return await self._confirm_page(request, app_ctx, member_id, {})
 
     async def _confirm_page(
-        self, request: Request[Any, Any, Any], member_id: int, errors: dict[str, str], status: int = 200
+        self,
+        request: Request[Any, Any, Any],
+        app_ctx: AppContext,
+        member_id: int,
+        errors: dict[str, str],
+        status: int = 200,
     ) -> Template:
-        app = ctx(request)
-        member = await membership_db.get_member(app.db, member_id)
+        member = await membership_db.get_member(app_ctx.db, member_id)
         if member is None or member["role"] == "admin":
             raise NotFoundException()
-        tier = (await tiers_for(app.db, [member_id], now=app.clock.now(), tz=app.settings.tz))[member_id]
+        tier = (await tiers_for(app_ctx.db, [member_id], now=app_ctx.clock.now(), tz=app_ctx.settings.tz))[
+            member_id
+        ]
         return render(
             request,
             "admin_membership/closure_confirm.html",
             {
                 "member": member,
                 "tier": tier,
-                "request_row": await membership_db.pending_closure(app.db, member_id),
+                "request_row": await membership_db.pending_closure(app_ctx.db, member_id),
                 "errors": errors,
             },
             status=status,
         )
 
     @post("/members/{member_id:int}", status_code=200)
-    async def close(self, request: Request[Any, Any, Any], member_id: int) -> Response[Any]:
-        app = ctx(request)
+    async def close(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn, member_id: int
+    ) -> Response[Any]:
         form = await request.form()
         if text_field(form, "confirm") not in {"1", "on", "true"}:
             return await self._confirm_page(
                 request,
+                app_ctx,
                 member_id,
                 {"confirm": "個人情報が削除されることを確認し、チェックを入れてください。"},
                 status=form_error_status(request),
             )
-        member = await membership_db.get_member(app.db, member_id)
+        member = await membership_db.get_member(app_ctx.db, member_id)
         if member is None or member["role"] == "admin":
             raise NotFoundException()
         closed = await account_closure.close_account(
-            app, member_id, admin_id=current(request).member_id, ip=client_ip(request)
+            app_ctx, member_id, admin_id=auth.member_id, ip=client_ip(request)
         )
         response = redirect(request, "/admin/closures")
         flash(

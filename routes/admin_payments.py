@@ -13,14 +13,16 @@ from litestar.exceptions import NotFoundException
 from litestar.response import Template
 
 from db import payments as payment_queries
-from routes.common import ctx, current, flash, form_error_status, redirect, render, text_field
+from routes.common import flash, form_error_status, redirect, redirect_with_flash, render, text_field
 from routes.guards import ADMIN_GUARDS
 from services import fees as fee_rules
 from services import payment_flow
 from services.charset import check_text
 from services.clock import from_db
+from services.context import AppContext
 from services.payment_config import PaymentNotConfigured, active_gateway
 from services.payments import states
+from services.sessions import LoggedIn
 from services.spreadsheet import safe_cell
 
 PAGE_SIZE = 100
@@ -70,6 +72,7 @@ class AdminFeesController(Controller):
     async def _page(
         self,
         request: Request[Any, Any, Any],
+        app_ctx: AppContext,
         *,
         values: dict[str, str] | None = None,
         errors: dict[str, str] | None = None,
@@ -77,8 +80,7 @@ class AdminFeesController(Controller):
         receipt_values: dict[str, str] | None = None,
         status: int = 200,
     ) -> Template:
-        app = ctx(request)
-        year = fee_rules.current_fiscal_year(app.clock.now(), app.settings.tz)
+        year = fee_rules.current_fiscal_year(app_ctx.clock.now(), app_ctx.settings.tz)
         if values is None:
             values = {
                 "fiscal_year": str(year),
@@ -89,15 +91,15 @@ class AdminFeesController(Controller):
             }
         if receipt_values is None:
             receipt_values = {
-                "invoice_number": app.org.invoice_number,
-                "tax_mode": await payment_flow.tax_mode(app),
+                "invoice_number": app_ctx.org.invoice_number,
+                "tax_mode": await payment_flow.tax_mode(app_ctx),
             }
         return render(
             request,
             "admin_fees/page.html",
             {
-                "items": await payment_queries.fee_items_with_counts(app.db),
-                "types": await payment_queries.membership_types(app.db),
+                "items": await payment_queries.fee_items_with_counts(app_ctx.db),
+                "types": await payment_queries.membership_types(app_ctx.db),
                 "values": values,
                 "errors": errors or {},
                 "receipt_values": receipt_values,
@@ -109,12 +111,11 @@ class AdminFeesController(Controller):
         )
 
     @get("/")
-    async def index(self, request: Request[Any, Any, Any]) -> Template:
-        return await self._page(request)
+    async def index(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Template:
+        return await self._page(request, app_ctx)
 
     @post("/")
-    async def create(self, request: Request[Any, Any, Any]) -> Response[Any]:
-        app = ctx(request)
+    async def create(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Response[Any]:
         form = await request.form()
         values = {
             name: text_field(form, name, max_length=200)
@@ -122,7 +123,7 @@ class AdminFeesController(Controller):
         }
         checked = fee_rules.check_fee_item(values)
         if checked.ok:
-            item_id = await fee_rules.create_fee_item(app.db, checked, now=app.clock.now())
+            item_id = await fee_rules.create_fee_item(app_ctx.db, checked, now=app_ctx.clock.now())
             if item_id is not None:
                 response = redirect(request, "/admin/fees")
                 flash(
@@ -133,23 +134,23 @@ class AdminFeesController(Controller):
                 )
                 return response
         return await self._page(
-            request, values=checked.values, errors=checked.errors, status=form_error_status(request)
+            request, app_ctx, values=checked.values, errors=checked.errors, status=form_error_status(request)
         )
 
     @post("/{item_id:int}/issue")
-    async def issue(self, request: Request[Any, Any, Any], item_id: int) -> Response[Any]:
-        app = ctx(request)
-        item = await payment_queries.get_fee_item(app.db, item_id)
+    async def issue(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, item_id: int
+    ) -> Response[Any]:
+        item = await payment_queries.get_fee_item(app_ctx.db, item_id)
         if item is None:
             raise NotFoundException()
-        result = await fee_rules.issue_fee_item(app.db, item_id, now=app.clock.now())
-        response = redirect(request, "/admin/fees")
-        flash(request, response, f"「{item['name']}」（{item['membership_type']}）: {result.message()}")
-        return response
+        result = await fee_rules.issue_fee_item(app_ctx.db, item_id, now=app_ctx.clock.now())
+        return redirect_with_flash(
+            request, "/admin/fees", f"「{item['name']}」（{item['membership_type']}）: {result.message()}"
+        )
 
     @post("/receipt-settings")
-    async def receipt_settings(self, request: Request[Any, Any, Any]) -> Response[Any]:
-        app = ctx(request)
+    async def receipt_settings(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Response[Any]:
         form = await request.form()
         number = unicodedata.normalize("NFKC", text_field(form, "invoice_number", max_length=40))
         number = number.replace("-", "").replace(" ", "").upper()
@@ -162,14 +163,13 @@ class AdminFeesController(Controller):
         if errors:
             return await self._page(
                 request,
+                app_ctx,
                 receipt_values={"invoice_number": number, "tax_mode": tax_mode},
                 receipt_errors=errors,
                 status=form_error_status(request),
             )
-        await app.update_org({"invoice_number": number, payment_flow.TAX_MODE_KEY: tax_mode})
-        response = redirect(request, "/admin/fees")
-        flash(request, response, "領収書の設定を保存しました。")
-        return response
+        await app_ctx.update_org({"invoice_number": number, payment_flow.TAX_MODE_KEY: tax_mode})
+        return redirect_with_flash(request, "/admin/fees", "領収書の設定を保存しました。")
 
 
 class AdminPaymentsController(Controller):
@@ -177,14 +177,13 @@ class AdminPaymentsController(Controller):
     guards = ADMIN_GUARDS
 
     @get("/")
-    async def index(self, request: Request[Any, Any, Any]) -> Template:
-        app = ctx(request)
+    async def index(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Template:
         filters, raw = _filters(request)
         page_text = request.query_params.get("page", "1")
         page = int(page_text) if page_text.isdigit() and 0 < int(page_text) < 100_000 else 1
-        total = await payment_queries.admin_fee_count(app.db, filters)
+        total = await payment_queries.admin_fee_count(app_ctx.db, filters)
         rows = await payment_queries.admin_fees(
-            app.db, filters, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
+            app_ctx.db, filters, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
         )
         query = "&".join(f"{key}={value}" for key, value in raw.items() if value)
         return render(
@@ -197,7 +196,7 @@ class AdminPaymentsController(Controller):
                 "pages": max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE),
                 "filters": raw,
                 "query": query,
-                "years": await payment_queries.fiscal_years(app.db),
+                "years": await payment_queries.fiscal_years(app_ctx.db),
                 "status_labels": fee_rules.FEE_STATUS_LABELS,
                 "method_labels": fee_rules.PAID_METHOD_LABELS,
                 "attempt_labels": payment_flow.METHOD_LABELS,
@@ -206,11 +205,10 @@ class AdminPaymentsController(Controller):
         )
 
     @get("/export.csv")
-    async def export(self, request: Request[Any, Any, Any]) -> Response[bytes]:
-        app = ctx(request)
+    async def export(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Response[bytes]:
         filters, _ = _filters(request)
-        rows = await payment_queries.admin_fees(app.db, filters, limit=200_000, offset=0)
-        tz = app.settings.tz
+        rows = await payment_queries.admin_fees(app_ctx.db, filters, limit=200_000, offset=0)
+        tz = app_ctx.settings.tz
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\r\n")
         writer.writerow(CSV_HEADER)
@@ -238,7 +236,7 @@ class AdminPaymentsController(Controller):
                     )
                 ]
             )
-        today = app.clock.now().astimezone(tz).date().isoformat()
+        today = app_ctx.clock.now().astimezone(tz).date().isoformat()
         # The BOM makes Excel open UTF-8 as UTF-8 instead of guessing Shift_JIS.
         return Response(
             ("\ufeff" + out.getvalue()).encode("utf-8"),
@@ -252,24 +250,24 @@ class AdminPaymentsController(Controller):
     async def _detail(
         self,
         request: Request[Any, Any, Any],
+        app_ctx: AppContext,
         fee_id: int,
         *,
         values: dict[str, str] | None = None,
         errors: dict[str, str] | None = None,
         status: int = 200,
     ) -> Template:
-        app = ctx(request)
-        fee = await payment_queries.admin_fee(app.db, fee_id)
+        fee = await payment_queries.admin_fee(app_ctx.db, fee_id)
         if fee is None:
             raise NotFoundException()
-        today = app.clock.now().astimezone(app.settings.tz).date().isoformat()
+        today = app_ctx.clock.now().astimezone(app_ctx.settings.tz).date().isoformat()
         return render(
             request,
             "admin_payments/detail.html",
             {
                 "fee": fee,
-                "attempts": await payment_queries.attempts_for_fee(app.db, fee_id),
-                "notifications": await payment_queries.notifications_for_fee(app.db, fee_id),
+                "attempts": await payment_queries.attempts_for_fee(app_ctx.db, fee_id),
+                "notifications": await payment_queries.notifications_for_fee(app_ctx.db, fee_id),
                 "values": values or {"paid_on": today, "note": ""},
                 "errors": errors or {},
                 "status_labels": fee_rules.FEE_STATUS_LABELS,
@@ -282,13 +280,14 @@ class AdminPaymentsController(Controller):
         )
 
     @get("/fees/{fee_id:int}")
-    async def detail(self, request: Request[Any, Any, Any], fee_id: int) -> Template:
-        return await self._detail(request, fee_id)
+    async def detail(self, request: Request[Any, Any, Any], app_ctx: AppContext, fee_id: int) -> Template:
+        return await self._detail(request, app_ctx, fee_id)
 
     @post("/fees/{fee_id:int}/mark-paid")
-    async def mark_paid(self, request: Request[Any, Any, Any], fee_id: int) -> Response[Any]:
-        app = ctx(request)
-        if await payment_queries.admin_fee(app.db, fee_id) is None:
+    async def mark_paid(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn, fee_id: int
+    ) -> Response[Any]:
+        if await payment_queries.admin_fee(app_ctx.db, fee_id) is None:
             raise NotFoundException()
         form = await request.form()
         values = {
@@ -301,7 +300,7 @@ class AdminPaymentsController(Controller):
             paid_on = date.fromisoformat(unicodedata.normalize("NFKC", values["paid_on"]).replace("/", "-"))
         except ValueError:
             errors["paid_on"] = "入金日を日付で入力してください（例：2026-11-20）。"
-        today = app.clock.now().astimezone(app.settings.tz).date()
+        today = app_ctx.clock.now().astimezone(app_ctx.settings.tz).date()
         if paid_on is not None and not (date(2000, 1, 1) <= paid_on <= today):
             errors["paid_on"] = "入金日は今日以前の日付を入力してください。"
         if not values["note"]:
@@ -314,33 +313,34 @@ class AdminPaymentsController(Controller):
             errors["note"] = problem
         if errors or paid_on is None:
             return await self._detail(
-                request, fee_id, values=values, errors=errors, status=form_error_status(request)
+                request, app_ctx, fee_id, values=values, errors=errors, status=form_error_status(request)
             )
         try:
-            gateway = await active_gateway(app)
+            gateway = await active_gateway(app_ctx)
         except PaymentNotConfigured:
             gateway = None
         ok, message = await payment_flow.mark_paid_by_transfer(
-            app, gateway, fee_id, note=values["note"], paid_on=paid_on, actor_id=current(request).member_id
+            app_ctx, gateway, fee_id, note=values["note"], paid_on=paid_on, actor_id=auth.member_id
         )
-        response = redirect(request, f"/admin/payments/fees/{fee_id}")
-        flash(request, response, message, "success" if ok else "warning")
-        return response
+        return redirect_with_flash(
+            request, f"/admin/payments/fees/{fee_id}", message, "success" if ok else "warning"
+        )
 
     @post("/attempts/{attempt_id:int}/cancel")
-    async def cancel(self, request: Request[Any, Any, Any], attempt_id: int) -> Response[Any]:
-        app = ctx(request)
-        attempt = await payment_queries.attempt(app.db, attempt_id)
+    async def cancel(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn, attempt_id: int
+    ) -> Response[Any]:
+        attempt = await payment_queries.attempt(app_ctx.db, attempt_id)
         if attempt is None:
             raise NotFoundException()
         try:
-            gateway = await active_gateway(app)
+            gateway = await active_gateway(app_ctx)
         except PaymentNotConfigured:
             ok, message = False, "決済サービスの設定を確認してください。"
         else:
             ok, message = await payment_flow.cancel_attempt(
-                app, gateway, attempt_id, actor_id=current(request).member_id
+                app_ctx, gateway, attempt_id, actor_id=auth.member_id
             )
-        response = redirect(request, f"/admin/payments/fees/{attempt['fee_id']}")
-        flash(request, response, message, "success" if ok else "warning")
-        return response
+        return redirect_with_flash(
+            request, f"/admin/payments/fees/{attempt['fee_id']}", message, "success" if ok else "warning"
+        )

@@ -7,9 +7,19 @@ from typing import Any
 from litestar import Controller, Request, Response, get, post
 from litestar.response import Template
 
-from routes.common import client_ip, ctx, current, flash, form_error_status, redirect, render, text_field
+from routes.common import (
+    client_ip,
+    flash,
+    form_error_status,
+    redirect,
+    redirect_with_flash,
+    render,
+    text_field,
+)
 from routes.guards import ADMIN_GUARDS
 from services import admin_settings
+from services.context import AppContext
+from services.sessions import LoggedIn
 
 
 class AdminSettingsController(Controller):
@@ -17,24 +27,25 @@ class AdminSettingsController(Controller):
     guards = ADMIN_GUARDS
 
     @get("/")
-    async def show(self, request: Request[Any, Any, Any]) -> Template:
-        return self._page(request, admin_settings.current_values(ctx(request)), {})
+    async def show(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Template:
+        return self._page(request, app_ctx, admin_settings.current_values(app_ctx), {})
 
     @post("/", status_code=200)
-    async def save(self, request: Request[Any, Any, Any]) -> Response[Any]:
-        app, auth = ctx(request), current(request)
+    async def save(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn
+    ) -> Response[Any]:
         form = await request.form()
         typed = {
             spec.name: text_field(form, spec.name, max_length=1000) for spec in admin_settings.all_fields()
         }
-        if app.settings.base_url_from_env:
-            typed["base_url"] = app.settings.base_url  # shown read-only: TSUDOI_BASE_URL decides
+        if app_ctx.settings.base_url_from_env:
+            typed["base_url"] = app_ctx.settings.base_url  # shown read-only: TSUDOI_BASE_URL decides
         values, errors = admin_settings.validate_settings(typed)
         if errors:
             shown = {**values, **{name: typed[name] for name in errors}}
-            return self._page(request, shown, errors, status=form_error_status(request))
+            return self._page(request, app_ctx, shown, errors, status=form_error_status(request))
         changed = await admin_settings.save_settings(
-            app, values, actor_id=auth.member_id, ip=client_ip(request)
+            app_ctx, values, actor_id=auth.member_id, ip=client_ip(request)
         )
         response = redirect(request, "/admin/settings")
         flash(
@@ -46,36 +57,39 @@ class AdminSettingsController(Controller):
         return response
 
     @post("/test-mail", status_code=200)
-    async def test_mail(self, request: Request[Any, Any, Any]) -> Response[Any]:
-        app, auth = ctx(request), current(request)
-        response = redirect(request, "/admin/settings")
+    async def test_mail(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn
+    ) -> Response[Any]:
         to = str(auth.member["email"] or "")
         if not to:
-            flash(request, response, "ログイン中の管理者のメールアドレスが登録されていません。", "warning")
-            return response
+            return redirect_with_flash(
+                request,
+                "/admin/settings",
+                "ログイン中の管理者のメールアドレスが登録されていません。",
+                "warning",
+            )
         result = await admin_settings.send_test_mail(
-            app, to=to, actor_id=auth.member_id, ip=client_ip(request)
+            app_ctx, to=to, actor_id=auth.member_id, ip=client_ip(request)
         )
         if not result.ok:
             message, kind = f"テストメールを送れませんでした。{result.answer}", "warning"
-        elif app.settings.smtp_url:
+        elif app_ctx.settings.smtp_url:
             message, kind = f"テストメールを {to} に送りました。{result.answer}", "success"
         else:
             message, kind = f"テストメールは送信されていません。{result.answer}", "warning"
-        flash(request, response, message, kind)
-        return response
+        return redirect_with_flash(request, "/admin/settings", message, kind)
 
     def _page(
         self,
         request: Request[Any, Any, Any],
+        app_ctx: AppContext,
         values: dict[str, str],
         errors: dict[str, str],
         status: int = 200,
     ) -> Template:
-        app = ctx(request)
-        source, source_note = admin_settings.base_url_source(app)
+        source, source_note = admin_settings.base_url_source(app_ctx)
         if source == "env":
-            values = {**values, "base_url": app.settings.base_url}
+            values = {**values, "base_url": app_ctx.settings.base_url}
             errors = {name: problem for name, problem in errors.items() if name != "base_url"}
         return render(
             request,
@@ -86,9 +100,9 @@ class AdminSettingsController(Controller):
                 "errors": errors,
                 "base_url_source": source,
                 "base_url_note": source_note,
-                "sender": ctx(request).sender,
-                "smtp_server": admin_settings.smtp_server_label(ctx(request)),
-                "outbox_dir": ctx(request).settings.outbox_dir,
+                "sender": app_ctx.sender,
+                "smtp_server": admin_settings.smtp_server_label(app_ctx),
+                "outbox_dir": app_ctx.settings.outbox_dir,
             },
             status=status,
         )

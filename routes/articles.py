@@ -12,9 +12,10 @@ from litestar.response import Template
 
 from db import articles as article_queries
 from db import history as history_queries
-from routes.common import ctx, logged_in, render
+from routes.common import logged_in, render
 from services import articles as article_service
 from services.articles import JOIN_TIER_URL, PAGE_SIZE, TermNode
+from services.context import AppContext
 
 MAX_PAGE = 10_000
 
@@ -61,20 +62,19 @@ class ArticlesController(Controller):
     path = "/articles"
 
     @get("/")
-    async def index(self, request: Request[Any, Any, Any]) -> Template:
-        app = ctx(request)
+    async def index(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Template:
         member_id = member_id_of(request)
-        taxonomies = await article_service.load_taxonomies(app)
+        taxonomies = await article_service.load_taxonomies(app_ctx)
         params = request.query_params
         regions = _picked(taxonomies, "region", params.getall("region", []))
         topics = _picked(taxonomies, "topic", params.getall("topic", []))
         keyword = str(params.get("q") or "")[:200].strip()
         search = article_service.parse_keywords(keyword)
-        access = await article_service.access_for(app, member_id)
+        access = await article_service.access_for(app_ctx, member_id)
         page = page_number(params.get("page"))
         rows, total = await article_queries.browse(
-            app.db,
-            now=app.clock.now(),
+            app_ctx.db,
+            now=app_ctx.clock.now(),
             viewer=member_id or 0,
             region_ids=[t.id for t in regions],
             topic_ids=[t.id for t in topics],
@@ -110,24 +110,25 @@ class ArticlesController(Controller):
         )
 
     @get("/{article_id:int}")
-    async def show(self, request: Request[Any, Any, Any], article_id: int) -> Template:
-        app = ctx(request)
+    async def show(self, request: Request[Any, Any, Any], app_ctx: AppContext, article_id: int) -> Template:
         auth = logged_in(request)
         member_id = member_id_of(request)
-        now = app.clock.now()
-        article = await article_queries.article_page(app.db, article_id, viewer=member_id or 0)
+        now = app_ctx.clock.now()
+        article = await article_queries.article_page(app_ctx.db, article_id, viewer=member_id or 0)
         if article is None:
             raise NotFoundException()
         visible = article_service.is_visible(article, now)
         is_admin = bool(auth and auth.is_admin)
         if not visible and not is_admin:
             raise NotFoundException()
-        access = await article_service.access_for(app, member_id)
-        terms = (await article_queries.terms_of(app.db, [article_id]))[article_id]
-        neighbours = await article_queries.neighbours(app.db, article, now=now, include_events=access.events)
+        access = await article_service.access_for(app_ctx, member_id)
+        terms = (await article_queries.terms_of(app_ctx.db, [article_id]))[article_id]
+        neighbours = await article_queries.neighbours(
+            app_ctx.db, article, now=now, include_events=access.events
+        )
         if member_id is not None and visible:
             await history_queries.record(
-                app.db, member_id, article_id, now=now, keep=article_service.HISTORY_KEEP
+                app_ctx.db, member_id, article_id, now=now, keep=article_service.HISTORY_KEEP
             )
         return render(
             request,

@@ -11,7 +11,6 @@ from litestar.status_codes import HTTP_429_TOO_MANY_REQUESTS
 from routes.common import (
     clear_session_cookie,
     client_ip,
-    ctx,
     flash,
     form_error_status,
     logged_in,
@@ -23,6 +22,7 @@ from routes.common import (
 )
 from services import admin_mfa, login_flow
 from services.auth import INVALID_LOGIN_MESSAGE, LOCKED_MESSAGE, authenticate, throttled_message
+from services.context import AppContext
 from services.sessions import end_session, start_session
 
 
@@ -36,8 +36,7 @@ class LoginController(Controller):
         return render(request, "login/page.html", {"values": {}, "errors": {}, "next": safe_next(next, "")})
 
     @post("/", status_code=200)
-    async def submit(self, request: Request[Any, Any, Any]) -> Response[Any]:
-        app = ctx(request)
+    async def submit(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Response[Any]:
         form = await request.form()
         member_id = text_field(form, "member_id", max_length=200)
         password = text_field(form, "password", max_length=1000)
@@ -53,24 +52,24 @@ class LoginController(Controller):
         if errors:
             return self._form(request, values, errors, next_path)
 
-        now = app.clock.now()
+        now = app_ctx.clock.now()
         outcome = await authenticate(
-            app.db,
-            app.hasher,
-            app.org,
+            app_ctx.db,
+            app_ctx.hasher,
+            app_ctx.org,
             member_number_input=member_id,
             password=password,
             now=now,
             ip=client_ip(request),
-            throttle=login_flow.ip_throttle(app.settings),
+            throttle=login_flow.ip_throttle(app_ctx.settings),
         )
         if outcome.status == "throttled":
-            errors["form"] = throttled_message(app.settings.login_ip_window_minutes)
+            errors["form"] = throttled_message(app_ctx.settings.login_ip_window_minutes)
             return self._form(request, values, errors, next_path, status=HTTP_429_TOO_MANY_REQUESTS)
         if outcome.status == "locked":
             assert outcome.locked_until is not None
             if outcome.newly_locked and outcome.member is not None:
-                await login_flow.send_lock_notice(app, outcome.member, outcome.locked_until)
+                await login_flow.send_lock_notice(app_ctx, outcome.member, outcome.locked_until)
             errors["form"] = f"{LOCKED_MESSAGE}。"
             return self._form(request, values, errors, next_path, locked_until=outcome.locked_until)
         if outcome.status != "ok":
@@ -80,23 +79,23 @@ class LoginController(Controller):
         assert outcome.member is not None
         old = logged_in(request)
         if old is not None:
-            await end_session(app.db, old.token)  # rotate: a login never reuses a token
+            await end_session(app_ctx.db, old.token)  # rotate: a login never reuses a token
         token, _ = await start_session(
-            app.db,
+            app_ctx.db,
             member_id=int(outcome.member["id"]),
             remember=remember,
             now=now,
-            org=app.org,
+            org=app_ctx.org,
             user_agent=request.headers.get("user-agent", ""),
             ip=client_ip(request),
         )
-        target = login_flow.after_login_path(app, outcome.member, next_path or "/mypage")
+        target = login_flow.after_login_path(app_ctx, outcome.member, next_path or "/mypage")
         target = admin_mfa.after_password_path(
             outcome.member["role"] == "admin", bool(outcome.member["must_change_password"]), target, next_path
         )
         response = redirect(request, target)
         response.set_cookie(
-            session_cookie(request, token, remember=remember, max_age=app.org.remember_days * 86400)
+            session_cookie(request, token, remember=remember, max_age=app_ctx.org.remember_days * 86400)
         )
         return response
 
@@ -127,12 +126,11 @@ class LogoutController(Controller):
         return render(request, "login/logout.html")
 
     @post("/", status_code=200)
-    async def logout(self, request: Request[Any, Any, Any]) -> Response[Any]:
-        app = ctx(request)
+    async def logout(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Response[Any]:
         auth = logged_in(request)
         if auth is not None:
-            await end_session(app.db, auth.token)
-            await login_flow.record_logout(app, auth.member_id, client_ip(request))
+            await end_session(app_ctx.db, auth.token)
+            await login_flow.record_logout(app_ctx, auth.member_id, client_ip(request))
         response = redirect(request, "/login")
         clear_session_cookie(request, response)
         flash(request, response, "ログアウトしました。")

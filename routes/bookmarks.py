@@ -12,10 +12,12 @@ from litestar.response import Template
 from db import articles as article_queries
 from db import bookmarks as bookmark_queries
 from routes.articles import here, page_number
-from routes.common import ctx, current, flash, is_htmx, redirect, render, safe_next, text_field
+from routes.common import is_htmx, redirect_with_flash, render, safe_next, text_field
 from routes.guards import MEMBER_GUARDS
 from services import articles as article_service
 from services.articles import PAGE_SIZE
+from services.context import AppContext
+from services.sessions import LoggedIn
 
 
 class BookmarksController(Controller):
@@ -23,13 +25,12 @@ class BookmarksController(Controller):
     guards = MEMBER_GUARDS
 
     @get("/")
-    async def index(self, request: Request[Any, Any, Any]) -> Template:
-        app = ctx(request)
+    async def index(self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn) -> Template:
         page = page_number(request.query_params.get("page"))
         rows, total = await bookmark_queries.list_for(
-            app.db,
-            current(request).member_id,
-            now=app.clock.now(),
+            app_ctx.db,
+            auth.member_id,
+            now=app_ctx.clock.now(),
             limit=PAGE_SIZE,
             offset=(page - 1) * PAGE_SIZE,
         )
@@ -46,17 +47,18 @@ class BookmarksController(Controller):
         )
 
     @post("/{article_id:int}", status_code=200)
-    async def toggle(self, request: Request[Any, Any, Any], article_id: int) -> Response[Any]:
+    async def toggle(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn, article_id: int
+    ) -> Response[Any]:
         """Set (state=on/off) or toggle (no state) the member's bookmark on a visible article."""
-        app = ctx(request)
-        member_id = current(request).member_id
-        article = await article_queries.article_page(app.db, article_id, viewer=member_id)
-        if article is None or not article_service.is_visible(article, app.clock.now()):
+        member_id = auth.member_id
+        article = await article_queries.article_page(app_ctx.db, article_id, viewer=member_id)
+        if article is None or not article_service.is_visible(article, app_ctx.clock.now()):
             raise NotFoundException()
         form = await request.form()
         state = text_field(form, "state", max_length=10)
         on = state == "on" if state in {"on", "off"} else not article["bookmarked"]
-        await bookmark_queries.set_bookmark(app.db, member_id, article_id, on, now=app.clock.now())
+        await bookmark_queries.set_bookmark(app_ctx.db, member_id, article_id, on, now=app_ctx.clock.now())
         next_path = safe_next(text_field(form, "next", max_length=600), "/bookmarks")
         mode = text_field(form, "mode", max_length=10)
         if is_htmx(request):
@@ -69,6 +71,6 @@ class BookmarksController(Controller):
             }
             template = "bookmarks/_removed.html" if mode == "list" and not on else "bookmarks/_star.html"
             return render(request, template, context, fragment=template)
-        response = redirect(request, next_path)
-        flash(request, response, "ブックマークに追加しました。" if on else "ブックマークを外しました。")
-        return response
+        return redirect_with_flash(
+            request, next_path, "ブックマークに追加しました。" if on else "ブックマークを外しました。"
+        )

@@ -1,4 +1,12 @@
-"""Helpers every screen uses: page-or-fragment rendering, redirects, flash messages, form fields."""
+"""Helpers every screen uses: the handler dependencies, page-or-fragment rendering, redirects, flash
+messages, form fields.
+
+Handlers take what they need as parameters, which Litestar provides (registered app-wide in app.py):
+`app_ctx: AppContext` (the running app's shared parts) and `auth: LoggedIn` (the signed-in session, which
+the session middleware puts on `request.user`). `request` is an `HTMXRequest` (the HTMX plugin), so
+`request.htmx` tells an htmx request. The `ctx(request)` and `logged_in(request)` functions are for code
+that has no handler parameters: middleware, guards, exception handlers and the helpers below.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +15,10 @@ from urllib.parse import quote
 
 from itsdangerous import BadSignature, URLSafeSerializer
 from litestar import Request, Response
-from litestar.datastructures import Cookie
-from litestar.plugins.htmx import ClientRedirect
+from litestar.datastructures import Cookie, State
+from litestar.di import Provide
+from litestar.exceptions import NotAuthorizedException
+from litestar.plugins.htmx import ClientRedirect, HTMXDetails, HTMXRequest
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_200_OK, HTTP_422_UNPROCESSABLE_ENTITY
 
@@ -21,34 +31,52 @@ MAX_FIELD_LENGTH = 10_000
 
 
 def ctx(request: Request[Any, Any, Any]) -> AppContext:
-    context: AppContext = request.app.state.ctx
-    return context
+    """The app context where no handler parameter can carry it (middleware, exception handlers, helpers)."""
+    app_ctx: AppContext = request.app.state.ctx
+    return app_ctx
 
 
 def logged_in(request: Request[Any, Any, Any]) -> LoggedIn | None:
-    auth: LoggedIn | None = request.scope.get("state", {}).get("auth")
+    """The session the session middleware found (request.user), or None; never raises."""
+    auth: LoggedIn | None = request.scope.get("user")
     return auth
 
 
-def current(request: Request[Any, Any, Any]) -> LoggedIn:
-    """The session of a handler behind requires_login."""
+def provide_app_ctx(state: State) -> AppContext:
+    """The `app_ctx` handler parameter."""
+    app_ctx: AppContext = state.ctx
+    return app_ctx
+
+
+def provide_auth(request: Request[Any, Any, Any]) -> LoggedIn:
+    """The `auth` handler parameter: the signed-in session, for handlers behind the login guards."""
     auth = logged_in(request)
-    assert auth is not None
+    if auth is None:
+        raise NotAuthorizedException("ログインしてください。")
     return auth
+
+
+# Registered on the app (app.py): every handler can ask for these by parameter name.
+DEPENDENCIES = {
+    "app_ctx": Provide(provide_app_ctx, sync_to_thread=False),
+    "auth": Provide(provide_auth, sync_to_thread=False),
+}
+
+
+def htmx(request: Request[Any, Any, Any]) -> HTMXDetails:
+    """`request.htmx` (the HTMX plugin makes every handler's request an HTMXRequest), also for the plain
+    requests exception handlers can get."""
+    return request.htmx if isinstance(request, HTMXRequest) else HTMXDetails(request)
 
 
 def is_htmx(request: Request[Any, Any, Any]) -> bool:
-    return request.headers.get("hx-request") == "true"
+    return bool(htmx(request))
 
 
 def wants_fragment(request: Request[Any, Any, Any]) -> bool:
     """An htmx request that is neither boosted nor a history restore gets the fragment alone."""
-    headers = request.headers
-    return (
-        headers.get("hx-request") == "true"
-        and headers.get("hx-boosted") != "true"
-        and headers.get("hx-history-restore-request") != "true"
-    )
+    details = htmx(request)
+    return bool(details) and not details.boosted and not details.history_restore_request
 
 
 def form_error_status(request: Request[Any, Any, Any]) -> int:
@@ -98,17 +126,17 @@ def _take_flash(request: Request[Any, Any, Any]) -> dict[str, str] | None:
 
 def base_context(request: Request[Any, Any, Any]) -> dict[str, Any]:
     auth = logged_in(request)
-    app_context = ctx(request)
+    app_ctx = ctx(request)
     return {
-        "org": app_context.org,
+        "org": app_ctx.org,
         "me": auth.member if auth else None,
         "auth": auth,
         "nav": MEMBER_NAV if auth and not auth.member["must_change_password"] else [],
         "admin_nav": ADMIN_NAV if auth and auth.is_admin and request.url.path.startswith("/admin") else [],
         "current_path": request.url.path,
-        "base_url": app_context.settings.base_url,
+        "base_url": app_ctx.settings.base_url,
         # For "allow mail from …" tips: the address members must let through their spam filters.
-        "mail_sender": app_context.sender.address,
+        "mail_sender": app_ctx.sender.address,
     }
 
 
@@ -142,6 +170,15 @@ def redirect(request: Request[Any, Any, Any], url: str) -> Response[Any]:
     if is_htmx(request):
         return ClientRedirect(redirect_to=url)
     return Redirect(url, status_code=303)
+
+
+def redirect_with_flash(
+    request: Request[Any, Any, Any], url: str, message: str, kind: str = "success"
+) -> Response[Any]:
+    """A redirect (see `redirect`) whose next page shows `message` once."""
+    response = redirect(request, url)
+    flash(request, response, message, kind)
+    return response
 
 
 def safe_next(value: str | None, default: str = "/mypage") -> str:

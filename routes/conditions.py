@@ -11,22 +11,30 @@ from litestar.response import Template
 from db import articles as article_queries
 from db import conditions as condition_queries
 from routes.articles import int_values
-from routes.common import ctx, current, flash, form_error_status, is_htmx, redirect, render, text_field
+from routes.common import (
+    form_error_status,
+    is_htmx,
+    redirect,
+    redirect_with_flash,
+    render,
+    text_field,
+)
 from routes.guards import MEMBER_GUARDS
 from services import articles as article_service
 from services.articles import MAX_CONDITIONS, Condition, ConditionInput, Taxonomies
 from services.context import AppContext
+from services.sessions import LoggedIn
 
 LIMIT_MESSAGE = (
     f"新着条件は{MAX_CONDITIONS}件まで登録できます。使っていない条件を削除してから追加してください。"
 )
 
 
-async def _counts(app: AppContext, member_id: int) -> dict[int, int]:
-    access = await article_service.access_for(app, member_id)
-    start, end = article_service.new_arrivals_window(app.clock.now(), app.settings.tz)
+async def _counts(app_ctx: AppContext, member_id: int) -> dict[int, int]:
+    access = await article_service.access_for(app_ctx, member_id)
+    start, end = article_service.new_arrivals_window(app_ctx.clock.now(), app_ctx.settings.tz)
     counts = await article_queries.match_counts(
-        app.db, member_id, start, end, events=access.events, members_only=access.members_only
+        app_ctx.db, member_id, start, end, events=access.events, members_only=access.members_only
     )
     return {key: value.shown for key, value in counts.items()}
 
@@ -54,17 +62,18 @@ class ConditionsController(Controller):
     async def _list_context(
         self,
         request: Request[Any, Any, Any],
+        app_ctx: AppContext,
+        auth: LoggedIn,
         *,
         new_value: ConditionInput | None = None,
         new_errors: dict[str, str] | None = None,
         new_count: int | None = None,
         message: str = "",
     ) -> dict[str, Any]:
-        app = ctx(request)
-        member_id = current(request).member_id
-        conditions = await article_service.member_conditions(app, member_id)
-        taxonomies = await article_service.load_taxonomies(app)
-        counts = await _counts(app, member_id) if conditions else {}
+        member_id = auth.member_id
+        conditions = await article_service.member_conditions(app_ctx, member_id)
+        taxonomies = await article_service.load_taxonomies(app_ctx)
+        counts = await _counts(app_ctx, member_id) if conditions else {}
         return {
             "conditions": conditions,
             "counts": counts,
@@ -78,29 +87,30 @@ class ConditionsController(Controller):
         }
 
     @get("/")
-    async def index(self, request: Request[Any, Any, Any]) -> Template:
-        return render(request, "conditions/page.html", await self._list_context(request))
+    async def index(self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn) -> Template:
+        return render(request, "conditions/page.html", await self._list_context(request, app_ctx, auth))
 
     @post("/", status_code=200)
-    async def create(self, request: Request[Any, Any, Any]) -> Response[Any]:
-        app = ctx(request)
-        member_id = current(request).member_id
-        taxonomies = await article_service.load_taxonomies(app)
+    async def create(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn
+    ) -> Response[Any]:
+        member_id = auth.member_id
+        taxonomies = await article_service.load_taxonomies(app_ctx)
         value, errors = await _read_form(request, taxonomies)
         condition_id = None
         if not errors:
             condition_id = await condition_queries.create(
-                app.db,
+                app_ctx.db,
                 member_id,
                 value.name,
                 [*value.region_ids, *value.topic_ids],
-                now=app.clock.now(),
+                now=app_ctx.clock.now(),
                 limit=MAX_CONDITIONS,
             )
             if condition_id is None:
                 errors = {"form": LIMIT_MESSAGE}
         if errors:
-            context = await self._list_context(request, new_value=value, new_errors=errors)
+            context = await self._list_context(request, app_ctx, auth, new_value=value, new_errors=errors)
             return render(
                 request,
                 "conditions/page.html",
@@ -110,18 +120,15 @@ class ConditionsController(Controller):
             )
         message = f"新着条件「{value.name}」を追加しました。"
         if is_htmx(request):
-            context = await self._list_context(request, message=message)
+            context = await self._list_context(request, app_ctx, auth, message=message)
             return render(request, "conditions/page.html", context, fragment="conditions/_list.html")
-        response = redirect(request, "/conditions")
-        flash(request, response, message)
-        return response
+        return redirect_with_flash(request, "/conditions", message)
 
     @post("/count", status_code=200)
-    async def count(self, request: Request[Any, Any, Any]) -> Template:
+    async def count(self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn) -> Template:
         """The live "N articles match" line; a plain POST (no JavaScript) re-renders the form with it."""
-        app = ctx(request)
-        member_id = current(request).member_id
-        taxonomies = await article_service.load_taxonomies(app)
+        member_id = auth.member_id
+        taxonomies = await article_service.load_taxonomies(app_ctx)
         form = await request.form()
         value, _ = article_service.check_condition(
             text_field(form, "name", max_length=500),
@@ -129,21 +136,21 @@ class ConditionsController(Controller):
             int_values(form, "topic"),
             taxonomies,
         )
-        total = await article_service.count_preview(app, member_id, value.region_ids, value.topic_ids)
+        total = await article_service.count_preview(app_ctx, member_id, value.region_ids, value.topic_ids)
         if is_htmx(request):
             return render(
                 request, "conditions/_count.html", {"count": total, "days": article_service.NEW_ARRIVAL_DAYS}
             )
         raw_id = text_field(form, "condition_id", max_length=12)
         if raw_id.isdigit():
-            condition = await article_service.member_condition(app, member_id, int(raw_id))
+            condition = await article_service.member_condition(app_ctx, member_id, int(raw_id))
             if condition is None:
                 raise NotFoundException()
             return self._edit_page(request, condition, value, {}, taxonomies, total)
         return render(
             request,
             "conditions/page.html",
-            await self._list_context(request, new_value=value, new_count=total),
+            await self._list_context(request, app_ctx, auth, new_value=value, new_count=total),
         )
 
     def _edit_page(
@@ -171,32 +178,34 @@ class ConditionsController(Controller):
             status=status,
         )
 
-    async def _owned(self, request: Request[Any, Any, Any], condition_id: int) -> Condition:
-        condition = await article_service.member_condition(
-            ctx(request), current(request).member_id, condition_id
-        )
+    async def _owned(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn, condition_id: int
+    ) -> Condition:
+        condition = await article_service.member_condition(app_ctx, auth.member_id, condition_id)
         if condition is None:
             raise NotFoundException()
         return condition
 
     @get("/{condition_id:int}/edit")
-    async def edit(self, request: Request[Any, Any, Any], condition_id: int) -> Template:
-        app = ctx(request)
-        condition = await self._owned(request, condition_id)
-        taxonomies = await article_service.load_taxonomies(app)
+    async def edit(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn, condition_id: int
+    ) -> Template:
+        condition = await self._owned(request, app_ctx, auth, condition_id)
+        taxonomies = await article_service.load_taxonomies(app_ctx)
         count = await article_service.count_preview(
-            app, current(request).member_id, condition.region_ids, condition.topic_ids
+            app_ctx, auth.member_id, condition.region_ids, condition.topic_ids
         )
         return self._edit_page(request, condition, _input_of(condition), {}, taxonomies, count)
 
     @get("/{condition_id:int}/card")
-    async def card(self, request: Request[Any, Any, Any], condition_id: int) -> Response[Any]:
+    async def card(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn, condition_id: int
+    ) -> Response[Any]:
         """The condition's card again (the edit form's "cancel" in place); a plain GET goes to the list."""
-        app = ctx(request)
-        condition = await self._owned(request, condition_id)
+        condition = await self._owned(request, app_ctx, auth, condition_id)
         if not is_htmx(request):
             return redirect(request, "/conditions")
-        counts = await _counts(app, current(request).member_id)
+        counts = await _counts(app_ctx, auth.member_id)
         return render(
             request,
             "conditions/_card.html",
@@ -205,30 +214,31 @@ class ConditionsController(Controller):
         )
 
     @post("/{condition_id:int}", status_code=200)
-    async def update(self, request: Request[Any, Any, Any], condition_id: int) -> Response[Any]:
-        app = ctx(request)
-        member_id = current(request).member_id
-        condition = await self._owned(request, condition_id)
-        taxonomies = await article_service.load_taxonomies(app)
+    async def update(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn, condition_id: int
+    ) -> Response[Any]:
+        member_id = auth.member_id
+        condition = await self._owned(request, app_ctx, auth, condition_id)
+        taxonomies = await article_service.load_taxonomies(app_ctx)
         value, errors = await _read_form(request, taxonomies)
         if errors:
             return self._edit_page(
                 request, condition, value, errors, taxonomies, None, form_error_status(request)
             )
         saved = await condition_queries.update(
-            app.db,
+            app_ctx.db,
             member_id,
             condition_id,
             value.name,
             [*value.region_ids, *value.topic_ids],
-            now=app.clock.now(),
+            now=app_ctx.clock.now(),
         )
         if not saved:
             raise NotFoundException()
         message = f"新着条件「{value.name}」を保存しました。"
         if is_htmx(request):
-            updated = await self._owned(request, condition_id)
-            counts = await _counts(app, member_id)
+            updated = await self._owned(request, app_ctx, auth, condition_id)
+            counts = await _counts(app_ctx, member_id)
             return render(
                 request,
                 "conditions/_card.html",
@@ -240,19 +250,16 @@ class ConditionsController(Controller):
                 },
                 fragment="conditions/_card.html",
             )
-        response = redirect(request, "/conditions")
-        flash(request, response, message)
-        return response
+        return redirect_with_flash(request, "/conditions", message)
 
     @post("/{condition_id:int}/delete", status_code=200)
-    async def delete(self, request: Request[Any, Any, Any], condition_id: int) -> Response[Any]:
-        app = ctx(request)
-        condition = await self._owned(request, condition_id)
-        await condition_queries.delete(app.db, current(request).member_id, condition_id)
+    async def delete(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn, condition_id: int
+    ) -> Response[Any]:
+        condition = await self._owned(request, app_ctx, auth, condition_id)
+        await condition_queries.delete(app_ctx.db, auth.member_id, condition_id)
         message = f"新着条件「{condition.name}」を削除しました。"
         if is_htmx(request):
-            context = await self._list_context(request, message=message)
+            context = await self._list_context(request, app_ctx, auth, message=message)
             return render(request, "conditions/page.html", context, fragment="conditions/_list.html")
-        response = redirect(request, "/conditions")
-        flash(request, response, message)
-        return response
+        return redirect_with_flash(request, "/conditions", message)

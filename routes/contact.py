@@ -29,6 +29,7 @@ from services.contact import (
     StorageFull,
 )
 from services.contact_qr import cached_contact_qr, contact_qr, contact_url
+from services.context import AppContext
 
 # Litestar's default request body limit, stated here on purpose: a 5–10 MB screenshot still arrives,
 # so the form can be shown again with everything typed and a clear message about the 5 MB limit.
@@ -53,15 +54,15 @@ def _prefill(request: Request[Any, Any, Any]) -> dict[str, str]:
 
 def _form_context(
     request: Request[Any, Any, Any],
+    app_ctx: AppContext,
     values: dict[str, str],
     errors: dict[str, str],
     *,
     prepared: PreparedAttachment | None,
     qr_version: str,
 ) -> dict[str, Any]:
-    app = ctx(request)
-    now = app.clock.now()
-    secret = app.settings.secret_key
+    now = app_ctx.clock.now()
+    secret = app_ctx.settings.secret_key
     return {
         "values": values,
         "errors": errors,
@@ -74,30 +75,34 @@ def _form_context(
         "max_attachment_bytes": MAX_ATTACHMENT_BYTES,
         "honeypot_field": HONEYPOT_FIELD,
         "qr_version": qr_version,
-        "contact_url": contact_url(app),
+        "contact_url": contact_url(app_ctx),
     }
 
 
 async def _page(
     request: Request[Any, Any, Any],
+    app_ctx: AppContext,
     values: dict[str, str],
     errors: dict[str, str],
     *,
     prepared: PreparedAttachment | None = None,
     status: int = 200,
 ) -> Template:
-    qr = await contact_qr(ctx(request))
-    context = _form_context(request, values, errors, prepared=prepared, qr_version=qr.version)
+    qr = await contact_qr(app_ctx)
+    context = _form_context(request, app_ctx, values, errors, prepared=prepared, qr_version=qr.version)
     return render(request, "contact/page.html", context, status=status)
 
 
 def _too_large(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
-    """The body passed the app's limit before the form could be read: say why, on the form itself."""
+    """The body passed the app's limit before the form could be read: say why, on the form itself.
+    An exception handler gets no handler parameters, hence ctx(request)."""
     if exc.status_code != HTTP_413_REQUEST_ENTITY_TOO_LARGE:
         return http_exception(request, exc)
-    cached = cached_contact_qr(ctx(request))
+    app_ctx = ctx(request)
+    cached = cached_contact_qr(app_ctx)
     context = _form_context(
         request,
+        app_ctx,
         _prefill(request),
         {"attachment": BODY_TOO_LARGE_MESSAGE},
         prepared=None,
@@ -110,11 +115,13 @@ class ContactController(Controller):
     path = "/contact"
 
     @get("/", name="contact")
-    async def show(self, request: Request[Any, Any, Any], category: str | None = None) -> Template:
+    async def show(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, category: str | None = None
+    ) -> Template:
         values = _prefill(request)
         if category in CATEGORIES:
             values["category"] = category
-        return await _page(request, values, {})
+        return await _page(request, app_ctx, values, {})
 
     @post(
         "/",
@@ -122,21 +129,20 @@ class ContactController(Controller):
         request_max_body_size=CONTACT_MAX_BODY,
         exception_handlers={HTTPException: _too_large},
     )
-    async def submit(self, request: Request[Any, Any, Any]) -> Response[Any]:
+    async def submit(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Response[Any]:
         form = await request.form()
         uploads = [value for value in form.getall("attachment", []) if isinstance(value, UploadFile)]
         try:
-            return await self._submit(request, form, uploads[0] if uploads else None)
+            return await self._submit(request, app_ctx, form, uploads[0] if uploads else None)
         finally:
             for upload in uploads:
                 await upload.close()
 
     async def _submit(
-        self, request: Request[Any, Any, Any], form: Any, upload: UploadFile | None
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, form: Any, upload: UploadFile | None
     ) -> Response[Any]:
-        app = ctx(request)
         auth = logged_in(request)
-        now = app.clock.now()
+        now = app_ctx.clock.now()
         raw = {name: text_field(form, name, max_length=RAW_LIMITS[name]) for name in FIELDS}
         for name in (HONEYPOT_FIELD, FORM_TOKEN_FIELD, ATTACHMENT_REF_FIELD, ATTACHMENT_REMOVE_FIELD):
             raw[name] = text_field(form, name, max_length=3000)
@@ -144,11 +150,12 @@ class ContactController(Controller):
 
         prepared = None
         if not raw[ATTACHMENT_REMOVE_FIELD]:
-            prepared = contact_service.pending_attachment(app, raw[ATTACHMENT_REF_FIELD], now=now)
-        spam = contact_service.spam_check(raw, secret_key=app.settings.secret_key, now=now)
+            prepared = contact_service.pending_attachment(app_ctx, raw[ATTACHMENT_REF_FIELD], now=now)
+        spam = contact_service.spam_check(raw, secret_key=app_ctx.settings.secret_key, now=now)
         if spam:
             return await _page(
                 request,
+                app_ctx,
                 values,
                 {"form": spam, **errors},
                 prepared=prepared,
@@ -156,24 +163,31 @@ class ContactController(Controller):
             )
         if upload is not None and upload.filename:
             try:
-                prepared = await contact_service.prepare_attachment(app, upload)
+                prepared = await contact_service.prepare_attachment(app_ctx, upload)
             except AttachmentRefused as refused:
                 errors["attachment"] = refused.message
             except StorageFull:
                 errors["form"] = STORAGE_FULL_MESSAGE
         if errors:
-            return await _page(request, values, errors, prepared=prepared, status=form_error_status(request))
+            return await _page(
+                request, app_ctx, values, errors, prepared=prepared, status=form_error_status(request)
+            )
 
         limited = await contact_service.rate_limited(
-            app, ip=client_ip(request), email=values["email"], now=now
+            app_ctx, ip=client_ip(request), email=values["email"], now=now
         )
         if limited:
             return await _page(
-                request, values, {"form": limited}, prepared=prepared, status=form_error_status(request)
+                request,
+                app_ctx,
+                values,
+                {"form": limited},
+                prepared=prepared,
+                status=form_error_status(request),
             )
         try:
             inquiry_id = await contact_service.store_inquiry(
-                app,
+                app_ctx,
                 values,
                 member_id=auth.member_id if auth else None,
                 ip=client_ip(request),
@@ -182,28 +196,29 @@ class ContactController(Controller):
             )
         except StorageFull:
             return await _page(
-                request, values, {"form": STORAGE_FULL_MESSAGE}, status=form_error_status(request)
+                request, app_ctx, values, {"form": STORAGE_FULL_MESSAGE}, status=form_error_status(request)
             )
-        outcome = await contact_service.send_inquiry_mails(app, inquiry_id)
-        token = contact_service.sent_token(app.settings.secret_key, inquiry_id, outcome, now=now)
+        outcome = await contact_service.send_inquiry_mails(app_ctx, inquiry_id)
+        token = contact_service.sent_token(app_ctx.settings.secret_key, inquiry_id, outcome, now=now)
         return redirect(request, f"/contact/sent?t={token}")
 
     @get("/sent")
-    async def sent(self, request: Request[Any, Any, Any], t: str = "") -> Response[Any]:
-        app = ctx(request)
-        found = contact_service.read_sent_token(app.settings.secret_key, t, now=app.clock.now())
+    async def sent(self, request: Request[Any, Any, Any], app_ctx: AppContext, t: str = "") -> Response[Any]:
+        found = contact_service.read_sent_token(app_ctx.settings.secret_key, t, now=app_ctx.clock.now())
         if found is None:
             return redirect(request, "/contact")
         inquiry_id, mailed = found
         return render(
             request,
             "contact/sent.html",
-            {"inquiry_id": inquiry_id, "mailed": mailed, "contact_email": app.org.contact_email},
+            {"inquiry_id": inquiry_id, "mailed": mailed, "contact_email": app_ctx.org.contact_email},
         )
 
     @get("/qr.svg")
-    async def qr_svg(self, request: Request[Any, Any, Any], v: str = "") -> Response[Any]:
-        qr = await contact_qr(ctx(request))
+    async def qr_svg(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, v: str = ""
+    ) -> Response[Any]:
+        qr = await contact_qr(app_ctx)
         # A versioned URL (the page links to ?v=<version>) never changes, so browsers may keep it for a
         # year; the bare URL is kept a day and revalidated with the ETag.
         cache = "public, max-age=31536000, immutable" if v == qr.version else "public, max-age=86400"
@@ -216,15 +231,14 @@ class ContactController(Controller):
         return Response(qr.svg, media_type="image/svg+xml; charset=utf-8", headers=headers)
 
     @get("/poster")
-    async def poster(self, request: Request[Any, Any, Any]) -> Template:
-        app = ctx(request)
-        qr = await contact_qr(app)
+    async def poster(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Template:
+        qr = await contact_qr(app_ctx)
         return render(
             request,
             "contact/poster.html",
             {
                 "qr_version": qr.version,
-                "contact_url": contact_url(app),
-                "contact_email": app.org.contact_email,
+                "contact_url": contact_url(app_ctx),
+                "contact_email": app_ctx.org.contact_email,
             },
         )

@@ -18,7 +18,7 @@ from litestar.status_codes import (
 )
 from litestar.utils.scope.state import ScopeState
 
-from routes.common import is_htmx, login_url, redirect, render
+from routes.common import htmx, is_htmx, login_url, redirect, render
 from routes.guards import MfaRequired, PasswordChangeRequired
 
 log = logging.getLogger("tsudoi.errors")
@@ -78,7 +78,7 @@ def error_page(
 def not_authorized(request: Request[Any, Any, Any], _: NotAuthorizedException) -> Response[Any]:
     path = request.url.path
     if is_htmx(request):
-        path = request.headers.get("hx-current-url", "") or "/mypage"
+        path = htmx(request).current_url or "/mypage"
         path = "/" + path.split("/", 3)[-1] if "://" in path else path
     return redirect(request, login_url(path))
 

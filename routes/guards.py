@@ -28,7 +28,7 @@ MFA_FLAG = "mfa_ok"
 
 
 def _auth(connection: ASGIConnection[Any, Any, Any, Any]) -> LoggedIn | None:
-    auth: LoggedIn | None = connection.scope.get("state", {}).get("auth")
+    auth: LoggedIn | None = connection.scope.get("user")  # set by routes.middleware.session_middleware
     return auth
 
 

@@ -8,7 +8,8 @@ from litestar import Controller, Request, get
 from litestar.response import Template
 
 from db import help as help_queries
-from routes.common import ctx, render
+from routes.common import render
+from services.context import AppContext
 from services.help import group, normalize_search, paid_plan
 
 QUERY_MAX = 100
@@ -18,12 +19,13 @@ class HelpController(Controller):
     path = "/help"
 
     @get("/", name="help")
-    async def show(self, request: Request[Any, Any, Any], q: str = "") -> Template:
-        app = ctx(request)
+    async def show(self, request: Request[Any, Any, Any], app_ctx: AppContext, q: str = "") -> Template:
         query = q[:QUERY_MAX]
-        sections = await help_queries.sections(app.db)
-        entries = await help_queries.entries(app.db, published_only=True)
-        grouped = group(sections, entries, query=query, sender=app.sender.address, plan=await paid_plan(app))
+        sections = await help_queries.sections(app_ctx.db)
+        entries = await help_queries.entries(app_ctx.db, published_only=True)
+        grouped = group(
+            sections, entries, query=query, sender=app_ctx.sender.address, plan=await paid_plan(app_ctx)
+        )
         return render(
             request,
             "help/page.html",

@@ -10,29 +10,29 @@ from litestar.response import Template
 
 from routes.common import (
     client_ip,
-    ctx,
-    current,
-    flash,
     form_error_status,
     is_htmx,
-    redirect,
+    redirect_with_flash,
     render,
     text_field,
 )
 from routes.guards import MEMBER_GUARDS
 from services import digests
+from services.context import AppContext
+from services.sessions import LoggedIn
 
 
-async def settings_context(request: Request[Any, Any, Any]) -> dict[str, Any]:
-    app = ctx(request)
-    preview = await digests.preview(app, current(request).member_id)
+async def settings_context(
+    request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn
+) -> dict[str, Any]:
+    preview = await digests.preview(app_ctx, auth.member_id)
     if preview is None:
         raise NotFoundException()
     return {
         "preview": preview,
-        "sections": preview.items(app),
+        "sections": preview.items(app_ctx),
         "frequency_labels": digests.FREQUENCY_LABELS,
-        "daily_tier_name": await digests.daily_tier_name(app),
+        "daily_tier_name": await digests.daily_tier_name(app_ctx),
         "selected": preview.kind,  # daily without the perk shows as weekly: that is what is sent
         "errors": {},
         "saved": "",
@@ -44,18 +44,17 @@ class MailSettingsController(Controller):
     guards = MEMBER_GUARDS
 
     @get("/")
-    async def show(self, request: Request[Any, Any, Any]) -> Template:
-        return render(request, "mail_settings/page.html", await settings_context(request))
+    async def show(self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn) -> Template:
+        return render(request, "mail_settings/page.html", await settings_context(request, app_ctx, auth))
 
     @post("/", status_code=200)
-    async def save(self, request: Request[Any, Any, Any]) -> Response[Any]:
+    async def save(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn
+    ) -> Response[Any]:
         form = await request.form()
         frequency = text_field(form, "frequency", max_length=20)
-        app = ctx(request)
-        error = await digests.change_frequency(
-            app, current(request).member_id, frequency, ip=client_ip(request)
-        )
-        context = await settings_context(request)
+        error = await digests.change_frequency(app_ctx, auth.member_id, frequency, ip=client_ip(request))
+        context = await settings_context(request, app_ctx, auth)
         if error:
             context["errors"] = {"frequency": error}
             return render(
@@ -69,6 +68,4 @@ class MailSettingsController(Controller):
         if is_htmx(request):
             context["saved"] = message
             return render(request, "mail_settings/page.html", context, fragment="mail_settings/_panel.html")
-        response = redirect(request, "/settings/mail")
-        flash(request, response, message)
-        return response
+        return redirect_with_flash(request, "/settings/mail", message)

@@ -7,9 +7,20 @@ from typing import Any
 from litestar import Controller, Request, Response, get, post
 from litestar.response import Template
 
-from routes.common import client_ip, ctx, current, flash, form_error_status, redirect, render, text_field
+from routes.common import (
+    client_ip,
+    flash,
+    form_error_status,
+    is_htmx,
+    redirect,
+    redirect_with_flash,
+    render,
+    text_field,
+)
 from routes.guards import MEMBER_GUARDS
 from services import account_closure, membership
+from services.context import AppContext
+from services.sessions import LoggedIn
 
 
 class MembershipController(Controller):
@@ -19,13 +30,15 @@ class MembershipController(Controller):
     async def _page(
         self,
         request: Request[Any, Any, Any],
+        app_ctx: AppContext,
+        auth: LoggedIn,
         *,
         code_value: str = "",
         code_error: str = "",
         code_success: str = "",
         status: int = 200,
     ) -> Template:
-        overview = await membership.membership_overview(ctx(request), current(request).member_id)
+        overview = await membership.membership_overview(app_ctx, auth.member_id)
         return render(
             request,
             "membership/page.html",
@@ -40,41 +53,44 @@ class MembershipController(Controller):
         )
 
     @get("/")
-    async def show(self, request: Request[Any, Any, Any]) -> Template:
-        return await self._page(request)
+    async def show(self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn) -> Template:
+        return await self._page(request, app_ctx, auth)
 
     @post("/code", status_code=200)
-    async def enter_code(self, request: Request[Any, Any, Any]) -> Response[Any]:
+    async def enter_code(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn
+    ) -> Response[Any]:
         form = await request.form()
         raw = text_field(form, "code", max_length=200)
-        outcome = await membership.redeem(
-            ctx(request), current(request).member_id, raw, ip=client_ip(request)
-        )
+        outcome = await membership.redeem(app_ctx, auth.member_id, raw, ip=client_ip(request))
         if not outcome.ok:
             return await self._page(
-                request, code_value=raw, code_error=outcome.message, status=form_error_status(request)
+                request,
+                app_ctx,
+                auth,
+                code_value=raw,
+                code_error=outcome.message,
+                status=form_error_status(request),
             )
-        if request.headers.get("hx-request") == "true":
-            return await self._page(request, code_success=outcome.message)
-        response = redirect(request, "/settings/membership")
-        flash(request, response, outcome.message)
-        return response
+        if is_htmx(request):
+            return await self._page(request, app_ctx, auth, code_success=outcome.message)
+        return redirect_with_flash(request, "/settings/membership", outcome.message)
 
     @get("/leave")
-    async def leave_form(self, request: Request[Any, Any, Any]) -> Response[Any]:
-        app = ctx(request)
-        auth = current(request)
+    async def leave_form(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn
+    ) -> Response[Any]:
         if auth.is_admin:
             return render(request, "membership/leave_admin.html")
-        overview = await membership.membership_overview(app, auth.member_id)
+        overview = await membership.membership_overview(app_ctx, auth.member_id)
         if overview["closure"] is not None:
             return redirect(request, "/settings/membership")
         return render(request, "membership/leave.html", {"values": {}, "errors": {}, **overview})
 
     @post("/leave", status_code=200)
-    async def leave(self, request: Request[Any, Any, Any]) -> Response[Any]:
-        app = ctx(request)
-        auth = current(request)
+    async def leave(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn
+    ) -> Response[Any]:
         if auth.is_admin:
             return render(request, "membership/leave_admin.html", status=form_error_status(request))
         form = await request.form()
@@ -86,14 +102,14 @@ class MembershipController(Controller):
         if not confirmed:
             errors["confirm"] = "退会の内容をご確認のうえ、チェックを入れてください。"
         if errors:
-            overview = await membership.membership_overview(app, auth.member_id)
+            overview = await membership.membership_overview(app_ctx, auth.member_id)
             return render(
                 request,
                 "membership/leave.html",
                 {"values": {"reason": reason}, "errors": errors, **overview},
                 status=form_error_status(request),
             )
-        created = await account_closure.request_closure(app, auth.member, reason, ip=client_ip(request))
+        created = await account_closure.request_closure(app_ctx, auth.member, reason, ip=client_ip(request))
         response = redirect(request, "/settings/membership")
         flash(
             request,
@@ -106,10 +122,10 @@ class MembershipController(Controller):
         return response
 
     @post("/leave/withdraw", status_code=200)
-    async def withdraw(self, request: Request[Any, Any, Any]) -> Response[Any]:
-        withdrawn = await account_closure.withdraw_request(
-            ctx(request), current(request).member_id, ip=client_ip(request)
-        )
+    async def withdraw(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn
+    ) -> Response[Any]:
+        withdrawn = await account_closure.withdraw_request(app_ctx, auth.member_id, ip=client_ip(request))
         response = redirect(request, "/settings/membership")
         if withdrawn:
             flash(request, response, "退会のお申し出を取り消しました。引き続きご利用いただけます。")

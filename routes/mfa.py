@@ -13,24 +13,24 @@ from litestar.response import Template
 
 from routes.common import (
     client_ip,
-    ctx,
-    current,
     flash,
     form_error_status,
     redirect,
+    redirect_with_flash,
     render,
     safe_next,
     text_field,
 )
 from routes.guards import ADMIN_GUARDS, MFA_FLAG, PasswordChangeRequired
 from services import admin_mfa
+from services.context import AppContext
 from services.rate_limit import RATE_LIMITED_MESSAGE
 from services.sessions import LoggedIn, set_flag
 
 
 def requires_admin_password_step(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     """An admin who has passed the password (and changed an initial one) but not yet the second factor."""
-    auth: LoggedIn | None = connection.scope.get("state", {}).get("auth")
+    auth: LoggedIn | None = connection.scope.get("user")
     if auth is None:
         raise NotAuthorizedException("ログインしてください。")
     if auth.member["must_change_password"]:
@@ -48,34 +48,38 @@ class MfaController(Controller):
     guards = [requires_admin_password_step]
 
     @get("/")
-    async def show(self, request: Request[Any, Any, Any], next: str | None = None) -> Response[Any]:  # noqa: A002
-        app, auth = ctx(request), current(request)
+    async def show(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn, next: str | None = None
+    ) -> Response[Any]:  # noqa: A002
         if auth.flags.get(MFA_FLAG):
             return redirect(request, _next(next))
-        if not await admin_mfa.is_enrolled(app, auth.member_id):
+        if not await admin_mfa.is_enrolled(app_ctx, auth.member_id):
             return redirect(request, "/mfa/enrol?next=" + quote(_next(next), safe="/"))
         return render(request, "mfa/page.html", {"errors": {}, "next": _next(next)})
 
     @post("/", status_code=200)
-    async def submit(self, request: Request[Any, Any, Any]) -> Response[Any]:
-        app, auth = ctx(request), current(request)
+    async def submit(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn
+    ) -> Response[Any]:
         form = await request.form()
         next_path = _next(text_field(form, "next", max_length=600))
         code = text_field(form, "code", max_length=100)
         errors: dict[str, str] = {}
-        if not await admin_mfa.is_enrolled(app, auth.member_id):
+        if not await admin_mfa.is_enrolled(app_ctx, auth.member_id):
             return redirect(request, "/mfa/enrol?next=" + quote(next_path, safe="/"))
         if not code.strip():
             errors["code"] = admin_mfa.CODE_REQUIRED_MESSAGE
-        elif not await admin_mfa.attempt_allowed(app, auth.member_id):
+        elif not await admin_mfa.attempt_allowed(app_ctx, auth.member_id):
             errors["code"] = RATE_LIMITED_MESSAGE
         else:
-            method = await admin_mfa.verify_second_factor(app, auth.member_id, code, ip=client_ip(request))
+            method = await admin_mfa.verify_second_factor(
+                app_ctx, auth.member_id, code, ip=client_ip(request)
+            )
             if method is not None:
-                await set_flag(app.db, auth, MFA_FLAG, True)
+                await set_flag(app_ctx.db, auth, MFA_FLAG, True)
                 response = redirect(request, next_path)
                 if method == "recovery":
-                    left = await admin_mfa.unused_recovery_count(app, auth.member_id)
+                    left = await admin_mfa.unused_recovery_count(app_ctx, auth.member_id)
                     flash(
                         request,
                         response,
@@ -95,45 +99,50 @@ class MfaController(Controller):
         )
 
     @get("/enrol")
-    async def enrol(self, request: Request[Any, Any, Any], next: str | None = None) -> Response[Any]:  # noqa: A002
-        app, auth = ctx(request), current(request)
-        if await admin_mfa.is_enrolled(app, auth.member_id):
+    async def enrol(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn, next: str | None = None
+    ) -> Response[Any]:  # noqa: A002
+        if await admin_mfa.is_enrolled(app_ctx, auth.member_id):
             return redirect(request, "/mfa?next=" + quote(_next(next), safe="/"))
-        return await self._enrol_page(request, auth, _next(next), {})
+        return await self._enrol_page(request, auth, app_ctx, _next(next), {})
 
     @post("/enrol", status_code=200)
-    async def confirm(self, request: Request[Any, Any, Any]) -> Response[Any]:
-        app, auth = ctx(request), current(request)
+    async def confirm(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn
+    ) -> Response[Any]:
         form = await request.form()
         next_path = _next(text_field(form, "next", max_length=600))
         code = text_field(form, "code", max_length=100)
-        if await admin_mfa.is_enrolled(app, auth.member_id):
+        if await admin_mfa.is_enrolled(app_ctx, auth.member_id):
             return redirect(request, "/mfa?next=" + quote(next_path, safe="/"))
         errors: dict[str, str] = {}
         if not code.strip():
             errors["code"] = admin_mfa.CODE_REQUIRED_MESSAGE
-        elif not await admin_mfa.attempt_allowed(app, auth.member_id):
+        elif not await admin_mfa.attempt_allowed(app_ctx, auth.member_id):
             errors["code"] = RATE_LIMITED_MESSAGE
         else:
-            codes = await admin_mfa.confirm_enrolment(app, auth.member_id, code)
+            codes = await admin_mfa.confirm_enrolment(app_ctx, auth.member_id, code)
             if codes is not None:
-                await set_flag(app.db, auth, MFA_FLAG, True)
+                await set_flag(app_ctx.db, auth, MFA_FLAG, True)
                 return render(
                     request, "mfa/recovery_codes.html", {"codes": codes, "next": next_path, "enrolled": True}
                 )
             errors["code"] = admin_mfa.CODE_INVALID_MESSAGE
-        return await self._enrol_page(request, auth, next_path, errors, status=form_error_status(request))
+        return await self._enrol_page(
+            request, auth, app_ctx, next_path, errors, status=form_error_status(request)
+        )
 
     async def _enrol_page(
         self,
         request: Request[Any, Any, Any],
         auth: LoggedIn,
+        app_ctx: AppContext,
         next_path: str,
         errors: dict[str, str],
         status: int = 200,
     ) -> Template:
         enrolment = await admin_mfa.begin_enrolment(
-            ctx(request), auth.member_id, str(auth.member["member_number"])
+            app_ctx, auth.member_id, str(auth.member["member_number"])
         )
         return render(
             request,
@@ -150,49 +159,55 @@ class AdminSecurityController(Controller):
     guards = ADMIN_GUARDS
 
     @get("/")
-    async def show(self, request: Request[Any, Any, Any]) -> Template:
-        app, auth = ctx(request), current(request)
-        left = await admin_mfa.unused_recovery_count(app, auth.member_id)
+    async def show(self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn) -> Template:
+        left = await admin_mfa.unused_recovery_count(app_ctx, auth.member_id)
         return render(request, "admin_security/page.html", {"left": left, "errors": {}})
 
     @post("/recovery-codes", status_code=200)
-    async def new_codes(self, request: Request[Any, Any, Any]) -> Response[Any]:
-        app, auth = ctx(request), current(request)
+    async def new_codes(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn
+    ) -> Response[Any]:
         form = await request.form()
-        error = await self._check_code(request, text_field(form, "code", max_length=100))
+        error = await self._check_code(request, app_ctx, auth, text_field(form, "code", max_length=100))
         if error:
-            return await self._error(request, error)
-        codes = await admin_mfa.regenerate_recovery_codes(app, auth.member_id, ip=client_ip(request))
+            return await self._error(request, app_ctx, auth, error)
+        codes = await admin_mfa.regenerate_recovery_codes(app_ctx, auth.member_id, ip=client_ip(request))
         return render(
             request, "mfa/recovery_codes.html", {"codes": codes, "next": "/admin/security", "enrolled": False}
         )
 
     @post("/reset", status_code=200)
-    async def reset(self, request: Request[Any, Any, Any]) -> Response[Any]:
-        app, auth = ctx(request), current(request)
+    async def reset(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn
+    ) -> Response[Any]:
         form = await request.form()
-        error = await self._check_code(request, text_field(form, "code", max_length=100))
+        error = await self._check_code(request, app_ctx, auth, text_field(form, "code", max_length=100))
         if error:
-            return await self._error(request, error)
-        await admin_mfa.reset(app, auth.member_id, actor_id=auth.member_id, ip=client_ip(request))
-        await set_flag(app.db, auth, MFA_FLAG, False)
-        response = redirect(request, "/mfa/enrol?next=/admin/security")
-        flash(request, response, "新しい端末の認証アプリで、次のQRコードを読み取ってください。", "info")
-        return response
+            return await self._error(request, app_ctx, auth, error)
+        await admin_mfa.reset(app_ctx, auth.member_id, actor_id=auth.member_id, ip=client_ip(request))
+        await set_flag(app_ctx.db, auth, MFA_FLAG, False)
+        return redirect_with_flash(
+            request,
+            "/mfa/enrol?next=/admin/security",
+            "新しい端末の認証アプリで、次のQRコードを読み取ってください。",
+            "info",
+        )
 
-    async def _check_code(self, request: Request[Any, Any, Any], code: str) -> str | None:
-        app, auth = ctx(request), current(request)
+    async def _check_code(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn, code: str
+    ) -> str | None:
         if not code.strip():
             return admin_mfa.CODE_REQUIRED_MESSAGE
-        if not await admin_mfa.attempt_allowed(app, auth.member_id):
+        if not await admin_mfa.attempt_allowed(app_ctx, auth.member_id):
             return RATE_LIMITED_MESSAGE
-        if await admin_mfa.verify_second_factor(app, auth.member_id, code, ip=client_ip(request)) is None:
+        if await admin_mfa.verify_second_factor(app_ctx, auth.member_id, code, ip=client_ip(request)) is None:
             return "確認コードが正しくないか、すでに使われたコードです。"
         return None
 
-    async def _error(self, request: Request[Any, Any, Any], message: str) -> Template:
-        app, auth = ctx(request), current(request)
-        left = await admin_mfa.unused_recovery_count(app, auth.member_id)
+    async def _error(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn, message: str
+    ) -> Template:
+        left = await admin_mfa.unused_recovery_count(app_ctx, auth.member_id)
         return render(
             request,
             "admin_security/page.html",

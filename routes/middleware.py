@@ -15,6 +15,7 @@ from litestar.middleware.csrf import CSRFMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from litestar.utils.scope.state import ScopeState
 
+from services.context import AppContext
 from services.sessions import SESSION_COOKIE, load_session
 
 request_log = logging.getLogger("tsudoi.request")
@@ -42,15 +43,16 @@ def session_middleware(app: ASGIApp) -> ASGIApp:
         if scope["type"] != ScopeType.HTTP or scope["path"].startswith("/static/"):
             await app(scope, receive, send)
             return
-        context = scope["litestar_app"].state.ctx
+        app_ctx: AppContext = scope["litestar_app"].state.ctx
         request: Request[Any, Any, Any] = Request(scope)
         token = request.cookies.get(SESSION_COOKIE, "")
         auth = None
         if token:
-            auth = await load_session(context.db, token, now=context.clock.now(), org=context.org)
+            auth = await load_session(app_ctx.db, token, now=app_ctx.clock.now(), org=app_ctx.org)
+        # request.user in handlers and guards: the session (services.sessions.LoggedIn), or None.
+        scope["user"] = auth
         state = scope.setdefault("state", {})
-        state["auth"] = auth
-        secure = context.settings.https or _is_https(scope, context.settings.trust_proxy)
+        secure = app_ctx.settings.https or _is_https(scope, app_ctx.settings.trust_proxy)
 
         async def send_with_cookie(message: Message) -> None:
             if message["type"] == "http.response.start" and not state.get("session_cookie_set"):
@@ -68,7 +70,7 @@ def session_middleware(app: ASGIApp) -> ASGIApp:
                         httponly=True,
                         secure=secure,
                         samesite="lax",
-                        max_age=context.org.remember_days * 86400,
+                        max_age=app_ctx.org.remember_days * 86400,
                     )
                     headers.add("set-cookie", cookie.to_header(header=""))
             await send(message)

@@ -10,10 +10,12 @@ from litestar.exceptions import NotFoundException
 from litestar.response import Template
 
 from routes.articles import here
-from routes.common import ctx, current, render
+from routes.common import render
 from routes.guards import MEMBER_GUARDS
 from services import articles as article_service
 from services.articles import JOIN_TIER_URL
+from services.context import AppContext
+from services.sessions import LoggedIn
 
 
 def more_link(condition: article_service.Condition | None, taxonomies_slugs: dict[int, str]) -> str:
@@ -30,13 +32,12 @@ class MyPageController(Controller):
     guards = MEMBER_GUARDS
 
     @get("/")
-    async def show(self, request: Request[Any, Any, Any]) -> Template:
-        app = ctx(request)
+    async def show(self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn) -> Template:
         raw = str(request.query_params.get("condition") or "").strip()
         condition_id = int(raw) if raw.isdigit() and len(raw) < 12 else None
         if raw and condition_id is None:
             raise NotFoundException()
-        arrivals = await article_service.new_arrivals(app, current(request).member_id, condition_id)
+        arrivals = await article_service.new_arrivals(app_ctx, auth.member_id, condition_id)
         if arrivals is None:
             raise NotFoundException()
         selected = arrivals.selected

@@ -1,4 +1,8 @@
-"""The menus: one entry per screen, in the order people see them."""
+"""The menus: one entry per screen, in the order people see them.
+
+A new screen touches four places: its route module, `routes/registry.py`, these menus and its
+`views/<screen>/` folder; see "Where things go" in the README's development section.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ class NavItem(NamedTuple):
     label: str
 
 
-# Each feature adds its member screen here when it lands.
+# A member screen's entry (README: Where things go).
 MEMBER_NAV: list[NavItem] = [
     NavItem("/mypage", "マイページ"),
     NavItem("/articles", "記事一覧"),
@@ -23,7 +27,7 @@ MEMBER_NAV: list[NavItem] = [
     NavItem("/payments", "会費のお支払い"),
 ]
 
-# Each feature adds its admin screen here when it lands.
+# An admin screen's entry (README: Where things go).
 ADMIN_NAV: list[NavItem] = [
     NavItem("/admin", "ダッシュボード"),
     NavItem("/admin/members", "会員"),

@@ -13,18 +13,18 @@ from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT, HTTP_400_BAD
 
 from routes.common import (
     client_ip,
-    ctx,
-    current,
     flash,
     form_error_status,
     is_htmx,
     logged_in,
     redirect,
+    redirect_with_flash,
     render,
     safe_next,
     text_field,
 )
 from routes.guards import MEMBER_GUARDS
+from services.context import AppContext
 from services.japanese import PREFECTURES
 from services.profile import (
     EDITABLE_FIELDS,
@@ -38,6 +38,7 @@ from services.profile import (
     postal_fill,
     save_profile,
 )
+from services.sessions import LoggedIn
 
 # Generous: the service reports anything over a field's limit; this only bounds the work.
 _MAX_TYPED = 1000
@@ -72,6 +73,7 @@ def _saved_message(email_to: str, mail_sent: bool) -> str:
 
 def _profile_page(
     request: Request[Any, Any, Any],
+    app_ctx: AppContext,
     member: sqlite3.Row,
     values: dict[str, str],
     *,
@@ -82,7 +84,7 @@ def _profile_page(
     typed: dict[str, str] | None = None,
     status: int = HTTP_200_OK,
 ) -> Template:
-    now = ctx(request).clock.now()
+    now = app_ctx.clock.now()
     expires_at = email_change_expires_at(member) if member["pending_email"] else None
     return render(
         request,
@@ -112,26 +114,28 @@ class ProfileController(Controller):
     guards = MEMBER_GUARDS
 
     @get("/", name="profile")
-    async def show(self, request: Request[Any, Any, Any]) -> Template:
-        member = current(request).member
+    async def show(self, request: Request[Any, Any, Any], auth: LoggedIn, app_ctx: AppContext) -> Template:
+        member = auth.member
         next_path, purpose = _next_and_purpose(request.query_params)
-        return _profile_page(request, member, display_values(member), next_path=next_path, purpose=purpose)
+        return _profile_page(
+            request, app_ctx, member, display_values(member), next_path=next_path, purpose=purpose
+        )
 
     @post("/", status_code=200)
-    async def save(self, request: Request[Any, Any, Any]) -> Response[Any]:
-        app = ctx(request)
-        auth = current(request)
+    async def save(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn
+    ) -> Response[Any]:
         form = await request.form()
         typed = {name: text_field(form, name, max_length=_MAX_TYPED) for name in EDITABLE_FIELDS}
         next_path, purpose = _next_and_purpose(form)
         outcome = await save_profile(
-            app,
+            app_ctx,
             auth.member,
             typed,
             expected_version=_version(text_field(form, "profile_version", max_length=20)),
             ip=client_ip(request),
         )
-        page = partial(_profile_page, request, next_path=next_path, purpose=purpose)
+        page = partial(_profile_page, request, app_ctx, next_path=next_path, purpose=purpose)
         if outcome.status == "invalid":
             return page(auth.member, typed, errors=outcome.errors, status=form_error_status(request))
         if outcome.status == "stale":
@@ -143,9 +147,11 @@ class ProfileController(Controller):
                 typed=typed,
                 status=HTTP_200_OK if is_htmx(request) else HTTP_409_CONFLICT,
             )
-        response = redirect(request, next_path or "/profile")
-        flash(request, response, _saved_message(outcome.email_change_to, outcome.email_change_mail_sent))
-        return response
+        return redirect_with_flash(
+            request,
+            next_path or "/profile",
+            _saved_message(outcome.email_change_to, outcome.email_change_mail_sent),
+        )
 
     @get("/postal")
     async def postal(self, request: Request[Any, Any, Any]) -> Response[Any]:
@@ -178,9 +184,10 @@ class ProfileController(Controller):
         )
 
     @post("/email/cancel", status_code=200)
-    async def cancel_email(self, request: Request[Any, Any, Any]) -> Response[Any]:
-        auth = current(request)
-        cancelled = await cancel_email_change(ctx(request), auth.member_id, ip=client_ip(request))
+    async def cancel_email(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn
+    ) -> Response[Any]:
+        cancelled = await cancel_email_change(app_ctx, auth.member_id, ip=client_ip(request))
         response = redirect(request, "/profile")
         if cancelled:
             flash(
@@ -197,8 +204,8 @@ class EmailChangeController(Controller):
     path = "/profile/email/confirm"
 
     @get("/{token:str}")
-    async def confirm(self, request: Request[Any, Any, Any], token: str) -> Template:
-        outcome = await confirm_email_change(ctx(request), token[:2100], ip=client_ip(request))
+    async def confirm(self, request: Request[Any, Any, Any], app_ctx: AppContext, token: str) -> Template:
+        outcome = await confirm_email_change(app_ctx, token[:2100], ip=client_ip(request))
         ok = outcome.status in ("changed", "already")
         return render(
             request,

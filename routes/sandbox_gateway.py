@@ -13,8 +13,9 @@ from litestar.exceptions import NotFoundException
 from litestar.response import Template
 
 from db import payments as payment_queries
-from routes.common import ctx, redirect, render, text_field
+from routes.common import redirect, render, text_field
 from services import payment_flow
+from services.context import AppContext
 from services.payment_config import configured_gateway_name, get_gateway, refresh_demo_flag
 from services.payments import states
 from services.payments.sandbox import (
@@ -28,12 +29,11 @@ from services.payments.sandbox import (
 log = logging.getLogger("tsudoi.payments")
 
 
-async def _sandbox(request: Request[Any, Any, Any]) -> SandboxGateway:
-    app = ctx(request)
-    await refresh_demo_flag(app)
-    if configured_gateway_name(app) != "sandbox":
+async def _sandbox(request: Request[Any, Any, Any], app_ctx: AppContext) -> SandboxGateway:
+    await refresh_demo_flag(app_ctx)
+    if configured_gateway_name(app_ctx) != "sandbox":
         raise NotFoundException()
-    gateway = get_gateway(app)
+    gateway = get_gateway(app_ctx)
     assert isinstance(gateway, SandboxGateway)
     return gateway
 
@@ -44,6 +44,7 @@ class SandboxGatewayController(Controller):
     async def _page(
         self,
         request: Request[Any, Any, Any],
+        app_ctx: AppContext,
         token: str,
         *,
         session: SandboxSession | None,
@@ -52,7 +53,7 @@ class SandboxGatewayController(Controller):
     ) -> Template:
         attempt = None
         if session is not None:
-            attempt = await payment_queries.attempt_by_order(ctx(request).db, session.order_id)
+            attempt = await payment_queries.attempt_by_order(app_ctx.db, session.order_id)
         state = str(attempt["state"]) if attempt is not None else states.PENDING
         outcomes = outcomes_for(session.method, state) if session is not None and attempt is not None else []
         return render(
@@ -71,41 +72,42 @@ class SandboxGatewayController(Controller):
         )
 
     @get("/{token:str}")
-    async def show(self, request: Request[Any, Any, Any], token: str) -> Template:
-        gateway = await _sandbox(request)
+    async def show(self, request: Request[Any, Any, Any], app_ctx: AppContext, token: str) -> Template:
+        gateway = await _sandbox(request, app_ctx)
         try:
             session = gateway.read_session(token[:4000])
         except SandboxTokenInvalid as invalid:
-            return await self._page(request, token, session=None, error=invalid.message, status=400)
-        return await self._page(request, token, session=session)
+            return await self._page(request, app_ctx, token, session=None, error=invalid.message, status=400)
+        return await self._page(request, app_ctx, token, session=session)
 
     @post("/{token:str}")
-    async def choose(self, request: Request[Any, Any, Any], token: str) -> Response[Any]:
-        app = ctx(request)
-        gateway = await _sandbox(request)
+    async def choose(self, request: Request[Any, Any, Any], app_ctx: AppContext, token: str) -> Response[Any]:
+        gateway = await _sandbox(request, app_ctx)
         try:
             session = gateway.read_session(token[:4000])
         except SandboxTokenInvalid as invalid:
-            return await self._page(request, token, session=None, error=invalid.message, status=400)
+            return await self._page(request, app_ctx, token, session=None, error=invalid.message, status=400)
         form = await request.form()
         outcome = text_field(form, "outcome", max_length=40)
-        attempt = await payment_queries.attempt_by_order(app.db, session.order_id)
+        attempt = await payment_queries.attempt_by_order(app_ctx.db, session.order_id)
         allowed = [name for name, _ in outcomes_for(session.method, attempt["state"])] if attempt else []
         if outcome not in OUTCOME_STATES or outcome not in allowed:
             # A second click or a stale tab: the report was already sent, nothing is sent twice.
             return await self._page(
                 request,
+                app_ctx,
                 token,
                 session=session,
                 error="この操作はすでに完了しているか、選べない操作です。",
                 status=409,
             )
         body, headers = gateway.build_notification(session.reference, outcome, session.amount)
-        delivered = await payment_flow.deliver_sandbox_report(app, gateway, body, headers)
+        delivered = await payment_flow.deliver_sandbox_report(app_ctx, gateway, body, headers)
         if isinstance(delivered, int) and delivered >= 400:
             log.warning("sandbox report answered %s", delivered)
             return await self._page(
                 request,
+                app_ctx,
                 token,
                 session=session,
                 error="お支払い結果をお店のシステムに通知できませんでした。もう一度お試しください。",

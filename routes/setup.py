@@ -8,9 +8,10 @@ from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.response import Template
 
-from routes.common import client_ip, ctx, form_error_status, redirect, render, session_cookie, text_field
+from routes.common import client_ip, form_error_status, redirect, render, session_cookie, text_field
 from services import setup
 from services.accounts import AccountError
+from services.context import AppContext
 from services.sessions import start_session
 
 FIELDS = (
@@ -33,13 +34,14 @@ class SetupController(Controller):
     path = "/setup"
 
     @get("/")
-    async def show(self, request: Request[Any, Any, Any], token: str | None = None) -> Template:
-        app = ctx(request)
-        if not await setup.is_open(app):
+    async def show(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, token: str | None = None
+    ) -> Template:
+        if not await setup.is_open(app_ctx):
             raise NotFoundException()
         values = {
             "setup_token": (token or "")[:200],
-            "base_url": app.settings.base_url,
+            "base_url": app_ctx.settings.base_url,
             "org_name": "",
             "member_number": "900001",
         }
@@ -49,33 +51,32 @@ class SetupController(Controller):
             {
                 "values": values,
                 "errors": {},
-                "base_url_from_env": app.settings.base_url_from_env,
-                "mail_from_env": app.settings.mail_from,
+                "base_url_from_env": app_ctx.settings.base_url_from_env,
+                "mail_from_env": app_ctx.settings.mail_from,
             },
         )
 
     @post("/", status_code=200)
-    async def submit(self, request: Request[Any, Any, Any]) -> Response[Any]:
-        app = ctx(request)
-        if not await setup.is_open(app):
+    async def submit(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Response[Any]:
+        if not await setup.is_open(app_ctx):
             raise NotFoundException()
         form = await request.form()
         typed = {name: text_field(form, name, max_length=1000) for name in FIELDS}
-        clean, errors = setup.validate(app, typed)
+        clean, errors = setup.validate(app_ctx, typed)
         if not errors:
             try:
-                admin_id = await setup.complete(app, clean, ip=client_ip(request))
+                admin_id = await setup.complete(app_ctx, clean, ip=client_ip(request))
             except AccountError as error:
                 errors["member_number"] = str(error)
             else:
                 if admin_id is None:
                     raise NotFoundException()
                 token, _ = await start_session(
-                    app.db,
+                    app_ctx.db,
                     member_id=admin_id,
                     remember=False,
-                    now=app.clock.now(),
-                    org=app.org,
+                    now=app_ctx.clock.now(),
+                    org=app_ctx.org,
                     user_agent=request.headers.get("user-agent", ""),
                     ip=client_ip(request),
                 )
@@ -85,16 +86,16 @@ class SetupController(Controller):
         values = {
             name: value for name, value in typed.items() if name not in ("password", "password_confirm")
         }
-        if app.settings.base_url_from_env:
-            values["base_url"] = app.settings.base_url
+        if app_ctx.settings.base_url_from_env:
+            values["base_url"] = app_ctx.settings.base_url
         return render(
             request,
             "setup/page.html",
             {
                 "values": values,
                 "errors": errors,
-                "base_url_from_env": app.settings.base_url_from_env,
-                "mail_from_env": app.settings.mail_from,
+                "base_url_from_env": app_ctx.settings.base_url_from_env,
+                "mail_from_env": app_ctx.settings.mail_from,
             },
             status=form_error_status(request),
         )

@@ -12,7 +12,6 @@ from litestar.response import Template
 from db import membership as membership_db
 from routes.common import (
     client_ip,
-    ctx,
     flash,
     form_error_status,
     logged_in,
@@ -23,6 +22,7 @@ from routes.common import (
 )
 from routes.guards import MEMBER_GUARDS
 from services import membership, signup
+from services.context import AppContext
 from services.japanese import PREFECTURES
 from services.profile import postal_fill
 from services.rate_limit import RATE_LIMITED_MESSAGE
@@ -43,8 +43,8 @@ def _interest_ids(form: Any) -> list[int]:
 class SignupController(Controller):
     path = "/signup"
 
-    async def _closed(self, request: Request[Any, Any, Any]) -> Template | None:
-        if ctx(request).org.signup_enabled:
+    async def _closed(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Template | None:
+        if app_ctx.org.signup_enabled:
             return None
         title, text = signup.LINK_MESSAGES["closed"]
         return render(request, "signup/closed.html", {"title": title, "text": text})
@@ -52,12 +52,13 @@ class SignupController(Controller):
     async def _form(
         self,
         request: Request[Any, Any, Any],
+        app_ctx: AppContext,
         values: dict[str, Any],
         errors: dict[str, str],
         interests: list[int],
         status: int = 200,
     ) -> Template:
-        terms = await membership_db.interest_terms(ctx(request).db)
+        terms = await membership_db.interest_terms(app_ctx.db)
         return render(
             request,
             "signup/page.html",
@@ -72,19 +73,18 @@ class SignupController(Controller):
         )
 
     @get("/", name="signup")
-    async def show(self, request: Request[Any, Any, Any]) -> Response[Any]:
-        if closed := await self._closed(request):
+    async def show(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Response[Any]:
+        if closed := await self._closed(request, app_ctx):
             return closed
         if logged_in(request):
             return redirect(request, "/settings/membership")
         code = text_field(request.query_params, "code", max_length=40)
-        return await self._form(request, {"code": code}, {}, [])
+        return await self._form(request, app_ctx, {"code": code}, {}, [])
 
     @post("/", status_code=200)
-    async def submit(self, request: Request[Any, Any, Any]) -> Response[Any]:
-        if closed := await self._closed(request):
+    async def submit(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Response[Any]:
+        if closed := await self._closed(request, app_ctx):
             return closed
-        app = ctx(request)
         form = await request.form()
         values = {name: text_field(form, name, max_length=1000) for name in signup.PROFILE_FIELDS}
         values["code"] = text_field(form, "code", max_length=100)
@@ -94,22 +94,29 @@ class SignupController(Controller):
         if text_field(form, HONEYPOT, max_length=200):
             # A bot filled the field people never see: answer as if it worked, do nothing.
             return redirect(request, "/signup/sent")
-        terms = await membership_db.interest_terms(app.db)
+        terms = await membership_db.interest_terms(app_ctx.db)
         clean, chosen, errors = signup.validate_signup(
             signup.SignupForm(values, interests, values["code"], agreed), [int(t["id"]) for t in terms]
         )
         ip = client_ip(request)
         if values["code"].strip() and "code" not in errors:
-            code_error = await membership.check_code(app, values["code"], ip=ip)
+            code_error = await membership.check_code(app_ctx, values["code"], ip=ip)
             if code_error:
                 errors["code"] = code_error
         if errors:
-            return await self._form(request, values, errors, interests, status=form_error_status(request))
+            return await self._form(
+                request, app_ctx, values, errors, interests, status=form_error_status(request)
+            )
         code = membership.normalize_code(values["code"])
-        status = await signup.submit(app, clean, chosen, code, ip=ip)
+        status = await signup.submit(app_ctx, clean, chosen, code, ip=ip)
         if status == "rate_limited":
             return await self._form(
-                request, values, {"form": RATE_LIMITED_MESSAGE}, interests, status=form_error_status(request)
+                request,
+                app_ctx,
+                values,
+                {"form": RATE_LIMITED_MESSAGE},
+                interests,
+                status=form_error_status(request),
             )
         return redirect(request, "/signup/sent")
 
@@ -140,13 +147,15 @@ class SignupController(Controller):
         )
 
     @get("/confirm/{token:str}")
-    async def confirm(self, request: Request[Any, Any, Any], token: str) -> Response[Any]:
-        if closed := await self._closed(request):
+    async def confirm(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, token: str
+    ) -> Response[Any]:
+        if closed := await self._closed(request, app_ctx):
             return closed
-        opened = await signup.open_link(ctx(request), token)
+        opened = await signup.open_link(app_ctx, token)
         if isinstance(opened, str):
             return self._link_problem(request, opened)
-        return self._password_form(request, token, opened, {})
+        return self._password_form(request, app_ctx, token, opened, {})
 
     def _link_problem(self, request: Request[Any, Any, Any], problem: str) -> Template:
         title, text = signup.LINK_MESSAGES[problem]
@@ -156,13 +165,13 @@ class SignupController(Controller):
     def _password_form(
         self,
         request: Request[Any, Any, Any],
+        app_ctx: AppContext,
         token: str,
         request_row: Any,
         errors: dict[str, str],
         status: int = 200,
     ) -> Template:
         profile = json.loads(request_row["profile"] or "{}")
-        app = ctx(request)
         return render(
             request,
             "signup/confirm.html",
@@ -172,37 +181,40 @@ class SignupController(Controller):
                 "email": request_row["email"],
                 "errors": errors,
                 "values": {},
-                "evaluation": signup.password_evaluation(app.org, "", ""),
-                "width": app.org.member_number_width,
+                "evaluation": signup.password_evaluation(app_ctx.org, "", ""),
+                "width": app_ctx.org.member_number_width,
             },
             status=status,
         )
 
     @post("/confirm/{token:str}", status_code=200)
-    async def complete(self, request: Request[Any, Any, Any], token: str) -> Response[Any]:
-        if closed := await self._closed(request):
+    async def complete(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, token: str
+    ) -> Response[Any]:
+        if closed := await self._closed(request, app_ctx):
             return closed
-        app = ctx(request)
         form = await request.form()
         password = text_field(form, "new_password", max_length=1000)
         confirm = text_field(form, "new_password_confirm", max_length=1000)
-        outcome = await signup.complete(app, token, password, confirm, ip=client_ip(request))
+        outcome = await signup.complete(app_ctx, token, password, confirm, ip=client_ip(request))
         if isinstance(outcome, str):
             return self._link_problem(request, outcome)
         if isinstance(outcome, dict):
-            opened = await signup.open_link(app, token)
+            opened = await signup.open_link(app_ctx, token)
             if isinstance(opened, str):
                 return self._link_problem(request, opened)
-            return self._password_form(request, token, opened, outcome, status=form_error_status(request))
+            return self._password_form(
+                request, app_ctx, token, opened, outcome, status=form_error_status(request)
+            )
         old = logged_in(request)
         if old is not None:
-            await end_session(app.db, old.token)
+            await end_session(app_ctx.db, old.token)
         session_token, _ = await start_session(
-            app.db,
+            app_ctx.db,
             member_id=outcome.member_id,
             remember=False,
-            now=app.clock.now(),
-            org=app.org,
+            now=app_ctx.clock.now(),
+            org=app_ctx.org,
             user_agent=request.headers.get("user-agent", ""),
             ip=client_ip(request),
         )
@@ -213,7 +225,7 @@ class SignupController(Controller):
         return response
 
     @post("/password-rules", status_code=200)
-    async def password_rules(self, request: Request[Any, Any, Any]) -> Template:
+    async def password_rules(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Template:
         """The rule list, ticked live as the member types (htmx)."""
         form = await request.form()
         password = text_field(form, "new_password", max_length=1000)
@@ -221,7 +233,7 @@ class SignupController(Controller):
         return render(
             request,
             "signup/_rules.html",
-            {"evaluation": signup.password_evaluation(ctx(request).org, password, confirm)},
+            {"evaluation": signup.password_evaluation(app_ctx.org, password, confirm)},
         )
 
     @get("/welcome", guards=MEMBER_GUARDS)

@@ -10,8 +10,9 @@ from litestar.response import Template
 from litestar.status_codes import HTTP_200_OK, HTTP_404_NOT_FOUND
 
 from db import digests as digests_db
-from routes.common import client_ip, ctx, redirect, render, text_field
+from routes.common import client_ip, redirect, render, text_field
 from services import digests
+from services.context import AppContext
 
 INVALID_LINK = "このリンクは無効です。お手数ですが、マイページの「メール設定」から配信を停止してください。"
 
@@ -24,13 +25,12 @@ def mask_email(email: str) -> str:
     return f"{local[:1]}{'*' * max(len(local) - 1, 3)}@{domain}"
 
 
-async def _member(request: Request[Any, Any, Any], token: str) -> Any:
-    app = ctx(request)
+async def _member(request: Request[Any, Any, Any], app_ctx: AppContext, token: str) -> Any:
     try:
-        member_id = digests.read_unsubscribe_token(app.settings.secret_key, token)
+        member_id = digests.read_unsubscribe_token(app_ctx.settings.secret_key, token)
     except digests.UnsubscribeTokenInvalid:
         return None
-    return await digests_db.member_for_preview(app.db, member_id)
+    return await digests_db.member_for_preview(app_ctx.db, member_id)
 
 
 def _invalid(request: Request[Any, Any, Any]) -> Template:
@@ -41,8 +41,8 @@ class UnsubscribeController(Controller):
     path = "/unsubscribe"
 
     @get("/{token:str}")
-    async def confirm(self, request: Request[Any, Any, Any], token: str) -> Template:
-        member = await _member(request, token)
+    async def confirm(self, request: Request[Any, Any, Any], app_ctx: AppContext, token: str) -> Template:
+        member = await _member(request, app_ctx, token)
         if member is None:
             return _invalid(request)
         return render(
@@ -57,16 +57,18 @@ class UnsubscribeController(Controller):
         )
 
     @post("/{token:str}", status_code=HTTP_200_OK)
-    async def unsubscribe(self, request: Request[Any, Any, Any], token: str) -> Response[Any]:
+    async def unsubscribe(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, token: str
+    ) -> Response[Any]:
         form = await request.form()
         # RFC 8058: the mail client POSTs the body "List-Unsubscribe=One-Click" and shows no page.
         one_click = text_field(form, "List-Unsubscribe", max_length=50) == "One-Click"
-        member = await _member(request, token)
+        member = await _member(request, app_ctx, token)
         if member is None:
             if one_click:
                 return Response("invalid link", media_type="text/plain", status_code=HTTP_404_NOT_FOUND)
             return _invalid(request)
-        await digests.unsubscribe(ctx(request), int(member["id"]), one_click=one_click, ip=client_ip(request))
+        await digests.unsubscribe(app_ctx, int(member["id"]), one_click=one_click, ip=client_ip(request))
         if one_click:
             return Response(
                 "新着お知らせメールの配信を停止しました。", media_type="text/plain; charset=utf-8"
