@@ -6,7 +6,7 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from jinja2 import Environment
 
@@ -26,6 +26,10 @@ if TYPE_CHECKING:  # these modules import this one
     from services.doctor import Check
     from services.payments import PaymentGateway
     from services.scheduler import Scheduler
+else:
+    # Litestar injects AppContext into handlers and msgspec evaluates a dataclass's annotations at run time;
+    # these modules import this one, so at run time the names stand for "any value".
+    ContactQr = Check = PaymentGateway = Scheduler = Any
 
 log = logging.getLogger("tsudoi.schema")
 
