@@ -58,11 +58,10 @@ def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_restore_drill_after_sigkill_loses_only_the_last_seconds(tmp_path: Path) -> None:
-    litestream_or_skip()
-    env = drill_env(tmp_path)
-    database = tmp_path / "data" / "tsudoi.sqlite3"
-    port = free_port()
+def start_app_and_litestream(
+    tmp_path: Path, env: dict[str, str], port: int
+) -> tuple[subprocess.Popen[str], Litestream]:
+    """The real app in its own process group (so SIGKILL takes it whole), and Litestream's handle."""
     app = subprocess.Popen(
         [sys.executable, "-m", "tests.replica_support", str(port)],
         cwd=ROOT,
@@ -73,9 +72,16 @@ def test_restore_drill_after_sigkill_loses_only_the_last_seconds(tmp_path: Path)
         text=True,
         start_new_session=True,
     )
-    litestream = Litestream(
-        tmp_path / "data" / "litestream.yml", database.parent / "litestream.sock", tmp_path / "ls.log"
-    )
+    data = tmp_path / "data"
+    return app, Litestream(data / "litestream.yml", data / "litestream.sock", tmp_path / "ls.log")
+
+
+def test_restore_drill_after_sigkill_loses_only_the_last_seconds(tmp_path: Path) -> None:
+    litestream_or_skip()
+    env = drill_env(tmp_path)
+    database = tmp_path / "data" / "tsudoi.sqlite3"
+    port = free_port()
+    app, litestream = start_app_and_litestream(tmp_path, env, port)
     acks: list[tuple[int, float]] = []
     try:
         assert app.stdout is not None and app.stdin is not None
@@ -156,19 +162,7 @@ def test_restore_to_a_point_in_time_gives_an_earlier_prefix(tmp_path: Path) -> N
     env = drill_env(tmp_path)
     database = tmp_path / "data" / "tsudoi.sqlite3"
     port = free_port()
-    app = subprocess.Popen(
-        [sys.executable, "-m", "tests.replica_support", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=(tmp_path / "app.log").open("wb"),
-        text=True,
-        start_new_session=True,
-    )
-    litestream = Litestream(
-        tmp_path / "data" / "litestream.yml", database.parent / "litestream.sock", tmp_path / "ls.log"
-    )
+    app, litestream = start_app_and_litestream(tmp_path, env, port)
     try:
         assert app.stdout is not None and app.stdin is not None
         assert app.stdout.readline().strip() == "ready", (tmp_path / "app.log").read_text()
