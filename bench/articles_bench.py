@@ -28,9 +28,9 @@ from bench.harness import RawClient, RawResponse, Server, ratio_line, run_load
 from bench.seed import BENCH_PASSWORD, seed_members
 from db import articles as article_queries
 from db import conditions as condition_queries
+from db.timestamps import to_db
 from services import articles as article_service
 from services.article_demo import REGIONS, TOPICS
-from services.clock import to_db
 from services.context import AppContext, build_context, open_context
 from services.settings import Settings
 

@@ -26,7 +26,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from services.clock import FrozenClock, to_db  # noqa: E402
+from db.timestamps import to_db  # noqa: E402
+from services.clock import FrozenClock  # noqa: E402
 from services.context import AppContext, build_context, open_context  # noqa: E402
 from services.digest_windows import weekly_window  # noqa: E402
 from services.mailer import Mailer, OutgoingMail  # noqa: E402

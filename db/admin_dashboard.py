@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from db.database import Database
-from services.clock import to_db
+from db.timestamps import to_db
 
 
 @dataclass(frozen=True)

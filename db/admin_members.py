@@ -11,7 +11,7 @@ from typing import Any
 
 from db.database import Database
 from db.members import PROFILE_COLUMNS
-from services.clock import to_db
+from db.timestamps import to_db
 
 PAGE_SIZE = 50
 _CHUNK = 500
@@ -282,14 +282,6 @@ async def table_exists(db: Database, name: str) -> bool:
     return (
         await db.fetchval("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,))
     ) is not None
-
-
-async def pending_closure(db: Database, member_id: int) -> sqlite3.Row | None:
-    if not await table_exists(db, "closure_requests"):
-        return None
-    return await db.fetchone(
-        "SELECT * FROM closure_requests WHERE member_id = ? AND status = 'pending'", (member_id,)
-    )
 
 
 async def fees_for_member(db: Database, member_id: int) -> list[sqlite3.Row]:

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from db.database import Database
-from services.clock import to_db
+from db.timestamps import to_db
 
 # A viewer may see an article when it is published and due.
 VISIBLE = "a.status = 'published' AND a.published_at <= :now"

@@ -8,6 +8,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.response import Template
 
+from db import members as members_db
 from db import membership as membership_db
 from db.tiers import all_tiers
 from routes.common import client_ip, ctx, current, flash, form_error_status, redirect, render, text_field
@@ -177,7 +178,7 @@ class AdminClosuresController(Controller):
         lookup_error = ""
         if member_number is not None:
             number = normalize_member_number(member_number[:100])
-            member = await membership_db.member_by_number(app.db, number) if number else None
+            member = await members_db.get_by_number(app.db, number) if number else None
             if member is not None and member["role"] != "admin":
                 return redirect(request, f"/admin/closures/members/{member['id']}")
             lookup_error = (
@@ -205,7 +206,7 @@ class AdminClosuresController(Controller):
         self, request: Request[Any, Any, Any], member_id: int, errors: dict[str, str], status: int = 200
     ) -> Template:
         app = ctx(request)
-        member = await membership_db.get_member(app.db, member_id)
+        member = await members_db.get_by_id(app.db, member_id)
         if member is None or member["role"] == "admin":
             raise NotFoundException()
         tier = (await tiers_for(app.db, [member_id], now=app.clock.now(), tz=app.settings.tz))[member_id]
@@ -232,7 +233,7 @@ class AdminClosuresController(Controller):
                 {"confirm": "個人情報が削除されることを確認し、チェックを入れてください。"},
                 status=form_error_status(request),
             )
-        member = await membership_db.get_member(app.db, member_id)
+        member = await members_db.get_by_id(app.db, member_id)
         if member is None or member["role"] == "admin":
             raise NotFoundException()
         closed = await account_closure.close_account(

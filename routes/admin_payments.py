@@ -13,12 +13,12 @@ from litestar.exceptions import NotFoundException
 from litestar.response import Template
 
 from db import payments as payment_queries
+from db.timestamps import from_db
 from routes.common import ctx, current, flash, form_error_status, redirect, render, text_field
 from routes.guards import ADMIN_GUARDS
 from services import fees as fee_rules
 from services import payment_flow
 from services.charset import check_text
-from services.clock import from_db
 from services.payment_config import PaymentNotConfigured, active_gateway
 from services.payments import states
 from services.spreadsheet import safe_cell

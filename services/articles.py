@@ -15,8 +15,8 @@ from db import articles as article_queries
 from db import conditions as condition_queries
 from db import tiers as tier_queries
 from db.articles import ArticleData, MatchCount, SearchTerms
+from db.timestamps import to_db
 from services.charset import check_text
-from services.clock import to_db
 from services.context import AppContext
 from services.markdown import render_markdown
 from services.perks import Perk, tier_of

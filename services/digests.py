@@ -29,7 +29,7 @@ from itsdangerous import BadSignature, Signer
 from db import app_settings, audit, mail_log
 from db import digests as digests_db
 from db.digests import PlannedDelivery, RunCounts
-from services.clock import from_db
+from db.timestamps import from_db
 from services.context import AppContext
 from services.digest_windows import DigestKind, Window, due_windows, next_run, window_at
 from services.mailer import MailError, OutgoingMail

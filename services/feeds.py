@@ -18,7 +18,7 @@ import nh3
 
 from db import articles as article_queries
 from db.articles import ArticleData
-from services.clock import to_db
+from db.timestamps import to_db
 from services.context import AppContext
 from services.markdown import render_markdown, sanitize_html
 

@@ -10,10 +10,10 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import quote
 
-from db import audit, rate_limits
+from db import audit, used_tokens
 from db import members as member_queries
 from db import sessions as session_queries
-from services.clock import from_db
+from db.timestamps import from_db
 from services.context import AppContext
 from services.japanese import normalize_email, normalize_member_number
 from services.notify import send_mail
@@ -421,7 +421,7 @@ async def open_reset(app: AppContext, token: str) -> ResetTicket:
     member_id = payload.get("m")
     if not isinstance(member_id, int) or isinstance(member_id, bool):
         return ResetTicket(problem="invalid")
-    if await rate_limits.is_token_used(app.db, f"{RESET_PURPOSE}:{payload['jti']}"):
+    if await used_tokens.is_used(app.db, f"{RESET_PURPOSE}:{payload['jti']}"):
         return ResetTicket(problem="used")
     member = await member_queries.get_by_id(app.db, member_id)
     if member is None or member["status"] != "active":

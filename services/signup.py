@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 import aiosqlite
 
-from db import audit, rate_limits
+from db import audit, used_tokens
 from db import membership as queries
 from services import membership
 from services.context import AppContext
@@ -195,7 +195,7 @@ async def open_link(app: AppContext, token: str) -> sqlite3.Row | LinkProblem:
         return "completed"
     if request["status"] != "pending":
         return "expired"
-    if await rate_limits.is_token_used(app.db, f"{TOKEN_PURPOSE}:{payload['jti']}"):
+    if await used_tokens.is_used(app.db, f"{TOKEN_PURPOSE}:{payload['jti']}"):
         return "completed"
     if await queries.active_email_taken(app.db, request["email"]):
         return "email_taken"

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from db import articles as article_queries
 from db import conditions as condition_queries
 from db.articles import ArticleData
-from services.clock import to_db
+from db.timestamps import to_db
 from services.context import AppContext
 from services.markdown import render_markdown
 

@@ -208,7 +208,9 @@ async def test_card_payment_on_the_sandbox_end_to_end(client, app_ctx, settings)
     fee = await fee_row(app_ctx, fee_id)
     assert fee["status"] == "paid" and fee["paid_method"] == "card" and fee["paid_at"]
     history = visible_text((await client.get("/payments")).text)
-    assert "お支払い済み" in history and ja_date(app_ctx.clock.now()) in history and "領収書（PDF）" in history
+    assert (
+        "お支払い済み" in history and ja_date(app_ctx.clock.now()) in history and "領収書（PDF）" in history
+    )
     sent = mails(settings, "会費のお支払いが完了しました")
     assert len(sent) == 1
     body = body_text(sent[0])

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from services.clock import from_db
+from db.timestamps import from_db
 from services.payments import UNAVAILABLE_MESSAGE
 from services.payments.gmo import JST
 from tests.fakes.gmo import FakeGmoServer, card_trade, cvs_trade, notification_body

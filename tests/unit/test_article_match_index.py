@@ -11,8 +11,8 @@ from pathlib import Path
 
 from db import articles as article_queries
 from db.articles import ArticleData
+from db.timestamps import to_db
 from services import articles as article_service
-from services.clock import to_db
 from services.markdown import render_markdown
 from tests.article_helpers import add_article, add_condition, grant_members_tier, seed_terms
 from tests.helpers import make_member

@@ -12,8 +12,9 @@ from litestar.testing import AsyncTestClient
 
 import services.scheduler as scheduler_module
 from app import create_app
-from db import digests as digests_db
-from services.clock import FrozenClock, to_db
+from db import scheduler_jobs
+from db.timestamps import to_db
+from services.clock import FrozenClock
 from services.context import AppContext
 from services.scheduler import Job, Scheduler, is_due, run_cleanup_job
 from services.settings import Settings
@@ -65,7 +66,7 @@ async def test_tick_runs_due_jobs_skips_missing_ones_and_records_failures(
     assert await scheduler.tick() == ["ok", "broken"]
     await scheduler.wait_idle()
     assert CALLS == ["ran"]
-    states = await digests_db.job_states(app_ctx.db)
+    states = await scheduler_jobs.job_states(app_ctx.db)
     assert states["ok"]["last_status"] == "ok"
     assert states["broken"]["last_status"] == "error" and states["broken"]["last_error"] == "RuntimeError"
     assert await scheduler.tick() == []  # not due again yet
