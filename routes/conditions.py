@@ -8,7 +8,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.response import Template
 
-from db import articles as article_queries
+from db import article_matching as matching_queries
 from db import conditions as condition_queries
 from routes.articles import int_values
 from routes.common import ctx, current, flash, form_error_status, is_htmx, redirect, render, text_field
@@ -25,7 +25,7 @@ LIMIT_MESSAGE = (
 async def _counts(app: AppContext, member_id: int) -> dict[int, int]:
     access = await article_service.access_for(app, member_id)
     start, end = article_service.new_arrivals_window(app.clock.now(), app.settings.tz)
-    counts = await article_queries.match_counts(
+    counts = await matching_queries.match_counts(
         app.db, member_id, start, end, events=access.events, members_only=access.members_only
     )
     return {key: value.shown for key, value in counts.items()}
