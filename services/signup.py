@@ -23,7 +23,7 @@ from services.password_flow import (
     Evaluation,
     RuleLine,
     policy_from_org,
-    rule_label,
+    rule_lines,
 )
 from services.password_policy import RuleCode, RuleResult, check_password, failed, ime_hint
 from services.profile import EDITABLE_FIELDS, validate_profile
@@ -70,16 +70,10 @@ def password_rules(org: OrgSettings, password: str) -> list[RuleResult]:
 def password_evaluation(org: OrgSettings, password: str, confirm: str) -> Evaluation:
     """The same tick list the password change form shows, for a member who has no number yet."""
     policy = policy_from_org(org)
-    lines = [
-        RuleLine(
-            str(result.code),
-            rule_label(str(result.code), policy),
-            result.message,
-            "todo" if not password else "ok" if result.ok else "ng",
-        )
-        for result in password_rules(org, password)
-        if result.code != RuleCode.NOT_MEMBER_NUMBER
+    results = [
+        result for result in password_rules(org, password) if result.code != RuleCode.NOT_MEMBER_NUMBER
     ]
+    lines = rule_lines(password, results, policy)
     if not confirm:
         confirm_line = RuleLine("confirm", "確認用のパスワードと一致している", CONFIRM_PENDING, "todo")
     elif confirm != password:

@@ -23,6 +23,7 @@ from services.password_flow.change import (
     policy_from_org,
     postpone_expired_change,
     rule_label,
+    rule_lines,
     set_initial_password,
     validate_new_password,
 )
@@ -82,6 +83,7 @@ __all__ = [
     "reset_password",
     "reset_url",
     "rule_label",
+    "rule_lines",
     "send_member_number_reminder",
     "send_reset_links",
     "set_initial_password",

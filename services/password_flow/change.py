@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -20,6 +21,7 @@ from services.org import OrgSettings
 from services.password_policy import (
     PRESET_NAMES,
     PasswordPolicy,
+    RuleResult,
     check_password,
     expires_at,
     generate_initial_password,
@@ -175,14 +177,9 @@ def _confirm_line(password: str, confirm: str) -> RuleLine:
     return RuleLine("confirm", label, CONFIRM_OK, "ok")
 
 
-async def evaluate(
-    app: AppContext, member: sqlite3.Row, password: str, confirm: str, *, check_history: bool
-) -> Evaluation:
-    """Every rule for a candidate password. History costs argon2 work, so it is only checked when
-    asked and once the cheap rules pass (a password that fails them must change anyway)."""
-    policy = policy_from_org(app.org)
-    results = check_password(password, member_number=str(member["member_number"]), policy=policy)
-    lines = [
+def rule_lines(password: str, results: Iterable[RuleResult], policy: PasswordPolicy) -> list[RuleLine]:
+    """One tick line per rule result; every rule waits ('todo') while nothing is typed."""
+    return [
         RuleLine(
             str(result.code),
             rule_label(str(result.code), policy),
@@ -191,6 +188,16 @@ async def evaluate(
         )
         for result in results
     ]
+
+
+async def evaluate(
+    app: AppContext, member: sqlite3.Row, password: str, confirm: str, *, check_history: bool
+) -> Evaluation:
+    """Every rule for a candidate password. History costs argon2 work, so it is only checked when
+    asked and once the cheap rules pass (a password that fails them must change anyway)."""
+    policy = policy_from_org(app.org)
+    results = check_password(password, member_number=str(member["member_number"]), policy=policy)
+    lines = rule_lines(password, results, policy)
     if policy.history_count > 0:
         rule = history_result(False, policy)
         state: RuleState = "todo"
@@ -273,6 +280,23 @@ async def notify_changed(app: AppContext, member: sqlite3.Row, via: ChangeVia) -
     )
 
 
+async def record_changed(
+    app: AppContext, member: sqlite3.Row, via: ChangeVia, *, now: datetime, ip: str, **detail: Any
+) -> None:
+    """The member changed their own password: one audit entry, then the notice mail."""
+    member_id = int(member["id"])
+    await audit.record(
+        app.db,
+        "password.changed",
+        now=now,
+        actor_member_id=member_id,
+        subject_member_id=member_id,
+        ip=ip,
+        detail={"via": via, **detail},
+    )
+    await notify_changed(app, member, via)
+
+
 @dataclass
 class ChangeResult:
     errors: Errors = field(default_factory=dict)
@@ -337,16 +361,7 @@ async def change_password(
         # Same browser, same person (they just proved the password): steps already passed in this
         # session, such as an admin's second factor, stay passed.
         await session_queries.set_flags(app.db, hash_token(token), json.dumps(session_flags))
-    await audit.record(
-        app.db,
-        "password.changed",
-        now=now,
-        actor_member_id=member_id,
-        subject_member_id=member_id,
-        ip=ip,
-        detail={"via": via},
-    )
-    await notify_changed(app, member, via)
+    await record_changed(app, member, via, now=now, ip=ip)
     return ChangeResult(via=via, session_token=token)
 
 

@@ -13,7 +13,7 @@ from db import members as member_queries
 from services.context import AppContext
 from services.japanese import normalize_email, normalize_member_number
 from services.notify import send_mail
-from services.password_flow.change import Errors, notify_changed, store_password, validate_new_password
+from services.password_flow.change import Errors, record_changed, store_password, validate_new_password
 from services.rate_limit import Limit, allow
 from services.sessions import end_other_sessions
 from services.tokens import TokenExpired, TokenInvalid, make_token, read_token, use_token
@@ -129,16 +129,7 @@ async def reset_password(
     member_id = int(member["id"])
     await store_password(app, member_id, new_password, must_change=False)
     await end_other_sessions(app.db, member_id, None)
-    await audit.record(
-        app.db,
-        "password.changed",
-        now=now,
-        actor_member_id=member_id,
-        subject_member_id=member_id,
-        ip=ip,
-        detail={"via": "reset", "unlocked": bool(member["locked_until"])},
-    )
-    await notify_changed(app, member, "reset")
+    await record_changed(app, member, "reset", now=now, ip=ip, unlocked=bool(member["locked_until"]))
     return ResetResult(ticket)
 
 

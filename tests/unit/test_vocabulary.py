@@ -256,7 +256,11 @@ def module_strings() -> list[tuple[str, str]]:
         assert paths and all(path.exists() for path in paths), module
         for path in paths:
             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-                if isinstance(node, ast.Constant) and isinstance(node.value, str) and JAPANESE.search(node.value):
+                if (
+                    isinstance(node, ast.Constant)
+                    and isinstance(node.value, str)
+                    and JAPANESE.search(node.value)
+                ):
                     found.append((f"{path.relative_to(services.parent)}:{node.lineno}", node.value))
     return found
 
