@@ -26,11 +26,11 @@ from litestar.testing import AsyncTestClient
 from app import create_app
 from bench.harness import RawClient, RawResponse, Server, ratio_line, run_load
 from bench.seed import BENCH_PASSWORD, seed_members
-from db import articles as article_queries
 from db import conditions as condition_queries
+from db import taxonomy as taxonomy_queries
+from db.timestamps import to_db
 from services import articles as article_service
 from services.article_demo import REGIONS, TOPICS
-from services.clock import to_db
 from services.context import AppContext, build_context, open_context
 from services.settings import Settings
 
@@ -56,13 +56,13 @@ async def seed(database: Path, count: int, archive_days: int) -> None:
         regions: list[int] = []
         parents: list[int] = []
         for order, (slug, name, children) in enumerate(REGIONS):
-            parent = await article_queries.create_term(
+            parent = await taxonomy_queries.create_term(
                 db, taxonomy="region", name=name, slug=slug, parent_id=None, sort_order=order
             )
             parents.append(parent)
             for child_order, (child_slug, child_name) in enumerate(children):
                 regions.append(
-                    await article_queries.create_term(
+                    await taxonomy_queries.create_term(
                         db,
                         taxonomy="region",
                         name=child_name,
@@ -72,7 +72,7 @@ async def seed(database: Path, count: int, archive_days: int) -> None:
                     )
                 )
         topics = [
-            await article_queries.create_term(
+            await taxonomy_queries.create_term(
                 db, taxonomy="topic", name=name, slug=slug, parent_id=None, sort_order=i
             )
             for i, (slug, name) in enumerate(TOPICS)

@@ -37,7 +37,7 @@ from typing import Any
 
 from bench.harness import RawClient, RawHTTPError, RawResponse, Result, Server, run_load
 from bench.seed import BENCH_PASSWORD, seed_members
-from services.clock import to_db
+from db.timestamps import to_db
 from services.context import build_context, open_context
 from services.markdown import render_markdown
 from services.settings import Settings

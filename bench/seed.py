@@ -6,7 +6,7 @@ import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
-from services.clock import to_db
+from db.timestamps import to_db
 from services.context import build_context, open_context
 from services.hashing import Hasher
 from services.settings import Settings

@@ -11,7 +11,7 @@ from typing import Any
 
 from db.database import Database
 from db.members import PROFILE_COLUMNS
-from services.clock import to_db
+from db.timestamps import to_db
 
 PAGE_SIZE = 50
 _CHUNK = 500
@@ -273,12 +273,6 @@ async def session_count(db: Database, member_id: int, *, now: datetime) -> int:
         await db.fetchval(
             "SELECT count(*) FROM sessions WHERE member_id = ? AND expires_at > ?", (member_id, to_db(now))
         )
-    )
-
-
-async def pending_closure(db: Database, member_id: int) -> sqlite3.Row | None:
-    return await db.fetchone(
-        "SELECT * FROM closure_requests WHERE member_id = ? AND status = 'pending'", (member_id,)
     )
 
 

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from db.articles import CARD_COLUMNS, VISIBLE
 from db.database import Database
-from services.clock import to_db
+from db.timestamps import to_db
 
 
 async def set_bookmark(db: Database, member_id: int, article_id: int, on: bool, *, now: datetime) -> None:

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from db.database import Database
-from services.clock import to_db
+from db.timestamps import to_db
 
 # Only these statuses leave a delivery to be done; the rest are final.
 OPEN_STATUSES = ("pending", "sending")
@@ -428,35 +428,4 @@ async def set_frequency(db: Database, member_id: int, frequency: str, *, now: da
     await db.execute(
         "UPDATE members SET digest_frequency = ?, updated_at = ? WHERE id = ?",
         (frequency, to_db(now), member_id),
-    )
-
-
-async def member_by_number(db: Database, member_number: str) -> sqlite3.Row | None:
-    return await db.fetchone(
-        "SELECT id, member_number, family_name, given_name, email, digest_frequency, status, role "
-        "FROM members WHERE member_number = ?",
-        (member_number,),
-    )
-
-
-# ------------------------------------------------------------------------------- scheduler records
-
-
-async def job_states(db: Database) -> dict[str, sqlite3.Row]:
-    rows = await db.fetchall("SELECT * FROM scheduler_jobs")
-    return {str(row["name"]): row for row in rows}
-
-
-async def job_started(db: Database, name: str, *, now: datetime) -> None:
-    await db.execute(
-        "INSERT INTO scheduler_jobs (name, last_started_at) VALUES (?, ?) "
-        "ON CONFLICT (name) DO UPDATE SET last_started_at = excluded.last_started_at",
-        (name, to_db(now)),
-    )
-
-
-async def job_finished(db: Database, name: str, *, now: datetime, status: str, error: str = "") -> None:
-    await db.execute(
-        "UPDATE scheduler_jobs SET last_finished_at = ?, last_status = ?, last_error = ? WHERE name = ?",
-        (to_db(now), status, error[:500], name),
     )

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from db.database import Database
-from services.clock import to_db
+from db.timestamps import to_db
 
 ENTRY_COLUMNS = ("question", "answer_md", "answer_html", "link_path", "link_label", "search_text")
 

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from db.articles import CARD_COLUMNS, VISIBLE
 from db.database import Database
-from services.clock import to_db
+from db.timestamps import to_db
 
 
 async def record(db: Database, member_id: int, article_id: int, *, now: datetime, keep: int) -> None:

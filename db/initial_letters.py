@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from db.database import Database
-from services.clock import to_db
+from db.timestamps import to_db
 
 
 async def put(

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from db.database import Database
-from services.clock import to_db
+from db.timestamps import to_db
 
 STATUSES = ("new", "in_progress", "done")
 PAGE_SIZE = 50

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from db.database import Database
-from services.clock import from_db, to_db
+from db.timestamps import from_db, to_db
 
 
 @dataclass(frozen=True)

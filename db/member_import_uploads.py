@@ -6,7 +6,7 @@ import sqlite3
 from datetime import datetime, timedelta
 
 from db.database import Database
-from services.clock import to_db
+from db.timestamps import to_db
 
 KEEP = timedelta(hours=1)
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from db.database import Database
-from services.clock import to_db
+from db.timestamps import to_db
 
 PROFILE_COLUMNS = (
     "family_name",

@@ -13,7 +13,7 @@ import aiosqlite
 
 from db.database import Database
 from db.members import PROFILE_COLUMNS
-from services.clock import to_db
+from db.timestamps import to_db
 
 # --- tiers -------------------------------------------------------------------------------------
 
@@ -624,10 +624,6 @@ async def close_account(
     return email
 
 
-async def member_by_number(db: Database, member_number: str) -> sqlite3.Row | None:
-    return await db.fetchone("SELECT * FROM members WHERE member_number = ?", (member_number,))
-
-
 async def active_email_taken(db: Database, email: str) -> bool:
     return (
         await db.fetchval(
@@ -635,10 +631,6 @@ async def active_email_taken(db: Database, email: str) -> bool:
         )
         is not None
     )
-
-
-async def get_member(db: Database, member_id: int) -> sqlite3.Row | None:
-    return await db.fetchone("SELECT * FROM members WHERE id = ?", (member_id,))
 
 
 async def forget_mail_recipient(db: Database, email: str) -> None:

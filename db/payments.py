@@ -9,7 +9,7 @@ from datetime import date, datetime
 from typing import Any
 
 from db.database import Database
-from services.clock import to_db
+from db.timestamps import to_db
 
 # Where a fee stands once one of its attempts reaches a state (a paid fee never goes back).
 FEE_STATUS_FOR_ATTEMPT: dict[str, str] = {

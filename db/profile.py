@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Mapping
 from datetime import datetime
 
 from db.database import Database
-from services.clock import to_db
+from db.timestamps import to_db
 
 # The columns a member edits on /profile (e-mail goes through the confirmation link instead).
 SAVED_COLUMNS = (
@@ -22,10 +21,6 @@ SAVED_COLUMNS = (
     "address2",
     "affiliation",
 )
-
-
-async def get_member(db: Database, member_id: int) -> sqlite3.Row | None:
-    return await db.fetchone("SELECT * FROM members WHERE id = ?", (member_id,))
 
 
 async def save_profile(

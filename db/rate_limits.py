@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from db.database import Database
-from services.clock import to_db
+from db.timestamps import to_db
 
 
 async def hit_and_count(db: Database, bucket: str, *, now: datetime, window: timedelta) -> int:
@@ -29,22 +29,10 @@ async def count(db: Database, bucket: str, *, now: datetime, window: timedelta) 
     )
 
 
-async def delete_older_than(db: Database, moment: datetime) -> None:
-    await db.execute("DELETE FROM rate_limit_events WHERE at < ?", (to_db(moment),))
-
-
-async def mark_token_used(db: Database, token_id: str, purpose: str, *, now: datetime) -> bool:
-    """True the first time a token id is used; False on every later try (single-use links)."""
+async def delete_older_than(db: Database, moment: datetime) -> int:
     async with db.write() as conn:
-        cursor = await conn.execute(
-            "INSERT INTO used_tokens (token_id, purpose, used_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-            (token_id, purpose, to_db(now)),
-        )
-        return cursor.rowcount == 1
-
-
-async def is_token_used(db: Database, token_id: str) -> bool:
-    return await db.fetchval("SELECT 1 FROM used_tokens WHERE token_id = ?", (token_id,)) is not None
+        cursor = await conn.execute("DELETE FROM rate_limit_events WHERE at < ?", (to_db(moment),))
+        return int(cursor.rowcount)
 
 
 async def take_slot(db: Database, bucket: str, *, now: datetime, window: timedelta, limit: int) -> int | None:

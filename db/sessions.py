@@ -6,7 +6,7 @@ import sqlite3
 from datetime import datetime
 
 from db.database import Database
-from services.clock import to_db
+from db.timestamps import to_db
 
 
 async def create(
@@ -65,8 +65,10 @@ async def delete_for_member(db: Database, member_id: int, *, except_token_hash: 
     )
 
 
-async def delete_expired(db: Database, now: datetime) -> None:
-    await db.execute("DELETE FROM sessions WHERE expires_at <= ?", (to_db(now),))
+async def delete_expired(db: Database, *, now: datetime) -> int:
+    async with db.write() as conn:
+        cursor = await conn.execute("DELETE FROM sessions WHERE expires_at <= ?", (to_db(now),))
+        return int(cursor.rowcount)
 
 
 async def count_for_member(db: Database, member_id: int) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from db.database import Database
-from services.clock import to_db
+from db.timestamps import to_db
 
 
 async def is_open(db: Database) -> bool:

@@ -9,9 +9,9 @@ from litestar import Controller, Request, get
 from litestar.response import Template
 
 from db import admin_dashboard
+from db.timestamps import from_db
 from routes.common import render
 from routes.guards import ADMIN_GUARDS
-from services.clock import from_db
 from services.context import AppContext
 from services.doctor import run_checks
 from services.replication import lag_text, replica_state

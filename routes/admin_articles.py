@@ -11,6 +11,7 @@ from litestar.exceptions import NotFoundException
 from litestar.response import Template
 
 from db import articles as article_queries
+from db import taxonomy as taxonomy_queries
 from routes.articles import int_values, page_number
 from routes.common import form_error_status, redirect_with_flash, render, text_field
 from routes.guards import ADMIN_GUARDS
@@ -287,7 +288,7 @@ class AdminTaxonomiesController(Controller):
         )
 
     async def _term(self, request: Request[Any, Any, Any], app_ctx: AppContext, term_id: int) -> Any:
-        term = await article_queries.get_term(app_ctx.db, term_id)
+        term = await taxonomy_queries.get_term(app_ctx.db, term_id)
         if term is None:
             raise NotFoundException()
         return term
@@ -440,7 +441,7 @@ class AdminFeedsController(Controller):
             errors["feed_url"] = "フィードのURLは http:// または https:// で始まるURLを入力してください。"
         categories = form.getall("category", []) if hasattr(form, "getall") else []
         term_values = form.getall("term", []) if hasattr(form, "getall") else []
-        valid = {int(row["id"]) for row in await article_queries.all_terms(app_ctx.db)}
+        valid = {int(row["id"]) for row in await taxonomy_queries.all_terms(app_ctx.db)}
         pairs: list[tuple[str, int]] = []
         for index, (category, term) in enumerate(zip(categories[:MAP_ROWS_MAX], term_values, strict=False)):
             if not isinstance(category, str) or not isinstance(term, str):

@@ -12,6 +12,7 @@ from litestar.response import Template
 
 from db import audit
 from db import digests as digests_db
+from db import members as members_db
 from routes.common import (
     client_ip,
     form_error_status,
@@ -181,7 +182,7 @@ class AdminDigestsController(Controller):
         if kind not in ("weekly", "daily"):
             errors["kind"] = "種類は「毎週」か「毎日」を選んでください。"
         normalized = (normalize_member_number(number) or "") if number else ""
-        member = await digests_db.member_by_number(app_ctx.db, normalized) if normalized else None
+        member = await members_db.get_by_number(app_ctx.db, normalized) if normalized else None
         if not number:
             errors["member_number"] = "会員番号を入力してください。"
         elif member is None:
@@ -221,7 +222,7 @@ class AdminDigestsController(Controller):
         number = text_field(form, "member_number", max_length=30).strip()
         kind = text_field(form, "kind", max_length=10)
         normalized = normalize_member_number(number) or ""
-        member = await digests_db.member_by_number(app_ctx.db, normalized) if normalized else None
+        member = await members_db.get_by_number(app_ctx.db, normalized) if normalized else None
         if member is None or kind not in ("weekly", "daily"):
             return await self._preview_page(request, app_ctx, number, kind)
         admin = auth.member

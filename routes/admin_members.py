@@ -14,7 +14,9 @@ from db import admin_members as queries
 from db import audit
 from db import initial_letters as letter_queries
 from db import members as member_queries
+from db import membership as membership_db
 from db import tiers as tier_queries
+from db.timestamps import from_db
 from routes.common import (
     client_ip,
     flash,
@@ -26,7 +28,6 @@ from routes.common import (
 )
 from routes.guards import ADMIN_GUARDS
 from services import admin_members, initial_passwords
-from services.clock import from_db
 from services.context import AppContext
 from services.japanese import PREFECTURES, format_phone, format_postal_code
 from services.member_import import COLUMNS
@@ -176,7 +177,7 @@ class AdminMembersController(Controller):
             "events": await queries.audit_for_member(app_ctx.db, member_id),
             "sessions": await queries.session_count(app_ctx.db, member_id, now=now),
             "letter": await letter_queries.for_member(app_ctx.db, member_id),
-            "closure": await queries.pending_closure(app_ctx.db, member_id),
+            "closure": await membership_db.pending_closure(app_ctx.db, member_id),
             "fees": await queries.fees_for_member(app_ctx.db, member_id),
             "labels": LABELS,
             "phone": format_phone(member["phone"]),

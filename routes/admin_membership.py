@@ -8,6 +8,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.response import Template
 
+from db import members as members_db
 from db import membership as membership_db
 from db.tiers import all_tiers
 from routes.common import (
@@ -195,7 +196,7 @@ class AdminClosuresController(Controller):
         lookup_error = ""
         if member_number is not None:
             number = normalize_member_number(member_number[:100])
-            member = await membership_db.member_by_number(app_ctx.db, number) if number else None
+            member = await members_db.get_by_number(app_ctx.db, number) if number else None
             if member is not None and member["role"] != "admin":
                 return redirect(request, f"/admin/closures/members/{member['id']}")
             lookup_error = (
@@ -227,7 +228,7 @@ class AdminClosuresController(Controller):
         errors: dict[str, str],
         status: int = 200,
     ) -> Template:
-        member = await membership_db.get_member(app_ctx.db, member_id)
+        member = await members_db.get_by_id(app_ctx.db, member_id)
         if member is None or member["role"] == "admin":
             raise NotFoundException()
         tier = (await tiers_for(app_ctx.db, [member_id], now=app_ctx.clock.now(), tz=app_ctx.settings.tz))[
@@ -258,7 +259,7 @@ class AdminClosuresController(Controller):
                 {"confirm": "個人情報が削除されることを確認し、チェックを入れてください。"},
                 status=form_error_status(request),
             )
-        member = await membership_db.get_member(app_ctx.db, member_id)
+        member = await members_db.get_by_id(app_ctx.db, member_id)
         if member is None or member["role"] == "admin":
             raise NotFoundException()
         closed = await account_closure.close_account(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import unicodedata
 from datetime import date
 from typing import Any
@@ -13,17 +11,17 @@ from litestar.exceptions import NotFoundException
 from litestar.response import Template
 
 from db import payments as payment_queries
+from db.timestamps import from_db
 from routes.common import flash, form_error_status, redirect, redirect_with_flash, render, text_field
 from routes.guards import ADMIN_GUARDS
 from services import fees as fee_rules
 from services import payment_flow
 from services.charset import check_text
-from services.clock import from_db
 from services.context import AppContext
 from services.payment_config import PaymentNotConfigured, active_gateway
 from services.payments import states
 from services.sessions import LoggedIn
-from services.spreadsheet import safe_cell
+from services.spreadsheet import csv_bytes
 
 PAGE_SIZE = 100
 CSV_HEADER = [
@@ -209,37 +207,31 @@ class AdminPaymentsController(Controller):
         filters, _ = _filters(request)
         rows = await payment_queries.admin_fees(app_ctx.db, filters, limit=200_000, offset=0)
         tz = app_ctx.settings.tz
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\r\n")
-        writer.writerow(CSV_HEADER)
+        lines = []
         for row in rows:
             paid_at = from_db(row["paid_at"])
             method = row["paid_method"] or (row["attempt_method"] if row["status"] != "paid" else "")
-            writer.writerow(
-                [
-                    safe_cell(value)
-                    for value in (
-                        row["member_number"],
-                        f"{row['family_name'] or ''} {row['given_name'] or ''}".strip(),
-                        row["membership_type"],
-                        row["fiscal_year"],
-                        row["item_name"],
-                        row["amount"],
-                        row["due_on"],
-                        fee_rules.FEE_STATUS_LABELS.get(row["status"], row["status"]),
-                        fee_rules.PAID_METHOD_LABELS.get(method or "", ""),
-                        paid_at.astimezone(tz).date().isoformat() if paid_at else "",
-                        row["receipt_number"] or "",
-                        row["order_id"] or "",
-                        row["gateway"] or "",
-                        row["paid_note"],
-                    )
-                ]
+            lines.append(
+                (
+                    row["member_number"],
+                    f"{row['family_name'] or ''} {row['given_name'] or ''}".strip(),
+                    row["membership_type"],
+                    row["fiscal_year"],
+                    row["item_name"],
+                    row["amount"],
+                    row["due_on"],
+                    fee_rules.FEE_STATUS_LABELS.get(row["status"], row["status"]),
+                    fee_rules.PAID_METHOD_LABELS.get(method or "", ""),
+                    paid_at.astimezone(tz).date().isoformat() if paid_at else "",
+                    row["receipt_number"] or "",
+                    row["order_id"] or "",
+                    row["gateway"] or "",
+                    row["paid_note"],
+                )
             )
         today = app_ctx.clock.now().astimezone(tz).date().isoformat()
-        # The BOM makes Excel open UTF-8 as UTF-8 instead of guessing Shift_JIS.
         return Response(
-            ("\ufeff" + out.getvalue()).encode("utf-8"),
+            csv_bytes(CSV_HEADER, lines),
             media_type="text/csv; charset=utf-8",
             headers={
                 "Content-Disposition": f'attachment; filename="payments-{today}.csv"',

@@ -8,7 +8,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.response import Template
 
-from db import articles as article_queries
+from db import article_matching as matching_queries
 from db import conditions as condition_queries
 from routes.articles import int_values
 from routes.common import (
@@ -33,7 +33,7 @@ LIMIT_MESSAGE = (
 async def _counts(app_ctx: AppContext, member_id: int) -> dict[int, int]:
     access = await article_service.access_for(app_ctx, member_id)
     start, end = article_service.new_arrivals_window(app_ctx.clock.now(), app_ctx.settings.tz)
-    counts = await article_queries.match_counts(
+    counts = await matching_queries.match_counts(
         app_ctx.db, member_id, start, end, events=access.events, members_only=access.members_only
     )
     return {key: value.shown for key, value in counts.items()}

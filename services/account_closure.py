@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 import aiosqlite
 
 from db import audit, closure_steps
+from db import members as members_db
 from db import membership as queries
 from services.charset import check_text
 from services.context import AppContext
@@ -93,7 +94,7 @@ async def close_account(app: AppContext, member_id: int, *, admin_id: int, ip: s
     """Close an account: personal data blanked, conditions/bookmarks/history deleted, sessions ended,
     no more mail. The members row and its number stay, so payment records keep pointing at the
     member number and the number is never given to anyone else. False when already closed."""
-    member = await queries.get_member(app.db, member_id)
+    member = await members_db.get_by_id(app.db, member_id)
     if member is None or member["status"] == "closed" or member["role"] == "admin":
         return False
     now = app.clock.now()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import sqlite3
 from collections.abc import Mapping, Sequence
 
@@ -14,7 +12,7 @@ from services.context import AppContext
 from services.japanese import normalize_member_number
 from services.member_import import COLUMNS, NUMBER_ERROR
 from services.profile import PROFILE_FIELDS, validate_profile
-from services.spreadsheet import safe_cell
+from services.spreadsheet import csv_bytes
 
 Errors = dict[str, str]
 
@@ -89,9 +87,4 @@ async def unlock(app: AppContext, member_id: int, *, actor_id: int, ip: str = ""
 
 def export_csv(rows: Sequence[sqlite3.Row]) -> bytes:
     """Members as the import expects them, UTF-8 with a BOM so Excel opens the Japanese correctly."""
-    buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
-    for row in rows:
-        writer.writerow([safe_cell(row[name]) for name in COLUMNS])
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+    return csv_bytes(COLUMNS, ([row[name] for name in COLUMNS] for row in rows))

@@ -8,6 +8,7 @@ from datetime import timedelta
 from db import articles as article_queries
 from db import conditions as condition_queries
 from db import members as member_queries
+from db import taxonomy as taxonomy_queries
 from db.articles import ArticleData
 from services.context import AppContext
 from services.markdown import render_markdown
@@ -159,14 +160,14 @@ def _body(title: str, country: str, topic: str, item: str) -> str:
 
 async def _ensure_terms(app: AppContext) -> dict[str, int]:
     existing = {
-        (str(r["taxonomy"]), str(r["slug"])): int(r["id"]) for r in await article_queries.all_terms(app.db)
+        (str(r["taxonomy"]), str(r["slug"])): int(r["id"]) for r in await taxonomy_queries.all_terms(app.db)
     }
     ids: dict[str, int] = {}
 
     async def ensure(taxonomy: str, slug: str, name: str, parent: int | None, order: int) -> int:
         found = existing.get((taxonomy, slug))
         if found is None:
-            found = await article_queries.create_term(
+            found = await taxonomy_queries.create_term(
                 app.db, taxonomy=taxonomy, name=name, slug=slug, parent_id=parent, sort_order=order
             )
         ids[slug] = found

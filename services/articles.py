@@ -11,12 +11,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from db import article_matching as matching_queries
 from db import articles as article_queries
 from db import conditions as condition_queries
+from db import taxonomy as taxonomy_queries
 from db import tiers as tier_queries
-from db.articles import ArticleData, MatchCount, SearchTerms
+from db.article_matching import MatchCount
+from db.articles import ArticleData, SearchTerms
+from db.timestamps import to_db
 from services.charset import check_text
-from services.clock import to_db
 from services.context import AppContext
 from services.markdown import render_markdown
 from services.perks import Perk, tier_of
@@ -192,7 +195,7 @@ def build_taxonomies(rows: Sequence[sqlite3.Row]) -> Taxonomies:
 
 
 async def load_taxonomies(app: AppContext) -> Taxonomies:
-    return build_taxonomies(await article_queries.all_terms(app.db))
+    return build_taxonomies(await taxonomy_queries.all_terms(app.db))
 
 
 # ---------------------------------------------------------------- keyword search
@@ -298,7 +301,7 @@ async def count_preview(
     """How many articles of the last 14 days an (unsaved) condition matches, with the member's tier applied."""
     access = await access_for(app, member_id)
     start, end = new_arrivals_window(app.clock.now(), app.settings.tz)
-    return await article_queries.count_for_terms(
+    return await matching_queries.count_for_terms(
         app.db, region_ids, topic_ids, start, end, events=access.events, members_only=access.members_only
     )
 
@@ -361,7 +364,7 @@ async def new_arrivals(app: AppContext, member_id: int, condition_id: int | None
     if not conditions:
         return NewArrivals(access, [], {}, None, [], start)
     gates = {"events": access.events, "members_only": access.members_only}
-    counts, items = await article_queries.match_page(
+    counts, items = await matching_queries.match_page(
         app.db, member_id, condition_id, start, end, limit=NEW_ARRIVAL_LIMIT, **gates
     )
     return NewArrivals(access, conditions, counts, selected, items, start)
@@ -511,14 +514,14 @@ async def save_term(
     slug = unicodedata.normalize("NFKC", slug).strip().lower()
     if slug and not SLUG_RE.match(slug):
         errors["slug"] = "識別子は半角英小文字・数字・ハイフン（60文字以内）で入力してください。"
-    elif slug and await article_queries.slug_taken(app.db, taxonomy, slug, except_id=term_id or 0):
+    elif slug and await taxonomy_queries.slug_taken(app.db, taxonomy, slug, except_id=term_id or 0):
         errors["slug"] = "この識別子はすでに使われています。別の識別子にしてください。"
     parent_id: int | None = None
     if parent_raw.strip():
-        parent = await article_queries.get_term(app.db, int(parent_raw)) if parent_raw.isdigit() else None
+        parent = await taxonomy_queries.get_term(app.db, int(parent_raw)) if parent_raw.isdigit() else None
         if parent is None or parent["taxonomy"] != taxonomy:
             errors["parent_id"] = "親の項目を選び直してください。"
-        elif term_id is not None and await article_queries.is_in_subtree(app.db, term_id, int(parent["id"])):
+        elif term_id is not None and await taxonomy_queries.is_in_subtree(app.db, term_id, int(parent["id"])):
             errors["parent_id"] = "自分自身やその下の項目を親にすることはできません。"
         else:
             parent_id = int(parent["id"])
@@ -529,7 +532,7 @@ async def save_term(
         return None, errors
     sort_order = int(sort_text)
     if term_id is None:
-        new_id = await article_queries.create_term(
+        new_id = await taxonomy_queries.create_term(
             app.db,
             taxonomy=taxonomy,
             name=name,
@@ -538,8 +541,8 @@ async def save_term(
             sort_order=sort_order,
         )
         return new_id, {}
-    current = await article_queries.get_term(app.db, term_id)
-    await article_queries.update_term(
+    current = await taxonomy_queries.get_term(app.db, term_id)
+    await taxonomy_queries.update_term(
         app.db,
         term_id,
         name=name,
@@ -562,12 +565,12 @@ class TermUsage:
 
 
 async def term_usage(app: AppContext) -> dict[int, TermUsage]:
-    return {k: TermUsage(*v) for k, v in (await article_queries.term_usage(app.db)).items()}
+    return {k: TermUsage(*v) for k, v in (await taxonomy_queries.term_usage(app.db)).items()}
 
 
 async def delete_term(app: AppContext, term_id: int, move_to_raw: str) -> str | None:
     """Delete a term. In use → refuse unless a replacement of the same taxonomy is chosen; with children → refuse."""
-    term = await article_queries.get_term(app.db, term_id)
+    term = await taxonomy_queries.get_term(app.db, term_id)
     if term is None:
         return "項目が見つかりません。"
     usage = (await term_usage(app)).get(term_id, TermUsage(0, 0, 0))
@@ -578,7 +581,7 @@ async def delete_term(app: AppContext, term_id: int, move_to_raw: str) -> str | 
         )
     move_to: int | None = None
     if move_to_raw.strip():
-        target = await article_queries.get_term(app.db, int(move_to_raw)) if move_to_raw.isdigit() else None
+        target = await taxonomy_queries.get_term(app.db, int(move_to_raw)) if move_to_raw.isdigit() else None
         if target is None or target["taxonomy"] != term["taxonomy"] or int(target["id"]) == term_id:
             return "移動先の項目を選び直してください。"
         move_to = int(target["id"])
@@ -587,5 +590,5 @@ async def delete_term(app: AppContext, term_id: int, move_to_raw: str) -> str | 
             f"「{term['name']}」は記事{usage.articles}件・新着条件{usage.conditions}件で使われています。"
             "移動先の項目を選んでから削除してください。"
         )
-    await article_queries.delete_term(app.db, term_id, move_to=move_to)
+    await taxonomy_queries.delete_term(app.db, term_id, move_to=move_to)
     return None

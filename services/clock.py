@@ -22,14 +22,3 @@ class FrozenClock(Clock):
 
     def set(self, at: datetime) -> None:
         self.at = at
-
-
-def to_db(moment: datetime) -> str:
-    """UTC ISO text: sorts correctly as a string in SQLite."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def from_db(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))

@@ -6,9 +6,9 @@ from collections.abc import Awaitable, Callable
 
 from db import app_settings
 from db import members as member_queries
+from db.timestamps import to_db
 from services.accounts import create_member
 from services.article_demo import load_article_demo
-from services.clock import to_db
 from services.context import AppContext
 from services.fees import demo_fees
 from services.help import seed_demo_help

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from db import admin_dashboard
-from services.clock import from_db
+from db.timestamps import from_db
 from services.context import AppContext
 from services.mailer import MailError, SmtpTransport
 from services.payment_config import gateway_state

@@ -17,8 +17,9 @@ import httpx
 import nh3
 
 from db import articles as article_queries
+from db import taxonomy as taxonomy_queries
 from db.articles import ArticleData
-from services.clock import to_db
+from db.timestamps import to_db
 from services.context import AppContext
 from services.markdown import render_markdown, sanitize_html
 
@@ -175,7 +176,7 @@ async def import_feed(
         if parsed.get("bozo"):
             return FeedResult(error="RSS/Atom として読み取れませんでした。フィードのURLをご確認ください。")
         return FeedResult()
-    valid_terms = {int(row["id"]) for row in await article_queries.all_terms(app.db)}
+    valid_terms = {int(row["id"]) for row in await taxonomy_queries.all_terms(app.db)}
     mapping = {key: [t for t in ids if t in valid_terms] for key, ids in category_map.items()}
     result = FeedResult()
     seen: list[str] = []

@@ -18,6 +18,7 @@ from services.org import OrgSettings
 from services.password_flow import initial_password_length, policy_from_org
 from services.password_policy import check_password, failed, generate_initial_password, ime_hint
 from services.profile import LABELS, validate_profile
+from services.spreadsheet import csv_bytes
 
 COLUMNS: tuple[str, ...] = ("member_number", *PROFILE_COLUMNS)
 OPTIONAL_COLUMNS: tuple[str, ...] = ("initial_password",)
@@ -285,25 +286,24 @@ async def import_members_file(
 
 def template_csv() -> bytes:
     """An example file for the admin to start from (UTF-8 with BOM, so Excel opens it)."""
-    buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow([*COLUMNS, *OPTIONAL_COLUMNS])
-    writer.writerow(
+    return csv_bytes(
+        [*COLUMNS, *OPTIONAL_COLUMNS],
         [
-            "000101",
-            "山田",
-            "花子",
-            "ヤマダ",
-            "ハナコ",
-            "hanako@example.jp",
-            "03-1234-5678",
-            "100-0001",
-            "東京都",
-            "千代田区千代田1-1",
-            "",
-            "つどい大学",
-            "正会員",
-            "",
-        ]
+            [
+                "000101",
+                "山田",
+                "花子",
+                "ヤマダ",
+                "ハナコ",
+                "hanako@example.jp",
+                "03-1234-5678",
+                "100-0001",
+                "東京都",
+                "千代田区千代田1-1",
+                "",
+                "つどい大学",
+                "正会員",
+                "",
+            ]
+        ],
     )
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")

@@ -10,6 +10,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from db import audit, rate_limits
+from db import members as members_db
 from db import membership as queries
 from services.charset import check_text
 from services.context import AppContext
@@ -306,7 +307,7 @@ async def validate_grant_form(
     """The admin's "put this member in a tier" form: (member, tier code, end date, errors)."""
     errors: dict[str, str] = {}
     number = normalize_member_number(values.get("member_number", ""))
-    member = await queries.member_by_number(app.db, number) if number else None
+    member = await members_db.get_by_number(app.db, number) if number else None
     if member is None or member["status"] != "active":
         errors["member_number"] = "その会員番号の会員は見つかりませんでした（退会済みの会員は選べません）。"
         member = None
@@ -478,7 +479,7 @@ async def demo_membership(app: AppContext) -> None:
     start, end = fiscal_year(today)
     members_tier = await queries.get_tier_by_code(app.db, "members")
     assert members_tier is not None
-    member = await queries.member_by_number(app.db, "001234")
+    member = await members_db.get_by_number(app.db, "001234")
     if member is not None and not await queries.has_tier_source(app.db, int(member["id"]), "demo"):
         await queries.add_tier_period(
             app.db,

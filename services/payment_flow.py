@@ -20,7 +20,7 @@ from db import app_settings, audit
 from db import members as member_queries
 from db import payments as payment_queries
 from db.payments import AttemptChoice, Decision
-from services.clock import from_db
+from db.timestamps import from_db
 from services.context import AppContext
 from services.fees import FEE_STATUS_LABELS, PAID_METHOD_LABELS, receipt_purpose
 from services.notify import send_mail

@@ -10,10 +10,11 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from db import audit
+from db import members as members_db
 from db import profile as profile_db
 from db.members import PROFILE_COLUMNS
+from db.timestamps import from_db
 from services.charset import check_text
-from services.clock import from_db
 from services.context import AppContext
 from services.japanese import (
     PREFECTURES,
@@ -313,7 +314,7 @@ async def save_profile(
         now=now,
     )
     if not saved:
-        return SaveOutcome("stale", latest=await profile_db.get_member(app.db, member_id))
+        return SaveOutcome("stale", latest=await members_db.get_by_id(app.db, member_id))
 
     changed = [name for name in profile_db.SAVED_COLUMNS if clean[name] != str(member[name] or "")]
     await audit.record(
@@ -407,7 +408,7 @@ async def confirm_email_change(app: AppContext, token: str, *, ip: str = "") -> 
     member_id, email = payload.get("member_id"), payload.get("email")
     if not isinstance(member_id, int) or not isinstance(email, str):
         return ConfirmOutcome("invalid")
-    member = await profile_db.get_member(app.db, member_id)
+    member = await members_db.get_by_id(app.db, member_id)
     if member is None or member["status"] != "active":
         return ConfirmOutcome("invalid")
     if member["pending_email"] != email:

@@ -6,7 +6,7 @@ import sqlite3
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from services.clock import from_db
+from db.timestamps import from_db
 
 
 def profile_checked_today(member: sqlite3.Row, *, now: datetime, tz: ZoneInfo) -> bool:

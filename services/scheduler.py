@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from db import digests as digests_db
-from db import login_failures, maintenance
+from db import login_failures, rate_limits, scheduler_jobs, sessions, used_tokens
+from db.timestamps import from_db
 from services.backup import run_nightly_backup
-from services.clock import from_db
 from services.contact_qr import refresh_contact_qr
 from services.context import AppContext
 from services.digests import request_stop, run_daily_job, run_weekly_job
@@ -55,9 +54,9 @@ async def run_cleanup_job(app: AppContext) -> dict[str, int]:
     """Expired sessions, stale rate-limit rows, long-used single-use token ids, forgotten login failures."""
     now = app.clock.now()
     return {
-        "sessions": await maintenance.delete_expired_sessions(app.db, now=now),
-        "rate_limit_events": await maintenance.delete_rate_limit_events_before(app.db, now - RATE_LIMIT_KEEP),
-        "used_tokens": await maintenance.delete_used_tokens_before(app.db, now - USED_TOKEN_KEEP),
+        "sessions": await sessions.delete_expired(app.db, now=now),
+        "rate_limit_events": await rate_limits.delete_older_than(app.db, now - RATE_LIMIT_KEEP),
+        "used_tokens": await used_tokens.delete_older_than(app.db, now - USED_TOKEN_KEEP),
         "login_failures": await login_failures.delete_stale(app.db, before=now - RATE_LIMIT_KEEP, now=now),
     }
 
@@ -134,7 +133,7 @@ class Scheduler:
     async def _load(self) -> None:
         if self._loaded:
             return
-        for name, row in (await digests_db.job_states(self.app.db)).items():
+        for name, row in (await scheduler_jobs.job_states(self.app.db)).items():
             started = from_db(row["last_started_at"])
             if started is not None:
                 self.last_started[name] = started
@@ -164,7 +163,7 @@ class Scheduler:
 
     async def _run(self, job: Job, now: datetime) -> None:
         if job.record:
-            await digests_db.job_started(self.app.db, job.name, now=now)
+            await scheduler_jobs.job_started(self.app.db, job.name, now=now)
         try:
             await job.function(self.app)
         except asyncio.CancelledError:
@@ -172,7 +171,7 @@ class Scheduler:
         except Exception as error:  # one failing job must not stop the others or the loop
             log.exception("job %s failed", job.name)
             if job.record:
-                await digests_db.job_finished(
+                await scheduler_jobs.job_finished(
                     self.app.db,
                     job.name,
                     now=self.app.clock.now(),
@@ -181,7 +180,7 @@ class Scheduler:
                 )
             return
         if job.record:
-            await digests_db.job_finished(self.app.db, job.name, now=self.app.clock.now(), status="ok")
+            await scheduler_jobs.job_finished(self.app.db, job.name, now=self.app.clock.now(), status="ok")
 
     async def wait_idle(self) -> None:
         """Wait for the jobs started so far (tests)."""
@@ -249,7 +248,7 @@ class JobStatus:
 
 async def job_overview(app: AppContext) -> list[JobStatus]:
     """Every job with its last run, for the admin (one query)."""
-    states = await digests_db.job_states(app.db)
+    states = await scheduler_jobs.job_states(app.db)
     scheduler = current_scheduler(app)
     result: list[JobStatus] = []
     for job in JOBS:

@@ -12,7 +12,7 @@ from typing import Any
 
 from db import sessions as session_queries
 from db.database import Database
-from services.clock import from_db
+from db.timestamps import from_db
 from services.org import OrgSettings
 
 SESSION_COOKIE = "tsudoi_session"

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 import aiosqlite
 
-from db import audit, rate_limits
+from db import audit, used_tokens
 from db import membership as queries
 from services import membership
 from services.context import AppContext
@@ -23,7 +23,7 @@ from services.password_flow import (
     Evaluation,
     RuleLine,
     policy_from_org,
-    rule_label,
+    rule_lines,
 )
 from services.password_policy import RuleCode, RuleResult, check_password, failed, ime_hint
 from services.profile import EDITABLE_FIELDS, validate_profile
@@ -70,16 +70,10 @@ def password_rules(org: OrgSettings, password: str) -> list[RuleResult]:
 def password_evaluation(org: OrgSettings, password: str, confirm: str) -> Evaluation:
     """The same tick list the password change form shows, for a member who has no number yet."""
     policy = policy_from_org(org)
-    lines = [
-        RuleLine(
-            str(result.code),
-            rule_label(str(result.code), policy),
-            result.message,
-            "todo" if not password else "ok" if result.ok else "ng",
-        )
-        for result in password_rules(org, password)
-        if result.code != RuleCode.NOT_MEMBER_NUMBER
+    results = [
+        result for result in password_rules(org, password) if result.code != RuleCode.NOT_MEMBER_NUMBER
     ]
+    lines = rule_lines(password, results, policy)
     if not confirm:
         confirm_line = RuleLine("confirm", "確認用のパスワードと一致している", CONFIRM_PENDING, "todo")
     elif confirm != password:
@@ -195,7 +189,7 @@ async def open_link(app: AppContext, token: str) -> sqlite3.Row | LinkProblem:
         return "completed"
     if request["status"] != "pending":
         return "expired"
-    if await rate_limits.is_token_used(app.db, f"{TOKEN_PURPOSE}:{payload['jti']}"):
+    if await used_tokens.is_used(app.db, f"{TOKEN_PURPOSE}:{payload['jti']}"):
         return "completed"
     if await queries.active_email_taken(app.db, request["email"]):
         return "email_taken"

@@ -8,7 +8,7 @@ from typing import Any
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from db import rate_limits
+from db import used_tokens
 from db.database import Database
 
 
@@ -53,6 +53,6 @@ async def use_token(
 ) -> dict[str, Any]:
     """Read a single-use token and record it; a second use raises TokenInvalid."""
     payload = read_token(secret_key, purpose, token, max_age_seconds=max_age_seconds, now=now)
-    if not await rate_limits.mark_token_used(db, f"{purpose}:{payload['jti']}", purpose, now=now):
+    if not await used_tokens.mark_used(db, f"{purpose}:{payload['jti']}", purpose, now=now):
         raise TokenInvalid("already used")
     return payload

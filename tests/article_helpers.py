@@ -7,8 +7,9 @@ from datetime import datetime, timedelta
 
 from db import articles as article_queries
 from db import conditions as condition_queries
+from db import taxonomy as taxonomy_queries
 from db.articles import ArticleData
-from services.clock import to_db
+from db.timestamps import to_db
 from services.context import AppContext
 from services.markdown import render_markdown
 
@@ -29,7 +30,7 @@ TERMS = [
 async def seed_terms(app: AppContext) -> dict[str, int]:
     ids: dict[str, int] = {}
     for order, (taxonomy, slug, name, parent) in enumerate(TERMS):
-        ids[slug] = await article_queries.create_term(
+        ids[slug] = await taxonomy_queries.create_term(
             app.db, taxonomy=taxonomy, name=name, slug=slug, parent_id=ids.get(parent or ""), sort_order=order
         )
     return ids

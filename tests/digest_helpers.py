@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from services.clock import to_db
+from db.timestamps import to_db
 from services.context import AppContext
 from tests.helpers import make_member
 

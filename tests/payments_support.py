@@ -10,8 +10,8 @@ from typing import Any
 from pypdf import PdfReader
 
 from db import payments as payment_queries
+from db.timestamps import to_db
 from services import fees as fee_rules
-from services.clock import to_db
 from services.context import AppContext
 from tests.helpers import login, make_member, outbox, post_form
 

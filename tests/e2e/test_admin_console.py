@@ -8,7 +8,7 @@ from typing import Any
 import pyotp
 from playwright.sync_api import expect
 
-from services.clock import to_db
+from db.timestamps import to_db
 from tests.e2e.admin import login_admin
 from tests.e2e.conftest import LiveServer, assert_no_horizontal_scroll, screenshot
 from tests.helpers import make_member

@@ -9,8 +9,8 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
 from db import members as member_queries
+from db.timestamps import to_db
 from services import password_flow
-from services.clock import to_db
 from tests.e2e.conftest import LiveServer, assert_no_horizontal_scroll, screenshot
 from tests.helpers import make_member
 

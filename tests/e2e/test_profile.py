@@ -129,19 +129,19 @@ def test_leaving_with_unsaved_edits_asks_first_on_back_and_close(page: Any, live
 
     page.on("dialog", dismiss)
     # Browser back: the guard asks, and staying keeps the typed text.
-    page.evaluate("history.back()")
-    page.wait_for_timeout(300)
+    with page.expect_event("dialog"):
+        page.evaluate("history.back()")
     assert dialogs == ["beforeunload"]
     expect(page).to_have_url("/profile")
     expect(page.locator("#field-affiliation")).to_have_value("追記")
     # A plain link in the menu asks too.
-    page.get_by_role("link", name="マイページ").first.click()
-    page.wait_for_timeout(300)
+    with page.expect_event("dialog"):
+        page.get_by_role("link", name="マイページ").first.click()
     assert dialogs == ["beforeunload", "beforeunload"]
     expect(page).to_have_url("/profile")
     # Closing the tab asks as well; staying keeps the tab open.
-    page.close(run_before_unload=True)
-    page.wait_for_timeout(300)
+    with page.expect_event("dialog"):
+        page.close(run_before_unload=True)
     assert dialogs == ["beforeunload"] * 3
     assert not page.is_closed()
     # Leave the tab the way a person would (confirming), so no dialog is pending when the context closes.
@@ -180,8 +180,8 @@ def test_htmx_navigation_with_unsaved_edits_asks_first(page: Any, live_server: L
             dialog.dismiss()
 
     page.on("dialog", answer)
-    page.locator("#htmx-nav").click()
-    page.wait_for_timeout(300)
+    with page.expect_event("dialog"):
+        page.locator("#htmx-nav").click()
     assert seen == ["confirm"]
     expect(page).to_have_url("/profile")
     expect(page.locator("#field-affiliation")).to_have_value("追記")
@@ -207,8 +207,8 @@ def test_no_question_after_saving_and_question_again_after_an_error(
     page.locator("#field-phone").fill("12")
     page.get_by_role("button", name="保存").click()
     expect(page.locator("#error-phone")).to_contain_text("10桁または11桁")
-    page.get_by_role("link", name="マイページ").first.click()
-    page.wait_for_timeout(300)
+    with page.expect_event("dialog"):
+        page.get_by_role("link", name="マイページ").first.click()
     assert dialogs == ["beforeunload"]
     expect(page).to_have_url("/profile")
 

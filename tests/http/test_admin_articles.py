@@ -6,6 +6,7 @@ import re
 from datetime import timedelta
 
 from db import articles as article_queries
+from db import taxonomy as taxonomy_queries
 from tests.article_helpers import add_article, add_condition, seed_terms
 from tests.helpers import login, login_admin, make_member, visible_text
 from tests.helpers import post_form as _post_form
@@ -149,8 +150,8 @@ async def test_taxonomy_terms_are_added_moved_and_checked(client, app_ctx):
         {"taxonomy": "region", "name": "ベトナム", "slug": "vietnam", "parent_id": str(ids["asia"])},
     )
     assert response.status_code == 303
-    vietnam = await article_queries.term_by_slug(app_ctx.db, "region", "vietnam")
-    assert await article_queries.is_in_subtree(app_ctx.db, ids["asia"], vietnam["id"])
+    vietnam = await taxonomy_queries.term_by_slug(app_ctx.db, "region", "vietnam")
+    assert await taxonomy_queries.is_in_subtree(app_ctx.db, ids["asia"], vietnam["id"])
     duplicate = await post_form(
         client, "/admin/taxonomies", {"taxonomy": "region", "name": "越南", "slug": "vietnam"}
     )
@@ -158,7 +159,7 @@ async def test_taxonomy_terms_are_added_moved_and_checked(client, app_ctx):
     assert 'value="越南"' in duplicate.text
     auto = await post_form(client, "/admin/taxonomies", {"taxonomy": "topic", "name": "物流"})
     assert auto.status_code == 303
-    assert any(r["name"] == "物流" for r in await article_queries.all_terms(app_ctx.db))
+    assert any(r["name"] == "物流" for r in await taxonomy_queries.all_terms(app_ctx.db))
     cycle = await post_form(
         client,
         f"/admin/taxonomies/{ids['asia']}",
@@ -175,7 +176,7 @@ async def test_taxonomy_terms_are_added_moved_and_checked(client, app_ctx):
         client, f"/admin/taxonomies/{ids['korea']}", {"name": "大韓民国", "slug": "korea", "parent_id": ""}
     )
     assert moved.status_code == 303
-    assert not await article_queries.is_in_subtree(app_ctx.db, ids["asia"], ids["korea"])
+    assert not await taxonomy_queries.is_in_subtree(app_ctx.db, ids["asia"], ids["korea"])
     assert (await client.get("/admin/taxonomies/999999")).status_code == 404
 
 
@@ -190,7 +191,7 @@ async def test_a_term_in_use_is_not_deleted_silently(client, app_ctx):
     refused = await post_form(client, f"/admin/taxonomies/{ids['korea']}/delete", {})
     assert refused.status_code == 422
     assert "記事1件・新着条件1件で使われています" in visible_text(refused.text)
-    assert await article_queries.get_term(app_ctx.db, ids["korea"]) is not None
+    assert await taxonomy_queries.get_term(app_ctx.db, ids["korea"]) is not None
     parent = await post_form(
         client, f"/admin/taxonomies/{ids['asia']}/delete", {"move_to": str(ids["europe"])}
     )
@@ -203,7 +204,7 @@ async def test_a_term_in_use_is_not_deleted_silently(client, app_ctx):
         client, f"/admin/taxonomies/{ids['korea']}/delete", {"move_to": str(ids["china"])}
     )
     assert moved.status_code == 303
-    assert await article_queries.get_term(app_ctx.db, ids["korea"]) is None
+    assert await taxonomy_queries.get_term(app_ctx.db, ids["korea"]) is None
     terms = (await article_queries.terms_of(app_ctx.db, [article]))[article]
     assert [t["slug"] for t in terms] == ["china"]
     chosen = await app_ctx.db.fetchall(

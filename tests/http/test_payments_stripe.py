@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from services.clock import from_db
+from db.timestamps import from_db
 from services.payments import UNAVAILABLE_MESSAGE
 from tests.fakes.stripe import FakeStripeServer, event_body, signature_header
 from tests.helpers import body_text, login, outbox, post_form, test_settings, visible_text

@@ -72,7 +72,7 @@ def confirm_links(settings: Any, to: str | None = None) -> list[str]:
 
 async def test_profile_needs_login(client: Any) -> None:
     response = await client.get("/profile", follow_redirects=False)
-    assert response.status_code in (302, 303)
+    assert response.status_code == 303
     assert response.headers["location"] == "/login?next=/profile"
 
 
@@ -296,8 +296,9 @@ async def test_missing_duplicated_and_huge_fields_never_cause_a_500(client: Any,
         {**FORM, "profile_version": [str(row["profile_version"]), "x"], "family_name": ["山田", "田中"]},
         follow_redirects=False,
     )
-    assert duplicated.status_code in (303, 409, 422)
+    assert duplicated.status_code == 303  # a repeated field counts once: the first value is saved
     row = await member_row(app_ctx)
+    assert row["family_name"] == "山田"
     huge = await save(client, row["profile_version"], family_name="山" * 100_000, address1="🙂" * 50_000)
     assert huge.status_code == 422
     assert "姓は50文字以内で入力してください" in huge.text
@@ -639,7 +640,7 @@ async def test_postal_lookup_needs_login_and_htmx(client: Any, app_ctx: Any) -> 
     anonymous = await client.get(
         "/profile/postal", params={"postal_code": "1000001"}, headers=HTMX, follow_redirects=False
     )
-    assert anonymous.status_code in (200, 302, 303) and "東京都" not in anonymous.text
+    assert anonymous.status_code == 200 and "東京都" not in anonymous.text
     await logged_in_member(client, app_ctx)
     plain = await client.get("/profile/postal", params={"postal_code": "1000001"}, follow_redirects=False)
     assert plain.status_code == 303 and plain.headers["location"] == "/profile"

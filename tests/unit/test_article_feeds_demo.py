@@ -126,7 +126,7 @@ async def test_demo_articles_are_realistic_and_idempotent(app_ctx):
     members_only = await app_ctx.db.fetchval("SELECT COUNT(*) FROM articles WHERE members_only = 1")
     assert total >= 200 and 3 <= events <= 10 and members_only >= 3
     oldest = await app_ctx.db.fetchval("SELECT MIN(published_at) FROM articles")
-    from services.clock import to_db
+    from db.timestamps import to_db
 
     assert oldest >= to_db(app_ctx.clock.now() - timedelta(days=60))
     taxonomies = await article_service.load_taxonomies(app_ctx)

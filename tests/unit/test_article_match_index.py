@@ -9,10 +9,12 @@ from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
+from db import article_matching as matching_queries
 from db import articles as article_queries
+from db import taxonomy as taxonomy_queries
 from db.articles import ArticleData
+from db.timestamps import to_db
 from services import articles as article_service
-from services.clock import to_db
 from services.markdown import render_markdown
 from tests.article_helpers import add_article, add_condition, grant_members_tier, seed_terms
 from tests.helpers import make_member
@@ -111,14 +113,14 @@ async def test_index_follows_term_deletes_and_moves(app_ctx):
     condition = await add_condition(app_ctx, member, "欧州", ["europe"], ids)
 
     # Deleting 韓国 and moving its articles to 英国 (under 欧州) makes the article match 欧州.
-    await article_queries.delete_term(app_ctx.db, ids["korea"], move_to=ids["uk"])
+    await taxonomy_queries.delete_term(app_ctx.db, ids["korea"], move_to=ids["uk"])
     await assert_in_sync(app_ctx)
     arrivals = await article_service.new_arrivals(app_ctx, member, condition)
     assert arrivals is not None
     assert [row["id"] for row in arrivals.items] == [korea]
 
     # Moving 中国 under 欧州 needs no index change: the closure is read at query time.
-    await article_queries.update_term(
+    await taxonomy_queries.update_term(
         app_ctx.db, ids["china"], name="中国", slug="china", parent_id=ids["europe"], sort_order=0
     )
     arrivals = await article_service.new_arrivals(app_ctx, member, condition)
@@ -126,7 +128,7 @@ async def test_index_follows_term_deletes_and_moves(app_ctx):
     assert sorted(row["title"] for row in arrivals.items) == ["中国", "韓国"]
 
     # Deleting a term without a replacement removes its rows.
-    await article_queries.delete_term(app_ctx.db, ids["trade"], move_to=None)
+    await taxonomy_queries.delete_term(app_ctx.db, ids["trade"], move_to=None)
     await assert_in_sync(app_ctx)
     assert ids["trade"] not in {row[1] for row in await index_rows(app_ctx)}
 
@@ -274,7 +276,7 @@ async def test_match_plan_stays_on_the_covering_index_after_analyze(app_ctx):
             "limit": 30,
             "viewer": 1,
         }
-        sql = article_queries._MATCH_CTE + article_queries._PAGE_TAIL
+        sql = matching_queries._MATCH_CTE + matching_queries._PAGE_TAIL
         plan = [str(row[3]) for row in conn.execute("EXPLAIN QUERY PLAN " + sql, params)]
     finally:
         conn.close()

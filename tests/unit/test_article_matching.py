@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from db import articles as article_queries
+from db import taxonomy as taxonomy_queries
 from services import articles as article_service
 from tests.article_helpers import add_article, add_condition, grant_members_tier, seed_terms
 from tests.helpers import make_member
@@ -204,14 +204,14 @@ async def test_moving_a_term_moves_its_matches_and_keeps_the_closure_right(app_c
     europe = await add_condition(app_ctx, member, "欧州", ["europe"], ids)
     assert await titles(app_ctx, member, asia) == ["韓国の記事"]
 
-    await article_queries.update_term(
+    await taxonomy_queries.update_term(
         app_ctx.db, ids["korea"], name="韓国", slug="korea", parent_id=ids["europe"], sort_order=0
     )
     assert await titles(app_ctx, member, asia) == []
     assert await titles(app_ctx, member, europe) == ["韓国の記事"]
 
     # The closure equals what walking parent links gives.
-    rows = await article_queries.all_terms(app_ctx.db)
+    rows = await taxonomy_queries.all_terms(app_ctx.db)
     parents = {int(r["id"]): r["parent_id"] for r in rows}
     expected = set()
     for term_id in parents:
@@ -219,24 +219,24 @@ async def test_moving_a_term_moves_its_matches_and_keeps_the_closure_right(app_c
         while node is not None:
             expected.add((node, term_id))
             node = parents[node]
-    assert await article_queries.closure_pairs(app_ctx.db) == expected
+    assert await taxonomy_queries.closure_pairs(app_ctx.db) == expected
 
 
 async def test_moving_a_subtree_under_a_new_root_relinks_grandchildren(app_ctx):
     ids = await seed_terms(app_ctx)
-    east = await article_queries.create_term(
+    east = await taxonomy_queries.create_term(
         app_ctx.db, taxonomy="region", name="東アジア", slug="east-asia", parent_id=ids["asia"], sort_order=0
     )
-    await article_queries.update_term(
+    await taxonomy_queries.update_term(
         app_ctx.db, ids["china"], name="中国", slug="china", parent_id=east, sort_order=0
     )
-    world = await article_queries.create_term(
+    world = await taxonomy_queries.create_term(
         app_ctx.db, taxonomy="region", name="世界", slug="world", parent_id=None, sort_order=0
     )
-    await article_queries.update_term(
+    await taxonomy_queries.update_term(
         app_ctx.db, ids["asia"], name="アジア", slug="asia", parent_id=world, sort_order=0
     )
-    pairs = await article_queries.closure_pairs(app_ctx.db)
+    pairs = await taxonomy_queries.closure_pairs(app_ctx.db)
     assert (world, ids["china"]) in pairs
     assert (ids["asia"], ids["china"]) in pairs
     assert (east, ids["china"]) in pairs

@@ -157,3 +157,29 @@ def test_plan_label_and_ja_date(env):
     ja_date = env.filters["ja_date"]
     assert ja_date(date(2026, 6, 30)) == ja_date("2026-06-30") == "2026年6月30日(火)"
     assert ja_date(datetime(2026, 6, 30, 16, 0, tzinfo=UTC)) == "2026年7月1日(水)"  # Tokyo time
+
+
+HTML_MAILS = sorted(path for path in (VIEWS_DIR / "mail").glob("*.html") if not path.name.startswith("_"))
+
+
+@pytest.mark.parametrize("path", HTML_MAILS, ids=lambda path: path.stem)
+def test_every_html_mail_extends_the_layout_and_draws_buttons_with_the_macro(path):
+    source = path.read_text(encoding="utf-8")
+    assert source.startswith('{% extends "mail/_layout.html" %}'), path.name
+    assert "<html" not in source and "<body" not in source
+    assert "display: inline-block" not in source  # a button comes from mail/_button.html
+
+
+def test_the_admin_mails_use_the_layout_without_the_member_greeting(env):
+    for name in ("contact_admin", "closure_request_admin"):
+        html = env.get_template(f"mail/{name}.html").render(
+            {
+                **context(),
+                "admin_url": "https://portal.example.jp/admin",
+                "reason": "",
+                "category_label": "その他",
+            }
+        )
+        assert html.startswith("<!doctype html>") and " 様</p>" not in html
+        assert '<a href="https://portal.example.jp/admin" style="display: inline-block;' in html
+        assert "ボタンが押せない場合は、次のURLを開いてください。" in html

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from db import members as member_queries
+from db.timestamps import to_db
 from services import password_flow
-from services.clock import to_db
 from services.org import OrgSettings
 from services.password_policy import PasswordPolicy, check_password, failed
 from services.readings import READINGS

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from services.clock import to_db
+from db.timestamps import to_db
 from services.profile import (
     EDITABLE_FIELDS,
     REQUIRED_FIELDS,

@@ -12,8 +12,9 @@ from litestar.testing import AsyncTestClient
 
 import services.scheduler as scheduler_module
 from app import create_app
-from db import digests as digests_db
-from services.clock import FrozenClock, to_db
+from db import scheduler_jobs
+from db.timestamps import to_db
+from services.clock import FrozenClock
 from services.context import AppContext
 from services.scheduler import Job, Scheduler, is_due, run_cleanup_job
 from services.settings import Settings
@@ -61,7 +62,7 @@ async def test_tick_runs_due_jobs_and_records_failures(app_ctx: AppContext, cloc
     assert await scheduler.tick() == ["ok", "broken"]
     await scheduler.wait_idle()
     assert CALLS == ["ran"]
-    states = await digests_db.job_states(app_ctx.db)
+    states = await scheduler_jobs.job_states(app_ctx.db)
     assert states["ok"]["last_status"] == "ok"
     assert states["broken"]["last_status"] == "error" and states["broken"]["last_error"] == "RuntimeError"
     assert await scheduler.tick() == []  # not due again yet
@@ -151,7 +152,7 @@ async def test_the_real_job_list_runs_every_job_and_the_console_lists_them(
     scheduler = Scheduler(app_ctx)
     assert await scheduler.tick() == names  # a fresh install: every job is due and starts
     await scheduler.wait_idle()
-    states = await digests_db.job_states(app_ctx.db)
+    states = await scheduler_jobs.job_states(app_ctx.db)
     recorded = [job.name for job in scheduler_module.JOBS if job.record]
     assert all(states[name]["last_status"] == "ok" for name in recorded), dict(states)
     overview = await scheduler_module.job_overview(app_ctx)

@@ -249,11 +249,19 @@ MEMBER_MODULES = (
 
 def module_strings() -> list[tuple[str, str]]:
     found = []
+    services = VIEWS_DIR.parent / "services"
     for module in MEMBER_MODULES:
-        path = VIEWS_DIR.parent / "services" / f"{module}.py"
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Constant) and isinstance(node.value, str) and JAPANESE.search(node.value):
-                found.append((f"services/{module}.py:{node.lineno}", node.value))
+        package = services / module
+        paths = sorted(package.glob("*.py")) if package.is_dir() else [services / f"{module}.py"]
+        assert paths and all(path.exists() for path in paths), module
+        for path in paths:
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if (
+                    isinstance(node, ast.Constant)
+                    and isinstance(node.value, str)
+                    and JAPANESE.search(node.value)
+                ):
+                    found.append((f"{path.relative_to(services.parent)}:{node.lineno}", node.value))
     return found
 
 
