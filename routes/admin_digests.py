@@ -13,13 +13,7 @@ from litestar.response import Template
 from db import audit
 from db import digests as digests_db
 from db import members as members_db
-from routes.common import (
-    client_ip,
-    form_error_status,
-    redirect_with_flash,
-    render,
-    text_field,
-)
+from routes.common import client_ip, form_error_status, redirect_with_flash, render, text_field
 from routes.guards import ADMIN_GUARDS
 from services import digests, scheduler
 from services.context import AppContext

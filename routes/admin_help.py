@@ -10,15 +10,7 @@ from litestar.response import Template
 
 from db import audit
 from db import help as help_queries
-from routes.common import (
-    client_ip,
-    flash,
-    form_error_status,
-    redirect,
-    redirect_with_flash,
-    render,
-    text_field,
-)
+from routes.common import client_ip, form_error_status, redirect_with_flash, render, text_field
 from routes.guards import ADMIN_GUARDS
 from services.context import AppContext
 from services.help import ANSWER_MAX, check_entry, check_section, group
@@ -109,21 +101,18 @@ class AdminHelpController(Controller):
         self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn, section_id: int
     ) -> Response[Any]:
         section = await _section_or_404(request, app_ctx, section_id)
-        response = redirect(request, "/admin/help")
         if await help_queries.count_entries_in(app_ctx.db, section_id) > 0:
-            flash(
+            return redirect_with_flash(
                 request,
-                response,
+                "/admin/help",
                 f"見出し「{section['title']}」には質問があるため削除できません。先に質問を別の見出しに移すか削除してください。",
                 kind="warning",
             )
-            return response
         await help_queries.delete_section(app_ctx.db, section_id)
         await _audit(
             request, app_ctx, auth, "help_section_deleted", section_id=section_id, title=section["title"]
         )
-        flash(request, response, f"見出し「{section['title']}」を削除しました。")
-        return response
+        return redirect_with_flash(request, "/admin/help", f"見出し「{section['title']}」を削除しました。")
 
     def _section_form(
         self,

@@ -17,15 +17,7 @@ from db import members as member_queries
 from db import membership as membership_db
 from db import tiers as tier_queries
 from db.timestamps import from_db
-from routes.common import (
-    client_ip,
-    flash,
-    form_error_status,
-    redirect,
-    redirect_with_flash,
-    render,
-    text_field,
-)
+from routes.common import client_ip, form_error_status, redirect_with_flash, render, text_field
 from routes.guards import ADMIN_GUARDS
 from services import admin_members, initial_passwords
 from services.context import AppContext
@@ -155,13 +147,11 @@ class AdminMembersController(Controller):
             return await self._edit_form(
                 request, app_ctx, None, values, errors, status=form_error_status(request)
             )
-        response = redirect(request, f"/admin/members/{member_id}")
-        flash(
+        return redirect_with_flash(
             request,
-            response,
+            f"/admin/members/{member_id}",
             f"会員番号 {number} を登録しました。「初期パスワード通知」から通知書を印刷してお送りください。",
         )
-        return response
 
     @get("/{member_id:int}")
     async def show(self, request: Request[Any, Any, Any], app_ctx: AppContext, member_id: int) -> Template:
@@ -227,13 +217,11 @@ class AdminMembersController(Controller):
         if member["status"] != "active":
             raise NotFoundException()
         await initial_passwords.issue_new_initial_password(app_ctx, member_id, actor_id=auth.member_id)
-        response = redirect(request, f"/admin/members/{member_id}")
-        flash(
+        return redirect_with_flash(
             request,
-            response,
+            f"/admin/members/{member_id}",
             "新しい初期パスワードを発行しました。「初期パスワード通知」から通知書を印刷してお送りください。",
         )
-        return response
 
     async def _member(self, request: Request[Any, Any, Any], app_ctx: AppContext, member_id: int) -> Any:
         member = await member_queries.get_by_id(app_ctx.db, member_id)

@@ -11,15 +11,7 @@ from litestar.response import Template
 from db import members as members_db
 from db import membership as membership_db
 from db.tiers import all_tiers
-from routes.common import (
-    client_ip,
-    flash,
-    form_error_status,
-    redirect,
-    redirect_with_flash,
-    render,
-    text_field,
-)
+from routes.common import client_ip, form_error_status, redirect, redirect_with_flash, render, text_field
 from routes.guards import ADMIN_GUARDS
 from services import account_closure, membership
 from services.context import AppContext
@@ -265,13 +257,11 @@ class AdminClosuresController(Controller):
         closed = await account_closure.close_account(
             app_ctx, member_id, admin_id=auth.member_id, ip=client_ip(request)
         )
-        response = redirect(request, "/admin/closures")
-        flash(
+        return redirect_with_flash(
             request,
-            response,
+            "/admin/closures",
             f"会員番号 {member['member_number']} の退会手続きを完了しました。"
             if closed
             else f"会員番号 {member['member_number']} はすでに退会済みです。",
             "success" if closed else "info",
         )
-        return response

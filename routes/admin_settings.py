@@ -7,15 +7,7 @@ from typing import Any
 from litestar import Controller, Request, Response, get, post
 from litestar.response import Template
 
-from routes.common import (
-    client_ip,
-    flash,
-    form_error_status,
-    redirect,
-    redirect_with_flash,
-    render,
-    text_field,
-)
+from routes.common import client_ip, form_error_status, redirect_with_flash, render, text_field
 from routes.guards import ADMIN_GUARDS
 from services import admin_settings
 from services.context import AppContext
@@ -47,14 +39,12 @@ class AdminSettingsController(Controller):
         changed = await admin_settings.save_settings(
             app_ctx, values, actor_id=auth.member_id, ip=client_ip(request)
         )
-        response = redirect(request, "/admin/settings")
-        flash(
+        return redirect_with_flash(
             request,
-            response,
+            "/admin/settings",
             "設定を保存しました。" if changed else "変更はありませんでした。",
             "success" if changed else "info",
         )
-        return response
 
     @post("/test-mail", status_code=200)
     async def test_mail(

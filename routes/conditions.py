@@ -11,14 +11,7 @@ from litestar.response import Template
 from db import article_matching as matching_queries
 from db import conditions as condition_queries
 from routes.articles import int_values
-from routes.common import (
-    form_error_status,
-    is_htmx,
-    redirect,
-    redirect_with_flash,
-    render,
-    text_field,
-)
+from routes.common import form_error_status, is_htmx, redirect, redirect_with_flash, render, text_field
 from routes.guards import MEMBER_GUARDS
 from services import articles as article_service
 from services.articles import MAX_CONDITIONS, Condition, ConditionInput, Taxonomies

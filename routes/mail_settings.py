@@ -8,14 +8,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.response import Template
 
-from routes.common import (
-    client_ip,
-    form_error_status,
-    is_htmx,
-    redirect_with_flash,
-    render,
-    text_field,
-)
+from routes.common import client_ip, form_error_status, is_htmx, redirect_with_flash, render, text_field
 from routes.guards import MEMBER_GUARDS
 from services import digests
 from services.context import AppContext

@@ -12,13 +12,7 @@ from litestar.exceptions import NotFoundException
 from litestar.response import Redirect, Template
 
 from db import payments as payment_queries
-from routes.common import (
-    form_error_status,
-    redirect,
-    redirect_with_flash,
-    render,
-    text_field,
-)
+from routes.common import form_error_status, redirect, redirect_with_flash, render, text_field
 from routes.guards import MEMBER_GUARDS
 from services import payment_flow
 from services.context import AppContext
