@@ -98,18 +98,24 @@ def browser() -> Iterator[BrowserHandle]:
             handle.close()
 
 
-@pytest.fixture
-def page(browser: Any, live_server: LiveServer) -> Iterator[Any]:
+def phone_context(browser: Any, base_url: str, width: int = 390, height: int = 844) -> Any:
+    """A fresh phone-sized browser context (Japanese, Tokyo time, touch) on `base_url`."""
     context = browser.new_context(
-        viewport={"width": 390, "height": 844},
+        viewport={"width": width, "height": height},
         locale="ja-JP",
         timezone_id="Asia/Tokyo",
         has_touch=True,
         is_mobile=True,
         device_scale_factor=2,
-        base_url=live_server.url,
+        base_url=base_url,
     )
     context.set_default_timeout(10_000)
+    return context
+
+
+@pytest.fixture
+def page(browser: Any, live_server: LiveServer) -> Iterator[Any]:
+    context = phone_context(browser, live_server.url)
     opened = context.new_page()
     try:
         yield opened

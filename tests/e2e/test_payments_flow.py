@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from db import payments as payment_queries
-from tests.e2e.conftest import LiveServer, assert_no_horizontal_scroll, screenshot
+from tests.e2e.conftest import LiveServer, assert_no_horizontal_scroll, phone_context, screenshot
 from tests.fakes.gmo import FakeGmoServer, card_trade, notification_body
 from tests.helpers import CLOCK_EDGES, body_text, free_port, make_member, outbox, test_settings
 from tests.payments_support import check_profile, fee_id_of, issue_fee
@@ -191,16 +191,7 @@ def test_without_a_gateway_the_pay_page_says_how_to_pay_at_360px(
     browser: Any, unconfigured_server: LiveServer
 ) -> None:
     fee_id, _ = prepare(unconfigured_server, "008901", checked=True)
-    context = browser.new_context(
-        viewport={"width": 360, "height": 740},
-        locale="ja-JP",
-        timezone_id="Asia/Tokyo",
-        has_touch=True,
-        is_mobile=True,
-        device_scale_factor=2,
-        base_url=unconfigured_server.url,
-    )
-    context.set_default_timeout(10_000)
+    context = phone_context(browser, unconfigured_server.url, width=360, height=740)
     page = context.new_page()
     try:
         login(page, "008901")
@@ -265,10 +256,7 @@ def test_gmo_brings_the_member_back_by_a_cross_site_post_and_the_result_shows(
 ) -> None:
     server, gmo = gmo_site
     fee_id, _ = prepare(server, "008811", checked=True)
-    context = browser.new_context(
-        viewport={"width": 360, "height": 800}, locale="ja-JP", is_mobile=True, base_url=server.url
-    )
-    context.set_default_timeout(10_000)
+    context = phone_context(browser, server.url, width=360, height=800)
     page = context.new_page()
     returns: list[Any] = []
     page.on(
