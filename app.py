@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from functools import lru_cache
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -40,8 +41,9 @@ STATIC_DIR = Path(__file__).parent / "static"
 CSRF_EXEMPT = ["/payments/notify", "/unsubscribe"]
 
 
+@lru_cache(maxsize=1)
 def static_version() -> str:
-    """Changes whenever a static file does, so /static can be cached for a year."""
+    """Changes whenever a static file does, so /static can be cached for a year (read once per process)."""
     digest = hashlib.sha256()
     for path in sorted(STATIC_DIR.rglob("*")):
         if path.is_file():
@@ -57,6 +59,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        # The context in app.state (the tests give one app a fresh context per test: tests/conftest.py).
+        context: AppContext = app.state.ctx
+        settings = context.settings
         from services.replication import write_config_on_start
         from services.serving_lock import DataFolderBusy, ServingLock
         from services.startup import start_background, stop_background

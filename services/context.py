@@ -85,8 +85,12 @@ class AppContext:
         return await self.reload_org()
 
 
-def build_context(settings: Settings, clock: Clock | None = None) -> AppContext:
-    templates = make_environment(settings.tz)
+def build_context(
+    settings: Settings, clock: Clock | None = None, templates: Environment | None = None
+) -> AppContext:
+    """A context for `settings`; `templates` shares an environment (and its compiled templates) made for
+    the same time zone, as the tests do when they reuse one app (tests/conftest.py)."""
+    templates = templates or make_environment(settings.tz)
     return AppContext(
         settings=settings,
         db=Database(

@@ -6,23 +6,49 @@ import os
 import sqlite3
 import subprocess
 import sys
+import traceback
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run_cli(tmp_path: Path, *args: str, input_text: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
+def cli_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    return {
         "TSUDOI_DATABASE": str(tmp_path / "data" / "tsudoi.sqlite3"),
         "TSUDOI_SCHEDULER": "off",
         "TSUDOI_LOG_REQUESTS": "off",
+        **extra,
     }
+
+
+def run_cli(
+    tmp_path: Path, *args: str, input_text: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`litestar --app app:app tsudoi ARGS` in this process, through Litestar's own CLI group and Click's
+    runner (a process start costs seconds; test_demo_is_idempotent_and_prints_the_logins keeps one real
+    run). The environment is the command's for the call only; the answer has a process's shape."""
+    from click.testing import CliRunner
+    from litestar.cli.main import litestar_group
+
+    command = ["--app", "app:app", "tsudoi", *args]
+    result = CliRunner().invoke(
+        litestar_group, command, input=input_text, env={**cli_env(tmp_path), **(env or {})}
+    )
+    stderr = result.stderr
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        stderr += "".join(traceback.format_exception(result.exception))
+    return subprocess.CompletedProcess(command, result.exit_code, result.stdout, stderr)
+
+
+def run_cli_process(
+    tmp_path: Path, *args: str, input_text: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The same command as its own process, exactly as an admin runs it."""
     litestar = Path(sys.executable).parent / "litestar"
-    return subprocess.run(
+    return subprocess.run(  # noqa: S603 — the venv's own litestar
         [str(litestar), "--app", "app:app", "tsudoi", *args],
         cwd=ROOT,
-        env=env,
+        env={**os.environ, **cli_env(tmp_path)},
         capture_output=True,
         text=True,
         timeout=120,
@@ -31,7 +57,7 @@ def run_cli(tmp_path: Path, *args: str, input_text: str | None = None) -> subpro
 
 
 def test_demo_is_idempotent_and_prints_the_logins(tmp_path):
-    first = run_cli(tmp_path, "demo")
+    first = run_cli_process(tmp_path, "demo")  # the one real process start of the CLI tests
     assert first.returncode == 0, first.stderr
     assert "001234" in first.stdout and "Tsudoi2026" in first.stdout
     second = run_cli(tmp_path, "demo")

@@ -2,32 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.http import test_cli as cli
+
 STAMP = "2026-01-01T00:00:00.000000Z"
 
 
 def run_cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "TSUDOI_DATABASE": str(tmp_path / "data" / "tsudoi.sqlite3"),
-        "TSUDOI_SCHEDULER": "off",
-        "TSUDOI_LOG_REQUESTS": "off",
-        "TSUDOI_SECRET_KEY": "cli-test-secret-" + "x" * 32,
-    }
-    litestar = Path(sys.executable).parent / "litestar"
-    return subprocess.run(
-        [str(litestar), "--app", "app:app", "tsudoi", "send-digests", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    return cli.run_cli(
+        tmp_path, "send-digests", *args, env={"TSUDOI_SECRET_KEY": "cli-test-secret-" + "x" * 32}
     )
 
 

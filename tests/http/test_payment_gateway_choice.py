@@ -20,7 +20,7 @@ from services.payments import CheckoutRequest
 from services.payments.sandbox import make_session_token
 from services.settings import get_settings
 from tests.helpers import login, post_form, test_now, test_settings, visible_text
-from tests.http.test_cli import run_cli
+from tests.http.test_cli import run_cli_process
 from tests.payments_support import (
     attempts,
     check_profile,
@@ -145,7 +145,7 @@ async def test_demo_data_turns_the_sandbox_on_and_its_receipts_are_samples(clien
 async def test_demo_loaded_by_the_cli_while_the_app_runs_turns_the_sandbox_on(client, app_ctx, tmp_path):
     link = forged_sandbox_link(app_ctx)
     assert (await client.get(link)).status_code == 404
-    loaded = run_cli(tmp_path, "demo")  # the same database file, from another process
+    loaded = run_cli_process(tmp_path, "demo")  # the same database file, from another process
     assert loaded.returncode == 0, loaded.stderr
     page = await client.get(link)
     assert page.status_code == 200 and "テスト決済" in visible_text(page.text)
