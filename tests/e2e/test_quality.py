@@ -10,19 +10,22 @@ Error pages (404, 403, the stale-form page) and forms showing an error are check
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
 import shutil
 import subprocess
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 
-from tests.e2e.conftest import ARTIFACTS, LiveServer, assert_no_horizontal_scroll
+from tests.e2e.conftest import ARTIFACTS, CHROMIUM_ARGS, LiveServer, assert_no_horizontal_scroll
 
 ROOT = Path(__file__).resolve().parents[2]
 SKIP_PATHS = re.compile(
@@ -115,9 +118,28 @@ def login_context(browser: Any, live_server: LiveServer, role: str | None, viewp
     return context
 
 
+class _Links(HTMLParser):
+    """The href of every <a> in a page, as the browser's getAttribute('href') reads it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hrefs: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "a":
+            self.hrefs.extend(value for name, value in attrs if name == "href" and value)
+
+
+def links_in(html: str) -> list[str]:
+    parser = _Links()
+    parser.feed(html)
+    parser.close()
+    return parser.hrefs
+
+
 def crawl(context: Any, live_server: LiveServer, starts: Iterable[str]) -> list[str]:
-    """Breadth-first over same-site links; one path per numeric pattern."""
-    page = context.new_page()
+    """Breadth-first over same-site links; one path per numeric pattern. The pages are fetched over the
+    context's HTTP client (its cookies, redirects followed), not rendered: the links are in the HTML."""
     seen_patterns: set[str] = set()
     queue = list(starts)
     found: list[str] = []
@@ -126,16 +148,15 @@ def crawl(context: Any, live_server: LiveServer, starts: Iterable[str]) -> list[
         if SKIP_PATHS.search(path) or pattern_of(path) in seen_patterns:
             continue
         seen_patterns.add(pattern_of(path))
-        response = page.goto(path)
-        if response is None or "text/html" not in response.headers.get("content-type", ""):
+        response = context.request.get(path, fail_on_status_code=False)
+        if "text/html" not in response.headers.get("content-type", ""):
             continue
-        landed = page.url.removeprefix(live_server.url)
+        landed = response.url.removeprefix(live_server.url)
         if landed not in found:
             found.append(landed)
-        for href in page.eval_on_selector_all("a[href]", "els => els.map(e => e.getAttribute('href'))"):
-            if href and href.startswith("/") and not href.startswith("//"):
+        for href in links_in(response.text()):
+            if href.startswith("/") and not href.startswith("//"):
                 queue.append(href.split("#")[0])
-    page.close()
     return found
 
 
@@ -166,32 +187,93 @@ def test_crawl_reaches_the_main_screens(site_pages: dict[str, list[str]]) -> Non
     assert any(path.startswith("/login") for path in site_pages["public"])
 
 
+def serious(role: str, name: str, violations: list[dict[str, Any]]) -> list[str]:
+    problems = []
+    for violation in violations:
+        if violation["impact"] in ("serious", "critical"):
+            targets = [node["target"] for node in violation["nodes"]][:3]
+            problems.append(f"{role} {name}: {violation['id']} ({violation['impact']}) {targets}")
+    return problems
+
+
+AXE_RUN = "axe.run({resultTypes: ['violations']}).then(results => results.violations)"
+OVERFLOW = "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+PARALLEL_PAGES = 4  # tabs open at once per role: the browser's renderers check while the server answers
+
+
+def axe_over_pages(
+    executable: str,
+    live_server: LiveServer,
+    viewport: dict[str, int],
+    roles: list[tuple[str, Any, list[str]]],
+) -> tuple[int, list[str]]:
+    """axe-core (and, at phone width, the sideways-scroll check) over every path of every role, several
+    pages at once: Playwright's async API in a thread of its own (the sync API's browser serves one page at
+    a time) with its own Chromium. axe is installed once per context as an init script. `roles` holds
+    (role, the logged-in storage state, paths). Returns the pages checked and the problems found."""
+    from playwright.async_api import async_playwright
+
+    axe_script = Axe().axe_script
+    phone = viewport == VIEWPORTS["phone"]
+
+    async def check(context: Any, role: str, queue: list[str], problems: list[str]) -> int:
+        page = await context.new_page()
+        checked = 0
+        while queue:
+            path = queue.pop(0)
+            await page.goto(path)
+            if phone:
+                overflow = await page.evaluate(OVERFLOW)
+                if overflow > 0:
+                    problems.append(f"{role} {path}: page scrolls sideways by {overflow}px at phone width")
+            problems.extend(serious(role, path, await page.evaluate(AXE_RUN)))
+            checked += 1
+        await page.close()
+        return checked
+
+    async def run() -> tuple[int, list[str]]:
+        problems: list[str] = []
+        checked = 0
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(
+                executable_path=executable, headless=True, args=CHROMIUM_ARGS
+            )
+            try:
+                for role, state, paths in roles:
+                    context = await browser.new_context(
+                        viewport=viewport, locale="ja-JP", base_url=live_server.url, storage_state=state
+                    )
+                    context.set_default_timeout(30_000)
+                    await context.add_init_script(script=axe_script)
+                    queue = list(paths)
+                    counts = await asyncio.gather(
+                        *(check(context, role, queue, problems) for _ in range(PARALLEL_PAGES))
+                    )
+                    checked += sum(counts)
+                    await context.close()
+            finally:
+                await browser.close()
+        return checked, problems
+
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        return thread.submit(asyncio.run, run()).result()
+
+
 @pytest.mark.parametrize("viewport_name", list(VIEWPORTS))
 def test_every_page_has_no_serious_accessibility_violations(
     browser: Any, live_server: LiveServer, site_pages: dict[str, list[str]], viewport_name: str
 ) -> None:
+    viewport = VIEWPORTS[viewport_name]
+    contexts = {
+        role: login_context(browser, live_server, None if role == "public" else role, viewport)
+        for role in site_pages
+    }
+    roles = [(role, contexts[role].storage_state(), paths) for role, paths in site_pages.items()]
+    checked, problems = axe_over_pages(browser.executable, live_server, viewport, roles)
+    # Forms with an error shown, and the stale-form page (one browser tab each, as a person sends them).
     axe = Axe()
-    problems: list[str] = []
-    checked = 0
-    for role, paths in site_pages.items():
-        context = login_context(
-            browser, live_server, None if role == "public" else role, VIEWPORTS[viewport_name]
-        )
+    for role, context in contexts.items():
         page = context.new_page()
-        for path in paths:
-            page.goto(path)
-            if viewport_name == "phone":
-                try:
-                    assert_no_horizontal_scroll(page)
-                except AssertionError as error:
-                    problems.append(f"{role} {path}: {error}")
-            results = axe.run(page)
-            checked += 1
-            for violation in results.response["violations"]:
-                if violation["impact"] in ("serious", "critical"):
-                    targets = [node["target"] for node in violation["nodes"]][:3]
-                    problems.append(f"{role} {path}: {violation['id']} ({violation['impact']}) {targets}")
-        # Forms with an error shown, and the stale-form page.
         for case_role, name, send, shown in FORM_CASES:
             if case_role != role:
                 continue
@@ -201,15 +283,13 @@ def test_every_page_has_no_serious_accessibility_violations(
                     assert_no_horizontal_scroll(page)
                 except AssertionError as error:
                     problems.append(f"{role} {name}: {error}")
-            for violation in axe.run(page).response["violations"]:
-                if violation["impact"] in ("serious", "critical"):
-                    targets = [node["target"] for node in violation["nodes"]][:3]
-                    problems.append(f"{role} {name}: {violation['id']} ({violation['impact']}) {targets}")
+            problems.extend(serious(role, name, axe.run(page).response["violations"]))
             checked += 1
         context.close()
     print(
         f"\naxe-core at {viewport_name}: {checked} pages checked, {len(problems)} serious/critical problems"
     )
+    assert checked == sum(len(paths) for paths in site_pages.values()) + len(FORM_CASES)
     assert not problems, "\n".join(problems)
 
 
