@@ -11,3 +11,12 @@ async def hello() -> str:
 
 
 hello_app = Litestar(route_handlers=[hello], openapi_config=None)
+
+
+def four_lane_app() -> Litestar:
+    """Tsudoi as it hashed passwords before one lane: argon2id p=4 (uvicorn --factory), the baseline the
+    foundation bench measures the login storm against in the same run."""
+    from app import create_app
+    from services.settings import get_settings
+
+    return create_app(get_settings().with_(argon2_parallelism=4))

@@ -30,7 +30,7 @@ def free_port() -> int:
 class Server:
     """`uvicorn module:attr` in a subprocess, one worker, access log off: the same way for every app measured."""
 
-    def __init__(self, target: str, env: dict[str, str] | None = None) -> None:
+    def __init__(self, target: str, env: dict[str, str] | None = None, *, factory: bool = False) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         full_env = {**os.environ, "TSUDOI_SCHEDULER": "off", "TSUDOI_LOG_REQUESTS": "off", **(env or {})}
@@ -47,6 +47,7 @@ class Server:
                 "--no-access-log",
                 "--log-level",
                 "warning",
+                *(["--factory"] if factory else []),
             ],
             cwd=ROOT,
             env=full_env,

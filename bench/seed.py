@@ -14,12 +14,13 @@ from services.settings import Settings
 BENCH_PASSWORD = "Bench2026x"
 
 
-async def seed_members(database: Path, count: int, *, secret_key: str) -> None:
+async def seed_members(database: Path, count: int, *, secret_key: str, parallelism: int = 1) -> None:
     settings = Settings(database=database, secret_key=secret_key, scheduler=False)
     context = await open_context(build_context(settings))
     try:
-        # One real argon2id hash (library defaults) shared by all rows: seeding stays fast, logins stay real.
-        password_hash = Hasher().hash_sync(BENCH_PASSWORD)
+        # One real argon2id hash (library defaults; `parallelism` lanes) shared by all rows: seeding stays
+        # fast, logins stay real.
+        password_hash = Hasher(parallelism=parallelism).hash_sync(BENCH_PASSWORD)
         now = to_db(datetime.now(UTC))
         rows = [
             (

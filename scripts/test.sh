@@ -17,4 +17,6 @@ echo "== mypy"
 echo "== bandit"
 .venv/bin/bandit -q -c pyproject.toml -r app.py cli.py routes services db
 echo "== pytest"
-.venv/bin/pytest "$@"
+# Two (or more) test processes: every test is independent of the others (tmp_path, port 0); the tests of
+# one module stay in one process, so a module-scoped fixture (the quality crawl) runs once.
+.venv/bin/pytest -n auto --dist loadscope "$@"

@@ -29,10 +29,13 @@ class Settings:
     payment_gateway: str = ""
     scheduler: bool = True
     mail_from: str = ""  # TSUDOI_MAIL_FROM; empty: the sender set in the console (services/org.py)
-    # Tests and benchmarks lower argon2 costs; production keeps the library defaults.
+    # argon2id at RFC 9106's second recommended strength (t=3, 64 MiB) with one lane: a hash takes one
+    # core, never all of them, so pages keep being served during a burst of logins (services/hashing.py).
+    # Hashes made with other parameters (the earlier p=4) still verify and are redone at the next login.
+    # Tests and benchmarks lower the costs.
     argon2_time_cost: int = 3
     argon2_memory_cost: int = 65536
-    argon2_parallelism: int = 4
+    argon2_parallelism: int = 1
     trust_proxy: bool = False
     log_requests: bool = True
     # How long a write waits for a lock held by another process (a backup, a CLI command) before giving up.

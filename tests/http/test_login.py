@@ -18,6 +18,7 @@ from db import audit
 from db import members as member_queries
 from services.auth import INVALID_LOGIN_MESSAGE, LOCKED_MESSAGE
 from services.hashing import Hasher
+from services.settings import Settings
 from tests.helpers import (
     DEFAULT_PASSWORD,
     body_text,
@@ -284,6 +285,28 @@ async def test_hash_is_upgraded_when_parameters_change(client, app_ctx):
     assert (await login(client, "001001")).status_code == 303
     member = await member_queries.get_by_number(app_ctx.db, "001001")
     assert "m=1024" in member["password_hash"]
+
+
+async def test_a_hash_made_with_four_lanes_verifies_and_is_redone_with_one(client, app_ctx):
+    """Hashes made before one lane became the default (argon2id p=4) still log in, and the login redoes
+    them with the app's parameters (the RFC 9106 strength with p=1; the tests' costs are lower)."""
+    production = Settings(database=app_ctx.settings.database)
+    assert (production.argon2_time_cost, production.argon2_memory_cost, production.argon2_parallelism) == (
+        3,
+        65536,
+        1,
+    )
+    assert app_ctx.settings.argon2_parallelism == 1
+    settings = app_ctx.settings
+    old = Hasher(settings.argon2_time_cost, settings.argon2_memory_cost, parallelism=4).hash_sync(
+        DEFAULT_PASSWORD
+    )
+    await make_member(app_ctx, "001001")
+    await app_ctx.db.execute("UPDATE members SET password_hash = ? WHERE member_number = '001001'", (old,))
+    assert (await login(client, "001001")).status_code == 303
+    member = await member_queries.get_by_number(app_ctx.db, "001001")
+    assert ",p=1$" in member["password_hash"] and ",p=4$" in old
+    assert await app_ctx.hasher.verify(member["password_hash"], DEFAULT_PASSWORD)
 
 
 async def test_health_reports_the_schema_version(client):

@@ -36,7 +36,7 @@ def clock() -> FrozenClock:
 
 @pytest.fixture
 def gateway(server: FakeStripeServer, clock: FrozenClock) -> StripeGateway:
-    return StripeGateway(server.secret_key, WHSEC, api_base=server.url, timeout=0.2, clock=clock)
+    return StripeGateway(server.secret_key, WHSEC, api_base=server.url, timeout=5.0, clock=clock)
 
 
 def signed(body: bytes, clock: FrozenClock, secret: str = WHSEC) -> dict[str, str]:
@@ -90,6 +90,7 @@ async def test_gateway_error_500_is_unavailable(gateway: StripeGateway, server: 
 async def test_slow_gateway_times_out_as_unavailable(
     gateway: StripeGateway, server: FakeStripeServer
 ) -> None:
+    gateway.timeout = 0.2
     server.delay = 0.5
     with pytest.raises(GatewayUnavailable, match="しばらくしてから"):
         await gateway.fetch_state("cs_test_1")
