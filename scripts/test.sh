@@ -17,6 +17,7 @@ echo "== mypy"
 echo "== bandit"
 .venv/bin/bandit -q -c pyproject.toml -r app.py cli.py routes services db
 echo "== pytest"
-# Two (or more) test processes: every test is independent of the others (tmp_path, port 0); the tests of
-# one module stay in one process, so a module-scoped fixture (the quality crawl) runs once.
-.venv/bin/pytest -n auto --dist loadscope "$@"
+# One test process per core (pytest-xdist): every test is independent of the others (tmp_path, port 0),
+# so tests are handed out one by one and no long module holds a process alone; a module- or package-scoped
+# fixture (the browser, the quality crawl) is made once in each process that needs it.
+.venv/bin/pytest -n auto "$@"
