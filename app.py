@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from functools import lru_cache
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import lru_cache
 from pathlib import Path
 
 from litestar import Litestar

@@ -27,7 +27,7 @@ TLS = ssl.create_default_context()
 
 
 async def logged_in_client(base_url: str, member_number: str) -> httpx.AsyncClient:
-    client = httpx.AsyncClient(base_url=base_url, timeout=30, verify=TLS)
+    client = httpx.AsyncClient(base_url=base_url, timeout=300, verify=TLS)
     await client.get("/login")
     token = client.cookies.get("tsudoi_csrf")
     response = await client.post(

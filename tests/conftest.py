@@ -19,8 +19,8 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from app import create_app
-from services.clock import FrozenClock
 from db.database import Database
+from services.clock import FrozenClock
 from services.context import AppContext, build_context
 from services.private_files import SQLITE_SUFFIXES, open_private, private_dir
 from services.settings import Settings
