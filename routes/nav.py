@@ -25,6 +25,7 @@ MEMBER_NAV: list[NavItem] = [
     NavItem("/settings/mail", "メール設定"),
     NavItem("/settings/membership", "プラン・退会"),
     NavItem("/payments", "会費のお支払い"),
+    NavItem("/card", "会員証"),
 ]
 
 # An admin screen's entry (README: Where things go).
@@ -46,6 +47,7 @@ ADMIN_NAV: list[NavItem] = [
     NavItem("/admin/inbox", "問い合わせ"),
     NavItem("/admin/help", "ヘルプ編集"),
     NavItem("/admin/settings", "設定"),
+    NavItem("/admin/app", "アプリとロゴ"),
     NavItem("/admin/audit", "監査ログ"),
     NavItem("/admin/backup", "バックアップ"),
     NavItem("/admin/security", "セキュリティ"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from routes.admin import AdminController
+from routes.admin_app import AdminAppController
 from routes.admin_articles import (
     AdminArticlesController,
     AdminEventsController,
@@ -25,6 +26,7 @@ from routes.admin_settings import AdminSettingsController
 from routes.articles import ArticlesController
 from routes.auth import LoginController, LogoutController
 from routes.bookmarks import BookmarksController
+from routes.card import CardController, VerifyController
 from routes.conditions import ConditionsController
 from routes.contact import ContactController
 from routes.health import healthz, root
@@ -37,6 +39,7 @@ from routes.mypage import MyPageController
 from routes.passwords import ForgotIdController, PasswordChangeController, PasswordRecoveryController
 from routes.payments import PaymentNotifyController, PaymentsController
 from routes.profile import EmailChangeController, ProfileController
+from routes.pwa import PwaController
 from routes.sandbox_gateway import SandboxGatewayController
 from routes.setup import SetupController
 from routes.signup import SignupController
@@ -88,4 +91,8 @@ ROUTE_HANDLERS: list[Any] = [
     MailSettingsController,
     UnsubscribeController,
     AdminDigestsController,
+    PwaController,
+    CardController,
+    VerifyController,
+    AdminAppController,
 ]

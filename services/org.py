@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict, dataclass, fields
 from email.headerregistry import Address
 from email.utils import parseaddr
@@ -38,10 +39,20 @@ class OrgSettings:
     weekly_digest_hour: int = 7
     daily_digest_hour: int = 7
     member_number_width: int = 6
+    # The installable app's colour (manifest, browser bar, the default icon) and the logo's version: a
+    # short hash that changes with every upload, so icon URLs can be cached for a year.
+    theme_color: str = "#0172ad"
+    logo_version: str = ""
 
     @property
     def short_name(self) -> str:
         return self.org_short_name.strip() or self.org_name
+
+    @property
+    def icon_version(self) -> str:
+        """Changes with whatever the app icons are drawn from: the logo, the colour, the default mark's name."""
+        source = f"{self.logo_version}|{self.theme_color}|{self.short_name}"
+        return hashlib.sha256(source.encode()).hexdigest()[:10]
 
     def to_strings(self) -> dict[str, str]:
         return {

@@ -72,6 +72,9 @@ class BrowserHandle:
     def new_context(self, **options: Any) -> Any:
         if not self.browser.is_connected():
             self.browser = self._launch()
+        # The service worker (static/sw.js) is tested with it on in test_pwa_card.py; elsewhere it stays
+        # off, so no test's requests depend on whether a worker installed earlier in the same context.
+        options.setdefault("service_workers", "block")
         return self.browser.new_context(**options)
 
     def close(self) -> None:
@@ -98,9 +101,19 @@ def browser() -> Iterator[BrowserHandle]:
             handle.close()
 
 
-def phone_context(browser: Any, base_url: str, width: int = 390, height: int = 844) -> Any:
+def phone_context(
+    browser: Any,
+    base_url: str,
+    width: int = 390,
+    height: int = 844,
+    *,
+    service_workers: str = "block",
+    **options: Any,
+) -> Any:
     """A fresh phone-sized browser context (Japanese, Tokyo time, touch) on `base_url`."""
     context = browser.new_context(
+        service_workers=service_workers,
+        **options,
         viewport={"width": width, "height": height},
         locale="ja-JP",
         timezone_id="Asia/Tokyo",

@@ -1,0 +1,77 @@
+// The installable app: registers the service worker (static/sw.js, served at /sw.js), offers to add
+// My Page to the home screen, and keeps the membership card cache to the member who is signed in.
+(function () {
+  "use strict";
+
+  var CARD_CACHE = "tsudoi-card";
+  var HINT_KEY = "tsudoi-install-hint";
+
+  if ("serviceWorker" in navigator) {
+    window.addEventListener("load", function () {
+      navigator.serviceWorker.register("/sw.js").catch(function () { /* the site works without it */ });
+    });
+  }
+
+  // Signing out empties the card kept for offline use before the logout is sent.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!window.caches || form.getAttribute("action") !== "/logout" || form.dataset.cardCleared) { return; }
+    event.preventDefault();
+    form.dataset.cardCleared = "1";
+    caches.delete(CARD_CACHE).catch(function () {}).then(function () { form.submit(); });
+  });
+
+  // The card page: say when it is the copy kept offline, and refresh it when the network is back.
+  var offlineNote = document.getElementById("card-offline-note");
+  if (offlineNote) {
+    if (!navigator.onLine) { offlineNote.hidden = false; }
+    window.addEventListener("online", function () { window.location.reload(); });
+    window.addEventListener("offline", function () { offlineNote.hidden = false; });
+  }
+
+  // The install hint on My Page: the browser's own prompt where there is one (Android), the steps for
+  // Safari on iPhone and iPad where there is none; never once installed, dismissed or on a desktop.
+  var hint = document.getElementById("install-hint");
+  if (!hint) { return; }
+  function dismissed() {
+    try {
+      return localStorage.getItem(HINT_KEY) === "never" || sessionStorage.getItem(HINT_KEY) === "later";
+    } catch (error) { return false; }
+  }
+  function remember(store, value) {
+    try { store.setItem(HINT_KEY, value); } catch (error) { /* private mode: asked again next time */ }
+  }
+  function hide() { hint.hidden = true; }
+  var standalone = window.matchMedia("(display-mode: standalone)").matches || navigator.standalone === true;
+  if (standalone || dismissed()) { return; }
+  var installPrompt = null;
+  var acceptButton = hint.querySelector("[data-install-accept]");
+  window.addEventListener("beforeinstallprompt", function (event) {
+    if (!window.matchMedia("(pointer: coarse)").matches) { return; }
+    event.preventDefault();
+    installPrompt = event;
+    acceptButton.hidden = false;
+    hint.hidden = false;
+  });
+  var ios = /iPhone|iPad|iPod/.test(navigator.userAgent) ||
+    (navigator.platform === "MacIntel" && navigator.maxTouchPoints > 1);
+  if (ios) {
+    hint.querySelector("[data-install-ios]").hidden = false;
+    hint.hidden = false;
+  }
+  acceptButton.addEventListener("click", function () {
+    if (!installPrompt) { return; }
+    installPrompt.prompt();
+    installPrompt.userChoice.then(hide, hide);
+    installPrompt = null;
+  });
+  hint.querySelector("[data-install-later]").addEventListener("click", function () {
+    remember(sessionStorage, "later");
+    hide();
+  });
+  hint.querySelector("[data-install-never]").addEventListener("click", function () {
+    remember(localStorage, "never");
+    hide();
+  });
+  window.addEventListener("appinstalled", hide);
+})();
