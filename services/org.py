@@ -38,6 +38,9 @@ class OrgSettings:
     weekly_digest_hour: int = 7
     daily_digest_hour: int = 7
     member_number_width: int = 6
+    # DiscourseConnect: the forum's address and its shared secret (sealed with the secret key).
+    discourse_url: str = ""
+    discourse_secret_sealed: str = ""
 
     @property
     def short_name(self) -> str:
