@@ -7,20 +7,27 @@ from typing import Any
 from litestar import Controller, Request, Response, get, post
 from litestar.response import Template
 
+from db import audit
+from db import oidc as oidc_queries
 from routes.common import client_ip, form_error_status, redirect_with_flash, render, text_field
 from routes.guards import ADMIN_GUARDS
 from services import discourse_connect
 from services.context import AppContext
+from services.oidc import clients as oidc_clients
+from services.oidc import keys as oidc_keys
+from services.oidc.provider import SCOPE_LABELS, SCOPES
 from services.sessions import LoggedIn
 
 
-def _page(
+async def _page(
     request: Request[Any, Any, Any],
     app_ctx: AppContext,
     errors: dict[str, str] | None = None,
-    values: dict[str, str] | None = None,
+    values: dict[str, Any] | None = None,
     status: int = 200,
+    new_client: oidc_clients.NewClient | None = None,
 ) -> Template:
+    base = app_ctx.settings.base_url.rstrip("/")
     return render(
         request,
         "admin_connect/page.html",
@@ -30,7 +37,12 @@ def _page(
             "discourse_enabled": discourse_connect.forum(app_ctx) is not None,
             "discourse_sealed_unreadable": bool(app_ctx.org.discourse_secret_sealed)
             and discourse_connect.forum(app_ctx) is None,
-            "sso_url": f"{app_ctx.settings.base_url.rstrip('/')}/discourse/sso",
+            "sso_url": f"{base}/discourse/sso",
+            "issuer": base,
+            "clients": await oidc_queries.clients(app_ctx.db),
+            "scope_labels": [(name, SCOPE_LABELS[name]) for name in SCOPES if name != "openid"],
+            "new_client": new_client,
+            "keys": await oidc_queries.keys(app_ctx.db),
         },
         status=status,
     )
@@ -42,7 +54,7 @@ class AdminConnectController(Controller):
 
     @get("/")
     async def show(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Template:
-        return _page(request, app_ctx)
+        return await _page(request, app_ctx)
 
     @post("/discourse", status_code=200)
     async def save_discourse(
@@ -55,7 +67,9 @@ class AdminConnectController(Controller):
             app_ctx, url, secret, actor_id=auth.member_id, ip=client_ip(request)
         )
         if errors:
-            return _page(request, app_ctx, errors, {"discourse_url": url}, status=form_error_status(request))
+            return await _page(
+                request, app_ctx, errors, {"discourse_url": url}, status=form_error_status(request)
+            )
         return redirect_with_flash(
             request, "/admin/connect", "フォーラム（Discourse）との連携を保存しました。"
         )
@@ -67,4 +81,59 @@ class AdminConnectController(Controller):
         await discourse_connect.disable(app_ctx, actor_id=auth.member_id, ip=client_ip(request))
         return redirect_with_flash(
             request, "/admin/connect", "フォーラム（Discourse）との連携を解除しました。"
+        )
+
+    @post("/oidc", status_code=200)
+    async def add_client(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn
+    ) -> Response[Any]:
+        form = await request.form()
+        values = {
+            "name": text_field(form, "name", max_length=200),
+            "redirect_uris": text_field(form, "redirect_uris", max_length=5000),
+            "post_logout_redirect_uris": text_field(form, "post_logout_redirect_uris", max_length=5000),
+            "is_public": text_field(form, "is_public", max_length=5) == "1",
+            "refresh_tokens": text_field(form, "refresh_tokens", max_length=5) == "1",
+            "scopes": [value for value in form.getall("scopes") if isinstance(value, str)]
+            if hasattr(form, "getall")
+            else [],
+        }
+        clean, errors = oidc_clients.validate(values)
+        if errors:
+            shown = {**values, "discourse_url": app_ctx.org.discourse_url}
+            return await _page(request, app_ctx, errors, shown, status=form_error_status(request))
+        new_client = await oidc_clients.register(
+            app_ctx, clean, actor_id=auth.member_id, ip=client_ip(request)
+        )
+        # Shown on this page once (never in a cookie or a redirect): the secret is not stored readable.
+        return await _page(request, app_ctx, new_client=new_client)
+
+    @post("/oidc/{client_id:str}/delete", status_code=200)
+    async def remove_client(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn, client_id: str
+    ) -> Response[Any]:
+        await oidc_clients.remove(app_ctx, client_id[:200], actor_id=auth.member_id, ip=client_ip(request))
+        return redirect_with_flash(
+            request,
+            "/admin/connect",
+            "サービスの登録を削除しました。そのサービスのトークンは使えなくなりました。",
+        )
+
+    @post("/oidc/rotate-key", status_code=200)
+    async def rotate_key(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn
+    ) -> Response[Any]:
+        kid = await oidc_keys.rotate(app_ctx)
+        await audit.record(
+            app_ctx.db,
+            "oidc.key_rotated",
+            now=app_ctx.clock.now(),
+            actor_member_id=auth.member_id,
+            ip=client_ip(request),
+            detail={"kid": kid},
+        )
+        return redirect_with_flash(
+            request,
+            "/admin/connect",
+            "署名鍵を新しくしました。古い鍵は、発行済みのIDトークンの期限まで公開を続けます。",
         )

@@ -25,6 +25,7 @@ MEMBER_NAV: list[NavItem] = [
     NavItem("/settings/mail", "メール設定"),
     NavItem("/settings/membership", "プラン・退会"),
     NavItem("/payments", "会費のお支払い"),
+    NavItem("/settings/connections", "連携中のサービス"),
 ]
 
 # An admin screen's entry (README: Where things go).

@@ -36,6 +36,12 @@ from routes.mail_settings import MailSettingsController
 from routes.membership import MembershipController
 from routes.mfa import AdminSecurityController, MfaController
 from routes.mypage import MyPageController
+from routes.oidc import (
+    ConnectedServicesController,
+    OidcAuthorizeController,
+    OidcDiscoveryController,
+    OidcTokenController,
+)
 from routes.passwords import ForgotIdController, PasswordChangeController, PasswordRecoveryController
 from routes.payments import PaymentNotifyController, PaymentsController
 from routes.profile import EmailChangeController, ProfileController
@@ -92,4 +98,8 @@ ROUTE_HANDLERS: list[Any] = [
     AdminDigestsController,
     DiscourseController,
     AdminConnectController,
+    OidcDiscoveryController,
+    OidcAuthorizeController,
+    OidcTokenController,
+    ConnectedServicesController,
 ]

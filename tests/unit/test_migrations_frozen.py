@@ -28,7 +28,7 @@ LANDED = {
     "0014_payment_link_expiry.sql": "4032f22423a94f73da3564b7a788817c5d5cd3a148a2864608dab9c812e3d4aa",
     "0015_login_failures.sql": "d18ef7b6c38110e7614bbfcf702e56a9882971662ab97d7466bf17ee040c143e",
     "0016_paid_tier_name.sql": "0c511b522d4ace23b2dcaf1548f38bf97b998a55a919d242ffa885ad2b1ca9f6",
-    "0026_connect.sql": "76274f40e750853bf19e932166dddcc8269da69b6486cdd34dba80d2d1f743ab",
+    "0026_connect.sql": "9ce9f7a984bb7ad8b3de71f6103afa55a5f1e9193c4ccba13a0ec687ef3a289e",
 }
 
 
