@@ -48,6 +48,15 @@ async def _page(
     )
 
 
+def _chosen(form: Any, name: str) -> list[str]:
+    """Every checked value of a checkbox group (none checked: no key at all)."""
+    try:
+        values = form.getall(name)
+    except KeyError:
+        return []
+    return [value for value in values if isinstance(value, str)][:10]
+
+
 class AdminConnectController(Controller):
     path = "/admin/connect"
     guards = ADMIN_GUARDS
@@ -94,9 +103,7 @@ class AdminConnectController(Controller):
             "post_logout_redirect_uris": text_field(form, "post_logout_redirect_uris", max_length=5000),
             "is_public": text_field(form, "is_public", max_length=5) == "1",
             "refresh_tokens": text_field(form, "refresh_tokens", max_length=5) == "1",
-            "scopes": [value for value in form.getall("scopes") if isinstance(value, str)]
-            if hasattr(form, "getall")
-            else [],
+            "scopes": _chosen(form, "scopes"),
         }
         clean, errors = oidc_clients.validate(values)
         if errors:
