@@ -38,7 +38,7 @@ from services.settings import Settings, get_settings
 
 STATIC_DIR = Path(__file__).parent / "static"
 # Paths that receive machine-to-machine or mail-client POSTs, which carry no browser CSRF cookie.
-CSRF_EXEMPT = ["/payments/notify", "/unsubscribe"]
+CSRF_EXEMPT = ["/payments/notify", "/unsubscribe", "/oauth/token", "/oauth/userinfo"]
 
 
 @lru_cache(maxsize=1)

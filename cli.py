@@ -1,5 +1,5 @@
 """The `litestar tsudoi …` commands (demo, create-admin, import-members, backup, restore, replica-config,
-doctor, reset-admin-mfa, send-digests), registered by app.py as a Litestar CLI plugin."""
+doctor, reset-admin-mfa, send-digests, add-oidc-client), registered by app.py as a Litestar CLI plugin."""
 
 from __future__ import annotations
 
@@ -237,6 +237,60 @@ def send_digests_command(kind: str, at_text: str, dry_run: bool) -> None:
 
     async def job(context: AppContext) -> int:
         return await cli_send_digests(context, kind, at_text, dry_run=dry_run, echo=click.echo)
+
+    _run(job)
+
+
+@tsudoi_cli.command(
+    name="add-oidc-client", help="Register an OpenID Connect client; prints its id (and secret)."
+)
+@click.option("--name", required=True, help="The service's name, shown to members on the consent page.")
+@click.option(
+    "--redirect-uri", "redirect_uris", multiple=True, required=True, help="Exact redirect URI (repeatable)."
+)
+@click.option(
+    "--post-logout-redirect-uri", "logout_uris", multiple=True, help="Where to return after logout."
+)
+@click.option("--public", "is_public", is_flag=True, help="A public client (no secret; PKCE S256 required).")
+@click.option("--refresh-tokens", is_flag=True, help="Also issue refresh tokens.")
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    type=click.Choice(["profile", "email", "membership"]),
+    help="Claims the client may ask for (default: all). openid is always included.",
+)
+def add_oidc_client_command(
+    name: str,
+    redirect_uris: tuple[str, ...],
+    logout_uris: tuple[str, ...],
+    is_public: bool,
+    refresh_tokens: bool,
+    scopes: tuple[str, ...],
+) -> None:
+    from services.oidc import clients
+
+    async def job(context: AppContext) -> int:
+        clean, errors = clients.validate(
+            {
+                "name": name,
+                "redirect_uris": "\n".join(redirect_uris),
+                "post_logout_redirect_uris": "\n".join(logout_uris),
+                "is_public": is_public,
+                "refresh_tokens": refresh_tokens,
+                "scopes": list(scopes) or ["profile", "email", "membership"],
+            }
+        )
+        if errors:
+            for message in errors.values():
+                click.echo(message, err=True)
+            return 2
+        new_client = await clients.register(context, clean, actor_id=None)
+        click.echo(f"client_id: {new_client.client_id}")
+        if new_client.secret:
+            click.echo(f"client_secret: {new_client.secret}")
+        click.echo(f"issuer: {context.settings.base_url.rstrip('/')}")
+        return 0
 
     _run(job)
 

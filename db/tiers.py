@@ -31,3 +31,8 @@ async def free_tier(db: Database) -> sqlite3.Row:
     row = await db.fetchone("SELECT * FROM tiers WHERE code = 'free'")
     assert row is not None
     return row
+
+
+async def all_codes(db: Database) -> list[str]:
+    rows = await db.fetchall("SELECT code FROM tiers ORDER BY id")
+    return [str(row["code"]) for row in rows]

@@ -77,6 +77,9 @@ def error_page(
 
 def not_authorized(request: Request[Any, Any, Any], _: NotAuthorizedException) -> Response[Any]:
     path = request.url.path
+    if request.method == "GET" and request.url.query:
+        # A sign-in request from another service (DiscourseConnect, OpenID Connect) lives in the query.
+        path += f"?{request.url.query}"
     if is_htmx(request):
         path = htmx(request).current_url or "/mypage"
         path = "/" + path.split("/", 3)[-1] if "://" in path else path

@@ -26,6 +26,7 @@ MEMBER_NAV: list[NavItem] = [
     NavItem("/settings/membership", "プラン・退会"),
     NavItem("/payments", "会費のお支払い"),
     NavItem("/card", "会員証"),
+    NavItem("/settings/connections", "連携中のサービス"),
 ]
 
 # An admin screen's entry (README: Where things go).
@@ -48,6 +49,7 @@ ADMIN_NAV: list[NavItem] = [
     NavItem("/admin/help", "ヘルプ編集"),
     NavItem("/admin/settings", "設定"),
     NavItem("/admin/app", "アプリとロゴ"),
+    NavItem("/admin/connect", "外部サービス連携"),
     NavItem("/admin/audit", "監査ログ"),
     NavItem("/admin/backup", "バックアップ"),
     NavItem("/admin/security", "セキュリティ"),

@@ -14,6 +14,7 @@ from routes.admin_articles import (
 )
 from routes.admin_audit import AdminAuditController
 from routes.admin_backup import AdminBackupController
+from routes.admin_connect import AdminConnectController
 from routes.admin_digests import AdminDigestsController
 from routes.admin_help import AdminHelpController
 from routes.admin_import import AdminImportController
@@ -29,6 +30,7 @@ from routes.bookmarks import BookmarksController
 from routes.card import CardController, VerifyController
 from routes.conditions import ConditionsController
 from routes.contact import ContactController
+from routes.discourse import DiscourseController
 from routes.health import healthz, root
 from routes.help import HelpController
 from routes.history import HistoryController
@@ -36,6 +38,12 @@ from routes.mail_settings import MailSettingsController
 from routes.membership import MembershipController
 from routes.mfa import AdminSecurityController, MfaController
 from routes.mypage import MyPageController
+from routes.oidc import (
+    ConnectedServicesController,
+    OidcAuthorizeController,
+    OidcDiscoveryController,
+    OidcTokenController,
+)
 from routes.passwords import ForgotIdController, PasswordChangeController, PasswordRecoveryController
 from routes.payments import PaymentNotifyController, PaymentsController
 from routes.profile import EmailChangeController, ProfileController
@@ -95,4 +103,10 @@ ROUTE_HANDLERS: list[Any] = [
     CardController,
     VerifyController,
     AdminAppController,
+    DiscourseController,
+    AdminConnectController,
+    OidcDiscoveryController,
+    OidcAuthorizeController,
+    OidcTokenController,
+    ConnectedServicesController,
 ]

@@ -43,6 +43,9 @@ class OrgSettings:
     # short hash that changes with every upload, so icon URLs can be cached for a year.
     theme_color: str = "#0172ad"
     logo_version: str = ""
+    # DiscourseConnect: the forum's address and its shared secret (sealed with the secret key).
+    discourse_url: str = ""
+    discourse_secret_sealed: str = ""
 
     @property
     def short_name(self) -> str:

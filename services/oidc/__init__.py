@@ -1,0 +1,1 @@
+"""Tsudoi as an OpenID Connect provider (Authlib's authorization server, joserfc keys)."""
