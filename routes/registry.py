@@ -14,6 +14,7 @@ from routes.admin_articles import (
 from routes.admin_audit import AdminAuditController
 from routes.admin_backup import AdminBackupController
 from routes.admin_digests import AdminDigestsController
+from routes.admin_event_registrations import AdminEventRegistrationsController
 from routes.admin_help import AdminHelpController
 from routes.admin_import import AdminImportController
 from routes.admin_inbox import AdminInboxController
@@ -27,6 +28,7 @@ from routes.auth import LoginController, LogoutController
 from routes.bookmarks import BookmarksController
 from routes.conditions import ConditionsController
 from routes.contact import ContactController
+from routes.events import EventsController
 from routes.health import healthz, root
 from routes.help import HelpController
 from routes.history import HistoryController
@@ -88,4 +90,6 @@ ROUTE_HANDLERS: list[Any] = [
     MailSettingsController,
     UnsubscribeController,
     AdminDigestsController,
+    EventsController,
+    AdminEventRegistrationsController,
 ]
