@@ -12,7 +12,7 @@ from services import events as event_service
 from services.context import AppContext
 from services.markdown import render_markdown
 from tests.article_helpers import grant_members_tier
-from tests.helpers import login, make_member
+from tests.helpers import DEFAULT_PASSWORD, login, make_member
 
 
 async def make_event(
@@ -70,9 +70,9 @@ async def paid_member(app: AppContext, number: str, **profile: str) -> int:
     return member_id
 
 
-async def login_as(client: Any, number: str) -> None:
+async def login_as(client: Any, number: str, password: str = DEFAULT_PASSWORD) -> None:
     client.cookies.clear()
-    response = await login(client, number)
+    response = await login(client, number, password)
     assert response.status_code == 303, response.text
 
 

@@ -356,3 +356,22 @@ async def test_private_feed_lists_my_events_and_regenerating_kills_the_old_url(c
     client.cookies.clear()
     assert (await client.get(path)).status_code == 404
     assert (await client.get(new_path.removeprefix("http://testserver.local"))).status_code == 200
+
+
+async def test_demo_has_an_event_with_seats_and_a_full_one(client, app_ctx):
+    from services.demo import load_demo
+
+    await load_demo(app_ctx)
+    await load_demo(app_ctx)  # safe to run twice
+    now = app_ctx.clock.now()
+    rows = await event_queries.upcoming_events(app_ctx.db, now=now, viewer=0)
+    kinds = [event_service.openness(row, now) for row in rows]
+    assert kinds.count(event_service.Openness.OPEN) == 1
+    assert kinds.count(event_service.Openness.FULL) == 1
+    assert event_service.Openness.OUTSIDE in kinds  # the others keep their outside application page
+    full = next(row for row in rows if event_service.openness(row, now) == event_service.Openness.FULL)
+    assert (full["taken"], full["capacity"]) == (2, 2)
+
+    await login_as(client, "001234", "Tsudoi2026")  # the demo member
+    listing = visible_text((await client.get("/events")).text)
+    assert "受付中（残り30席）" in listing and "満席（キャンセル待ち受付中）" in listing
