@@ -86,3 +86,36 @@ def test_register_waitlist_cancel_and_calendar_at_phone_width(browser: Any, live
     finally:
         first.close()
         second.close()
+
+
+def test_admin_registrations_and_check_in_at_phone_width(browser: Any, live_server: LiveServer) -> None:
+    from tests.e2e.admin import login_admin
+
+    live_server.run(lambda ctx: paid_member(ctx, "005611", email="events-e2e11@example.jp"))
+    event_id = live_server.run(lambda ctx: make_event(ctx, "受付テストの会", capacity=1))
+    member = phone_context(browser, live_server.url, width=360, height=780)
+    admin = phone_context(browser, live_server.url, width=360, height=780)
+    try:
+        page = member.new_page()
+        log_in(page, "005611")
+        page.goto(f"/events/{event_id}")
+        page.get_by_role("button", name="申し込む").click()
+        code = page.locator(".event-code strong").inner_text()
+
+        office = admin.new_page()
+        login_admin(office, live_server)
+        office.goto(f"/admin/events/{event_id}/registrations")
+        expect(office.get_by_role("heading", name="参加確定（1名）")).to_be_visible()
+        assert_no_horizontal_scroll(office)
+        screenshot(office, "admin-event-registrations")
+        office.get_by_role("link", name="受付（QRコード・受付コード）").click()
+        office.get_by_label("受付コード").fill(code.lower())
+        office.get_by_role("button", name="受付する").click()
+        expect(office.get_by_text("を受付しました")).to_be_visible()
+        assert_no_horizontal_scroll(office)
+        screenshot(office, "admin-event-checkin")
+        office.goto(f"/admin/events/{event_id}/registrations")
+        expect(office.locator(".badge-ok", has_text="出席")).to_be_visible()
+    finally:
+        member.close()
+        admin.close()
