@@ -72,7 +72,7 @@ async def test_register_mails_a_confirmation_with_an_ics(client, app_ctx, settin
     text = visible_text(page.text)
     assert "お申し込みを受け付けました" in text
     assert "参加確定" in text and "受付コード" in text and "<svg" in page.text
-    assert f'href="/payments/' in page.text and "参加費を支払う" in text
+    assert 'href="/payments/' in page.text and "参加費を支払う" in text
 
     [mail] = mails_to(settings, "hanako@example.jp")
     assert "イベントのお申し込みを受け付けました" in mail["Subject"]
