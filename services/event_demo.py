@@ -70,7 +70,7 @@ async def load_event_demo(app: AppContext) -> None:
                     "family_kana": family_kana,
                     "given_kana": given_kana,
                     "email": f"demo{number}@example.jp",
-                    "membership_type": "正会員",
+                    "membership_type": "賛助会員",
                 },
             )
             member = await member_queries.get_by_number(app.db, number)

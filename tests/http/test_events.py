@@ -375,3 +375,33 @@ async def test_demo_has_an_event_with_seats_and_a_full_one(client, app_ctx):
     await login_as(client, "001234", "Tsudoi2026")  # the demo member
     listing = visible_text((await client.get("/events")).text)
     assert "受付中（残り30席）" in listing and "満席（キャンセル待ち受付中）" in listing
+
+
+async def test_seat_fee_is_paid_through_the_pay_flow(client, app_ctx):
+    from urllib.parse import urlsplit
+
+    from tests.payments_support import check_profile, choose, to_gateway
+
+    member_id = await paid_member(app_ctx, "001001")
+    await check_profile(app_ctx, member_id)
+    event_id = await make_event(app_ctx, "有料の講習会", capacity=3, fee=2500)
+    await login_as(client, "001001")
+    registration_id = registration_id_from(await register(client, event_id))
+    page = await client.get(f"/events/registrations/{registration_id}")
+    fee_id = int(page.text.split('href="/payments/', 1)[1].split("/", 1)[0])
+    start = await client.get(f"/payments/{fee_id}/start", follow_redirects=False)
+    assert start.headers["location"] == f"/payments/{fee_id}/method"
+    await choose(client, fee_id, "card")
+    hosted = await to_gateway(client, fee_id)
+    await post_form(client, urlsplit(hosted).path, {"outcome": "card_success"}, follow_redirects=False)
+    page = visible_text((await client.get(f"/events/registrations/{registration_id}")).text)
+    assert "2,500円（お支払い済み）" in page and "参加費を支払う" not in page
+    # A paid fee stays when the seat is cancelled; the member is told about the refund.
+    response = await post_form(
+        client, f"/events/registrations/{registration_id}/cancel", {}, follow_redirects=False
+    )
+    assert "返金については、事務局からご連絡いたします" in visible_text(
+        (await client.get(response.headers["location"])).text
+    )
+    fee = await app_ctx.db.fetchone("SELECT status FROM fees WHERE id = ?", (fee_id,))
+    assert fee["status"] == "paid"
