@@ -58,6 +58,9 @@ async def test_list_marks_members_only_and_keeps_outside_application(client, app
     assert f"/events/{outside}/register" not in shown.text
     assert (await client.get(f"/events/{ours}")).text.count(f'action="/events/{ours}/register"') == 1
     assert (await client.get(f"/events/{closed_only}")).status_code == 200
+    # The article page of an event sends members to the event page (sign-up here, or the outside link there).
+    article = await client.get(f"/articles/{outside}")
+    assert f'href="/events/{outside}"' in article.text and "https://example.jp/apply" not in article.text
 
 
 async def test_register_mails_a_confirmation_with_an_ics(client, app_ctx, settings):
