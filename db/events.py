@@ -87,7 +87,23 @@ async def save_settings(
     moved up from the waitlist."""
     async with db.write() as conn:
         fee_item_id: int | None = None
-        if fee_item is not None and values.fee_amount > 0:
+        cursor = await conn.execute(
+            "SELECT fee_item_id FROM event_settings WHERE article_id = ?", (event_id,)
+        )
+        existing = await cursor.fetchone()
+        if (
+            existing is not None
+            and existing[0] is not None
+            and values.fee_amount > 0
+            and fee_item is not None
+        ):
+            # The event's one fee item: a renamed event keeps it, so fees already issued stay linked.
+            fee_item_id = int(existing[0])
+            await conn.execute(
+                "UPDATE fee_items SET amount = ?, due_on = ?, updated_at = ? WHERE id = ?",
+                (values.fee_amount, fee_item[2].isoformat(), to_db(now), fee_item_id),
+            )
+        elif fee_item is not None and values.fee_amount > 0:
             year, name, due_on = fee_item
             cursor = await conn.execute(
                 "INSERT INTO fee_items (fiscal_year, membership_type, name, amount, due_on, created_at, "

@@ -191,7 +191,24 @@ async def test_reminder_goes_out_once_on_the_day_before(client, app_ctx, setting
     assert await event_service.run_reminder_job(app_ctx) == 0  # exactly once
     app_ctx.clock.set(datetime(local.year, local.month, local.day, 23, 59, tzinfo=TOKYO))
     assert await event_service.run_reminder_job(app_ctx) == 0
-    sent = outbox(settings)[before:]
+    sent = [m for m in outbox(settings) if "明日のイベントのご案内" in str(m["Subject"])]
+    assert len(outbox(settings)) == before + 1
     assert [str(m["To"]) for m in sent] == ["seat@example.jp"]
     assert "明日のイベントのご案内" in str(sent[0]["Subject"])
     assert any(part.get_filename() == f"event-{tomorrow}.ics" for part in sent[0].iter_attachments())
+
+
+async def test_renamed_event_keeps_its_one_fee_item(client, app_ctx):
+    event_id = await make_event(app_ctx, "改名前の会", capacity=5, fee=1000)
+    item_id = (await event_queries.event(app_ctx.db, event_id))["fee_item_id"]
+    await app_ctx.db.execute("UPDATE articles SET title = '改名後の会' WHERE id = ?", (event_id,))
+    await login_admin(client, app_ctx)
+    form = {"capacity": "5", "deadline": "", "ends_at": "", "fee_amount": "2000"}
+    response = await post_form(
+        client, f"/admin/events/{event_id}/registration-settings", form, follow_redirects=False
+    )
+    assert response.status_code == 303
+    event = await event_queries.event(app_ctx.db, event_id)
+    assert event["fee_item_id"] == item_id and event["fee_amount"] == 2000
+    assert await app_ctx.db.fetchval("SELECT amount FROM fee_items WHERE id = ?", (item_id,)) == 2000
+    assert await app_ctx.db.fetchval("SELECT count(*) FROM fee_items") == 1
