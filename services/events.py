@@ -246,6 +246,14 @@ class SettingsForm:
     settings: event_queries.EventSettings | None = None
 
 
+def _moment(raw: str, tz: ZoneInfo) -> datetime | None:
+    """A datetime-local value as UTC; None for anything else (year 1 in Tokyo is out of range in UTC)."""
+    try:
+        return parse_local_datetime(raw, tz)
+    except OverflowError:
+        return None
+
+
 def _number(raw: str) -> str:
     return unicodedata.normalize("NFKC", raw).replace(",", "").replace("円", "").replace("名", "").strip()
 
@@ -258,13 +266,13 @@ def check_settings(values: dict[str, str], event: sqlite3.Row, *, tz: ZoneInfo) 
     if not 1 <= capacity <= MAX_CAPACITY:
         form.errors["capacity"] = f"定員を1から{MAX_CAPACITY:,}までの整数で入力してください（例：30）。"
     raw_deadline = values.get("deadline", "").strip()
-    deadline = parse_local_datetime(raw_deadline, tz) if raw_deadline else start
+    deadline = _moment(raw_deadline, tz) if raw_deadline else start
     if deadline is None:
         form.errors["deadline"] = "申込締切は「2026-12-01 17:00」の形式で入力してください。"
     elif start is not None and deadline > start:
         form.errors["deadline"] = "申込締切は開催日時より前にしてください。"
     raw_end = values.get("ends_at", "").strip()
-    ends_at = parse_local_datetime(raw_end, tz) if raw_end else (start + DEFAULT_LENGTH if start else None)
+    ends_at = _moment(raw_end, tz) if raw_end else (start + DEFAULT_LENGTH if start else None)
     if ends_at is None:
         form.errors["ends_at"] = "終了日時は「2026-12-01 16:00」の形式で入力してください。"
     elif start is not None and ends_at <= start:

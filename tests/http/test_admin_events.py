@@ -44,6 +44,10 @@ async def test_settings_form_refuses_bad_input_and_keeps_what_was_typed(client, 
     assert "終了日時は「2026-12-01 16:00」の形式で入力してください" in text
     assert "参加費を0円から9,999,999円までの整数で入力してください" in text
     assert 'value="2099-01-01T10:00"' in response.text
+    year_one = {**bad, "deadline": "0001-01-01T00:00", "ends_at": "9999-12-31T23:59"}
+    response = await post_form(client, f"/admin/events/{event_id}/registration-settings", year_one)
+    assert response.status_code == 422
+    assert "申込締切は「2026-12-01 17:00」の形式で入力してください" in visible_text(response.text)
     assert await app_ctx.db.fetchval("SELECT count(*) FROM event_settings") == 0
 
     good = {"capacity": "３０", "deadline": "", "ends_at": "", "fee_amount": "1,500円"}
