@@ -18,6 +18,7 @@ class NavItem(NamedTuple):
 MEMBER_NAV: list[NavItem] = [
     NavItem("/mypage", "マイページ"),
     NavItem("/articles", "記事一覧"),
+    NavItem("/events", "イベント"),
     NavItem("/conditions", "新着条件"),
     NavItem("/bookmarks", "ブックマーク"),
     NavItem("/history", "閲覧履歴"),

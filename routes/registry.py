@@ -16,6 +16,7 @@ from routes.admin_audit import AdminAuditController
 from routes.admin_backup import AdminBackupController
 from routes.admin_connect import AdminConnectController
 from routes.admin_digests import AdminDigestsController
+from routes.admin_event_registrations import AdminEventRegistrationsController
 from routes.admin_help import AdminHelpController
 from routes.admin_import import AdminImportController
 from routes.admin_inbox import AdminInboxController
@@ -31,6 +32,7 @@ from routes.card import CardController, VerifyController
 from routes.conditions import ConditionsController
 from routes.contact import ContactController
 from routes.discourse import DiscourseController
+from routes.events import EventsController
 from routes.health import healthz, root
 from routes.help import HelpController
 from routes.history import HistoryController
@@ -109,4 +111,6 @@ ROUTE_HANDLERS: list[Any] = [
     OidcAuthorizeController,
     OidcTokenController,
     ConnectedServicesController,
+    EventsController,
+    AdminEventRegistrationsController,
 ]

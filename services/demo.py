@@ -10,6 +10,7 @@ from db.timestamps import to_db
 from services.accounts import create_member
 from services.article_demo import load_article_demo
 from services.context import AppContext
+from services.event_demo import load_event_demo
 from services.fees import demo_fees
 from services.help import seed_demo_help
 from services.membership import demo_membership
@@ -78,6 +79,7 @@ DEMO_STEPS.append(demo_membership)
 DEMO_STEPS.append(demo_fees)
 DEMO_STEPS.append(load_article_demo)
 DEMO_STEPS.append(seed_demo_help)
+DEMO_STEPS.append(load_event_demo)
 
 
 async def load_demo(app: AppContext) -> list[str]:

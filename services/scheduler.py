@@ -20,6 +20,7 @@ from services.backup import run_nightly_backup
 from services.contact_qr import refresh_contact_qr
 from services.context import AppContext
 from services.digests import request_stop, run_daily_job, run_weekly_job
+from services.events import run_reminder_job
 from services.feeds import run_feed_import_job
 from services.membership import apply_tier_endings
 
@@ -92,6 +93,7 @@ JOBS: list[Job] = [
     ),
     Job("nightly_backup", "夜間バックアップ", run_nightly_backup, daily_at=time(3, 0)),
     Job("tier_endings", "プラン終了の処理", apply_tier_endings, daily_at=time(0, 10)),
+    Job("event_reminders", "イベント前日のご案内メール", run_reminder_job, every=timedelta(minutes=15)),
 ]
 
 

@@ -23,3 +23,35 @@ def csv_bytes(headers: Sequence[str], rows: Iterable[Iterable[Any]]) -> bytes:
     writer.writerow([safe_cell(name) for name in headers])
     writer.writerows([safe_cell(value) for value in row] for row in rows)
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def xlsx_bytes(header: list[str], rows: Iterable[Sequence[object]]) -> bytes:
+    """An .xlsx workbook of one sheet: the header in bold, then the rows. Every str value is written as a
+    text cell (never a number, date or formula), so member numbers keep their leading zeros and a cell
+    starting with = stays text."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    bold = Font(bold=True)
+
+    def put(row_index: int, column: int, value: object) -> None:
+        cell = sheet.cell(row=row_index, column=column)
+        if value is None or isinstance(value, bool | int | float):
+            cell.value = value
+            return
+        cell.value = str(value)
+        cell.data_type = "s"  # text: openpyxl would read "=…" as a formula
+        cell.number_format = "@"
+
+    for column, name in enumerate(header, start=1):
+        put(1, column, name)
+        sheet.cell(row=1, column=column).font = bold
+    for row_index, row in enumerate(rows, start=2):
+        for column, value in enumerate(row, start=1):
+            put(row_index, column, value)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()

@@ -89,6 +89,18 @@ def context() -> dict[str, object]:
                 "help_url",
             )
         },
+        "event": {
+            "id": 7,
+            "title": "秋の勉強会",
+            "event_date": WHEN,
+            "event_place": "東京会場",
+            "fee_amount": 1000,
+        },
+        "registration": {"status": "registered", "fee_status": "unpaid"},
+        "code": "ABCD-2345",
+        "registration_url": f"{url}/events/registrations/1",
+        "event_url": f"{url}/events/7",
+        "pay_url": f"{url}/payments/3/start",
         "locked_until": WHEN,
         "expires_at": WHEN,
         "changed_at": WHEN,
