@@ -283,3 +283,12 @@ async def fees_for_member(db: Database, member_id: int) -> list[sqlite3.Row]:
         "FROM fees f JOIN fee_items fi ON fi.id = f.fee_item_id WHERE f.member_id = ? ORDER BY f.id DESC LIMIT 20",
         (member_id,),
     )
+
+
+async def member_number_lengths(db: Database) -> set[int]:
+    """The lengths of the members' all-digit member numbers (admins' login IDs left out)."""
+    rows = await db.fetchall(
+        "SELECT DISTINCT length(member_number) AS n FROM members "
+        "WHERE role = 'member' AND member_number <> '' AND member_number NOT GLOB '*[^0-9]*'"
+    )
+    return {int(row["n"]) for row in rows}

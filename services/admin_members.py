@@ -11,7 +11,7 @@ from db import members as member_queries
 from services.context import AppContext
 from services.japanese import normalize_member_number
 from services.member_import import COLUMNS, NUMBER_ERROR
-from services.profile import PROFILE_FIELDS, validate_profile
+from services.profile import PROFILE_FIELDS, REQUIRED_FIELDS, validate_profile
 from services.spreadsheet import csv_bytes
 
 Errors = dict[str, str]
@@ -26,7 +26,11 @@ async def _email_taken(app: AppContext, email: str, except_member_id: int = 0) -
 
 
 async def validate_new_member(app: AppContext, values: Mapping[str, str]) -> tuple[dict[str, str], Errors]:
-    clean, errors = validate_profile({name: values.get(name, "") for name in PROFILE_FIELDS})
+    clean, errors = validate_profile(
+        {name: values.get(name, "") for name in PROFILE_FIELDS},
+        required=REQUIRED_FIELDS - {"email"},
+        charset=app.org.name_charset,
+    )
     raw_number = values.get("member_number", "")
     number = normalize_member_number(raw_number)
     if number is None:
@@ -49,7 +53,11 @@ async def update_member(
     app: AppContext, member: sqlite3.Row, values: Mapping[str, str], *, actor_id: int, ip: str = ""
 ) -> tuple[dict[str, str], Errors]:
     """Save the admin's edit of a member's profile; returns (clean, errors), saving only without errors."""
-    clean, errors = validate_profile({name: values.get(name, "") for name in PROFILE_FIELDS})
+    clean, errors = validate_profile(
+        {name: values.get(name, "") for name in PROFILE_FIELDS},
+        required=REQUIRED_FIELDS - {"email"},
+        charset=app.org.name_charset,
+    )
     member_id = int(member["id"])
     if "email" not in errors:
         taken = await _email_taken(app, clean.get("email", ""), except_member_id=member_id)

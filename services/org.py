@@ -38,6 +38,10 @@ class OrgSettings:
     weekly_digest_hour: int = 7
     daily_digest_hour: int = 7
     member_number_width: int = 6
+    # The one length every member number has (import pads Excel-shortened numbers to it); 0 = not set.
+    member_number_length: int = 0
+    # The character range of names and addresses: "jis0208" (the guide's rule) or "jis0213".
+    name_charset: str = "jis0208"
 
     @property
     def short_name(self) -> str:
