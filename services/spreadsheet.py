@@ -12,6 +12,8 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
+XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
 
 def safe_cell(value: Any) -> str:
     """Text that spreadsheet software will not run as a formula (CSV injection): a cell starting with
