@@ -300,7 +300,9 @@ async def save_profile(
     member_id = int(member["id"])
     if expected_version != int(member["profile_version"]):
         return SaveOutcome("stale", latest=member)
-    clean, errors = validate_profile(form_values, charset=app.org.name_charset)
+    # A member imported without an address (letters by post) may keep it empty; one who has one keeps one.
+    required = REQUIRED_FIELDS if member["email"] else REQUIRED_FIELDS - {"email"}
+    clean, errors = validate_profile(form_values, required=required, charset=app.org.name_charset)
     if errors:
         return SaveOutcome("invalid", errors=errors)
 
