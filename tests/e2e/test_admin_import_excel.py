@@ -35,7 +35,13 @@ def write_workbook(path: Path, first: str, second: str) -> Path:
     [("phone", 360, 780, ("008801", "008802")), ("desktop", 1280, 900, ("008803", "008804"))],
 )
 def test_import_screen_with_an_xlsx(
-    browser: Any, live_server: LiveServer, tmp_path: Path, label: str, width: int, height: int, numbers: tuple[str, str]
+    browser: Any,
+    live_server: LiveServer,
+    tmp_path: Path,
+    label: str,
+    width: int,
+    height: int,
+    numbers: tuple[str, str],
 ) -> None:
     context = phone_context(browser, live_server.url, width=width, height=height)
     page = context.new_page()
