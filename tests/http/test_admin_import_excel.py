@@ -327,3 +327,30 @@ async def test_a_file_over_the_request_limit_gets_the_japanese_413_page(client, 
     response = await upload(client, b"a" * (7 * 1024 * 1024), "members.csv")
     assert response.status_code == 413
     assert "送信されたデータが大きすぎます" in visible_text(response.text)
+
+
+async def test_profile_and_admin_edit_follow_the_setting_and_allow_no_email(client, app_ctx):
+    from services import admin_members
+    from services.profile import save_profile
+
+    member_id = await make_member(app_ctx, "000701", email="")
+    member = await member_queries.get_by_id(app_ctx.db, member_id)
+    form = {
+        "family_name": "髙橋",
+        "given_name": "一郎",
+        "family_kana": "タカハシ",
+        "given_kana": "イチロウ",
+        "email": "",
+    }
+    outcome = await save_profile(app_ctx, member, form, expected_version=int(member["profile_version"]))
+    assert outcome.status == "invalid" and set(outcome.errors) == {"family_name"}  # the guide's rule
+    await app_ctx.update_org({"name_charset": "jis0213"})
+    outcome = await save_profile(app_ctx, member, form, expected_version=int(member["profile_version"]))
+    assert outcome.status == "saved"  # 髙 accepted, and the member without an address may keep none
+    member = await member_queries.get_by_id(app_ctx.db, member_id)
+    assert member["family_name"] == "髙橋" and member["email"] == ""
+    admin_id = await login_admin(client, app_ctx)
+    clean, errors = await admin_members.update_member(
+        app_ctx, member, {**form, "family_name": "山﨑", "membership_type": "正会員"}, actor_id=admin_id
+    )
+    assert errors == {} and clean["email"] == ""
