@@ -354,3 +354,26 @@ async def test_profile_and_admin_edit_follow_the_setting_and_allow_no_email(clie
         app_ctx, member, {**form, "family_name": "山﨑", "membership_type": "正会員"}, actor_id=admin_id
     )
     assert errors == {} and clean["email"] == ""
+
+
+def test_cli_imports_an_xlsx_with_standard_forms(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from cli import tsudoi_cli
+
+    monkeypatch.setenv("TSUDOI_DATABASE", str(tmp_path / "cli.sqlite3"))
+    monkeypatch.setenv("TSUDOI_SECRET_KEY", "cli-test-secret-" + "z" * 32)
+    path = tmp_path / "members.xlsx"
+    path.write_bytes(
+        workbook_bytes(
+            ["会員番号", "姓", "名", "セイ", "メイ"], [["000801", "髙木", "一郎", "タカギ", "イチロウ"]]
+        )
+    )
+    runner = CliRunner()
+    result = runner.invoke(tsudoi_cli, ["import-members", str(path), "--dry-run"])
+    assert result.exit_code == 1, result.output
+    assert "置き換えられます（--standard-forms）（髙木 → 高木）" in result.output
+    result = runner.invoke(tsudoi_cli, ["import-members", str(path), "--standard-forms"])
+    assert result.exit_code == 0, result.output
+    assert "姓を標準の字形に置き換えます（髙木 → 高木）" in result.output
+    assert "1 名を登録しました" in result.output
