@@ -64,16 +64,23 @@ def create_admin_command(member_number: str, email: str, password: str) -> None:
     _run(job)
 
 
-@tsudoi_cli.command(name="import-members", help="Import members from a CSV file (all or nothing).")
+@tsudoi_cli.command(name="import-members", help="Import members from a CSV or .xlsx file (all or nothing).")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Check every row and write nothing.")
-def import_members_command(file: Path, dry_run: bool) -> None:
+@click.option(
+    "--standard-forms",
+    is_flag=True,
+    help="Replace name variants (髙→高, 﨑→崎) with their standard forms (the guide's character rule).",
+)
+def import_members_command(file: Path, dry_run: bool, standard_forms: bool) -> None:
     from services.member_import import import_members_file
 
     content = file.read_bytes()
 
     async def job(context: AppContext) -> int:
-        report = await import_members_file(context, content, dry_run=dry_run)
+        report = await import_members_file(
+            context, content, dry_run=dry_run, filename=file.name, standard_forms=standard_forms
+        )
         for line in report.lines():
             click.echo(line)
         return 0 if report.ok else 1

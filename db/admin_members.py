@@ -112,7 +112,9 @@ async def search(
 
 async def export_rows(db: Database, f: MemberFilter, *, now: datetime, today: date) -> list[sqlite3.Row]:
     where, params = _where(f, now=now, today=today)
-    columns = ", ".join(f"m.{name}" for name in ("member_number", *PROFILE_COLUMNS))
+    columns = ", ".join(
+        f"m.{name}" for name in ("id", "member_number", *PROFILE_COLUMNS, "status", "created_at")
+    )
     return await db.fetchall(f"SELECT {columns} FROM members m{where} ORDER BY m.member_number", params)  # noqa: S608
 
 
@@ -282,4 +284,32 @@ async def fees_for_member(db: Database, member_id: int) -> list[sqlite3.Row]:
         "SELECT f.id, f.amount, f.status, f.paid_at, f.paid_method, fi.fiscal_year, fi.name, fi.due_on "
         "FROM fees f JOIN fee_items fi ON fi.id = f.fee_item_id WHERE f.member_id = ? ORDER BY f.id DESC LIMIT 20",
         (member_id,),
+    )
+
+
+async def member_number_lengths(db: Database) -> set[int]:
+    """The lengths of the members' all-digit member numbers (admins' login IDs left out)."""
+    rows = await db.fetchall(
+        "SELECT DISTINCT length(member_number) AS n FROM members "
+        "WHERE role = 'member' AND member_number <> '' AND member_number NOT GLOB '*[^0-9]*'"
+    )
+    return {int(row["n"]) for row in rows}
+
+
+async def last_logins(db: Database) -> dict[int, str]:
+    """Each member's last successful login (stored UTC text), from the audit log."""
+    rows = await db.fetchall(
+        "SELECT subject_member_id AS member_id, max(at) AS at FROM audit_log "
+        "WHERE event = 'login.ok' AND subject_member_id IS NOT NULL GROUP BY subject_member_id"
+    )
+    return {int(row["member_id"]): str(row["at"]) for row in rows}
+
+
+async def fees_of_year(db: Database, fiscal_year: int) -> list[sqlite3.Row]:
+    """Every member's fees of one fiscal year (name, amount, state, how it was paid)."""
+    return await db.fetchall(
+        "SELECT f.member_id, f.amount, f.status, f.paid_method, fi.name FROM fees f "
+        "JOIN fee_items fi ON fi.id = f.fee_item_id WHERE fi.fiscal_year = ? AND f.member_id IS NOT NULL "
+        "ORDER BY f.member_id, f.id",
+        (fiscal_year,),
     )

@@ -1,4 +1,5 @@
-"""Admin: member CSV import — upload, a dry run listing every row's errors, then confirm (all or nothing)."""
+"""Admin: member import (CSV or .xlsx) — upload, a dry run listing every row's errors and every change the
+import makes (padded numbers, standard forms), then confirm (all or nothing)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from services.context import AppContext
 from services.member_import import (
     COLUMN_LABELS,
     COLUMNS,
+    JAPANESE_HEADERS,
     MAX_FILE_BYTES,
     OPTIONAL_COLUMNS,
     check_content,
@@ -54,7 +56,10 @@ class AdminImportController(Controller):
         upload = form.get("file")
         if not isinstance(upload, UploadFile) or not upload.filename:
             return self._page(
-                request, None, {"file": "CSVファイルを選んでください。"}, status=form_error_status(request)
+                request,
+                None,
+                {"file": "CSVファイルまたは Excel ファイル（.xlsx）を選んでください。"},
+                status=form_error_status(request),
             )
         content = await upload.read(MAX_FILE_BYTES + 1)
         if len(content) > MAX_FILE_BYTES:
@@ -64,7 +69,10 @@ class AdminImportController(Controller):
                 {"file": "ファイルが大きすぎます（5MBまで）。ファイルを分けて取り込んでください。"},
                 status=form_error_status(request),
             )
-        report = await check_content(app_ctx, content, dry_run=True)
+        # Name variants are listed with their standard forms; the confirm button then says it replaces them.
+        report = await check_content(
+            app_ctx, content, dry_run=True, filename=upload.filename, standard_forms=True
+        )
         token = ""
         if report.ok:
             token = secrets.token_urlsafe(24)
@@ -104,7 +112,14 @@ class AdminImportController(Controller):
                 {"file": "ファイルを読み直せませんでした。もう一度選んでください。"},
                 status=form_error_status(request),
             )
-        report = await import_members_file(app_ctx, content, dry_run=False, actor_id=auth.member_id)
+        report = await import_members_file(
+            app_ctx,
+            content,
+            dry_run=False,
+            actor_id=auth.member_id,
+            filename=row["filename"],
+            standard_forms=text_field(form, "standard_forms", max_length=5) == "1",
+        )
         if not report.ok:
             # The data changed since the dry run (someone registered the same number): nothing was written.
             return self._page(
@@ -116,7 +131,12 @@ class AdminImportController(Controller):
             now=app_ctx.clock.now(),
             actor_member_id=auth.member_id,
             ip=client_ip(request),
-            detail={"count": report.created, "generated_passwords": report.generated_passwords},
+            detail={
+                "count": report.created,
+                "generated_passwords": report.generated_passwords,
+                "standard_forms": len(report.replacements) if report.standard_forms else 0,
+                "padded_numbers": len(report.padded),
+            },
         )
         response = redirect(request, "/admin/letters")
         flash(
@@ -147,6 +167,7 @@ class AdminImportController(Controller):
                 "columns": COLUMNS,
                 "optional_columns": OPTIONAL_COLUMNS,
                 "labels": COLUMN_LABELS,
+                "japanese_headers": JAPANESE_HEADERS,
             },
             status=status,
         )

@@ -26,6 +26,7 @@ from services.member_import import COLUMNS
 from services.perks import org_today, tier_of, tiers_for
 from services.profile import LABELS, MAX_LENGTHS
 from services.sessions import LoggedIn
+from services.spreadsheet import XLSX_MEDIA_TYPE
 
 STATUS_CHOICES = {"active": "有効", "closed": "退会済み", "all": "すべて"}
 FEE_CHOICES = {"": "指定なし", "unpaid": "未納あり", "clear": "未納なし"}
@@ -95,25 +96,37 @@ class AdminMembersController(Controller):
     async def export(
         self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn
     ) -> Response[bytes]:
+        return await self._export(request, app_ctx, auth, "csv")
+
+    @get("/export.xlsx")
+    async def export_xlsx(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn
+    ) -> Response[bytes]:
+        return await self._export(request, app_ctx, auth, "xlsx")
+
+    async def _export(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn, kind: str
+    ) -> Response[bytes]:
         now = app_ctx.clock.now()
         rows = await queries.export_rows(
             app_ctx.db, _filter_from(request), now=now, today=org_today(now, app_ctx.settings.tz)
         )
-        body = await anyio.to_thread.run_sync(admin_members.export_csv, rows)
+        table = await admin_members.export_table(app_ctx, rows)
+        body = await anyio.to_thread.run_sync(table.xlsx if kind == "xlsx" else table.csv)
         await audit.record(
             app_ctx.db,
             "members.exported",
             now=now,
             actor_member_id=auth.member_id,
             ip=client_ip(request),
-            detail={"count": len(rows)},
+            detail={"count": len(rows), "format": kind},
         )
         stamp = now.astimezone(app_ctx.settings.tz).strftime("%Y%m%d")
         return Response(
             body,
-            media_type="text/csv; charset=utf-8",
+            media_type=XLSX_MEDIA_TYPE if kind == "xlsx" else "text/csv; charset=utf-8",
             headers={
-                "Content-Disposition": f'attachment; filename="members-{stamp}.csv"',
+                "Content-Disposition": f'attachment; filename="members-{stamp}.{kind}"',
                 "Cache-Control": "no-store",
             },
         )

@@ -6,6 +6,7 @@ import unicodedata
 from datetime import date
 from typing import Any
 
+import anyio.to_thread
 from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.response import Template
@@ -21,7 +22,7 @@ from services.context import AppContext
 from services.payment_config import PaymentNotConfigured, active_gateway
 from services.payments import states
 from services.sessions import LoggedIn
-from services.spreadsheet import csv_bytes
+from services.spreadsheet import XLSX_MEDIA_TYPE, csv_bytes, xlsx_bytes
 
 PAGE_SIZE = 100
 CSV_HEADER = [
@@ -204,22 +205,31 @@ class AdminPaymentsController(Controller):
 
     @get("/export.csv")
     async def export(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Response[bytes]:
+        return await self._export(request, app_ctx, "csv")
+
+    @get("/export.xlsx")
+    async def export_xlsx(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Response[bytes]:
+        return await self._export(request, app_ctx, "xlsx")
+
+    async def _export(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, kind: str
+    ) -> Response[bytes]:
         filters, _ = _filters(request)
         rows = await payment_queries.admin_fees(app_ctx.db, filters, limit=200_000, offset=0)
         tz = app_ctx.settings.tz
-        lines = []
+        lines: list[tuple[object, ...]] = []
         for row in rows:
             paid_at = from_db(row["paid_at"])
             method = row["paid_method"] or (row["attempt_method"] if row["status"] != "paid" else "")
             lines.append(
                 (
-                    row["member_number"],
+                    str(row["member_number"]),
                     f"{row['family_name'] or ''} {row['given_name'] or ''}".strip(),
-                    row["membership_type"],
+                    row["membership_type"] or "",
                     row["fiscal_year"],
                     row["item_name"],
                     row["amount"],
-                    row["due_on"],
+                    row["due_on"] or "",
                     fee_rules.FEE_STATUS_LABELS.get(row["status"], row["status"]),
                     fee_rules.PAID_METHOD_LABELS.get(method or "", ""),
                     paid_at.astimezone(tz).date().isoformat() if paid_at else "",
@@ -230,11 +240,15 @@ class AdminPaymentsController(Controller):
                 )
             )
         today = app_ctx.clock.now().astimezone(tz).date().isoformat()
+        if kind == "xlsx":
+            body = await anyio.to_thread.run_sync(xlsx_bytes, CSV_HEADER, lines)
+        else:
+            body = csv_bytes(CSV_HEADER, lines)
         return Response(
-            csv_bytes(CSV_HEADER, lines),
-            media_type="text/csv; charset=utf-8",
+            body,
+            media_type=XLSX_MEDIA_TYPE if kind == "xlsx" else "text/csv; charset=utf-8",
             headers={
-                "Content-Disposition": f'attachment; filename="payments-{today}.csv"',
+                "Content-Disposition": f'attachment; filename="payments-{today}.{kind}"',
                 "Cache-Control": "no-store",
             },
         )

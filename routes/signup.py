@@ -96,7 +96,9 @@ class SignupController(Controller):
             return redirect(request, "/signup/sent")
         terms = await membership_db.interest_terms(app_ctx.db)
         clean, chosen, errors = signup.validate_signup(
-            signup.SignupForm(values, interests, values["code"], agreed), [int(t["id"]) for t in terms]
+            signup.SignupForm(values, interests, values["code"], agreed),
+            [int(t["id"]) for t in terms],
+            charset=app_ctx.org.name_charset,
         )
         ip = client_ip(request)
         if values["code"].strip() and "code" not in errors:

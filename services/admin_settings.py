@@ -10,7 +10,7 @@ from dataclasses import fields as dataclass_fields
 from urllib.parse import urlsplit
 
 from db import audit
-from services.charset import check_text
+from services.charset import CHARSET_CHOICES, check_text
 from services.context import AppContext
 from services.japanese import normalize_email
 from services.mailer import MailError, SmtpTransport
@@ -31,7 +31,14 @@ class SettingField:
     required: bool = False
 
 
-GROUPS = ("団体", "メールの送信元", "ログインとパスワード", "会員登録とお支払い", "お知らせメール")
+GROUPS = (
+    "団体",
+    "メールの送信元",
+    "ログインとパスワード",
+    "会員情報",
+    "会員登録とお支払い",
+    "お知らせメール",
+)
 
 FIELDS: tuple[SettingField, ...] = (
     SettingField(
@@ -185,6 +192,25 @@ FIELDS: tuple[SettingField, ...] = (
         "ログインとパスワード",
         "新しい会員番号をこの桁数まで0で埋めます（例：6 → 000123）。",
         1,
+        20,
+    ),
+    SettingField(
+        "name_charset",
+        "氏名・住所に使える文字",
+        "choice",
+        "会員情報",
+        "「会員の手引き」: JIS X 0208 の文字だけ（髙・﨑 などは 高・崎 で登録します）。"
+        "「JIS X 0213」: 髙・﨑・𠮷 など氏名の異体字も登録できます。どちらでも ①・㈱・絵文字・外字は使えません。",
+        choices=CHARSET_CHOICES,
+    ),
+    SettingField(
+        "member_number_length",
+        "会員番号の固定桁数（取り込み）",
+        "int",
+        "会員情報",
+        "会員番号がすべて同じ桁数のときに指定します。ファイルの取り込みで、Excel が先頭の0を消した番号（103）を"
+        "この桁数まで0で埋めます（000103）。0 は指定なし：登録済みの会員番号がすべて同じ桁数なら、その桁数で埋めます。",
+        0,
         20,
     ),
     SettingField("signup_enabled", "会員登録（自己申込）を受け付ける", "bool", "会員登録とお支払い"),

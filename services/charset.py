@@ -1,4 +1,10 @@
-"""Checks text fields for characters outside JIS X 0208 + ASCII and suggests standard replacements."""
+"""Checks text fields for characters outside the organization's character range and suggests standard forms.
+
+Two ranges (the organization setting name_charset): "jis0208", the guide's rule (printable ASCII and
+JIS X 0208), and "jis0213", which also takes the letters people write their names with: JIS X 0213's
+kanji and kana and Windows' extension kanji (髙, 﨑, 𠮷…). Both refuse circled numbers, ㈱-style
+compatibility characters, emoji, private-use characters and half-width kana.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +13,35 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import Enum
 from functools import lru_cache
+from typing import Literal
 
 __all__ = [
+    "CHARSET_CHOICES",
+    "DEFAULT_CHARSET",
     "CharIssue",
+    "CharsetMode",
     "IssueKind",
+    "charset_mode",
     "check_text",
     "find_disallowed",
     "is_allowed_char",
+    "is_name_variant_char",
     "message_for",
+    "standard_forms",
 ]
+
+CharsetMode = Literal["jis0208", "jis0213"]
+DEFAULT_CHARSET: CharsetMode = "jis0208"
+CHARSET_CHOICES: tuple[tuple[str, str], ...] = (
+    ("jis0208", "会員の手引き（JIS X 0208、標準）"),
+    ("jis0213", "JIS X 0213（髙・﨑 などの異体字も使える）"),
+)
+
+
+def charset_mode(value: str) -> CharsetMode:
+    """The stored setting as a mode; anything unknown is the guide's rule."""
+    return "jis0213" if value == "jis0213" else "jis0208"
+
 
 # NFKC leaves these alone (or maps them outside JIS X 0208), so they need a hand-made
 # replacement. Each pair was checked with Python: the key does not encode to Shift_JIS,
@@ -150,6 +176,48 @@ def is_allowed_char(ch: str) -> bool:
     return True
 
 
+@lru_cache(maxsize=8192)
+def is_name_variant_char(ch: str) -> bool:
+    """Whether the JIS X 0213 setting adds ch: a letter (kanji, kana, accented Latin) of JIS X 0213 or of
+    Windows' extension kanji (髙 is only there), or a name variant in the table (𠮷). Symbols, circled
+    and compatibility characters (①, ㈱: NFKC changes them), emoji and private-use ones stay refused."""
+    if is_allowed_char(ch) or _is_halfwidth_kana(ch):
+        return False
+    if not unicodedata.category(ch).startswith("L"):
+        return False
+    if unicodedata.normalize("NFKC", ch) != ch or unicodedata.normalize("NFC", ch) != ch:
+        return False
+    if ch in _REPLACEMENTS:
+        return True
+    for codec in ("euc_jis_2004", "cp932"):
+        try:
+            ch.encode(codec)
+        except UnicodeEncodeError:
+            continue
+        return True
+    return False
+
+
+def _allowed_in(ch: str, mode: CharsetMode) -> bool:
+    return is_allowed_char(ch) or (mode == "jis0213" and is_name_variant_char(ch))
+
+
+def standard_forms(text: str) -> str:
+    """text with every name variant from the vetted table (髙→高, 﨑→崎) and every compatibility
+    ideograph (U+FA19→神) replaced by its JIS X 0208 standard form; anything else is left as it is."""
+    out = []
+    for ch in text:
+        if ch in _REPLACEMENTS and unicodedata.category(ch).startswith("L"):
+            out.append(_REPLACEMENTS[ch])
+            continue
+        composed = unicodedata.normalize("NFC", ch)
+        if composed != ch and "CJK COMPATIBILITY" in unicodedata.name(ch, "") and _all_allowed(composed):
+            out.append(composed)
+            continue
+        out.append(ch)
+    return "".join(out)
+
+
 def _all_allowed(text: str) -> bool:
     return bool(text) and all(is_allowed_char(c) for c in text)
 
@@ -254,10 +322,12 @@ def _message(where: str, cluster: str, kind: IssueKind, suggestion: str | None) 
     return f"{where}の「{shown}」は使用できない文字です。別の文字に置き換えるか、削除してください。"
 
 
-def _classify(cluster: str, allow_newlines: bool) -> tuple[IssueKind, str | None] | None:
+def _classify(
+    cluster: str, allow_newlines: bool, mode: CharsetMode = DEFAULT_CHARSET
+) -> tuple[IssueKind, str | None] | None:
     """Return (kind, suggestion) for a refused cluster, or None when it is allowed."""
     first = cluster[0]
-    if len(cluster) == 1 and (is_allowed_char(first) or (allow_newlines and first in _NEWLINES)):
+    if len(cluster) == 1 and (_allowed_in(first, mode) or (allow_newlines and first in _NEWLINES)):
         return None
     if len(cluster) > 1 and _all_allowed(cluster):
         return None
@@ -311,7 +381,9 @@ def _fast_path_ok(text: str, allow_newlines: bool) -> bool:
     return False
 
 
-def find_disallowed(text: str, *, allow_newlines: bool = False) -> list[CharIssue]:
+def find_disallowed(
+    text: str, *, allow_newlines: bool = False, charset: CharsetMode = DEFAULT_CHARSET
+) -> list[CharIssue]:
     """List every refused character in text, in order, with a suggestion and a Japanese message.
 
     allow_newlines lets CR/LF through for multi-line fields (messages); no other control
@@ -321,7 +393,7 @@ def find_disallowed(text: str, *, allow_newlines: bool = False) -> list[CharIssu
         return []
     issues: list[CharIssue] = []
     for index, cluster in _clusters(text):
-        verdict = _classify(cluster, allow_newlines)
+        verdict = _classify(cluster, allow_newlines, charset)
         if verdict is None:
             continue
         # A cluster whose base is fine but whose marks are not (か + U+3099) is reported as a whole.
@@ -358,7 +430,9 @@ def message_for(issues: Iterable[CharIssue]) -> str:
     return "".join(parts)
 
 
-def check_text(text: str, *, allow_newlines: bool = False) -> str | None:
+def check_text(
+    text: str, *, allow_newlines: bool = False, charset: CharsetMode = DEFAULT_CHARSET
+) -> str | None:
     """The combined Japanese error message for text, or None when every character is allowed."""
-    issues = find_disallowed(text, allow_newlines=allow_newlines)
+    issues = find_disallowed(text, allow_newlines=allow_newlines, charset=charset)
     return message_for(issues) if issues else None

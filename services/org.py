@@ -46,6 +46,10 @@ class OrgSettings:
     # DiscourseConnect: the forum's address and its shared secret (sealed with the secret key).
     discourse_url: str = ""
     discourse_secret_sealed: str = ""
+    # The one length every member number has (import pads Excel-shortened numbers to it); 0 = not set.
+    member_number_length: int = 0
+    # The character range of names and addresses: "jis0208" (the guide's rule) or "jis0213".
+    name_charset: str = "jis0208"
 
     @property
     def short_name(self) -> str:

@@ -14,7 +14,7 @@ from db import members as members_db
 from db import profile as profile_db
 from db.members import PROFILE_COLUMNS
 from db.timestamps import from_db
-from services.charset import check_text
+from services.charset import DEFAULT_CHARSET, CharsetMode, charset_mode, check_text
 from services.context import AppContext
 from services.japanese import (
     PREFECTURES,
@@ -107,11 +107,11 @@ def _required_message(name: str) -> str:
     return f"{LABELS[name]}を入力してください。"
 
 
-def _check_length_and_charset(name: str, value: str) -> str | None:
+def _check_length_and_charset(name: str, value: str, charset: CharsetMode = DEFAULT_CHARSET) -> str | None:
     limit = MAX_LENGTHS.get(name)
     if limit is not None and len(value) > limit:
         return f"{LABELS[name]}は{limit}文字以内で入力してください（現在{len(value)}文字）。"
-    problem = check_text(value)
+    problem = check_text(value, charset=charset)
     return f"{LABELS[name]}の{problem}" if problem else None
 
 
@@ -127,7 +127,10 @@ def _normalize_prefecture(raw: str) -> str | None:
 
 
 def validate_profile(
-    form_values: Mapping[str, str], *, required: Collection[str] = REQUIRED_FIELDS
+    form_values: Mapping[str, str],
+    *,
+    required: Collection[str] = REQUIRED_FIELDS,
+    charset: CharsetMode | str = DEFAULT_CHARSET,
 ) -> tuple[dict[str, str], dict[str, str]]:
     """Check and normalize profile values keyed by the member CSV's column names.
 
@@ -135,7 +138,9 @@ def validate_profile(
     membership_type when it was given), normalized for storage — phone and postal code as
     digits, furigana in katakana, e-mail with a lowercased domain. errors maps a field name to
     one Japanese message. A missing key counts as an empty value. Pure: no database, no clock.
+    charset is the organization's character range for names and addresses (OrgSettings.name_charset).
     """
+    mode = charset_mode(charset)
     clean: dict[str, str] = {}
     errors: dict[str, str] = {}
 
@@ -150,7 +155,7 @@ def validate_profile(
             value = to_katakana(typed.strip())
             problem = None
             if value:
-                problem = _check_length_and_charset(name, value)
+                problem = _check_length_and_charset(name, value, mode)
                 if problem is None and check_furigana(value):
                     problem = f"{LABELS[name]}はカタカナ（またはひらがな）で入力してください。"
         elif name == "email":
@@ -172,7 +177,7 @@ def validate_profile(
                     value = prefecture
         else:
             value = typed.strip()
-            problem = _check_length_and_charset(name, value) if value else None
+            problem = _check_length_and_charset(name, value, mode) if value else None
         if not value.strip() and problem is None and name in required:
             problem = _required_message(name)
         clean[name] = value.strip()
@@ -295,7 +300,9 @@ async def save_profile(
     member_id = int(member["id"])
     if expected_version != int(member["profile_version"]):
         return SaveOutcome("stale", latest=member)
-    clean, errors = validate_profile(form_values)
+    # A member imported without an address (letters by post) may keep it empty; one who has one keeps one.
+    required = REQUIRED_FIELDS if member["email"] else REQUIRED_FIELDS - {"email"}
+    clean, errors = validate_profile(form_values, required=required, charset=app.org.name_charset)
     if errors:
         return SaveOutcome("invalid", errors=errors)
 

@@ -80,6 +80,7 @@ def validate(app: AppContext, form: Mapping[str, str]) -> tuple[dict[str, str], 
     profile, profile_errors = validate_profile(
         {name: form.get(name, "") for name in ("family_name", "given_name", "email")},
         required={"family_name", "email"},
+        charset=app.org.name_charset,
     )
     for name in ("family_name", "given_name", "email"):
         clean[name] = profile.get(name, "")

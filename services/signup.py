@@ -53,9 +53,9 @@ class SignupForm:
 
 
 def validate_signup(
-    form: SignupForm, allowed_interests: Sequence[int]
+    form: SignupForm, allowed_interests: Sequence[int], *, charset: str = "jis0208"
 ) -> tuple[dict[str, str], list[int], dict[str, str]]:
-    clean, errors = validate_profile(form.values)
+    clean, errors = validate_profile(form.values, charset=charset)
     interests = [term_id for term_id in dict.fromkeys(form.interests) if term_id in set(allowed_interests)]
     if not form.agreed:
         errors["terms"] = TERMS_REQUIRED

@@ -1,11 +1,18 @@
-"""The admin's spreadsheet exports: one way to turn headers and rows into a CSV file Excel opens."""
+"""The admin's spreadsheet exports: headers and rows as a CSV file Excel opens, or as an Excel workbook."""
 
 from __future__ import annotations
 
 import csv
 import io
 from collections.abc import Iterable, Sequence
+from datetime import date, datetime
 from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def safe_cell(value: Any) -> str:
@@ -26,32 +33,31 @@ def csv_bytes(headers: Sequence[str], rows: Iterable[Iterable[Any]]) -> bytes:
 
 
 def xlsx_bytes(header: list[str], rows: Iterable[Sequence[object]]) -> bytes:
-    """An .xlsx workbook of one sheet: the header in bold, then the rows. Every str value is written as a
-    text cell (never a number, date or formula), so member numbers keep their leading zeros and a cell
-    starting with = stays text."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
+    """An Excel workbook (.xlsx) of one sheet. Every str value is a text cell (number format '@'), so Excel
+    keeps the leading zeros of member numbers, phone numbers and postal codes and never runs a formula;
+    numbers, dates and None stay what they are. Written in openpyxl's streaming mode (big exports)."""
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("Sheet1")
 
-    book = Workbook()
-    sheet = book.active
-    assert sheet is not None
-    bold = Font(bold=True)
+    def cells(values: Iterable[object]) -> list[WriteOnlyCell]:
+        out = []
+        for value in values:
+            if isinstance(value, str):
+                cell = WriteOnlyCell(sheet, value=ILLEGAL_CHARACTERS_RE.sub("", value))
+                cell.data_type = "s"  # text even when it starts with "=": never a formula
+                cell.number_format = "@"
+            elif isinstance(value, bool | int | float | date | datetime) or value is None:
+                cell = WriteOnlyCell(sheet, value=value)
+            else:
+                cell = WriteOnlyCell(sheet, value=ILLEGAL_CHARACTERS_RE.sub("", str(value)))
+                cell.data_type = "s"
+                cell.number_format = "@"
+            out.append(cell)
+        return out
 
-    def put(row_index: int, column: int, value: object) -> None:
-        cell = sheet.cell(row=row_index, column=column)
-        if value is None or isinstance(value, bool | int | float):
-            cell.value = value
-            return
-        cell.value = str(value)
-        cell.data_type = "s"  # text: openpyxl would read "=…" as a formula
-        cell.number_format = "@"
-
-    for column, name in enumerate(header, start=1):
-        put(1, column, name)
-        sheet.cell(row=1, column=column).font = bold
-    for row_index, row in enumerate(rows, start=2):
-        for column, value in enumerate(row, start=1):
-            put(row_index, column, value)
+    sheet.append(cells(header))
+    for row in rows:
+        sheet.append(cells(row))
     buffer = io.BytesIO()
-    book.save(buffer)
+    workbook.save(buffer)
     return buffer.getvalue()

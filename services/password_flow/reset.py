@@ -198,6 +198,15 @@ async def send_reset_links(app: AppContext, identifier: Identifier, *, ip: str =
     now = app.clock.now()
     for member in await _members_for(app, identifier):
         if not member["email"]:
+            # No address (imported for letters by post): nothing to send; the admin sees the attempt.
+            await audit.record(
+                app.db,
+                "password.reset_requested",
+                now=now,
+                subject_member_id=int(member["id"]),
+                ip=ip,
+                detail={"by": identifier.kind, "mailed": False, "no_address": True},
+            )
             continue
         if not await allow(app.db, RESET_MAIL_MEMBER_LIMIT, str(member["id"]), now=now):
             continue

@@ -273,3 +273,25 @@ def test_long_input_is_checked_quickly() -> None:
     assert time.perf_counter() - start < 2.0
     assert len(issues) == 6000
     assert check_text("a" * 100_000) is None
+
+
+@pytest.mark.parametrize("char", ["髙", "﨑", "𠮷", "𡈽", "德", "濵", "ㇰ", "é"])
+def test_jis_x_0213_setting_accepts_name_variants(char: str) -> None:
+    assert check_text(f"山{char}", charset="jis0213") is None
+    assert check_text(f"山{char}") is not None  # the guide's rule (the default) refuses them
+
+
+@pytest.mark.parametrize("char", ["①", "㈱", "😀", "\ue000", "ｱ", "☀", "\u200b"])
+def test_jis_x_0213_setting_still_refuses_symbols_emoji_and_private_use(char: str) -> None:
+    assert check_text(f"山{char}", charset="jis0213") is not None
+
+
+def test_standard_forms_replace_only_vetted_variants() -> None:
+    from services.charset import standard_forms
+
+    assert standard_forms("髙橋") == "高橋"
+    assert standard_forms("山﨑") == "山崎"
+    assert standard_forms("𠮷野") == "吉野"
+    assert standard_forms("\ufa19社") == "神社"
+    assert standard_forms("①㈱") == "①㈱"  # not a name variant: left for the row check to refuse
+    assert standard_forms("普通の名前") == "普通の名前"
