@@ -11,6 +11,7 @@ A run goes building -> sending -> done. The parts, each with one reason to chang
 `from services import digests` keeps working: the names other modules use are re-exported here.
 """
 
+from services.delivery import classify_failure, request_stop
 from services.digests.compose import period_label
 from services.digests.options import (
     CLAIM_LEASE,
@@ -33,8 +34,6 @@ from services.digests.preview import cli_send_digests, preview, preview_mail, se
 from services.digests.recipients import Section, decode_sections, encode_sections
 from services.digests.sending import (
     build_run,
-    classify_failure,
-    request_stop,
     run_daily_job,
     run_due,
     run_weekly_job,
