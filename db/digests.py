@@ -215,7 +215,7 @@ async def members_for_send(db: Database, member_ids: Sequence[int]) -> dict[int,
         return {}
     rows = await db.fetchall(
         "SELECT m.id, m.member_number, m.family_name, m.given_name, m.email, m.digest_frequency, m.status, "  # noqa: S608
-        "h.email AS bounced_email, h.flagged_at, h.hard_bounces FROM members m "
+        "m.announcement_mail, h.email AS bounced_email, h.flagged_at, h.hard_bounces FROM members m "
         "LEFT JOIN member_mail_health h ON h.member_id = m.id "
         f"WHERE m.id IN ({_marks(member_ids)})",
         tuple(member_ids),

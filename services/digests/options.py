@@ -35,6 +35,9 @@ SKIP_ARTICLES_GONE = "記事が非公開になったため送信しませんで�
 SKIP_EXPIRED = "配信期限を過ぎたため送信しませんでした"
 
 UNSUBSCRIBE_LIST = "digest"
+# Each list stops one category of mail: the digest, or optional 事務局からのお知らせ.
+ANNOUNCEMENT_LIST = "announcements"
+UNSUBSCRIBE_LISTS = (UNSUBSCRIBE_LIST, ANNOUNCEMENT_LIST)
 
 
 # ------------------------------------------------------------------------------------ options
