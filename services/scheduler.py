@@ -16,6 +16,7 @@ from typing import Any
 
 from db import login_failures, rate_limits, scheduler_jobs, sessions, used_tokens
 from db.timestamps import from_db
+from services.announcements import run_due as run_announcements_job
 from services.backup import run_nightly_backup
 from services.contact_qr import refresh_contact_qr
 from services.context import AppContext
@@ -74,6 +75,14 @@ JOBS: list[Job] = [
         "daily_digest",
         "新着お知らせメール（毎日）",
         run_daily_job,
+        every=timedelta(minutes=1),
+        record=False,
+    ),
+    # Scheduled announcements whose time has come, and any send a crash or restart interrupted.
+    Job(
+        "announcements",
+        "事務局からのお知らせの送信",
+        run_announcements_job,
         every=timedelta(minutes=1),
         record=False,
     ),
