@@ -31,7 +31,14 @@ class SettingField:
     required: bool = False
 
 
-GROUPS = ("団体", "メールの送信元", "ログインとパスワード", "会員登録とお支払い", "お知らせメール")
+GROUPS = (
+    "団体",
+    "メールの送信元",
+    "ログインとパスワード",
+    "会員登録とお支払い",
+    "会費の督促メール",
+    "新着お知らせメール",
+)
 
 FIELDS: tuple[SettingField, ...] = (
     SettingField(
@@ -191,19 +198,45 @@ FIELDS: tuple[SettingField, ...] = (
     SettingField("payment_card_enabled", "クレジットカード払い", "bool", "会員登録とお支払い"),
     SettingField("payment_konbini_enabled", "コンビニ払い", "bool", "会員登録とお支払い"),
     SettingField(
-        "weekly_digest_hour",
-        "週1回のお知らせメールの送信時刻（時）",
+        "reminder_days_before",
+        "会費の支払期限の何日前に送るか",
         "int",
-        "お知らせメール",
+        "会費の督促メール",
+        "お支払いがまだの会員に、会費の支払期限のこの日数前にお知らせします（0なら送りません）。",
+        0,
+        60,
+    ),
+    SettingField("reminder_on_due_date", "会費の支払期限の当日に送る", "bool", "会費の督促メール"),
+    SettingField(
+        "reminder_days_after",
+        "会費の支払期限の何日後に送るか",
+        "int",
+        "会費の督促メール",
+        "期限を過ぎてもお支払いがない会員に、この日数後にお知らせします（0なら送りません）。",
+        0,
+        90,
+    ),
+    SettingField(
+        "reminder_konbini",
+        "コンビニでのお支払い期限の前日に送る",
+        "bool",
+        "会費の督促メール",
+        "コンビニ払いを選んでまだお支払いのない会員に、前日にお知らせします。",
+    ),
+    SettingField(
+        "weekly_digest_hour",
+        "週1回の新着お知らせメールの送信時刻（時）",
+        "int",
+        "新着お知らせメール",
         "水曜日のこの時刻に送ります（0〜23）。",
         0,
         23,
     ),
     SettingField(
         "daily_digest_hour",
-        "毎日のお知らせメールの送信時刻（時）",
+        "毎日の新着お知らせメールの送信時刻（時）",
         "int",
-        "お知らせメール",
+        "新着お知らせメール",
         "毎日この時刻に送ります（0〜23）。",
         0,
         23,

@@ -21,6 +21,7 @@ from services.backup import run_nightly_backup
 from services.contact_qr import refresh_contact_qr
 from services.context import AppContext
 from services.digests import request_stop, run_daily_job, run_weekly_job
+from services.fee_reminders import run_reminder_job
 from services.feeds import run_feed_import_job
 from services.membership import apply_tier_endings
 
@@ -100,6 +101,8 @@ JOBS: list[Job] = [
         daily_at=time(4, 30),
     ),
     Job("nightly_backup", "夜間バックアップ", run_nightly_backup, daily_at=time(3, 0)),
+    # Fee reminders by the schedule in the settings; each (fee, step) goes once (fee_reminders).
+    Job("fee_reminders", "会費の督促メール", run_reminder_job, daily_at=time(9, 0)),
     Job("tier_endings", "プラン終了の処理", apply_tier_endings, daily_at=time(0, 10)),
 ]
 
