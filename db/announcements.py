@@ -325,3 +325,13 @@ async def set_mail_choice(db: Database, member_id: int, wanted: bool, *, now: da
 async def mail_choice(db: Database, member_id: int) -> bool:
     value = await db.fetchval("SELECT announcement_mail FROM members WHERE id = ?", (member_id,))
     return bool(value)
+
+
+async def publish_without_mail(db: Database, announcement_id: int, *, now: datetime) -> None:
+    """Shown at /announcements with no mail sent (the demo data)."""
+    stamp = to_db(now)
+    await db.execute(
+        "UPDATE announcements SET status = 'done', send_at = ?, started_at = ?, finished_at = ?, updated_at = ? "
+        "WHERE id = ? AND status = 'draft'",
+        (stamp, stamp, stamp, stamp, announcement_id),
+    )

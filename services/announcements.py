@@ -514,3 +514,28 @@ async def change_mail_choice(
             detail={"one_click": one_click} if one_click else {},
         )
     return changed
+
+
+# ---------------------------------------------------------------------------------------------- demo
+
+DEMO_TITLE: Final = "2026年度 総会のご案内"
+DEMO_BODY: Final = """2026年度の総会を、次のとおり開きます。会員の皆さまのご出席をお待ちしております。
+
+- 日時：2026年12月12日(土) 14:00〜16:00
+- 会場：本部 3階 大会議室（オンラインでも参加できます）
+- 議題：2026年度の活動報告、2027年度の計画と予算
+
+ご欠席の場合は、[お問い合わせ](/contact)から委任状の送付をご依頼ください。
+"""
+
+
+async def demo_announcement(app: AppContext) -> None:
+    """Demo step: one announcement for everyone, shown at /announcements (published on the site, not mailed:
+    loading the demo sends no mail)."""
+    if await announcement_db.count_all(app.db) > 0:
+        return
+    form = AnnouncementForm(empty_values() | {"title": DEMO_TITLE, "body_md": DEMO_BODY})
+    announcement_id = await announcement_db.create(
+        app.db, form.record(), created_by=None, now=app.clock.now()
+    )
+    await announcement_db.publish_without_mail(app.db, announcement_id, now=app.clock.now())

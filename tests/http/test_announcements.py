@@ -298,3 +298,16 @@ async def test_members_cannot_reach_the_console(client: AsyncTestClient[Any], ap
     await login(client)
     assert (await client.get("/admin/announcements")).status_code == 403
     assert (await post_form(client, "/admin/announcements", DRAFT)).status_code == 403
+
+
+async def test_the_demo_has_one_announcement_on_the_site(
+    client: AsyncTestClient[Any], app_ctx: AppContext
+) -> None:
+    from services.demo import load_demo
+
+    await load_demo(app_ctx)
+    await load_demo(app_ctx)  # twice: still one
+    assert await announcement_db.count_all(app_ctx.db) == 1
+    text = visible_text((await client.get("/announcements")).text)
+    assert announcements.DEMO_TITLE in text
+    assert outbox(app_ctx.settings) == []
