@@ -83,25 +83,27 @@ async def _changed(db: Database, sql: str, params: Sequence[Any]) -> int:
         return int(cursor.rowcount)
 
 
+def _columns(values: dict[str, Any]) -> tuple[Any, ...]:
+    """title, body_md, body_html, body_text, category, members_only, audience, audience_value."""
+    return (
+        values["title"],
+        values["body_md"],
+        values["body_html"],
+        values["body_text"],
+        values["category"],
+        int(values["members_only"]),
+        values["audience"],
+        values["audience_value"],
+    )
+
+
 async def create(db: Database, values: dict[str, Any], *, created_by: int | None, now: datetime) -> int:
     stamp = to_db(now)
     async with db.write() as conn:
         cursor = await conn.execute(
             "INSERT INTO announcements (title, body_md, body_html, body_text, category, members_only, audience, "
             "audience_value, created_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                values["title"],
-                values["body_md"],
-                values["body_html"],
-                values["body_text"],
-                values["category"],
-                int(values["members_only"]),
-                values["audience"],
-                values["audience_value"],
-                created_by,
-                stamp,
-                stamp,
-            ),
+            (*_columns(values), created_by, stamp, stamp),
         )
         assert cursor.lastrowid is not None
         return int(cursor.lastrowid)
@@ -113,18 +115,7 @@ async def update_draft(db: Database, announcement_id: int, values: dict[str, Any
         db,
         "UPDATE announcements SET title = ?, body_md = ?, body_html = ?, body_text = ?, category = ?, "
         "members_only = ?, audience = ?, audience_value = ?, updated_at = ? WHERE id = ? AND status = 'draft'",
-        (
-            values["title"],
-            values["body_md"],
-            values["body_html"],
-            values["body_text"],
-            values["category"],
-            int(values["members_only"]),
-            values["audience"],
-            values["audience_value"],
-            to_db(now),
-            announcement_id,
-        ),
+        (*_columns(values), to_db(now), announcement_id),
     )
     return changed == 1
 

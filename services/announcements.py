@@ -409,17 +409,17 @@ async def counts(app: AppContext, ids: list[int]) -> dict[int, DeliveryCounts]:
 # ------------------------------------------------------------------------------------ admin actions
 
 
+async def _audit(app: AppContext, event: str, *, actor_id: int, ip: str, **detail: Any) -> None:
+    await audit.record(app.db, event, now=app.clock.now(), actor_member_id=actor_id, ip=ip, detail=detail)
+
+
 async def create(app: AppContext, form: AnnouncementForm, *, actor_id: int, ip: str = "") -> int:
     announcement_id = await announcement_db.create(
         app.db, form.record(), created_by=actor_id, now=app.clock.now()
     )
-    await audit.record(
-        app.db,
-        "announcement.created",
-        now=app.clock.now(),
-        actor_member_id=actor_id,
-        ip=ip,
-        detail={"announcement_id": announcement_id, "title": form.values["title"][:100]},
+    title = form.values["title"][:100]
+    await _audit(
+        app, "announcement.created", actor_id=actor_id, ip=ip, announcement_id=announcement_id, title=title
     )
     return announcement_id
 
@@ -429,13 +429,9 @@ async def update(
 ) -> bool:
     changed = await announcement_db.update_draft(app.db, announcement_id, form.record(), now=app.clock.now())
     if changed:
-        await audit.record(
-            app.db,
-            "announcement.edited",
-            now=app.clock.now(),
-            actor_member_id=actor_id,
-            ip=ip,
-            detail={"announcement_id": announcement_id, "title": form.values["title"][:100]},
+        title = form.values["title"][:100]
+        await _audit(
+            app, "announcement.edited", actor_id=actor_id, ip=ip, announcement_id=announcement_id, title=title
         )
     return changed
 
@@ -446,13 +442,13 @@ async def send_now(
     """draft -> building; False when it was already sent or scheduled (a second click does nothing)."""
     if not await announcement_db.start_sending(app.db, announcement_id, now=app.clock.now()):
         return False
-    await audit.record(
-        app.db,
+    await _audit(
+        app,
         "announcement.sent",
-        now=app.clock.now(),
-        actor_member_id=actor_id,
+        actor_id=actor_id,
         ip=ip,
-        detail={"announcement_id": announcement_id, "recipients": recipients},
+        announcement_id=announcement_id,
+        recipients=recipients,
     )
     return True
 
@@ -462,13 +458,14 @@ async def schedule(
 ) -> bool:
     if not await announcement_db.schedule(app.db, announcement_id, send_at=send_at, now=app.clock.now()):
         return False
-    await audit.record(
-        app.db,
+    await _audit(
+        app,
         "announcement.scheduled",
-        now=app.clock.now(),
-        actor_member_id=actor_id,
+        actor_id=actor_id,
         ip=ip,
-        detail={"announcement_id": announcement_id, "send_at": send_at.isoformat(), "recipients": recipients},
+        announcement_id=announcement_id,
+        send_at=send_at.isoformat(),
+        recipients=recipients,
     )
     return True
 
@@ -476,14 +473,7 @@ async def schedule(
 async def unschedule(app: AppContext, announcement_id: int, *, actor_id: int, ip: str = "") -> bool:
     if not await announcement_db.unschedule(app.db, announcement_id, now=app.clock.now()):
         return False
-    await audit.record(
-        app.db,
-        "announcement.unscheduled",
-        now=app.clock.now(),
-        actor_member_id=actor_id,
-        ip=ip,
-        detail={"announcement_id": announcement_id},
-    )
+    await _audit(app, "announcement.unscheduled", actor_id=actor_id, ip=ip, announcement_id=announcement_id)
     return True
 
 
