@@ -1,5 +1,6 @@
 """The `litestar tsudoi …` commands (demo, create-admin, import-members, backup, restore, replica-config,
-doctor, reset-admin-mfa, send-digests, add-oidc-client), registered by app.py as a Litestar CLI plugin."""
+doctor, reset-admin-mfa, send-digests, send-reminders, add-oidc-client), registered by app.py as a Litestar CLI
+plugin."""
 
 from __future__ import annotations
 
@@ -298,6 +299,20 @@ def add_oidc_client_command(
             click.echo(f"client_secret: {new_client.secret}")
         click.echo(f"issuer: {context.settings.base_url.rstrip('/')}")
         return 0
+
+    _run(job)
+
+
+@tsudoi_cli.command(
+    name="send-reminders", help="Send the fee reminders due at --at (default: now), each once."
+)
+@click.option("--at", "at_text", default="", help="ISO time (org time zone if no offset).")
+@click.option("--dry-run", is_flag=True, help="Print who would get which reminder; send and record nothing.")
+def send_reminders_command(at_text: str, dry_run: bool) -> None:
+    from services.fee_reminders import cli_send_reminders
+
+    async def job(context: AppContext) -> int:
+        return await cli_send_reminders(context, at_text, dry_run=dry_run, echo=click.echo)
 
     _run(job)
 

@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from db import deliveries
 from db.database import Database
+from db.deliveries import DIGEST_DELIVERIES, DeliveryCounts
 from db.timestamps import to_db
 
 # Only these statuses leave a delivery to be done; the rest are final.
@@ -85,41 +87,12 @@ async def count_runs(db: Database) -> int:
     return int(await db.fetchval("SELECT count(*) FROM digest_runs"))
 
 
-@dataclass
-class RunCounts:
-    pending: int = 0
-    sending: int = 0
-    sent: int = 0
-    failed: int = 0
-    skipped: int = 0
-
-    @property
-    def matched(self) -> int:
-        """Members with at least one matching article (everyone a mail was or is to be sent to)."""
-        return self.pending + self.sending + self.sent + self.failed
-
-    @property
-    def total(self) -> int:
-        return self.matched + self.skipped
-
-    @property
-    def open(self) -> int:
-        return self.pending + self.sending
+RunCounts = DeliveryCounts
 
 
-async def run_counts(db: Database, run_ids: Sequence[int]) -> dict[int, RunCounts]:
+async def run_counts(db: Database, run_ids: Sequence[int]) -> dict[int, DeliveryCounts]:
     """Delivery counts by status for several runs in one query."""
-    counts = {run_id: RunCounts() for run_id in run_ids}
-    if not run_ids:
-        return counts
-    rows = await db.fetchall(
-        "SELECT run_id, status, count(*) AS n FROM digest_deliveries "  # noqa: S608
-        f"WHERE run_id IN ({_marks(run_ids)}) GROUP BY run_id, status",
-        tuple(run_ids),
-    )
-    for row in rows:
-        setattr(counts[int(row["run_id"])], str(row["status"]), int(row["n"]))
-    return counts
+    return await deliveries.counts(db, DIGEST_DELIVERIES, run_ids)
 
 
 async def set_run_sending(db: Database, run_id: int, *, now: datetime) -> None:
@@ -140,17 +113,6 @@ async def finish_run_if_complete(db: Database, run_id: int, *, now: datetime) ->
         cursor = await conn.execute("SELECT status FROM digest_runs WHERE id = ?", (run_id,))
         row = await cursor.fetchone()
     return row is not None and row[0] == "done"
-
-
-async def expire_open_deliveries(db: Database, run_id: int, *, reason: str, now: datetime) -> int:
-    """A run left unfinished for too long: what was not sent is no longer news."""
-    async with db.write() as conn:
-        cursor = await conn.execute(
-            "UPDATE digest_deliveries SET status = 'skipped', last_error = ?, updated_at = ? "
-            "WHERE run_id = ? AND status IN ('pending', 'sending')",
-            (reason, to_db(now), run_id),
-        )
-        return int(cursor.rowcount)
 
 
 # ----------------------------------------------------------------------------------- building a run
@@ -247,114 +209,18 @@ async def write_deliveries(
 # ------------------------------------------------------------------------------------------ sending
 
 
-async def release_stale_claims(db: Database, run_id: int, *, claimed_before: datetime, now: datetime) -> int:
-    """Deliveries left 'sending' by a sender that died (crash, kill): back to pending."""
-    async with db.write() as conn:
-        cursor = await conn.execute(
-            "UPDATE digest_deliveries SET status = 'pending', next_attempt_at = NULL, updated_at = ? "
-            "WHERE run_id = ? AND status = 'sending' AND claimed_at < ?",
-            (to_db(now), run_id, to_db(claimed_before)),
-        )
-        return int(cursor.rowcount)
-
-
-async def claim(db: Database, run_id: int, *, now: datetime, limit: int) -> list[sqlite3.Row]:
-    """Claim up to `limit` due deliveries: whoever gets a row back is the only one who sends it."""
-    stamp = to_db(now)
-    async with db.write() as conn:
-        cursor = await conn.execute(
-            "UPDATE digest_deliveries SET status = 'sending', attempts = attempts + 1, claimed_at = ?, "
-            "updated_at = ? WHERE id IN (SELECT id FROM digest_deliveries WHERE run_id = ? AND status = 'pending' "
-            "AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY id LIMIT ?) "
-            "RETURNING id, member_id, content, article_count, attempts",
-            (stamp, stamp, run_id, stamp, limit),
-        )
-        rows = list(await cursor.fetchall())
-    rows.sort(key=lambda row: int(row["id"]))
-    return rows
-
-
-async def release_claims(db: Database, delivery_ids: Sequence[int], *, now: datetime) -> None:
-    """Give back claimed deliveries that were never attempted (a graceful stop)."""
-    if not delivery_ids:
-        return
-    await db.execute(
-        "UPDATE digest_deliveries SET status = 'pending', attempts = max(attempts - 1, 0), updated_at = ? "  # noqa: S608
-        f"WHERE status = 'sending' AND id IN ({_marks(delivery_ids)})",
-        (to_db(now), *delivery_ids),
-    )
-
-
-async def has_due_pending(db: Database, run_id: int, *, now: datetime) -> bool:
-    value = await db.fetchval(
-        "SELECT 1 FROM digest_deliveries WHERE run_id = ? AND status = 'pending' "
-        "AND (next_attempt_at IS NULL OR next_attempt_at <= ?) LIMIT 1",
-        (run_id, to_db(now)),
-    )
-    return value is not None
-
-
 async def members_for_send(db: Database, member_ids: Sequence[int]) -> dict[int, sqlite3.Row]:
     """The claimed members as they are now (address, frequency, status may have changed since the build)."""
     if not member_ids:
         return {}
     rows = await db.fetchall(
         "SELECT m.id, m.member_number, m.family_name, m.given_name, m.email, m.digest_frequency, m.status, "  # noqa: S608
-        "h.email AS bounced_email, h.flagged_at, h.hard_bounces FROM members m "
+        "m.announcement_mail, h.email AS bounced_email, h.flagged_at, h.hard_bounces FROM members m "
         "LEFT JOIN member_mail_health h ON h.member_id = m.id "
         f"WHERE m.id IN ({_marks(member_ids)})",
         tuple(member_ids),
     )
     return {int(row["id"]): row for row in rows}
-
-
-async def mark_sent(
-    db: Database, sent: Sequence[tuple[int, str]], *, clear_bounces_of: Sequence[int], now: datetime
-) -> None:
-    """Record deliveries the server accepted, (delivery id, Message-ID) each, in one transaction.
-    Written straight after the answer: the gap before this commit is the only duplicate window."""
-    stamp = to_db(now)
-    async with db.write() as conn:
-        await conn.executemany(
-            "UPDATE digest_deliveries SET status = 'sent', message_id = ?, sent_at = ?, last_error = '', "
-            "next_attempt_at = NULL, updated_at = ? WHERE id = ?",
-            [(message_id[:300], stamp, stamp, delivery_id) for delivery_id, message_id in sent],
-        )
-        if clear_bounces_of:
-            # A delivered message ends a streak of bounces: only consecutive ones flag an address.
-            await conn.executemany(
-                "DELETE FROM member_mail_health WHERE member_id = ? AND flagged_at IS NULL",
-                [(member_id,) for member_id in clear_bounces_of],
-            )
-
-
-async def mark_retry(
-    db: Database, delivery_id: int, *, error: str, next_attempt_at: datetime, now: datetime
-) -> None:
-    await db.execute(
-        "UPDATE digest_deliveries SET status = 'pending', last_error = ?, next_attempt_at = ?, updated_at = ? "
-        "WHERE id = ?",
-        (error[:500], to_db(next_attempt_at), to_db(now), delivery_id),
-    )
-
-
-async def mark_failed(db: Database, delivery_id: int, *, error: str, now: datetime) -> None:
-    await db.execute(
-        "UPDATE digest_deliveries SET status = 'failed', last_error = ?, next_attempt_at = NULL, updated_at = ? "
-        "WHERE id = ?",
-        (error[:500], to_db(now), delivery_id),
-    )
-
-
-async def mark_skipped(db: Database, skipped: Sequence[tuple[int, str]], *, now: datetime) -> None:
-    if not skipped:
-        return
-    stamp = to_db(now)
-    async with db.write() as conn:
-        await conn.executemany(
-            "UPDATE digest_deliveries SET status = 'skipped', last_error = ?, updated_at = ? WHERE id = ?",
-            [(reason[:500], stamp, delivery_id) for delivery_id, reason in skipped],
-        )
 
 
 async def deliveries_for_run(

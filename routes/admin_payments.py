@@ -1,4 +1,4 @@
-"""Admin: fee items (define, issue), payments (filters, bank transfer, cancel, CSV for the accountant)."""
+"""Admin: fee items (define, issue), payments (filters, bank transfer, cancel, reminders, CSV for the accountant)."""
 
 from __future__ import annotations
 
@@ -13,10 +13,18 @@ from litestar.response import Template
 
 from db import payments as payment_queries
 from db.timestamps import from_db
-from routes.common import flash, form_error_status, redirect, redirect_with_flash, render, text_field
+from routes.common import (
+    client_ip,
+    flash,
+    form_error_status,
+    redirect,
+    redirect_with_flash,
+    render,
+    text_field,
+)
 from routes.guards import ADMIN_GUARDS
+from services import fee_reminders, payment_flow
 from services import fees as fee_rules
-from services import payment_flow
 from services.charset import check_text
 from services.context import AppContext
 from services.payment_config import PaymentNotConfigured, active_gateway
@@ -350,3 +358,50 @@ class AdminPaymentsController(Controller):
         return redirect_with_flash(
             request, f"/admin/payments/fees/{attempt['fee_id']}", message, "success" if ok else "warning"
         )
+
+    @post("/reminders", status_code=200)
+    async def reminder_preview(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Template:
+        """督促メールを送る, step one: who gets it and how it looks."""
+        reminders = await fee_reminders.chosen(app_ctx, _chosen_fee_ids(await request.form()))
+        return render(
+            request,
+            "admin_payments/reminders.html",
+            {
+                "reminders": reminders,
+                "mail": fee_reminders.compose(app_ctx, reminders[0]) if reminders else None,
+                "page_title": "督促メールを送る",
+            },
+            status=200 if reminders else form_error_status(request),
+        )
+
+    @post("/reminders/send", status_code=200)
+    async def reminder_send(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn
+    ) -> Response[Any]:
+        fee_ids = _chosen_fee_ids(await request.form())
+        report = await fee_reminders.send_chosen(
+            app_ctx, fee_ids, actor_id=auth.member_id, ip=client_ip(request)
+        )
+        parts = [f"督促メールを {len(report.sent)} 名に送りました。"]
+        if report.skipped:
+            parts.append(f"{report.skipped} 名は今日すでに送っているか、お支払い済みのため送りませんでした。")
+        if report.failed:
+            parts.append(
+                f"{len(report.failed)} 名には送れませんでした（送信サーバーの設定をご確認ください）。"
+            )
+        return redirect_with_flash(
+            request,
+            "/admin/payments?status=unpaid",
+            "".join(parts),
+            "warning" if report.failed else "success",
+        )
+
+
+def _chosen_fee_ids(form: Any) -> list[int]:
+    """The checked fees: digits only, at most a thousand (anything else is ignored)."""
+    try:
+        values = form.getall("fee_id")
+    except (KeyError, AttributeError):
+        values = []
+    ids = {int(value) for value in values if isinstance(value, str) and value.isdigit() and len(value) < 12}
+    return sorted(ids)[:1000]

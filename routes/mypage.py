@@ -9,6 +9,7 @@ from litestar import Controller, Request, get
 from litestar.exceptions import NotFoundException
 from litestar.response import Template
 
+from db import announcements as announcement_db
 from routes.articles import here
 from routes.common import render
 from routes.guards import MEMBER_GUARDS
@@ -57,6 +58,7 @@ class MyPageController(Controller):
                 "join_url": JOIN_TIER_URL,
                 "days": article_service.NEW_ARRIVAL_DAYS,
                 "limit": article_service.NEW_ARRIVAL_LIMIT,
+                "latest_announcement": await announcement_db.latest_unread(app_ctx.db, auth.member_id),
             },
             fragment="mypage/_arrivals.html",
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from routes.admin import AdminController
+from routes.admin_announcements import AdminAnnouncementsController
 from routes.admin_app import AdminAppController
 from routes.admin_articles import (
     AdminArticlesController,
@@ -25,6 +26,7 @@ from routes.admin_members import AdminMembersController
 from routes.admin_membership import AdminClosuresController, AdminCodesController, AdminTiersController
 from routes.admin_payments import AdminFeesController, AdminPaymentsController
 from routes.admin_settings import AdminSettingsController
+from routes.announcements import AnnouncementsController
 from routes.articles import ArticlesController
 from routes.auth import LoginController, LogoutController
 from routes.bookmarks import BookmarksController
@@ -113,4 +115,6 @@ ROUTE_HANDLERS: list[Any] = [
     ConnectedServicesController,
     EventsController,
     AdminEventRegistrationsController,
+    AdminAnnouncementsController,
+    AnnouncementsController,
 ]

@@ -8,6 +8,7 @@ from db import app_settings
 from db import members as member_queries
 from db.timestamps import to_db
 from services.accounts import create_member
+from services.announcements import demo_announcement
 from services.article_demo import load_article_demo
 from services.context import AppContext
 from services.event_demo import load_event_demo
@@ -80,6 +81,7 @@ DEMO_STEPS.append(demo_fees)
 DEMO_STEPS.append(load_article_demo)
 DEMO_STEPS.append(seed_demo_help)
 DEMO_STEPS.append(load_event_demo)
+DEMO_STEPS.append(demo_announcement)
 
 
 async def load_demo(app: AppContext) -> list[str]:

@@ -36,6 +36,11 @@ class OrgSettings:
     signup_enabled: bool = True
     payment_card_enabled: bool = True
     payment_konbini_enabled: bool = True
+    # Fee reminders (services/fee_reminders.py): days before the due date, on it, days after (0 = none).
+    reminder_days_before: int = 14
+    reminder_on_due_date: bool = True
+    reminder_days_after: int = 14
+    reminder_konbini: bool = True
     weekly_digest_hour: int = 7
     daily_digest_hour: int = 7
     member_number_width: int = 6

@@ -16,11 +16,13 @@ from typing import Any
 
 from db import login_failures, rate_limits, scheduler_jobs, sessions, used_tokens
 from db.timestamps import from_db
+from services.announcements import run_due as run_announcements_job
 from services.backup import run_nightly_backup
 from services.contact_qr import refresh_contact_qr
 from services.context import AppContext
 from services.digests import request_stop, run_daily_job, run_weekly_job
-from services.events import run_reminder_job
+from services.events import run_reminder_job as run_event_reminders
+from services.fee_reminders import run_reminder_job as run_fee_reminders
 from services.feeds import run_feed_import_job
 from services.membership import apply_tier_endings
 
@@ -78,6 +80,14 @@ JOBS: list[Job] = [
         every=timedelta(minutes=1),
         record=False,
     ),
+    # Scheduled announcements whose time has come, and any send a crash or restart interrupted.
+    Job(
+        "announcements",
+        "事務局からのお知らせの送信",
+        run_announcements_job,
+        every=timedelta(minutes=1),
+        record=False,
+    ),
     Job("feed_import", "フィードの取り込み", run_feed_import_job, every=timedelta(minutes=30)),
     Job(
         "cleanup",
@@ -92,8 +102,10 @@ JOBS: list[Job] = [
         daily_at=time(4, 30),
     ),
     Job("nightly_backup", "夜間バックアップ", run_nightly_backup, daily_at=time(3, 0)),
+    # Fee reminders by the schedule in the settings; each (fee, step) goes once (fee_reminders).
+    Job("fee_reminders", "会費の督促メール", run_fee_reminders, daily_at=time(9, 0)),
     Job("tier_endings", "プラン終了の処理", apply_tier_endings, daily_at=time(0, 10)),
-    Job("event_reminders", "イベント前日のご案内メール", run_reminder_job, every=timedelta(minutes=15)),
+    Job("event_reminders", "イベント前日のご案内メール", run_event_reminders, every=timedelta(minutes=15)),
 ]
 
 

@@ -11,6 +11,7 @@ A run goes building -> sending -> done. The parts, each with one reason to chang
 `from services import digests` keeps working: the names other modules use are re-exported here.
 """
 
+from services.delivery import classify_failure, request_stop
 from services.digests.compose import period_label
 from services.digests.options import (
     CLAIM_LEASE,
@@ -25,6 +26,7 @@ from services.digests.preferences import (
     UnsubscribeTokenInvalid,
     change_frequency,
     daily_tier_name,
+    read_unsubscribe_link,
     read_unsubscribe_token,
     unsubscribe,
     unsubscribe_token,
@@ -33,8 +35,6 @@ from services.digests.preview import cli_send_digests, preview, preview_mail, se
 from services.digests.recipients import Section, decode_sections, encode_sections
 from services.digests.sending import (
     build_run,
-    classify_failure,
-    request_stop,
     run_daily_job,
     run_due,
     run_weekly_job,
@@ -61,6 +61,7 @@ __all__ = [
     "period_label",
     "preview",
     "preview_mail",
+    "read_unsubscribe_link",
     "read_unsubscribe_token",
     "request_stop",
     "run_daily_job",

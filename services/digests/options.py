@@ -8,6 +8,12 @@ from datetime import timedelta
 
 from db import app_settings
 from services.context import AppContext
+
+# The engine's limits, shared with announcements; re-exported where the digest code has always read them.
+from services.delivery import CLAIM_LEASE as CLAIM_LEASE
+from services.delivery import HARD_BOUNCE_LIMIT as HARD_BOUNCE_LIMIT
+from services.delivery import MAX_ATTEMPTS as MAX_ATTEMPTS
+from services.delivery import RETRY_DELAYS as RETRY_DELAYS
 from services.perks import MemberTier, Perk
 
 FREQUENCIES = ("none", "weekly", "daily")
@@ -17,12 +23,6 @@ KIND_LABELS = {"weekly": "毎週", "daily": "毎日"}
 # A condition lists its newest items and counts the rest, so a digest stays readable on a phone.
 MAX_ITEMS_PER_CONDITION = 10
 BUILD_BATCH_SIZE = 500
-# A delivery still 'sending' this long after its claim belongs to a sender that died; it is sent again.
-CLAIM_LEASE = timedelta(minutes=15)
-# Transient SMTP errors (4xx, connection trouble): wait, then try again; the last failure is final.
-RETRY_DELAYS = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1))
-MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
-HARD_BOUNCE_LIMIT = 3
 # A run started this long after it was due is a catch-up (shown as such to the admin).
 SCHEDULE_SLACK = timedelta(minutes=30)
 
@@ -35,6 +35,9 @@ SKIP_ARTICLES_GONE = "記事が非公開になったため送信しませんで�
 SKIP_EXPIRED = "配信期限を過ぎたため送信しませんでした"
 
 UNSUBSCRIBE_LIST = "digest"
+# Each list stops one category of mail: the digest, or optional 事務局からのお知らせ.
+ANNOUNCEMENT_LIST = "announcements"
+UNSUBSCRIBE_LISTS = (UNSUBSCRIBE_LIST, ANNOUNCEMENT_LIST)
 
 
 # ------------------------------------------------------------------------------------ options

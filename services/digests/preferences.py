@@ -9,7 +9,7 @@ from itsdangerous import BadSignature, Signer
 from db import audit
 from db import digests as digests_db
 from services.context import AppContext
-from services.digests.options import FREQUENCIES, UNSUBSCRIBE_LIST
+from services.digests.options import FREQUENCIES, UNSUBSCRIBE_LIST, UNSUBSCRIBE_LISTS
 from services.perks import Perk, tiers_for
 from services.templates import plan_label
 
@@ -36,13 +36,15 @@ def _unsubscribe_signer(secret_key: str) -> Signer:
     return _KeyedSigner(secret_key, salt="tsudoi:unsubscribe")
 
 
-def unsubscribe_token(secret_key: str, member_id: int) -> str:
-    """'<member id>.<list>.<signature>': names the member and the list. It never expires, because an
-    old mail's link must keep working; a plain signer keeps making 100,000 of them cheap."""
-    return _unsubscribe_signer(secret_key).sign(f"{member_id}.{UNSUBSCRIBE_LIST}").decode("ascii")
+def unsubscribe_token(secret_key: str, member_id: int, list_name: str = UNSUBSCRIBE_LIST) -> str:
+    """'<member id>.<list>.<signature>': names the member and the list (the digest, or 事務局からのお知らせ:
+    each mail stops only its own category). It never expires, because an old mail's link must keep
+    working; a plain signer keeps making 100,000 of them cheap."""
+    return _unsubscribe_signer(secret_key).sign(f"{member_id}.{list_name}").decode("ascii")
 
 
-def read_unsubscribe_token(secret_key: str, token: str) -> int:
+def read_unsubscribe_link(secret_key: str, token: str) -> tuple[int, str]:
+    """(member id, list name) of a signed unsubscribe token."""
     if not token or len(token) > 200:
         raise UnsubscribeTokenInvalid(token[:20])
     try:
@@ -50,9 +52,17 @@ def read_unsubscribe_token(secret_key: str, token: str) -> int:
     except (BadSignature, UnicodeError) as error:
         raise UnsubscribeTokenInvalid("bad signature") from error
     member_text, _, list_name = value.partition(".")
-    if list_name != UNSUBSCRIBE_LIST or not member_text.isdigit() or len(member_text) > 12:
+    if list_name not in UNSUBSCRIBE_LISTS or not member_text.isdigit() or len(member_text) > 12:
         raise UnsubscribeTokenInvalid("wrong list")
-    return int(member_text)
+    return int(member_text), list_name
+
+
+def read_unsubscribe_token(secret_key: str, token: str) -> int:
+    """The member of a digest unsubscribe token (another list's token is refused)."""
+    member_id, list_name = read_unsubscribe_link(secret_key, token)
+    if list_name != UNSUBSCRIBE_LIST:
+        raise UnsubscribeTokenInvalid("wrong list")
+    return member_id
 
 
 # ----------------------------------------------------------------------------- member settings

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from db import digests as digests_db
 from db import mail_log
 from services.context import AppContext
+from services.delivery import classify_failure
 from services.digest_windows import DigestKind, Window, next_run, window_at
 from services.digests.compose import compose_digest, period_label
 from services.digests.options import KIND_LABELS, effective_frequency, send_hour
@@ -23,7 +24,7 @@ from services.digests.recipients import (
     load_index,
     select_sections,
 )
-from services.digests.sending import classify_failure, run_window, window_for
+from services.digests.sending import run_window, window_for
 from services.mailer import MailError, OutgoingMail
 from services.perks import MemberTier, Perk, tiers_for
 

@@ -47,7 +47,10 @@ def context() -> dict[str, object]:
             "created_at": WHEN,
         },
         "reply": {"body": "ご回答です。"},
-        "fee": {"item_name": "2026年度 年会費", "due_on": "2026-06-30", "id": 3},
+        "fee": {"item_name": "2026年度 年会費", "due_on": "2026-06-30", "id": 3, "amount": 10000},
+        "announcement": {"id": 5, "title": "総会のご案内", "category": "optional"},
+        "body_text": "6月1日に開きます。",
+        "body_html": "<p>6月1日に開きます。</p>",
         "attempt": {
             "amount": 10000,
             "order_id": "T-1",
@@ -87,6 +90,8 @@ def context() -> dict[str, object]:
                 "unsubscribe_url",
                 "mypage_url",
                 "help_url",
+                "read_url",
+                "pay_url",
             )
         },
         "event": {

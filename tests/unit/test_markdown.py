@@ -116,3 +116,12 @@ def test_empty_text_renders_empty() -> None:
 
 def test_nul_bytes_are_dropped() -> None:
     assert "\x00" not in render_markdown("a\x00b")
+
+
+def test_plain_text_keeps_the_structure_and_drops_what_the_sanitizer_drops() -> None:
+    from services.markdown import render_plain
+
+    text = render_plain(
+        "# 総会\n\n**6月1日**に[本部](https://example.jp/map)で。\n\n- 受付\n- 会場\n\n<script>alert(1)</script>終わり\x00"
+    )
+    assert text == "総会\n\n6月1日に本部（https://example.jp/map）で。\n\n・受付\n・会場\n\n終わり"
