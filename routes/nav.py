@@ -25,6 +25,7 @@ MEMBER_NAV: list[NavItem] = [
     NavItem("/settings/mail", "メール設定"),
     NavItem("/settings/membership", "プラン・退会"),
     NavItem("/payments", "会費のお支払い"),
+    NavItem("/inquiries", "お問い合わせ履歴"),
 ]
 
 # An admin screen's entry (README: Where things go).

@@ -41,6 +41,8 @@ CATEGORIES: dict[str, str] = {
     "other": "その他",
 }
 STATUS_LABELS: dict[str, str] = {"new": "未対応", "in_progress": "対応中", "done": "対応済み"}
+# The same states as the member reads them on /inquiries.
+MEMBER_STATUS_LABELS: dict[str, str] = {"new": "受付済", "in_progress": "対応中", "done": "回答済"}
 
 FIELDS = ("category", "name", "email", "member_number", "subject", "message")
 MAX_LENGTHS = {"name": 60, "email": 254, "member_number": 20, "subject": 100, "message": 4000}
@@ -569,6 +571,10 @@ async def send_reply_mail(ctx: AppContext, inquiry: Any, reply: Any) -> bool:
             "reply": reply,
             "org": ctx.org,
             "contact_url": f"{ctx.settings.base_url}/contact",
+            # Sent while logged in: the thread can be read and answered on the portal too.
+            "thread_url": f"{ctx.settings.base_url}/inquiries/{inquiry['id']}"
+            if inquiry["member_id"]
+            else "",
         },
         now=now,
         reply_to=ctx.org.contact_email,
@@ -612,3 +618,41 @@ async def change_status(ctx: AppContext, inquiry: Any, status: str, *, admin_id:
         ip=ip,
         detail={"inquiry_id": int(inquiry["id"]), "from": inquiry["status"], "to": status},
     )
+
+
+# ---------------------------------------------------------------- the member's side
+
+
+ANSWER_MAX_LENGTH = MAX_LENGTHS["message"]
+
+
+def check_answer(body: str) -> tuple[str, str | None]:
+    """The member's answer in the thread: the same cleaning as the form's message."""
+    cleaned = _clean_text(body, multiline=True)
+    if not cleaned.strip():
+        return cleaned, "お返事の内容を入力してください。"
+    if len(cleaned) > ANSWER_MAX_LENGTH:
+        return (
+            cleaned,
+            f"お返事は{ANSWER_MAX_LENGTH}文字以内で入力してください（現在{len(cleaned)}文字）。",
+        )
+    return cleaned, None
+
+
+async def answer_inquiry(ctx: AppContext, member_id: int, inquiry_id: int, body: str, *, ip: str) -> bool:
+    """Keep the member's answer in the thread (the office reads it in the inbox); False when the inquiry
+    is not the member's."""
+    now = ctx.clock.now()
+    reply_id = await inquiry_queries.add_member_answer(ctx.db, member_id, inquiry_id, body=body, now=now)
+    if not reply_id:
+        return False
+    await audit.record(
+        ctx.db,
+        "inquiry.member_answer",
+        now=now,
+        actor_member_id=member_id,
+        subject_member_id=member_id,
+        ip=ip,
+        detail={"inquiry_id": inquiry_id},
+    )
+    return True
