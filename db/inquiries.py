@@ -33,8 +33,10 @@ async def create(
     ip: str,
     user_agent: str,
     attachment: NewAttachment | None,
+    pending_form_id: str | None = None,
 ) -> int:
-    """The inquiry and its attachment row in one transaction: both or neither."""
+    """The inquiry and its attachment row in one transaction: both or neither (and the form's pending
+    upload row, whose file became the attachment, goes in the same transaction)."""
     stamp = to_db(now)
     async with db.write() as conn:
         cursor = await conn.execute(
@@ -71,6 +73,8 @@ async def create(
                     stamp,
                 ),
             )
+        if pending_form_id:
+            await conn.execute("DELETE FROM contact_pending_uploads WHERE form_id = ?", (pending_form_id,))
     db.query_count += 1
     return inquiry_id
 
@@ -252,3 +256,63 @@ async def unread_replies(db: Database, member_id: int) -> list[sqlite3.Row]:
         "WHERE i.member_id = ? GROUP BY i.id ORDER BY replied_at DESC, i.id DESC",
         (member_id,),
     )
+
+
+# ---------------------------------------------------------------- the contact form's pending screenshots
+
+
+async def put_pending_upload(
+    db: Database, form_id: str, upload: NewAttachment, *, now: datetime
+) -> str | None:
+    """Keep the form's checked screenshot; returns the stored name of the one it replaced, if any."""
+    async with db.write() as conn:
+        cursor = await conn.execute(
+            "SELECT stored_name FROM contact_pending_uploads WHERE form_id = ?", (form_id,)
+        )
+        previous = await cursor.fetchone()
+        await conn.execute(
+            "INSERT INTO contact_pending_uploads (form_id, stored_name, original_name, content_type, size, width, "
+            "height, sha256, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (form_id) DO UPDATE SET stored_name = excluded.stored_name, "
+            "original_name = excluded.original_name, content_type = excluded.content_type, size = excluded.size, "
+            "width = excluded.width, height = excluded.height, sha256 = excluded.sha256, "
+            "created_at = excluded.created_at",
+            (
+                form_id,
+                upload.stored_name,
+                upload.original_name,
+                upload.content_type,
+                upload.size,
+                upload.width,
+                upload.height,
+                upload.sha256,
+                to_db(now),
+            ),
+        )
+    db.query_count += 2
+    return str(previous[0]) if previous else None
+
+
+async def pending_upload(db: Database, form_id: str) -> sqlite3.Row | None:
+    return await db.fetchone("SELECT * FROM contact_pending_uploads WHERE form_id = ?", (form_id,))
+
+
+async def delete_pending_upload(db: Database, form_id: str) -> str | None:
+    async with db.write() as conn:
+        cursor = await conn.execute(
+            "DELETE FROM contact_pending_uploads WHERE form_id = ? RETURNING stored_name", (form_id,)
+        )
+        row = await cursor.fetchone()
+    db.query_count += 1
+    return str(row[0]) if row else None
+
+
+async def delete_pending_uploads_before(db: Database, before: datetime) -> list[str]:
+    """The pending screenshots of forms left unsent since `before`: rows removed, stored names returned."""
+    async with db.write() as conn:
+        cursor = await conn.execute(
+            "DELETE FROM contact_pending_uploads WHERE created_at < ? RETURNING stored_name", (to_db(before),)
+        )
+        rows = await cursor.fetchall()
+    db.query_count += 1
+    return [str(row[0]) for row in rows]
