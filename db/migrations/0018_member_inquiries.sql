@@ -18,3 +18,9 @@ CREATE TABLE contact_pending_uploads (
     created_at TEXT NOT NULL
 );
 CREATE INDEX contact_pending_uploads_created ON contact_pending_uploads (created_at);
+
+-- Joining the paid tier online (issue 15): a tier's price per year (0: not offered online), and the fee
+-- items that grant a tier for their fiscal year once paid (NULL: an ordinary annual fee).
+ALTER TABLE tiers ADD COLUMN annual_fee INTEGER NOT NULL DEFAULT 0 CHECK (annual_fee >= 0 AND annual_fee <= 9999999);
+ALTER TABLE fee_items ADD COLUMN tier_id INTEGER REFERENCES tiers (id);
+CREATE INDEX fee_items_tier ON fee_items (tier_id, fiscal_year) WHERE tier_id IS NOT NULL;
