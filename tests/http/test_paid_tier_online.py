@@ -251,3 +251,30 @@ async def test_admin_sets_the_price_per_year(client: Any, app_ctx: Any) -> None:
     free = await membership_db.get_tier_by_code(app_ctx.db, "free")
     await post_form(client, f"/admin/tiers/{free['id']}", {"name": "無料プラン", "annual_fee": "100"})
     assert (await membership_db.get_tier_by_code(app_ctx.db, "free"))["annual_fee"] == 0
+
+
+async def test_a_free_member_picking_the_event_topic_is_told_it_is_a_paid_perk(
+    client: Any, app_ctx: Any
+) -> None:
+    from db import taxonomy as taxonomy_queries
+    from tests.article_helpers import grant_members_tier, seed_terms
+
+    ids = await seed_terms(app_ctx)
+    events = await taxonomy_queries.create_term(
+        app_ctx.db, taxonomy="topic", name="イベント", slug="events", parent_id=None, sort_order=99
+    )
+    member_id = await make_member(app_ctx, "001001")
+    await login(client, "001001")
+    htmx = {"HX-Request": "true"}
+    live = await post_form(client, "/conditions/count", {"topic": str(events)}, headers=htmx)
+    text = visible_text(live.text)
+    assert "イベント情報は「有料会員」プランの特典です。" in text
+    assert 'href="/settings/membership"' in live.text
+    assert "条件を広げる" not in text
+    plain = await post_form(client, "/conditions/count", {"name": "催し", "topic": str(events)})
+    assert plain.status_code == 200 and "「有料会員」プランの特典です" in visible_text(plain.text)
+    other = await post_form(client, "/conditions/count", {"topic": str(ids["trade"])}, headers=htmx)
+    assert "特典" not in other.text and "条件を広げる" in other.text
+    await grant_members_tier(app_ctx, member_id)
+    paid = await post_form(client, "/conditions/count", {"topic": str(events)}, headers=htmx)
+    assert "特典" not in paid.text
