@@ -278,3 +278,41 @@ async def test_a_free_member_picking_the_event_topic_is_told_it_is_a_paid_perk(
     await grant_members_tier(app_ctx, member_id)
     paid = await post_form(client, "/conditions/count", {"topic": str(events)}, headers=htmx)
     assert "特典" not in paid.text
+
+
+async def test_ten_parallel_applications_create_one_fee(tmp_path: Any, clock: Any) -> None:
+    """A real server answers requests in parallel (the test client would serialize them)."""
+    import asyncio
+
+    import httpx
+
+    from tests.helpers import DEFAULT_PASSWORD, free_port, test_settings
+    from tests.live_server import LiveServer
+
+    port = free_port()
+    server = LiveServer(test_settings(tmp_path, base_url=f"http://127.0.0.1:{port}"), port, clock)
+    server.start()
+    try:
+        server.run(set_price)
+        member_id = server.run(lambda ctx: make_member(ctx, "001001"))
+        async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
+            await client.get("/login")
+            token = client.cookies["tsudoi_csrf"]
+            login_response = await client.post(
+                "/login", data={"_csrf_token": token, "member_id": "001001", "password": DEFAULT_PASSWORD}
+            )
+            assert login_response.status_code == 303 and "tsudoi_session" in client.cookies
+            form = {"_csrf_token": client.cookies["tsudoi_csrf"], "tier": "members"}
+            responses = await asyncio.gather(
+                *(client.post("/settings/membership/apply", data=form) for _ in range(10))
+            )
+        assert [r.status_code for r in responses] == [303] * 10
+        assert len({r.headers["location"] for r in responses}) == 1
+        fees = server.run(lambda ctx: payment_queries.member_fees(ctx.db, member_id))
+        assert len(fees) == 1
+        items = server.run(
+            lambda ctx: ctx.db.fetchval("SELECT count(*) FROM fee_items WHERE tier_id IS NOT NULL")
+        )
+        assert items == 1
+    finally:
+        server.stop()
