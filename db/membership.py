@@ -28,10 +28,14 @@ async def get_tier_by_code(db: Database, code: str) -> sqlite3.Row | None:
     return await db.fetchone("SELECT * FROM tiers WHERE code = ?", (code,))
 
 
-async def update_tier(db: Database, tier_id: int, *, name: str, perks: dict[str, bool]) -> None:
+async def update_tier(
+    db: Database, tier_id: int, *, name: str, perks: dict[str, bool], annual_fee: int = 0
+) -> None:
+    """Name and perks; the price per year only for a paid tier (the free plan stays free)."""
     await db.execute(
-        "UPDATE tiers SET name = ?, perk_daily_digest = ?, perk_events = ?, perk_members_only = ? WHERE id = ?",
-        (name, *(1 if perks.get(column) else 0 for column in PERK_COLUMNS), tier_id),
+        "UPDATE tiers SET name = ?, perk_daily_digest = ?, perk_events = ?, perk_members_only = ?, "
+        "annual_fee = CASE WHEN is_paid = 1 THEN ? ELSE 0 END WHERE id = ?",
+        (name, *(1 if perks.get(column) else 0 for column in PERK_COLUMNS), annual_fee, tier_id),
     )
 
 
@@ -636,3 +640,122 @@ async def active_email_taken(db: Database, email: str) -> bool:
 async def forget_mail_recipient(db: Database, email: str) -> None:
     """The mail log keeps that a mail went out, not to which (now deleted) address."""
     await db.execute("UPDATE mail_log SET recipient = '' WHERE recipient = ? COLLATE NOCASE", (email,))
+
+
+# --- joining the paid tier online ---------------------------------------------------------------
+
+
+def tier_fee_type(tier_code: str) -> str:
+    """The fee item's membership_type for a tier's fee: never a real 会員種別, so the annual-fee issue
+    (which goes by membership_type) never sends it to anyone."""
+    return f"tier:{tier_code}"
+
+
+async def tier_fee_item(
+    db: Database, tier: sqlite3.Row, fiscal_year: int, *, name: str, due_on: date, now: datetime
+) -> int:
+    """The tier's fee item for the year (made on first need, at the tier's price then), in one statement each."""
+    async with db.write() as conn:
+        await conn.execute(
+            "INSERT INTO fee_items (fiscal_year, membership_type, name, amount, due_on, created_at, updated_at, "
+            "tier_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (fiscal_year, membership_type, name) DO NOTHING",
+            (
+                fiscal_year,
+                tier_fee_type(str(tier["code"])),
+                name,
+                int(tier["annual_fee"]),
+                due_on.isoformat(),
+                to_db(now),
+                to_db(now),
+                int(tier["id"]),
+            ),
+        )
+        cursor = await conn.execute(
+            "SELECT id FROM fee_items WHERE fiscal_year = ? AND membership_type = ? AND name = ?",
+            (fiscal_year, tier_fee_type(str(tier["code"])), name),
+        )
+        row = await cursor.fetchone()
+    db.query_count += 2
+    assert row is not None
+    return int(row[0])
+
+
+async def open_tier_fee(db: Database, member_id: int, tier_id: int, fiscal_year: int) -> sqlite3.Row | None:
+    """The member's fee for the tier and year, whatever its state."""
+    return await db.fetchone(
+        "SELECT f.* FROM fees f JOIN fee_items i ON i.id = f.fee_item_id "
+        "WHERE f.member_id = ? AND i.tier_id = ? AND i.fiscal_year = ? ORDER BY f.id DESC LIMIT 1",
+        (member_id, tier_id, fiscal_year),
+    )
+
+
+async def fee_tier(db: Database, fee_id: int) -> sqlite3.Row | None:
+    """For a paid fee: the tier its item grants and the item's year (None for an ordinary annual fee)."""
+    return await db.fetchone(
+        "SELECT f.id AS fee_id, f.member_id, f.status, i.fiscal_year, t.id AS tier_id, t.code, t.name "
+        "FROM fees f JOIN fee_items i ON i.id = f.fee_item_id JOIN tiers t ON t.id = i.tier_id WHERE f.id = ?",
+        (fee_id,),
+    )
+
+
+async def grant_tier_for_fee(
+    db: Database, *, fee_id: int, member_id: int, tier_id: int, starts_on: date, ends_on: date, now: datetime
+) -> bool:
+    """The period a paid tier fee buys, once per fee whatever the number of reports (one statement)."""
+    source = f"fee:{fee_id}"
+    async with db.write() as conn:
+        cursor = await conn.execute(
+            "INSERT INTO member_tiers (member_id, tier_id, starts_on, ends_on, source, created_at) "
+            "SELECT ?, ?, ?, ?, ?, ? WHERE NOT EXISTS "
+            "(SELECT 1 FROM member_tiers WHERE member_id = ? AND source = ?)",
+            (
+                member_id,
+                tier_id,
+                starts_on.isoformat(),
+                ends_on.isoformat(),
+                source,
+                to_db(now),
+                member_id,
+                source,
+            ),
+        )
+        changed = cursor.rowcount
+    db.query_count += 1
+    return changed > 0
+
+
+async def issue_tier_renewals(
+    db: Database, *, tier_id: int, item_id: int, year_end: date, grace_end: date, now: datetime
+) -> int:
+    """Next year's fee to each active member whose paid-for tier ends on `year_end`, and that period kept
+    until `grace_end` while the fee is unpaid; a second run finds nobody (the periods were moved)."""
+    async with db.write() as conn:
+        cursor = await conn.execute(
+            "INSERT INTO fees (fee_item_id, member_id, member_number, amount, status, issued_at, updated_at) "
+            "SELECT i.id, m.id, m.member_number, i.amount, 'unpaid', ?, ? FROM fee_items i, members m "
+            "WHERE i.id = ? AND m.status = 'active' AND EXISTS (SELECT 1 FROM member_tiers mt "
+            "WHERE mt.member_id = m.id AND mt.tier_id = ? AND mt.source LIKE 'fee:%' AND mt.ends_on = ?) "
+            "AND NOT EXISTS (SELECT 1 FROM member_tiers later WHERE later.member_id = m.id "
+            "AND later.tier_id = ? AND later.starts_on > ?) "
+            "ON CONFLICT (member_id, fee_item_id) DO NOTHING",
+            (to_db(now), to_db(now), item_id, tier_id, year_end.isoformat(), tier_id, year_end.isoformat()),
+        )
+        issued = cursor.rowcount
+        await conn.execute(
+            "UPDATE member_tiers SET ends_on = ? WHERE tier_id = ? AND source LIKE 'fee:%' AND ends_on = ? "
+            "AND member_id IN (SELECT f.member_id FROM fees f WHERE f.fee_item_id = ? AND f.status != 'paid')",
+            (grace_end.isoformat(), tier_id, year_end.isoformat(), item_id),
+        )
+    db.query_count += 2
+    return max(issued, 0)
+
+
+async def paid_tiers_on_sale(db: Database) -> list[sqlite3.Row]:
+    return await db.fetchall(
+        "SELECT * FROM tiers WHERE is_paid = 1 AND annual_fee > 0 ORDER BY sort_order, id"
+    )
+
+
+async def set_demo_annual_fee(db: Database, tier_code: str, amount: int) -> None:
+    """The demo's price for the paid tier, unless one was set already."""
+    await db.execute("UPDATE tiers SET annual_fee = ? WHERE code = ? AND annual_fee = 0", (amount, tier_code))

@@ -175,7 +175,7 @@ class AdminInboxController(Controller):
     ) -> Response[Any]:
         inquiry = await _inquiry_or_404(request, app_ctx, inquiry_id)
         reply = await inquiry_queries.reply(app_ctx.db, inquiry_id, reply_id)
-        if reply is None:
+        if reply is None or reply["from_member"]:
             raise NotFoundException()
         response = redirect(request, f"/admin/inbox/{inquiry_id}#thread")
         if reply["mail_status"] == "sent":

@@ -67,7 +67,10 @@ class AdminTiersController(Controller):
         if await membership_db.get_tier(app_ctx.db, tier_id) is None:
             raise NotFoundException()
         form = await request.form()
-        values = {"name": text_field(form, "name", max_length=200)}
+        values = {
+            "name": text_field(form, "name", max_length=200),
+            "annual_fee": text_field(form, "annual_fee", max_length=40),
+        }
         for column in membership_db.PERK_COLUMNS:
             values[column] = text_field(form, column, max_length=10)
         clean, errors = membership.validate_tier_form(values)

@@ -23,7 +23,7 @@ from routes.common import (
     text_field,
 )
 from routes.guards import ADMIN_GUARDS
-from services import fee_reminders, payment_flow
+from services import fee_reminders, membership, payment_flow
 from services import fees as fee_rules
 from services.charset import check_text
 from services.context import AppContext
@@ -152,9 +152,12 @@ class AdminFeesController(Controller):
         if item is None:
             raise NotFoundException()
         result = await fee_rules.issue_fee_item(app_ctx.db, item_id, now=app_ctx.clock.now())
-        return redirect_with_flash(
-            request, "/admin/fees", f"「{item['name']}」（{item['membership_type']}）: {result.message()}"
-        )
+        message = f"「{item['name']}」（{item['membership_type']}）: {result.message()}"
+        # The paid tier's renewals go out with the year's annual fees.
+        renewed = await membership.issue_renewals(app_ctx, int(item["fiscal_year"]))
+        if renewed:
+            message += f" 有料プランの継続の会費も {renewed} 名に発行しました。"
+        return redirect_with_flash(request, "/admin/fees", message)
 
     @post("/receipt-settings")
     async def receipt_settings(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Response[Any]:

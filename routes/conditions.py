@@ -10,13 +10,29 @@ from litestar.response import Template
 
 from db import article_matching as matching_queries
 from db import conditions as condition_queries
+from db.tiers import all_tiers
 from routes.articles import int_values
 from routes.common import form_error_status, is_htmx, redirect, redirect_with_flash, render, text_field
 from routes.guards import MEMBER_GUARDS
 from services import articles as article_service
 from services.articles import MAX_CONDITIONS, Condition, ConditionInput, Taxonomies
 from services.context import AppContext
+from services.perks import Perk, tier_of
 from services.sessions import LoggedIn
+
+
+async def _events_locked(
+    app_ctx: AppContext, member_id: int, value: ConditionInput, taxonomies: Taxonomies
+) -> str:
+    """The paid tier's name when a member without the events perk picked the event topic, else ""."""
+    if not article_service.picks_event_topic(value.topic_ids, taxonomies):
+        return ""
+    tier = await tier_of(app_ctx.db, member_id, now=app_ctx.clock.now(), tz=app_ctx.settings.tz)
+    if tier.may(Perk.EVENTS):
+        return ""
+    paid = [row for row in await all_tiers(app_ctx.db) if row["is_paid"] and row["perk_events"]]
+    return str(paid[0]["name"]) if paid else ""
+
 
 LIMIT_MESSAGE = (
     f"新着条件は{MAX_CONDITIONS}件まで登録できます。使っていない条件を削除してから追加してください。"
@@ -130,21 +146,23 @@ class ConditionsController(Controller):
             taxonomies,
         )
         total = await article_service.count_preview(app_ctx, member_id, value.region_ids, value.topic_ids)
+        events_locked = await _events_locked(app_ctx, member_id, value, taxonomies)
         if is_htmx(request):
             return render(
-                request, "conditions/_count.html", {"count": total, "days": article_service.NEW_ARRIVAL_DAYS}
+                request,
+                "conditions/_count.html",
+                {"count": total, "days": article_service.NEW_ARRIVAL_DAYS, "events_locked": events_locked},
             )
         raw_id = text_field(form, "condition_id", max_length=12)
         if raw_id.isdigit():
             condition = await article_service.member_condition(app_ctx, member_id, int(raw_id))
             if condition is None:
                 raise NotFoundException()
-            return self._edit_page(request, condition, value, {}, taxonomies, total)
-        return render(
-            request,
-            "conditions/page.html",
-            await self._list_context(request, app_ctx, auth, new_value=value, new_count=total),
-        )
+            return self._edit_page(
+                request, condition, value, {}, taxonomies, total, events_locked=events_locked
+            )
+        context = await self._list_context(request, app_ctx, auth, new_value=value, new_count=total)
+        return render(request, "conditions/page.html", {**context, "events_locked": events_locked})
 
     def _edit_page(
         self,
@@ -155,6 +173,7 @@ class ConditionsController(Controller):
         taxonomies: Taxonomies,
         count: int | None,
         status: int = 200,
+        events_locked: str = "",
     ) -> Template:
         return render(
             request,
@@ -166,6 +185,7 @@ class ConditionsController(Controller):
                 "taxonomies": taxonomies,
                 "count": count,
                 "days": article_service.NEW_ARRIVAL_DAYS,
+                "events_locked": events_locked,
             },
             fragment="conditions/_edit_form.html",
             status=status,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
@@ -14,7 +15,6 @@ from routes.common import client_ip, ctx, form_error_status, logged_in, redirect
 from routes.errors import http_exception
 from services import contact as contact_service
 from services.contact import (
-    ATTACHMENT_REF_FIELD,
     ATTACHMENT_REMOVE_FIELD,
     CATEGORIES,
     FIELDS,
@@ -22,9 +22,11 @@ from services.contact import (
     HONEYPOT_FIELD,
     MAX_ATTACHMENT_BYTES,
     MAX_LENGTHS,
+    NUDGE_FIELD,
     RAW_LIMITS,
     STORAGE_FULL_MESSAGE,
     AttachmentRefused,
+    FormState,
     PreparedAttachment,
     StorageFull,
 )
@@ -60,17 +62,21 @@ def _form_context(
     *,
     prepared: PreparedAttachment | None,
     qr_version: str,
+    form: FormState | None = None,
+    notes: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    now = app_ctx.clock.now()
-    secret = app_ctx.settings.secret_key
+    if form is None:
+        form = contact_service.new_form(app_ctx.settings.secret_key, now=app_ctx.clock.now())
     return {
         "values": values,
         "errors": errors,
+        "notes": notes or {},
+        "nudge_field": NUDGE_FIELD,
         "categories": CATEGORIES,
         "member_fixed": logged_in(request) is not None,
-        "form_token": contact_service.form_token(secret, now=now),
+        # The same token on every re-display: the fill time counts from the first display.
+        "form_token": form.token,
         "prepared": prepared,
-        "attachment_ref": contact_service.attachment_ref(secret, prepared, now=now) if prepared else "",
         "max_lengths": MAX_LENGTHS,
         "max_attachment_bytes": MAX_ATTACHMENT_BYTES,
         "honeypot_field": HONEYPOT_FIELD,
@@ -86,10 +92,14 @@ async def _page(
     errors: dict[str, str],
     *,
     prepared: PreparedAttachment | None = None,
+    form: FormState | None = None,
+    notes: dict[str, str] | None = None,
     status: int = 200,
 ) -> Template:
     qr = await contact_qr(app_ctx)
-    context = _form_context(request, app_ctx, values, errors, prepared=prepared, qr_version=qr.version)
+    context = _form_context(
+        request, app_ctx, values, errors, prepared=prepared, qr_version=qr.version, form=form, notes=notes
+    )
     return render(request, "contact/page.html", context, status=status)
 
 
@@ -144,47 +154,51 @@ class ContactController(Controller):
         auth = logged_in(request)
         now = app_ctx.clock.now()
         raw = {name: text_field(form, name, max_length=RAW_LIMITS[name]) for name in FIELDS}
-        for name in (HONEYPOT_FIELD, FORM_TOKEN_FIELD, ATTACHMENT_REF_FIELD, ATTACHMENT_REMOVE_FIELD):
+        for name in (HONEYPOT_FIELD, FORM_TOKEN_FIELD, ATTACHMENT_REMOVE_FIELD, NUDGE_FIELD):
             raw[name] = text_field(form, name, max_length=3000)
         values, errors = contact_service.clean_inquiry(raw, member=auth.member if auth else None)
+        state = contact_service.read_form(app_ctx.settings.secret_key, raw[FORM_TOKEN_FIELD], now=now)
 
-        prepared = None
-        if not raw[ATTACHMENT_REMOVE_FIELD]:
-            prepared = contact_service.pending_attachment(app_ctx, raw[ATTACHMENT_REF_FIELD], now=now)
-        spam = contact_service.spam_check(raw, secret_key=app_ctx.settings.secret_key, now=now)
-        if spam:
-            return await _page(
-                request,
-                app_ctx,
-                values,
-                {"form": spam, **errors},
-                prepared=prepared,
-                status=form_error_status(request),
-            )
+        # The screenshot is checked and kept with the form before anything can refuse the post, so no
+        # re-display (an error, the too-fast guard, a nudge) ever loses it.
+        if raw[ATTACHMENT_REMOVE_FIELD]:
+            await contact_service.drop_pending(app_ctx, state.form_id)
         if upload is not None and upload.filename:
             try:
-                prepared = await contact_service.prepare_attachment(app_ctx, upload)
+                chosen = await contact_service.prepare_attachment(app_ctx, upload)
+                await contact_service.keep_pending(app_ctx, state.form_id, chosen)
             except AttachmentRefused as refused:
                 errors["attachment"] = refused.message
             except StorageFull:
                 errors["form"] = STORAGE_FULL_MESSAGE
-        if errors:
-            return await _page(
-                request, app_ctx, values, errors, prepared=prepared, status=form_error_status(request)
+        prepared = await contact_service.pending_for(app_ctx, state.form_id)
+
+        # A nudge is shown once, with whatever else the page says; the next press sends as it is.
+        notes = {} if raw[NUDGE_FIELD] else contact_service.nudges(values)
+
+        def again(page_errors: dict[str, str]) -> Awaitable[Template]:
+            return _page(
+                request,
+                app_ctx,
+                values,
+                page_errors,
+                prepared=prepared,
+                form=state,
+                notes=notes,
+                status=form_error_status(request),
             )
+
+        spam = contact_service.spam_check(raw, secret_key=app_ctx.settings.secret_key, now=now, form=state)
+        if spam:
+            return await again({"form": spam, **errors})
+        if errors or notes:
+            return await again(errors)
 
         limited = await contact_service.rate_limited(
             app_ctx, ip=client_ip(request), email=values["email"], now=now
         )
         if limited:
-            return await _page(
-                request,
-                app_ctx,
-                values,
-                {"form": limited},
-                prepared=prepared,
-                status=form_error_status(request),
-            )
+            return await again({"form": limited})
         try:
             inquiry_id = await contact_service.store_inquiry(
                 app_ctx,
@@ -193,10 +207,16 @@ class ContactController(Controller):
                 ip=client_ip(request),
                 user_agent=request.headers.get("user-agent", ""),
                 prepared=prepared,
+                form_id=state.form_id,
             )
         except StorageFull:
             return await _page(
-                request, app_ctx, values, {"form": STORAGE_FULL_MESSAGE}, status=form_error_status(request)
+                request,
+                app_ctx,
+                values,
+                {"form": STORAGE_FULL_MESSAGE},
+                form=state,
+                status=form_error_status(request),
             )
         outcome = await contact_service.send_inquiry_mails(app_ctx, inquiry_id)
         token = contact_service.sent_token(app_ctx.settings.secret_key, inquiry_id, outcome, now=now)

@@ -18,7 +18,7 @@ from routes.common import (
     text_field,
 )
 from routes.guards import MEMBER_GUARDS
-from services import account_closure, membership
+from services import account_closure, membership, payment_flow
 from services.context import AppContext
 from services.sessions import LoggedIn
 
@@ -75,6 +75,23 @@ class MembershipController(Controller):
         if is_htmx(request):
             return await self._page(request, app_ctx, auth, code_success=outcome.message)
         return redirect_with_flash(request, "/settings/membership", outcome.message)
+
+    @post("/apply", status_code=200)
+    async def apply(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn
+    ) -> Response[Any]:
+        """「…に申し込む」: the tier's fee, then the same pay flow as /payments (profile check, method, 決定…)."""
+        form = await request.form()
+        tier_code = text_field(form, "tier", max_length=40)
+        application = await membership.apply_online(app_ctx, auth.member_id, tier_code, ip=client_ip(request))
+        if application.fee_id is None:
+            return redirect_with_flash(request, "/settings/membership", application.message, "info")
+        return redirect(
+            request,
+            payment_flow.start_url(
+                auth.member, application.fee_id, now=app_ctx.clock.now(), tz=app_ctx.settings.tz
+            ),
+        )
 
     @get("/leave")
     async def leave_form(

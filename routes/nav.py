@@ -29,6 +29,7 @@ MEMBER_NAV: list[NavItem] = [
     NavItem("/payments", "会費のお支払い"),
     NavItem("/card", "会員証"),
     NavItem("/settings/connections", "連携中のサービス"),
+    NavItem("/inquiries", "お問い合わせ履歴"),
 ]
 
 # An admin screen's entry (README: Where things go).

@@ -38,6 +38,7 @@ from routes.events import EventsController
 from routes.health import healthz, root
 from routes.help import HelpController
 from routes.history import HistoryController
+from routes.inquiries import InquiriesController
 from routes.mail_settings import MailSettingsController
 from routes.membership import MembershipController
 from routes.mfa import AdminSecurityController, MfaController
@@ -90,6 +91,7 @@ ROUTE_HANDLERS: list[Any] = [
     AdminBackupController,
     SetupController,
     ContactController,
+    InquiriesController,
     HelpController,
     AdminInboxController,
     AdminHelpController,

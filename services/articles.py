@@ -194,6 +194,17 @@ def build_taxonomies(rows: Sequence[sqlite3.Row]) -> Taxonomies:
     return Taxonomies(roots=roots, by_id=by_id)
 
 
+# The topic whose articles are events (the demo's イベント): a perk of the paid tier.
+EVENT_TOPIC_SLUG = "events"
+
+
+def picks_event_topic(topic_ids: list[int] | tuple[int, ...] | set[int], taxonomies: Taxonomies) -> bool:
+    return any(
+        (node := taxonomies.by_id.get(topic_id)) is not None and node.slug == EVENT_TOPIC_SLUG
+        for topic_id in topic_ids
+    )
+
+
 async def load_taxonomies(app: AppContext) -> Taxonomies:
     return build_taxonomies(await taxonomy_queries.all_terms(app.db))
 

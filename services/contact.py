@@ -10,8 +10,8 @@ import secrets
 import sqlite3
 import time
 import unicodedata
-from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -41,6 +41,8 @@ CATEGORIES: dict[str, str] = {
     "other": "その他",
 }
 STATUS_LABELS: dict[str, str] = {"new": "未対応", "in_progress": "対応中", "done": "対応済み"}
+# The same states as the member reads them on /inquiries.
+MEMBER_STATUS_LABELS: dict[str, str] = {"new": "受付済", "in_progress": "対応中", "done": "回答済"}
 
 FIELDS = ("category", "name", "email", "member_number", "subject", "message")
 MAX_LENGTHS = {"name": 60, "email": 254, "member_number": 20, "subject": 100, "message": 4000}
@@ -61,11 +63,11 @@ MAX_PIXELS = 40_000_000
 MAX_SIDE = 12_000
 CHUNK_SIZE = 64 * 1024
 _STORED_NAME = re.compile(r"^[0-9a-f]{32}\.(png|jpg)$")
+_FORM_ID = re.compile(r"^[0-9a-f]{32}$")
 _PENDING_MAX_AGE = timedelta(days=1)
 
 HONEYPOT_FIELD = "website_url"
 FORM_TOKEN_FIELD = "form_started"
-ATTACHMENT_REF_FIELD = "attachment_ref"
 ATTACHMENT_REMOVE_FIELD = "attachment_remove"
 # Nobody reads the guidance and types a useful inquiry in under three seconds; scripts do.
 MIN_FILL_SECONDS = 3
@@ -191,28 +193,129 @@ def clean_inquiry(raw: dict[str, str], *, member: Any = None) -> tuple[dict[str,
 # ---------------------------------------------------------------- spam guard
 
 
-def form_token(secret_key: str, *, now: datetime) -> str:
-    """A signed timestamp for the hidden field: when the form was shown."""
-    return make_token(secret_key, "contact-form", {}, now=now)
+@dataclass(frozen=True)
+class FormState:
+    """The signed form token of one contact form: when it was first shown and the id its pending screenshot
+    is kept under. Every re-display carries the same token, so the fill time counts from the first display."""
+
+    token: str
+    form_id: str
+    started_at: datetime
+    problem: str | None = None  # STALE_FORM_MESSAGE when the posted token was missing, forged or too old
 
 
-def spam_check(raw: dict[str, str], *, secret_key: str, now: datetime) -> str | None:
+def _new_form_id() -> str:
+    return secrets.token_hex(16)
+
+
+def form_token(secret_key: str, *, now: datetime, form_id: str | None = None) -> str:
+    """A signed timestamp for the hidden field: when the form was first shown, and the form's id."""
+    return make_token(secret_key, "contact-form", {"f": form_id or _new_form_id()}, now=now)
+
+
+def new_form(secret_key: str, *, now: datetime) -> FormState:
+    form_id = _new_form_id()
+    return FormState(form_token(secret_key, now=now, form_id=form_id), form_id, now)
+
+
+def read_form(secret_key: str, token: str, *, now: datetime) -> FormState:
+    """The posted form's state; a missing or invalid token starts a new form (and says why)."""
+    try:
+        payload = read_token(
+            secret_key, "contact-form", token, max_age_seconds=_FORM_MAX_AGE_SECONDS, now=now
+        )
+    except TokenInvalid:
+        return replace(new_form(secret_key, now=now), problem=STALE_FORM_MESSAGE)
+    started_at = datetime.fromtimestamp(int(payload["iat"]), tz=UTC)
+    form_id = payload.get("f")
+    if isinstance(form_id, str) and _FORM_ID.match(form_id):
+        return FormState(token, form_id, started_at)
+    # A token from before forms had ids: keep its start time, give it an id.
+    form_id = _new_form_id()
+    return FormState(form_token(secret_key, now=started_at, form_id=form_id), form_id, started_at)
+
+
+def spam_check(
+    raw: dict[str, str], *, secret_key: str, now: datetime, form: FormState | None = None
+) -> str | None:
     """A message when the post looks automated (honeypot filled, filled too fast, no valid form time)."""
     if raw.get(HONEYPOT_FIELD, "").strip():
         return HONEYPOT_MESSAGE
-    try:
-        payload = read_token(
-            secret_key,
-            "contact-form",
-            raw.get(FORM_TOKEN_FIELD, ""),
-            max_age_seconds=_FORM_MAX_AGE_SECONDS,
-            now=now,
-        )
-    except TokenInvalid:
-        return STALE_FORM_MESSAGE
-    if now.timestamp() - int(payload["iat"]) < MIN_FILL_SECONDS:
+    form = form or read_form(secret_key, raw.get(FORM_TOKEN_FIELD, ""), now=now)
+    if form.problem:
+        return form.problem
+    if (now - form.started_at).total_seconds() < MIN_FILL_SECONDS:
         return TOO_FAST_MESSAGE
     return None
+
+
+# The guide's bad example and its look-alikes: they say something is wrong, not what or where.
+_VAGUE_MESSAGES = frozenset(
+    {
+        "ログインできない",
+        "ログインできません",
+        "ログイン出来ない",
+        "ログイン出来ません",
+        "ログインができない",
+        "ログインができません",
+        "ログインしたい",
+        "エラー",
+        "エラーが出る",
+        "エラーが出ます",
+        "エラーになる",
+        "エラーになります",
+        "使えない",
+        "使えません",
+        "動かない",
+        "動きません",
+        "見られない",
+        "見られません",
+        "見れない",
+        "見れません",
+        "表示されない",
+        "表示されません",
+        "できない",
+        "できません",
+        "わからない",
+        "わかりません",
+        "分からない",
+        "分かりません",
+        "不具合",
+        "困っています",
+    }
+)
+_VAGUE_SUBJECTS = frozenset(
+    {"質問", "ご質問", "至急", "お願い", "エラー", "不具合", "お問い合わせ", "困っています"}
+)
+_NUDGE_TRIM = re.compile(r"[。、．，,.!！?？…〜~]+$")
+
+NUDGE_MESSAGE = (
+    "「{text}」だけですと、担当者が状況を確かめるのに時間がかかってしまいます。"
+    "何が起きたか（表示されたメッセージなど）と、どの画面で何をしたときかを書き足していただけますか。"
+    "このままでよろしければ、もう一度「送信する」を押してください。"
+)
+NUDGE_SUBJECT = (
+    "件名は、内容がひと目でわかるように書いていただけると助かります（例：ログイン画面で「パスワードが間違っています」と表示される）。"
+    "このままでよろしければ、もう一度「送信する」を押してください。"
+)
+NUDGE_FIELD = "nudged"
+
+
+def _plain(text: str) -> str:
+    flat = _NUDGE_TRIM.sub("", "".join(unicodedata.normalize("NFKC", text).split()))
+    return flat.removesuffix("です") if flat.endswith(("ないです", "ませんです")) else flat
+
+
+def nudges(values: dict[str, str]) -> dict[str, str]:
+    """Gentle notes (not errors) when the subject or the message is one of the guide's bad examples."""
+    notes: dict[str, str] = {}
+    message = _plain(values.get("message", ""))
+    subject = _plain(values.get("subject", ""))
+    if message and (message in _VAGUE_MESSAGES or message == subject):
+        notes["message"] = NUDGE_MESSAGE.format(text=values["message"].strip()[:40])
+    if subject and subject in _VAGUE_SUBJECTS:
+        notes["subject"] = NUDGE_SUBJECT
+    return notes
 
 
 async def rate_limited(ctx: AppContext, *, ip: str, email: str, now: datetime) -> str | None:
@@ -359,30 +462,65 @@ async def prepare_attachment(ctx: AppContext, upload: Upload) -> PreparedAttachm
         await anyio.Path(temp).unlink(missing_ok=True)
 
 
-def attachment_ref(secret_key: str, prepared: PreparedAttachment, *, now: datetime) -> str:
-    """A signed reference so a form shown again with other errors keeps its checked screenshot."""
-    return make_token(secret_key, "contact-attachment", asdict(prepared), now=now)
+async def keep_pending(ctx: AppContext, form_id: str, prepared: PreparedAttachment) -> None:
+    """Keep a checked screenshot for this form until it is sent (a newer one replaces it)."""
+    replaced = await inquiry_queries.put_pending_upload(
+        ctx.db,
+        form_id,
+        NewAttachment(
+            stored_name=prepared.temp_name,
+            original_name=prepared.original_name,
+            content_type=prepared.content_type,
+            size=prepared.size,
+            width=prepared.width,
+            height=prepared.height,
+            sha256=prepared.sha256,
+        ),
+        now=ctx.clock.now(),
+    )
+    if replaced and replaced != prepared.temp_name:
+        await _unlink_incoming(ctx, replaced)
 
 
-def pending_attachment(ctx: AppContext, ref: str, *, now: datetime) -> PreparedAttachment | None:
-    if not ref:
+async def pending_for(ctx: AppContext, form_id: str) -> PreparedAttachment | None:
+    """The screenshot this form already carries, when its file is still there."""
+    row = await inquiry_queries.pending_upload(ctx.db, form_id)
+    if row is None or not _STORED_NAME.match(str(row["stored_name"])):
         return None
-    try:
-        payload = read_token(
-            ctx.settings.secret_key,
-            "contact-attachment",
-            ref,
-            max_age_seconds=int(_PENDING_MAX_AGE.total_seconds()),
-            now=now,
-        )
-        prepared = PreparedAttachment(
-            **{key: payload[key] for key in PreparedAttachment.__dataclass_fields__}
-        )
-    except (TokenInvalid, KeyError, TypeError):
+    if not await anyio.Path(_incoming_dir(ctx) / str(row["stored_name"])).is_file():
         return None
-    if not _STORED_NAME.match(prepared.temp_name) or not (_incoming_dir(ctx) / prepared.temp_name).is_file():
-        return None
-    return prepared
+    return PreparedAttachment(
+        temp_name=str(row["stored_name"]),
+        original_name=str(row["original_name"]),
+        content_type=str(row["content_type"]),
+        size=int(row["size"]),
+        width=int(row["width"]),
+        height=int(row["height"]),
+        sha256=str(row["sha256"]),
+    )
+
+
+async def drop_pending(ctx: AppContext, form_id: str) -> None:
+    """The sender ticked 「この画像を添付しない」."""
+    stored_name = await inquiry_queries.delete_pending_upload(ctx.db, form_id)
+    if stored_name:
+        await _unlink_incoming(ctx, stored_name)
+
+
+async def _unlink_incoming(ctx: AppContext, stored_name: str) -> None:
+    if _STORED_NAME.match(stored_name):
+        await anyio.Path(_incoming_dir(ctx) / stored_name).unlink(missing_ok=True)
+
+
+async def remove_stale_pending_uploads(ctx: AppContext) -> int:
+    """Scheduler job: screenshots of forms never sent within a day go, files and rows."""
+    names = await inquiry_queries.delete_pending_uploads_before(ctx.db, ctx.clock.now() - _PENDING_MAX_AGE)
+    for name in names:
+        await _unlink_incoming(ctx, name)
+    await anyio.to_thread.run_sync(
+        _remove_stale_incoming, _incoming_dir(ctx), _PENDING_MAX_AGE.total_seconds()
+    )
+    return len(names)
 
 
 def _remove_stale_incoming(folder: Path, older_than_seconds: float) -> None:
@@ -408,6 +546,7 @@ async def store_inquiry(
     ip: str,
     user_agent: str,
     prepared: PreparedAttachment | None,
+    form_id: str | None = None,
 ) -> int:
     """Store the inquiry before anything is mailed: the file is renamed into place (atomic), then the row
     and its attachment row are written in one transaction; if either fails, neither remains."""
@@ -437,6 +576,7 @@ async def store_inquiry(
             ip=ip,
             user_agent=user_agent,
             attachment=attachment,
+            pending_form_id=form_id,
         )
     except BaseException as error:
         if final is not None:
@@ -569,6 +709,10 @@ async def send_reply_mail(ctx: AppContext, inquiry: Any, reply: Any) -> bool:
             "reply": reply,
             "org": ctx.org,
             "contact_url": f"{ctx.settings.base_url}/contact",
+            # Sent while logged in: the thread can be read and answered on the portal too.
+            "thread_url": f"{ctx.settings.base_url}/inquiries/{inquiry['id']}"
+            if inquiry["member_id"]
+            else "",
         },
         now=now,
         reply_to=ctx.org.contact_email,
@@ -612,3 +756,41 @@ async def change_status(ctx: AppContext, inquiry: Any, status: str, *, admin_id:
         ip=ip,
         detail={"inquiry_id": int(inquiry["id"]), "from": inquiry["status"], "to": status},
     )
+
+
+# ---------------------------------------------------------------- the member's side
+
+
+ANSWER_MAX_LENGTH = MAX_LENGTHS["message"]
+
+
+def check_answer(body: str) -> tuple[str, str | None]:
+    """The member's answer in the thread: the same cleaning as the form's message."""
+    cleaned = _clean_text(body, multiline=True)
+    if not cleaned.strip():
+        return cleaned, "お返事の内容を入力してください。"
+    if len(cleaned) > ANSWER_MAX_LENGTH:
+        return (
+            cleaned,
+            f"お返事は{ANSWER_MAX_LENGTH}文字以内で入力してください（現在{len(cleaned)}文字）。",
+        )
+    return cleaned, None
+
+
+async def answer_inquiry(ctx: AppContext, member_id: int, inquiry_id: int, body: str, *, ip: str) -> bool:
+    """Keep the member's answer in the thread (the office reads it in the inbox); False when the inquiry
+    is not the member's."""
+    now = ctx.clock.now()
+    reply_id = await inquiry_queries.add_member_answer(ctx.db, member_id, inquiry_id, body=body, now=now)
+    if not reply_id:
+        return False
+    await audit.record(
+        ctx.db,
+        "inquiry.member_answer",
+        now=now,
+        actor_member_id=member_id,
+        subject_member_id=member_id,
+        ip=ip,
+        detail={"inquiry_id": inquiry_id},
+    )
+    return True

@@ -12,8 +12,11 @@ from typing import Any
 from db import audit, rate_limits
 from db import members as members_db
 from db import membership as queries
+from db import payments as payment_queries
+from db import tiers as tier_queries
 from services.charset import check_text
 from services.context import AppContext
+from services.fees import current_fiscal_year, fiscal_year_range
 from services.japanese import normalize_member_number
 from services.notify import send_mail
 from services.perks import PERK_LABELS, MemberTier, Perk, org_today, tier_of, tiers_for
@@ -176,16 +179,171 @@ def perk_lines(tier: MemberTier) -> list[PerkLine]:
     return [PerkLine(PERK_LABELS[perk], tier.may(perk)) for perk in Perk]
 
 
+@dataclass(frozen=True)
+class PlanColumn:
+    """One tier in the side-by-side comparison on /settings/membership."""
+
+    code: str
+    name: str
+    is_paid: bool
+    annual_fee: int
+    perks: list[PerkLine]
+    current: bool
+    # The member's fee for this tier and fiscal year, when one is waiting for payment.
+    open_fee_id: int | None = None
+
+
+def _perk_lines_of(row: sqlite3.Row) -> list[PerkLine]:
+    return [PerkLine(PERK_LABELS[perk], bool(row[f"perk_{perk.value}"])) for perk in Perk]
+
+
 async def membership_overview(app: AppContext, member_id: int) -> dict[str, Any]:
     """Everything /settings/membership shows, after settling a tier that ended since the last daily run."""
     await settle_member(app, member_id)
     tier = await tier_of(app.db, member_id, now=app.clock.now(), tz=app.settings.tz)
+    year = current_fiscal_year(app.clock.now(), app.settings.tz)
+    plans = []
+    for row in await tier_queries.all_tiers(app.db):
+        open_fee = None
+        if row["is_paid"] and row["annual_fee"] > 0:
+            fee = await queries.open_tier_fee(app.db, member_id, int(row["id"]), year)
+            open_fee = (
+                int(fee["id"])
+                if fee is not None and fee["status"] in ("unpaid", "awaiting_konbini")
+                else None
+            )
+        plans.append(
+            PlanColumn(
+                code=str(row["code"]),
+                name=str(row["name"]),
+                is_paid=bool(row["is_paid"]),
+                annual_fee=int(row["annual_fee"]),
+                perks=_perk_lines_of(row),
+                current=row["code"] == tier.code,
+                open_fee_id=open_fee,
+            )
+        )
     return {
         "tier": tier,
         "perks": perk_lines(tier),
+        "plans": plans,
+        "fiscal_year": year,
+        "year_end": fiscal_year_range(year)[1],
         "history": await queries.tier_history(app.db, member_id, limit=5),
         "closure": await queries.pending_closure(app.db, member_id),
     }
+
+
+# --- joining and renewing the paid tier online -----------------------------------------------------
+
+APPLY_NOT_ON_SALE = (
+    "このプランは、現在オンラインでのお申し込みを受け付けていません。事務局にお問い合わせください。"
+)
+APPLY_ALREADY = "{plan}は{date}までご利用いただけます。今年度のお申し込みは必要ありません。"
+
+
+def tier_fee_name(year: int, tier_name: str) -> str:
+    """The fee's name, as 会費支払明細 and the receipt show it: 「2026年度 「有料会員」プラン会費」."""
+    return f"{year}年度 {plan_label(tier_name)}会費"
+
+
+@dataclass(frozen=True)
+class Application:
+    fee_id: int | None
+    message: str = ""
+
+
+async def apply_online(app: AppContext, member_id: int, tier_code: str, *, ip: str) -> Application:
+    """「…に申し込む」: the tier's fee for this fiscal year, issued once however often the button is pressed;
+    the tier itself starts when the payment is confirmed (on_fee_paid)."""
+    tier = await queries.get_tier_by_code(app.db, tier_code)
+    if tier is None or not tier["is_paid"] or int(tier["annual_fee"]) <= 0:
+        return Application(None, APPLY_NOT_ON_SALE)
+    now = app.clock.now()
+    year = current_fiscal_year(now, app.settings.tz)
+    year_end = fiscal_year_range(year)[1]
+    current = await tier_of(app.db, member_id, now=now, tz=app.settings.tz)
+    if current.code == tier["code"] and (current.ends_on is None or current.ends_on >= year_end):
+        ends = current.ends_on or year_end
+        return Application(
+            None,
+            APPLY_ALREADY.format(
+                plan=plan_label(str(tier["name"])),
+                date=f"{ends.year}年{ends.month}月{ends.day}日({WEEKDAYS_JA[ends.weekday()]})",
+            ),
+        )
+    item_id = await queries.tier_fee_item(
+        app.db, tier, year, name=tier_fee_name(year, str(tier["name"])), due_on=year_end, now=now
+    )
+    if await payment_queries.issue_fee_item_to(app.db, item_id, member_id, now=now):
+        await audit.record(
+            app.db,
+            "tier.applied_online",
+            now=now,
+            actor_member_id=member_id,
+            subject_member_id=member_id,
+            ip=ip,
+            detail={"tier": tier["code"], "fiscal_year": year},
+        )
+    fee = await payment_queries.fee_for_member_item(app.db, member_id, item_id)
+    assert fee is not None
+    return Application(int(fee["id"]))
+
+
+async def on_fee_paid(app: AppContext, fee_id: int) -> bool:
+    """A paid fee whose item is a tier's: the member is in that tier for the item's fiscal year (from today
+    when paid during the year). Called for every confirmed payment; once per fee."""
+    row = await queries.fee_tier(app.db, fee_id)
+    if row is None or row["member_id"] is None or row["status"] != "paid":
+        return False
+    start, end = fiscal_year_range(int(row["fiscal_year"]))
+    today = today_for(app)
+    granted = await queries.grant_tier_for_fee(
+        app.db,
+        fee_id=fee_id,
+        member_id=int(row["member_id"]),
+        tier_id=int(row["tier_id"]),
+        starts_on=max(start, today),
+        ends_on=end,
+        now=app.clock.now(),
+    )
+    if granted:
+        await audit.record(
+            app.db,
+            "tier.joined_by_payment",
+            now=app.clock.now(),
+            subject_member_id=int(row["member_id"]),
+            detail={"fee_id": fee_id, "tier": row["code"], "ends_on": end.isoformat()},
+        )
+    return granted
+
+
+async def issue_renewals(app: AppContext, fiscal_year: int) -> int:
+    """Next year's tier fees, issued with the annual fees (and by the daily job once the year has begun):
+    each member whose paid-for tier ends with the previous year gets the fee, and keeps the tier for the
+    grace period (TSUDOI_TIER_GRACE_DAYS) while it is unpaid; after that it ends as any tier ends."""
+    previous_end = fiscal_year_range(fiscal_year - 1)[1]
+    grace_end = previous_end + timedelta(days=app.settings.tier_grace_days)
+    now = app.clock.now()
+    issued = 0
+    for tier in await queries.paid_tiers_on_sale(app.db):
+        item_id = await queries.tier_fee_item(
+            app.db,
+            tier,
+            fiscal_year,
+            name=tier_fee_name(fiscal_year, str(tier["name"])),
+            due_on=grace_end,
+            now=now,
+        )
+        issued += await queries.issue_tier_renewals(
+            app.db,
+            tier_id=int(tier["id"]),
+            item_id=item_id,
+            year_end=previous_end,
+            grace_end=grace_end,
+            now=now,
+        )
+    return issued
 
 
 # --- admin: tiers and codes ------------------------------------------------------------------
@@ -204,17 +362,35 @@ def validate_tier_form(values: dict[str, str]) -> tuple[dict[str, Any], dict[str
     elif message := check_text(name):
         errors["name"] = message
     perks = {column: values.get(column) in {"1", "on", "true"} for column in queries.PERK_COLUMNS}
-    return {"name": name, "perks": perks}, errors
+    fee_text = (
+        unicodedata.normalize("NFKC", values.get("annual_fee", "")).replace(",", "").replace("円", "").strip()
+    )
+    annual_fee = 0
+    if fee_text:
+        if not fee_text.isascii() or not fee_text.isdigit() or int(fee_text) > 9_999_999:
+            errors["annual_fee"] = (
+                "年額は0円から9,999,999円までの整数で入力してください（0または空欄：オンラインでの申し込みなし）。"
+            )
+        else:
+            annual_fee = int(fee_text)
+    return {"name": name, "perks": perks, "annual_fee": annual_fee}, errors
 
 
 async def update_tier(app: AppContext, tier_id: int, clean: dict[str, Any], *, admin_id: int) -> None:
-    await queries.update_tier(app.db, tier_id, name=clean["name"], perks=clean["perks"])
+    await queries.update_tier(
+        app.db, tier_id, name=clean["name"], perks=clean["perks"], annual_fee=clean.get("annual_fee", 0)
+    )
     await audit.record(
         app.db,
         "tier.updated",
         now=app.clock.now(),
         actor_member_id=admin_id,
-        detail={"tier_id": tier_id, "name": clean["name"], **clean["perks"]},
+        detail={
+            "tier_id": tier_id,
+            "name": clean["name"],
+            "annual_fee": clean.get("annual_fee", 0),
+            **clean["perks"],
+        },
     )
 
 
@@ -366,7 +542,10 @@ NOTICE_GRACE = timedelta(days=7)
 async def apply_tier_endings(app: AppContext) -> int:
     """The daily job: tiers whose last day has passed lose their perks (that needs no write: perks
     are read by date), daily digests without the perk fall back to weekly, and each member is told
-    by e-mail. Safe to run twice or on several workers. Returns the number of mails sent."""
+    by e-mail. Safe to run twice or on several workers. Returns the number of mails sent.
+    Renewal fees of the paid tier go out first (if the annual fees have not already taken them), so a
+    tier paid online moves into its grace period instead of ending on the year's last day."""
+    await issue_renewals(app, current_fiscal_year(app.clock.now(), app.settings.tz))
     sent = await _settle(app, None)
     # Unconfirmed sign-ups whose link ran out keep no personal data.
     await queries.expire_signup_requests(
@@ -471,12 +650,14 @@ async def _send_ending_mail(
 # --- demo --------------------------------------------------------------------------------------
 
 DEMO_CODE = "TSUDOI2026"
+DEMO_TIER_FEE = 5_000
 
 
 async def demo_membership(app: AppContext) -> None:
     """Demo member 001234 is in the Members tier for this fiscal year; a demo code exists."""
     today = today_for(app)
     start, end = fiscal_year(today)
+    await queries.set_demo_annual_fee(app.db, "members", DEMO_TIER_FEE)
     members_tier = await queries.get_tier_by_code(app.db, "members")
     assert members_tier is not None
     member = await members_db.get_by_number(app.db, "001234")

@@ -21,6 +21,7 @@ from db import members as member_queries
 from db import payments as payment_queries
 from db.payments import AttemptChoice, Decision
 from db.timestamps import from_db
+from services import membership
 from services.context import AppContext
 from services.fees import FEE_STATUS_LABELS, PAID_METHOD_LABELS, receipt_purpose
 from services.notify import send_mail
@@ -463,6 +464,9 @@ async def _after_move(ctx: AppContext, attempt: sqlite3.Row, previous: str, *, n
     fee = await payment_queries.fee(ctx.db, int(attempt["fee_id"]))
     if fee is None:
         return
+    if new == states.PAID:
+        # A paid tier's fee: the tier starts now that the payment is confirmed.
+        await membership.on_fee_paid(ctx, int(fee["id"]))
     await audit.record(
         ctx.db,
         "payment.state_changed",
@@ -569,6 +573,7 @@ async def mark_paid_by_transfer(
     )
     if not done:
         return False, "この会費はすでにお支払い済みです。"
+    await membership.on_fee_paid(ctx, fee_id)
     if cancelled is not None and cancelled["reference"]:
         try:
             if gateway is None or cancelled["gateway"] != gateway.name:

@@ -18,6 +18,7 @@ from db import login_failures, rate_limits, scheduler_jobs, sessions, used_token
 from db.timestamps import from_db
 from services.announcements import run_due as run_announcements_job
 from services.backup import run_nightly_backup
+from services.contact import remove_stale_pending_uploads
 from services.contact_qr import refresh_contact_qr
 from services.context import AppContext
 from services.digests import request_stop, run_daily_job, run_weekly_job
@@ -54,13 +55,15 @@ class Job:
 
 
 async def run_cleanup_job(app: AppContext) -> dict[str, int]:
-    """Expired sessions, stale rate-limit rows, long-used single-use token ids, forgotten login failures."""
+    """Expired sessions, stale rate-limit rows, long-used single-use token ids, forgotten login failures,
+    contact-form screenshots of forms left unsent for a day."""
     now = app.clock.now()
     return {
         "sessions": await sessions.delete_expired(app.db, now=now),
         "rate_limit_events": await rate_limits.delete_older_than(app.db, now - RATE_LIMIT_KEEP),
         "used_tokens": await used_tokens.delete_older_than(app.db, now - USED_TOKEN_KEEP),
         "login_failures": await login_failures.delete_stale(app.db, before=now - RATE_LIMIT_KEEP, now=now),
+        "contact_pending_uploads": await remove_stale_pending_uploads(app),
     }
 
 
@@ -91,7 +94,7 @@ JOBS: list[Job] = [
     Job("feed_import", "フィードの取り込み", run_feed_import_job, every=timedelta(minutes=30)),
     Job(
         "cleanup",
-        "期限切れのログイン・トークンの削除",
+        "期限切れのログイン・トークン・送信されなかった添付画像の削除",
         run_cleanup_job,
         every=timedelta(hours=1),
     ),

@@ -57,6 +57,8 @@ class Settings:
     stripe_api_base: str = ""  # TSUDOI_STRIPE_API_BASE; empty: Stripe's API
     payment_timeout: float = DEFAULT_PAYMENT_TIMEOUT  # TSUDOI_PAYMENT_TIMEOUT: seconds, above 0, at most 120
     pdf_font: str = ""  # TSUDOI_PDF_FONT: a Japanese font file for PDFs; empty: the bundled one
+    # TSUDOI_TIER_GRACE_DAYS: a paid tier whose renewal fee is unpaid stays this many days past its year's end.
+    tier_grace_days: int = 30
 
     @property
     def data_dir(self) -> Path:
@@ -149,6 +151,7 @@ def get_settings(environ: dict[str, str] | None = None) -> Settings:
         log_requests=_flag(env.get("TSUDOI_LOG_REQUESTS"), True),
         login_ip_failures=_positive_int(env, "TSUDOI_LOGIN_IP_FAILURES", 30),
         login_ip_window_minutes=_positive_int(env, "TSUDOI_LOGIN_IP_WINDOW_MINUTES", 10),
+        tier_grace_days=_positive_int(env, "TSUDOI_TIER_GRACE_DAYS", 30),
         replica_url=(env.get("TSUDOI_REPLICA_URL") or "").strip(),
         replica_max_lag=_seconds(env.get("TSUDOI_REPLICA_MAX_LAG"), 300),
         replica_sync_interval=_seconds(env.get("TSUDOI_REPLICA_SYNC_INTERVAL"), 1),

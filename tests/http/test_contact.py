@@ -241,10 +241,9 @@ async def test_a_checked_screenshot_survives_another_fields_error(
     )
     assert first.status_code == 422
     assert "添付済み" in first.text and "screen.png" in first.text
-    ref = re.search(r'name="attachment_ref" value="([^"]+)"', first.text)
-    assert ref
+    assert form_started(first.text) == token  # the same form, shown again
     clock.advance(timedelta(seconds=20))
-    second = await send(client, {**TYPED, "attachment_ref": ref.group(1)}, token=form_started(first.text))
+    second = await send(client, TYPED, token=form_started(first.text))
     assert second.status_code == 303
     assert int(await app_ctx.db.fetchval("SELECT count(*) FROM inquiry_attachments")) == 1
 
@@ -453,3 +452,141 @@ async def test_poster_page_has_the_qr_url_and_address(client: Any) -> None:
     assert "http://testserver.local/contact" in text
     assert "info@example.jp" in text
     assert "data-print-button" in response.text
+
+
+async def test_an_error_fixed_quickly_is_accepted_because_the_time_counts_from_the_first_display(
+    client: Any, app_ctx: Any, clock: Any
+) -> None:
+    token = await open_form(client, clock)  # 40 seconds of typing
+    first = await send(client, {**TYPED, "subject": ""}, token=token)
+    assert first.status_code == 422
+    assert form_started(first.text) == token
+    clock.advance(timedelta(seconds=1))  # the subject typed in a second
+    again = await send(client, TYPED, token=form_started(first.text))
+    assert again.status_code == 303
+    assert await count_inquiries(app_ctx) == 1
+
+
+async def test_a_screenshot_survives_two_redisplays_and_the_too_fast_refusal_and_arrives(
+    client: Any, app_ctx: Any, clock: Any, settings: Any
+) -> None:
+    page = await client.get("/contact")
+    token = form_started(page.text)
+    # Sent at once: refused as too fast, but the screenshot stays with the form.
+    first = await send(
+        client, TYPED, token=token, files={"attachment": ("画面.png", png_bytes(), "image/png")}
+    )
+    assert first.status_code == 422
+    assert TOO_FAST_MESSAGE in first.text
+    assert "添付済み" in first.text and "画面.png" in first.text
+    pending = settings.data_dir / "attachments" / ".incoming"
+    kept = [p for p in pending.iterdir() if p.is_file()]
+    assert len(kept) == 1 and oct(kept[0].stat().st_mode & 0o777) == "0o600"
+    clock.advance(timedelta(seconds=5))
+    second = await send(client, {**TYPED, "email": "not-an-address"}, token=form_started(first.text))
+    assert second.status_code == 422
+    assert "添付済み" in second.text and "画面.png" in second.text
+    clock.advance(timedelta(seconds=5))
+    third = await send(client, TYPED, token=form_started(second.text))
+    assert third.status_code == 303
+    inquiry_id = int(await app_ctx.db.fetchval("SELECT id FROM inquiries"))
+    rows = await inquiry_queries.attachments_for(app_ctx.db, inquiry_id)
+    assert [row["original_name"] for row in rows] == ["画面.png"]
+    assert (settings.data_dir / "attachments" / rows[0]["stored_name"]).is_file()
+    assert await app_ctx.db.fetchval("SELECT count(*) FROM contact_pending_uploads") == 0
+    assert [p for p in pending.iterdir() if p.is_file()] == []
+    office = next(m for m in outbox(settings) if str(m["To"]) == "info@example.jp")
+    assert [part.get_filename() for part in office.iter_attachments()] == ["画面.png"]
+
+
+async def test_a_new_file_replaces_the_kept_one_and_unticking_drops_it(
+    client: Any, app_ctx: Any, clock: Any, settings: Any
+) -> None:
+    token = await open_form(client, clock)
+    first = await send(
+        client,
+        {**TYPED, "subject": ""},
+        token=token,
+        files={"attachment": ("one.png", png_bytes(), "image/png")},
+    )
+    second = await send(
+        client,
+        {**TYPED, "subject": ""},
+        token=form_started(first.text),
+        files={"attachment": ("two.png", png_bytes((200, 100)), "image/png")},
+    )
+    assert "two.png" in second.text and "one.png" not in second.text
+    incoming = settings.data_dir / "attachments" / ".incoming"
+    assert len([p for p in incoming.iterdir() if p.is_file()]) == 1
+    third = await send(client, {**TYPED, "attachment_remove": "1"}, token=form_started(second.text))
+    assert third.status_code == 303
+    assert await app_ctx.db.fetchval("SELECT count(*) FROM inquiry_attachments") == 0
+    assert [p for p in incoming.iterdir() if p.is_file()] == []
+
+
+async def test_cleanup_job_removes_pending_screenshots_a_day_old(
+    client: Any, app_ctx: Any, clock: Any, settings: Any
+) -> None:
+    from services.scheduler import run_cleanup_job
+
+    token = await open_form(client, clock)
+    await send(
+        client,
+        {**TYPED, "subject": ""},
+        token=token,
+        files={"attachment": ("screen.png", png_bytes(), "image/png")},
+    )
+    incoming = settings.data_dir / "attachments" / ".incoming"
+    assert len([p for p in incoming.iterdir() if p.is_file()]) == 1
+    clock.advance(timedelta(hours=23))
+    assert (await run_cleanup_job(app_ctx))["contact_pending_uploads"] == 0
+    assert len([p for p in incoming.iterdir() if p.is_file()]) == 1
+    clock.advance(timedelta(hours=2))
+    assert (await run_cleanup_job(app_ctx))["contact_pending_uploads"] == 1
+    assert [p for p in incoming.iterdir() if p.is_file()] == []
+    assert await app_ctx.db.fetchval("SELECT count(*) FROM contact_pending_uploads") == 0
+    # The form sent after that still goes through, without the screenshot.
+    late = await send(client, TYPED, token=token)
+    assert late.status_code == 303
+    assert await app_ctx.db.fetchval("SELECT count(*) FROM inquiry_attachments") == 0
+
+
+async def test_the_guides_bad_example_gets_a_gentle_nudge_once(client: Any, app_ctx: Any, clock: Any) -> None:
+    token = await open_form(client, clock)
+    vague = {**TYPED, "message": "ログインできない。"}
+    first = await send(client, vague, token=token)
+    assert first.status_code == 422
+    text = visible_text(first.text)
+    assert "何が起きたか" in text and "どの画面で" in text
+    assert "入力内容をご確認ください" not in text  # a note, not an error
+    assert "ログインできない。" in first.text
+    assert await count_inquiries(app_ctx) == 0
+    # Sent as it is after the nudge: accepted, never asked twice.
+    again = await send(client, {**vague, "nudged": "1"}, token=form_started(first.text))
+    assert again.status_code == 303
+    assert await count_inquiries(app_ctx) == 1
+
+
+@pytest.mark.parametrize(
+    ("changes", "nudged"),
+    [
+        ({"message": "ログインできません"}, True),
+        ({"message": " ログイン できない！ "}, True),
+        ({"message": "エラーが出ます"}, True),
+        ({"subject": "質問"}, True),
+        ({"subject": "ログインできない", "message": "ログインできない"}, True),
+        ({}, False),
+        (
+            {
+                "message": "ログインできないので、会員番号を教えてください。登録したメールアドレスは変わっていません。"
+            },
+            False,
+        ),
+    ],
+)
+async def test_which_texts_get_the_nudge(
+    client: Any, app_ctx: Any, clock: Any, changes: dict[str, str], nudged: bool
+) -> None:
+    token = await open_form(client, clock)
+    response = await send(client, {**TYPED, **changes}, token=token)
+    assert response.status_code == (422 if nudged else 303)

@@ -32,6 +32,7 @@ LANDED = {
     "0026_connect.sql": "9ce9f7a984bb7ad8b3de71f6103afa55a5f1e9193c4ccba13a0ec687ef3a289e",
     "0020_event_registration.sql": "4a710efb01433da44190e079943cfa5807d461f9fc698d06951867c83ae82c16",
     "0019_announcements_reminders.sql": "c107f0a85fcc7db8553267704824f6e5449d97411349a6fef1b3723b796c1595",
+    "0018_inquiries_and_tier_fees.sql": "0e97ab284fab9bb329d4fa7857f11b120cdf1430f4db2864e68169959cfc42cb",
 }
 
 

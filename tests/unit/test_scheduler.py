@@ -114,6 +114,7 @@ async def test_cleanup_removes_expired_sessions_old_rate_limit_rows_and_used_tok
         "rate_limit_events": 1,
         "used_tokens": 1,
         "login_failures": 1,
+        "contact_pending_uploads": 0,
     }
     assert await app_ctx.db.fetchval("SELECT group_concat(token_hash) FROM sessions") == "live"
     kept = await app_ctx.db.fetchall("SELECT login_id FROM login_failures ORDER BY login_id")
