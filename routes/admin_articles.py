@@ -14,7 +14,7 @@ from db import articles as article_queries
 from db import taxonomy as taxonomy_queries
 from routes.articles import int_values, page_number
 from routes.common import form_error_status, redirect_with_flash, render, text_field
-from routes.guards import ADMIN_GUARDS
+from routes.guards import ADMIN_GUARDS, STAFF_ALLOWED
 from services import articles as article_service
 from services import feeds as feed_service
 from services.articles import KINDS, STATE_LABELS, STATUSES, TAXONOMIES, local_input_value
@@ -39,6 +39,7 @@ class _ArticleAdmin(Controller):
     """Shared by /admin/articles and /admin/events: the same screens for one kind."""
 
     guards = ADMIN_GUARDS
+    opt = STAFF_ALLOWED  # 事務局スタッフ may open it (routes/guards.py)
     kind: ClassVar[str] = "article"
 
     @property

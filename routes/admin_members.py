@@ -17,8 +17,8 @@ from db import members as member_queries
 from db import membership as membership_db
 from db import tiers as tier_queries
 from db.timestamps import from_db
-from routes.common import client_ip, form_error_status, redirect_with_flash, render, text_field
-from routes.guards import ADMIN_GUARDS
+from routes.common import client_ip, form_error_status, logged_in, redirect_with_flash, render, text_field
+from routes.guards import ADMIN_GUARDS, STAFF_ALLOWED
 from services import admin_members, initial_passwords
 from services.context import AppContext
 from services.japanese import PREFECTURES, format_phone, format_postal_code
@@ -39,7 +39,9 @@ def _filter_from(request: Request[Any, Any, Any]) -> queries.MemberFilter:
         return raw[:limit] if isinstance(raw, str) else ""
 
     status = value("status", 10)
+    auth = logged_in(request)
     return queries.MemberFilter(
+        role="member" if auth is not None and auth.is_staff else "",
         q=value("q", 200),
         membership_type=value("membership_type"),
         tier=value("tier", 50),
@@ -66,6 +68,7 @@ def _form_values(form: Any) -> dict[str, str]:
 class AdminMembersController(Controller):
     path = "/admin/members"
     guards = ADMIN_GUARDS
+    opt = STAFF_ALLOWED  # 事務局スタッフ may open it (routes/guards.py)
 
     @get("/")
     async def index(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Template:
@@ -226,6 +229,10 @@ class AdminMembersController(Controller):
     async def _member(self, request: Request[Any, Any, Any], app_ctx: AppContext, member_id: int) -> Any:
         member = await member_queries.get_by_id(app_ctx.db, member_id)
         if member is None:
+            raise NotFoundException()
+        auth = logged_in(request)
+        if member["role"] == "admin" and auth is not None and auth.is_staff:
+            # Staff look after members; console accounts (theirs included) are the admins' business.
             raise NotFoundException()
         return member
 

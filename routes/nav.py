@@ -46,6 +46,7 @@ ADMIN_NAV: list[NavItem] = [
     NavItem("/admin/inbox", "問い合わせ"),
     NavItem("/admin/help", "ヘルプ編集"),
     NavItem("/admin/settings", "設定"),
+    NavItem("/admin/staff", "管理者・スタッフ"),
     NavItem("/admin/audit", "監査ログ"),
     NavItem("/admin/backup", "バックアップ"),
     NavItem("/admin/security", "セキュリティ"),

@@ -22,6 +22,7 @@ from routes.admin_members import AdminMembersController
 from routes.admin_membership import AdminClosuresController, AdminCodesController, AdminTiersController
 from routes.admin_payments import AdminFeesController, AdminPaymentsController
 from routes.admin_settings import AdminSettingsController
+from routes.admin_staff import AdminStaffController
 from routes.articles import ArticlesController
 from routes.auth import LoginController, LogoutController
 from routes.bookmarks import BookmarksController
@@ -88,4 +89,5 @@ ROUTE_HANDLERS: list[Any] = [
     MailSettingsController,
     UnsubscribeController,
     AdminDigestsController,
+    AdminStaffController,
 ]
