@@ -21,7 +21,7 @@ from routes.common import (
     safe_next,
     text_field,
 )
-from routes.guards import ADMIN_GUARDS, STAFF_ALLOWED, MFA_FLAG, PasswordChangeRequired
+from routes.guards import ADMIN_GUARDS, MFA_FLAG, STAFF_ALLOWED, PasswordChangeRequired
 from services import admin_mfa
 from services.context import AppContext
 from services.rate_limit import RATE_LIMITED_MESSAGE
