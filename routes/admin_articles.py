@@ -10,8 +10,8 @@ from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.response import Template
 
-from db import audit
 from db import articles as article_queries
+from db import audit
 from db import taxonomy as taxonomy_queries
 from routes.articles import int_values, page_number
 from routes.common import client_ip, form_error_status, logged_in, redirect_with_flash, render, text_field
