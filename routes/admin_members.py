@@ -20,6 +20,7 @@ from db.timestamps import from_db
 from routes.common import client_ip, form_error_status, logged_in, redirect_with_flash, render, text_field
 from routes.guards import ADMIN_GUARDS, STAFF_ALLOWED
 from services import admin_members, initial_passwords
+from services import labels as labels_service
 from services.context import AppContext
 from services.japanese import PREFECTURES, format_phone, format_postal_code
 from services.member_import import COLUMNS
@@ -63,6 +64,22 @@ def _query_without_page(request: Request[Any, Any, Any]) -> str:
 
 def _form_values(form: Any) -> dict[str, str]:
     return {name: text_field(form, name, max_length=1000) for name in (*COLUMNS,)}
+
+
+def _member_ids(form: Any) -> list[int]:
+    try:
+        values = form.getall("member_id")
+    except (KeyError, AttributeError):
+        return []
+    ids = [
+        int(value) for value in values[:500] if isinstance(value, str) and value.isdigit() and len(value) < 12
+    ]
+    return list(dict.fromkeys(ids))
+
+
+def _list_url(request: Request[Any, Any, Any]) -> str:
+    query = _query_without_page(request)
+    return "/admin/members" + (f"?{query}" if query else "")
 
 
 class AdminMembersController(Controller):
@@ -117,6 +134,65 @@ class AdminMembersController(Controller):
             media_type="text/csv; charset=utf-8",
             headers={
                 "Content-Disposition": f'attachment; filename="members-{stamp}.csv"',
+                "Cache-Control": "no-store",
+            },
+        )
+
+    @post("/labels", status_code=200)
+    async def labels(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn
+    ) -> Response[Any]:
+        """Address labels (A4, 12 or 24 a sheet) for the ticked members, or for everyone the list's
+        filter (in the query string) finds; members without an address are left out."""
+        form = await request.form()
+        layout = text_field(form, "layout", max_length=5)
+        everyone = text_field(form, "scope", max_length=10) == "all"
+        ids = None if everyone else _member_ids(form)
+        if layout not in labels_service.LAYOUTS or (ids is not None and not ids):
+            message = (
+                "ラベルの用紙を選んでください。"
+                if layout not in labels_service.LAYOUTS
+                else "ラベルを作成する会員を選んでください（一覧のチェックボックス）。"
+            )
+            return redirect_with_flash(request, _list_url(request), message, "warning")
+        now = app_ctx.clock.now()
+        rows = await queries.label_rows(
+            app_ctx.db,
+            _filter_from(request),
+            now=now,
+            today=org_today(now, app_ctx.settings.tz),
+            member_ids=ids,
+        )
+        entries = [labels_service.label_for(row) for row in rows]
+        printable = [entry for entry in entries if labels_service.has_address(entry)]
+        if not printable:
+            return redirect_with_flash(
+                request,
+                _list_url(request),
+                "選んだ会員には住所が登録されていないため、ラベルを作成できませんでした。",
+                "warning",
+            )
+        pdf = await labels_service.render_address_labels_async(
+            printable, layout, font=app_ctx.settings.pdf_font
+        )
+        await audit.record(
+            app_ctx.db,
+            "members.labels_made",
+            now=now,
+            actor_member_id=auth.member_id,
+            ip=client_ip(request),
+            detail={
+                "count": len(printable),
+                "layout": layout,
+                "without_address": len(entries) - len(printable),
+            },
+        )
+        stamp = now.astimezone(app_ctx.settings.tz).strftime("%Y%m%d-%H%M")
+        return Response(
+            pdf,
+            media_type="application/pdf",
+            headers={
+                "Content-Disposition": f'attachment; filename="address-labels-{stamp}.pdf"',
                 "Cache-Control": "no-store",
             },
         )
