@@ -44,6 +44,7 @@ ADMIN_NAV: list[NavItem] = [
     NavItem("/admin/fees", "会費"),
     NavItem("/admin/payments", "入金状況"),
     NavItem("/admin/inbox", "問い合わせ"),
+    NavItem("/admin/stats", "統計"),
     NavItem("/admin/help", "ヘルプ編集"),
     NavItem("/admin/settings", "設定"),
     NavItem("/admin/staff", "管理者・スタッフ"),

@@ -23,6 +23,7 @@ from routes.admin_membership import AdminClosuresController, AdminCodesControlle
 from routes.admin_payments import AdminFeesController, AdminPaymentsController
 from routes.admin_settings import AdminSettingsController
 from routes.admin_staff import AdminStaffController
+from routes.admin_stats import AdminStatsController
 from routes.articles import ArticlesController
 from routes.auth import LoginController, LogoutController
 from routes.bookmarks import BookmarksController
@@ -90,4 +91,5 @@ ROUTE_HANDLERS: list[Any] = [
     UnsubscribeController,
     AdminDigestsController,
     AdminStaffController,
+    AdminStatsController,
 ]

@@ -115,6 +115,7 @@ STAFF_CLOSED = (
     "/admin/help",
     "/admin/taxonomies",
     "/admin/feeds",
+    "/admin/stats",
 )
 
 
