@@ -96,4 +96,4 @@ async def remove(db: Database, member_id: int, *, actor_id: int, now: datetime) 
             await conn.execute("DELETE FROM sessions WHERE member_id = ?", (member_id,))
             await conn.execute("DELETE FROM admin_totp WHERE member_id = ?", (member_id,))
             await conn.execute("DELETE FROM admin_recovery_codes WHERE member_id = ?", (member_id,))
-    return row  # type: ignore[no-any-return]
+    return row

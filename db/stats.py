@@ -18,7 +18,7 @@ _ACTIVE_MEMBERS = "m.role = 'member' AND m.status = 'active'"
 async def members_by_tier(db: Database, today: date) -> list[sqlite3.Row]:
     """Active members by the tier covering today (the latest started); none covering today = the free tier."""
     return await db.fetchall(
-        "SELECT coalesce(("
+        "SELECT coalesce(("  # noqa: S608 - the only interpolation is the constant _ACTIVE_MEMBERS
         "  SELECT t.name FROM member_tiers mt JOIN tiers t ON t.id = mt.tier_id "
         "  WHERE mt.member_id = m.id AND mt.starts_on <= ? AND (mt.ends_on IS NULL OR mt.ends_on >= ?) "
         "  ORDER BY mt.starts_on DESC LIMIT 1"

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from db import stats as queries
 from db.database import Database
@@ -102,47 +102,67 @@ def month_label(month: tuple[int, int]) -> str:
 _COLORS = ("#2f6f9f", "#d08a2c", "#5a9a5a", "#9a4d8f")
 
 
+def _svg_open(width: int, height: int, title: str) -> Markup:
+    return Markup(
+        '<svg class="stat-chart" viewBox="0 0 {} {}" role="img" aria-label="{}" xmlns="http://www.w3.org/2000/svg">'
+    ).format(width, height, title)
+
+
 def bar_chart(labels: Sequence[str], values: Sequence[int], *, title: str, limit: int = 12) -> Markup:
-    """Horizontal bars, largest first as given; at most `limit` bars (the table beside it has all)."""
+    """Horizontal bars, largest first as given; at most `limit` bars (the table beside it has all).
+    Built with Markup.format, so every label is escaped."""
     shown = list(zip(labels, values, strict=True))[:limit]
     width, label_width, bar_height, gap = 320, 110, 16, 6
     height = max(1, len(shown)) * (bar_height + gap) + gap
     top = max([value for _, value in shown] or [0]) or 1
-    parts = [
-        f'<svg class="stat-chart" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}" '
-        'xmlns="http://www.w3.org/2000/svg">'
-    ]
+    parts = [_svg_open(width, height, title)]
     for index, (label, value) in enumerate(shown):
         y = gap + index * (bar_height + gap)
         length = (width - label_width - 40) * value / top
         short = label if len(label) <= 8 else label[:7] + "…"
         parts.append(
-            f'<text x="{label_width - 6}" y="{y + bar_height - 4}" text-anchor="end" font-size="11">{escape(short)}</text>'
-            f'<rect x="{label_width}" y="{y}" width="{length:.1f}" height="{bar_height}" fill="{_COLORS[0]}"/>'
-            f'<text x="{label_width + length + 4:.1f}" y="{y + bar_height - 4}" font-size="11">{value}</text>'
+            Markup(
+                '<text x="{}" y="{}" text-anchor="end" font-size="11">{}</text>'
+                '<rect x="{}" y="{}" width="{:.1f}" height="{}" fill="{}"/>'
+                '<text x="{:.1f}" y="{}" font-size="11">{}</text>'
+            ).format(
+                label_width - 6,
+                y + bar_height - 4,
+                short,
+                label_width,
+                y,
+                length,
+                bar_height,
+                _COLORS[0],
+                label_width + length + 4,
+                y + bar_height - 4,
+                value,
+            )
         )
-    parts.append("</svg>")
-    return Markup("".join(parts))  # noqa: S704 - every text above is escaped
+    parts.append(Markup("</svg>"))
+    return Markup("").join(parts)
 
 
 def column_chart(months: Sequence[str], series: Sequence[tuple[str, Sequence[int]]], *, title: str) -> Markup:
-    """Vertical columns per month, one colour per series, with a legend."""
+    """Vertical columns per month (or year), one colour per series, with a legend; escaped like bar_chart."""
     width, height, left, bottom, legend = 340, 170, 28, 22, 16
     plot_height = height - bottom - legend - 6
+    base = legend + 6 + plot_height
     top = max([value for _, values in series for value in values] or [0]) or 1
     slot = (width - left - 4) / max(1, len(months))
     bar = max(2.0, (slot - 3) / max(1, len(series)))
     parts = [
-        f'<svg class="stat-chart" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}" '
-        'xmlns="http://www.w3.org/2000/svg">',
-        f'<text x="2" y="{legend + 8}" font-size="9">{top}</text>',
-        f'<line x1="{left}" y1="{legend + 6 + plot_height}" x2="{width}" y2="{legend + 6 + plot_height}" stroke="#999"/>',
+        _svg_open(width, height, title),
+        Markup('<text x="2" y="{}" font-size="9">{}</text>').format(legend + 8, top),
+        Markup('<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="#999"/>').format(left, base, width, base),
     ]
     for index, (name, _) in enumerate(series):
         x = left + index * 110
+        color = _COLORS[index % len(_COLORS)]
         parts.append(
-            f'<rect x="{x}" y="2" width="10" height="10" fill="{_COLORS[index % len(_COLORS)]}"/>'
-            f'<text x="{x + 14}" y="11" font-size="10">{escape(name)}</text>'
+            Markup(
+                '<rect x="{}" y="2" width="10" height="10" fill="{}"/><text x="{}" y="11" font-size="10">{}</text>'
+            ).format(x, color, x + 14, name)
         )
     for month_index, month in enumerate(months):
         x0 = left + month_index * slot
@@ -150,16 +170,25 @@ def column_chart(months: Sequence[str], series: Sequence[tuple[str, Sequence[int
             value = values[month_index]
             bar_height = plot_height * value / top
             parts.append(
-                f'<rect x="{x0 + 1 + series_index * bar:.1f}" y="{legend + 6 + plot_height - bar_height:.1f}" '
-                f'width="{bar - 0.5:.1f}" height="{bar_height:.1f}" fill="{_COLORS[series_index % len(_COLORS)]}">'
-                f"<title>{escape(month)} {value}</title></rect>"
+                Markup(
+                    '<rect x="{:.1f}" y="{:.1f}" width="{:.1f}" height="{:.1f}" fill="{}"><title>{} {}</title></rect>'
+                ).format(
+                    x0 + 1 + series_index * bar,
+                    base - bar_height,
+                    bar - 0.5,
+                    bar_height,
+                    _COLORS[series_index % len(_COLORS)],
+                    month,
+                    value,
+                )
             )
         parts.append(
-            f'<text x="{x0 + slot / 2:.1f}" y="{height - 6}" text-anchor="middle" font-size="9">'
-            f"{escape(month.split('年')[-1])}</text>"
+            Markup('<text x="{:.1f}" y="{}" text-anchor="middle" font-size="9">{}</text>').format(
+                x0 + slot / 2, height - 6, month.split("年")[-1]
+            )
         )
-    parts.append("</svg>")
-    return Markup("".join(parts))  # noqa: S704 - every text above is escaped
+    parts.append(Markup("</svg>"))
+    return Markup("").join(parts)
 
 
 # --- the statistics ----------------------------------------------------------------------------------

@@ -196,3 +196,11 @@ async def test_event_registrations_appear_once_their_table_exists(client, app_ct
     )
     rows = read_csv((await client.get("/admin/stats/events.csv")).content)
     assert rows == [["イベント", "申込数"], ["秋の研究会", "2"]]
+
+
+async def test_labels_in_the_charts_are_escaped(client, app_ctx):
+    await login_admin(client, app_ctx)
+    await make_member(app_ctx, "001001", membership_type="<script>x</script>")
+    page = await client.get("/admin/stats")
+    assert "<script>x</script>" not in page.text
+    assert "&lt;script&gt;" in page.text
