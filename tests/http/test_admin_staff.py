@@ -174,3 +174,25 @@ async def test_staff_cannot_manage_accounts(client, app_ctx):
     response = await create_account(client, role="admin", number="900102")
     assert response.status_code == 403
     assert await member_queries.get_by_number(app_ctx.db, "900102") is None
+
+
+async def test_recovery_codes_can_be_printed_or_saved_as_a_text_file(client, app_ctx, clock):
+    from urllib.parse import unquote
+
+    await make_member(app_ctx, "900001", role="admin", family_name="事務局", given_name="管理者")
+    await login(client, "900001")
+    await client.get("/mfa/enrol?next=/admin")
+    member = await member_queries.get_by_number(app_ctx.db, "900001")
+    secret = await admin_mfa.secret_of(app_ctx, int(member["id"]))
+    done = await post_form(
+        client, "/mfa/enrol", {"code": pyotp.TOTP(secret).at(clock.now()), "next": "/admin"}
+    )
+    codes = re.findall(r"<li><code>([a-z0-9-]+)</code></li>", done.text)
+    assert len(codes) == admin_mfa.RECOVERY_CODE_COUNT
+    assert "data-print" in done.text
+    href = re.search(
+        r'href="data:text/plain;charset=utf-8,([^"]+)" download="recovery-codes-900001.txt"', done.text
+    )
+    assert href, done.text
+    saved = unquote(href.group(1))
+    assert all(code in saved for code in codes) and "リカバリーコード（900001）" in saved
