@@ -184,7 +184,7 @@ def column_chart(months: Sequence[str], series: Sequence[tuple[str, Sequence[int
             )
         parts.append(
             Markup('<text x="{:.1f}" y="{}" text-anchor="middle" font-size="9">{}</text>').format(
-                x0 + slot / 2, height - 6, month.split("年")[-1]
+                x0 + slot / 2, height - 6, month.split("年")[-1] if month.endswith("月") else month
             )
         )
     parts.append(Markup("</svg>"))
