@@ -103,7 +103,6 @@ class AdminAuditController(Controller):
             {
                 "rows": rows,
                 "details": await _details(app_ctx, rows),
-                "event_labels": audit_words.EVENT_LABELS,
                 "values": typed,
                 "errors": errors,
                 "events": await admin_audit.event_names(app_ctx.db),
