@@ -196,3 +196,23 @@ async def test_recovery_codes_can_be_printed_or_saved_as_a_text_file(client, app
     assert href, done.text
     saved = unquote(href.group(1))
     assert all(code in saved for code in codes) and "リカバリーコード（900001）" in saved
+
+
+async def test_staff_pages_link_only_to_screens_staff_can_open(client, app, app_ctx):
+    staff_id = await make_member(app_ctx, "900101", role="admin", family_name="佐藤", given_name="花子")
+    await app_ctx.db.execute("UPDATE members SET staff = 1 WHERE id = ?", (staff_id,))
+    member_id = await make_member(app_ctx, "001001")
+    await login_admin(client, app_ctx, "900101")
+    closed = (
+        "/admin/import",
+        "/admin/closures",
+        "/admin/audit",
+        "/admin/settings",
+        "/admin/fees",
+        "/admin/backup",
+    )
+    for path in ("/admin", "/admin/members", f"/admin/members/{member_id}", "/admin/letters", "/admin/inbox"):
+        page = await client.get(path)
+        assert page.status_code == 200, path
+        for target in closed:
+            assert f'href="{target}' not in page.text, (path, target)
