@@ -65,3 +65,16 @@ async def search(db: Database, f: AuditFilter, *, page: int = 1) -> tuple[list[s
 async def event_names(db: Database) -> list[str]:
     rows = await db.fetchall("SELECT DISTINCT event FROM audit_log ORDER BY event")
     return [str(row[0]) for row in rows]
+
+
+async def fee_names(db: Database, fee_ids: list[int]) -> dict[int, str]:
+    """「会費「2026年度 年会費」（会員 001001）」 for each fee id, in one query."""
+    ids = sorted(set(fee_ids))[:PAGE_SIZE]
+    if not ids:
+        return {}
+    rows = await db.fetchall(
+        "SELECT f.id, i.name, f.member_number FROM fees f JOIN fee_items i ON i.id = f.fee_item_id "  # noqa: S608
+        f"WHERE f.id IN ({','.join('?' for _ in ids)})",
+        ids,
+    )
+    return {int(row["id"]): f"会費「{row['name']}」（会員 {row['member_number']}）" for row in rows}

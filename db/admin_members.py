@@ -118,6 +118,23 @@ async def export_rows(db: Database, f: MemberFilter, *, now: datetime, today: da
     return await db.fetchall(f"SELECT {columns} FROM members m{where} ORDER BY m.member_number", params)  # noqa: S608
 
 
+async def label_rows(
+    db: Database, f: MemberFilter, *, now: datetime, today: date, member_ids: Sequence[int] | None = None
+) -> list[sqlite3.Row]:
+    """Name, number and postal address of the members matching the filter (and, when given, among the ids),
+    in member-number order, for address labels."""
+    where, params = _where(f, now=now, today=today)
+    if member_ids is not None:
+        ids = list(member_ids)[:_CHUNK] or [0]
+        where += (" AND " if where else " WHERE ") + "m.id IN (" + ",".join("?" for _ in ids) + ")"
+        params = [*params, *ids]
+    return await db.fetchall(
+        "SELECT m.id, m.member_number, m.family_name, m.given_name, m.postal_code, m.prefecture, m.address1, "  # noqa: S608
+        f"m.address2 FROM members m{where} ORDER BY m.member_number",
+        params,
+    )
+
+
 async def membership_types(db: Database) -> list[str]:
     rows = await db.fetchall(
         "SELECT DISTINCT membership_type FROM members WHERE membership_type <> '' ORDER BY membership_type"

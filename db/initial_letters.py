@@ -27,7 +27,8 @@ async def pending(db: Database, member_ids: Sequence[int] | None = None) -> list
     """Letters not yet made, with what the letter shows about the member (one query)."""
     sql = (
         "SELECT l.member_id, l.password_sealed, l.issued_at, l.source, m.member_number, m.family_name, "
-        "m.given_name, m.email, m.must_change_password FROM initial_password_letters l "
+        "m.given_name, m.email, m.must_change_password, m.postal_code, m.prefecture, m.address1, m.address2 "
+        "FROM initial_password_letters l "
         "JOIN members m ON m.id = l.member_id WHERE l.letter_made_at IS NULL AND l.password_sealed <> '' "
         "AND m.status = 'active'"
     )

@@ -11,10 +11,11 @@ from litestar.response import Template
 from db import admin_dashboard
 from db.timestamps import from_db
 from routes.common import render
-from routes.guards import ADMIN_GUARDS
+from routes.guards import ADMIN_GUARDS, STAFF_ALLOWED
 from services.context import AppContext
 from services.doctor import run_checks
 from services.replication import lag_text, replica_state
+from services.sessions import LoggedIn
 
 # A nightly backup older than this means the scheduler is not running or backups fail.
 BACKUP_STALE = timedelta(hours=36)
@@ -23,15 +24,20 @@ BACKUP_STALE = timedelta(hours=36)
 class AdminController(Controller):
     path = "/admin"
     guards = ADMIN_GUARDS
+    opt = STAFF_ALLOWED  # 事務局スタッフ may open it (routes/guards.py)
 
     @get("/")
-    async def dashboard(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Template:
+    async def dashboard(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn
+    ) -> Template:
         db, now = app_ctx.db, app_ctx.clock.now()
         summary = await admin_dashboard.summary(db, now=now)
-        backup = await admin_dashboard.last_backup(db)
+        # Staff see the office's work only: no server, backup, replica or go-live cards (admins' screens).
+        staff = auth.is_staff
+        backup = None if staff else await admin_dashboard.last_backup(db)
         backup_at = from_db(backup["created_at"]) if backup else None
-        go_live = await run_checks(app_ctx)
-        replica = await replica_state(app_ctx.settings)
+        go_live = [] if staff else await run_checks(app_ctx)
+        replica = None if staff else await replica_state(app_ctx.settings)
         return render(
             request,
             "admin/page.html",
@@ -42,7 +48,8 @@ class AdminController(Controller):
                 else [],
                 "failed_mails": await admin_dashboard.failed_mails(db) if summary["failed_mails"] else [],
                 "backup": backup,
-                "backup_stale": backup_at is None or now - backup_at > BACKUP_STALE,
+                "staff": staff,
+                "backup_stale": not staff and (backup_at is None or now - backup_at > BACKUP_STALE),
                 "unpaid": await admin_dashboard.unpaid_fees(db),
                 "inquiries": await admin_dashboard.new_inquiries(db),
                 "digest_runs": await admin_dashboard.digest_runs(db),

@@ -11,7 +11,7 @@ from litestar.response import Template
 
 from db import announcements as announcement_db
 from routes.common import client_ip, form_error_status, redirect_with_flash, render, text_field
-from routes.guards import ADMIN_GUARDS
+from routes.guards import ADMIN_GUARDS, STAFF_ALLOWED
 from services import announcements
 from services.context import AppContext
 from services.sessions import LoggedIn
@@ -30,6 +30,7 @@ async def _form_values(request: Request[Any, Any, Any]) -> dict[str, str]:
 class AdminAnnouncementsController(Controller):
     path = "/admin/announcements"
     guards = ADMIN_GUARDS
+    opt = STAFF_ALLOWED  # 事務局スタッフ may open it (routes/guards.py)
 
     @get("/")
     async def index(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Template:

@@ -11,10 +11,11 @@ from litestar.exceptions import NotFoundException
 from litestar.response import Template
 
 from db import articles as article_queries
+from db import audit
 from db import taxonomy as taxonomy_queries
 from routes.articles import int_values, page_number
-from routes.common import form_error_status, redirect_with_flash, render, text_field
-from routes.guards import ADMIN_GUARDS
+from routes.common import client_ip, form_error_status, logged_in, redirect_with_flash, render, text_field
+from routes.guards import ADMIN_GUARDS, STAFF_ALLOWED
 from services import articles as article_service
 from services import feeds as feed_service
 from services.articles import KINDS, STATE_LABELS, STATUSES, TAXONOMIES, local_input_value
@@ -39,6 +40,7 @@ class _ArticleAdmin(Controller):
     """Shared by /admin/articles and /admin/events: the same screens for one kind."""
 
     guards = ADMIN_GUARDS
+    opt = STAFF_ALLOWED  # 事務局スタッフ may open it (routes/guards.py)
     kind: ClassVar[str] = "article"
 
     @property
@@ -149,12 +151,13 @@ class _ArticleAdmin(Controller):
             article_id = await article_queries.create_article(
                 app_ctx.db, data, term_ids, now=app_ctx.clock.now()
             )
-            verb = "作成"
+            verb, event = "作成", "article.created"
         else:
             await article_queries.update_article(
                 app_ctx.db, article_id, data, term_ids, now=app_ctx.clock.now()
             )
-            verb = "保存"
+            verb, event = "保存", "article.updated"
+        await self._audit(request, app_ctx, event, article_id, data.title, data.status)
         state = STATE_LABELS[
             "scheduled"
             if data.status == "published" and data.published_at > app_ctx.clock.now()
@@ -167,6 +170,26 @@ class _ArticleAdmin(Controller):
     @post("/", status_code=200)
     async def create(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Response[Any]:
         return await self._save(request, app_ctx, None)
+
+    async def _audit(
+        self,
+        request: Request[Any, Any, Any],
+        app_ctx: AppContext,
+        event: str,
+        article_id: int,
+        title: str,
+        status: str,
+    ) -> None:
+        """Who wrote or published what: admins and staff both edit articles and events."""
+        auth = logged_in(request)
+        await audit.record(
+            app_ctx.db,
+            event,
+            now=app_ctx.clock.now(),
+            actor_member_id=auth.member_id if auth else None,
+            ip=client_ip(request),
+            detail={"kind": self.kind, "article_id": article_id, "title": title[:100], "status": status},
+        )
 
     async def _owned(self, request: Request[Any, Any, Any], app_ctx: AppContext, article_id: int) -> Any:
         article = await article_queries.get_article(app_ctx.db, article_id)
@@ -211,6 +234,7 @@ class _ArticleAdmin(Controller):
         if status not in STATUSES:
             raise NotFoundException()
         await article_queries.set_status(app_ctx.db, article_id, status, now=app_ctx.clock.now())
+        await self._audit(request, app_ctx, "article.status_changed", article_id, article["title"], status)
         return redirect_with_flash(
             request, self.base, f"「{article['title']}」を{STATUSES[status]}にしました。"
         )

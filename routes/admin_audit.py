@@ -13,13 +13,17 @@ from litestar.response import Template
 from db import admin_audit
 from routes.common import render
 from routes.guards import ADMIN_GUARDS
+from services import admin_settings, audit_words
 from services.context import AppContext
 from services.japanese import normalize_member_number
 
 EVENT_GROUPS = {
     "login.": "ログイン",
-    "account.": "ロック",
+    "account.": "ロック・退会",
     "admin.": "管理者の二段階認証",
+    "console.": "管理者・スタッフ",
+    "article.": "記事・イベント",
+    "payment.": "会費のお支払い",
     "member.": "会員の登録・変更",
     "members.": "会員CSV",
     "password.": "パスワード",
@@ -40,25 +44,25 @@ def _date(raw: str) -> date | None:
         return None
 
 
-def _detail_text(raw: str) -> str:
-    """The JSON detail as short readable text (values are ours: counts, field names, reasons)."""
+def _detail(raw: str) -> dict[str, Any]:
     try:
         detail = json.loads(raw or "{}")
     except ValueError:
-        return ""
-    if not isinstance(detail, dict) or not detail:
-        return ""
-    parts = []
-    for key, value in detail.items():
-        if isinstance(value, dict):
-            value = ", ".join(
-                f"{k}: {v[0]} → {v[1]}" if isinstance(v, list) and len(v) == 2 else f"{k}: {v}"
-                for k, v in value.items()
-            )
-        elif isinstance(value, list):
-            value = ", ".join(str(item) for item in value)
-        parts.append(f"{key}={value}")
-    return " / ".join(parts)[:500]
+        return {}
+    return detail if isinstance(detail, dict) else {}
+
+
+async def _details(app_ctx: AppContext, rows: list[Any]) -> dict[int, str]:
+    """Each entry's detail in words, the fees it names looked up in one query."""
+    parsed = {int(row["id"]): (str(row["event"]), _detail(row["detail"])) for row in rows}
+    fee_ids = [fee_id for _, detail in parsed.values() for fee_id in audit_words.fee_ids(detail)]
+    refs = audit_words.References(
+        fees=await admin_audit.fee_names(app_ctx.db, fee_ids),
+        field_labels={spec.name: spec.label for spec in admin_settings.all_fields()},
+    )
+    return {
+        entry_id: audit_words.describe(event, detail, refs) for entry_id, (event, detail) in parsed.items()
+    }
 
 
 class AdminAuditController(Controller):
@@ -98,7 +102,7 @@ class AdminAuditController(Controller):
             "admin_audit/page.html",
             {
                 "rows": rows,
-                "details": {row["id"]: _detail_text(row["detail"]) for row in rows},
+                "details": await _details(app_ctx, rows),
                 "values": typed,
                 "errors": errors,
                 "events": await admin_audit.event_names(app_ctx.db),

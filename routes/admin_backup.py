@@ -29,6 +29,7 @@ class AdminBackupController(Controller):
                 "folder": str(backup.backup_dir(app_ctx)),
                 "database": str(app_ctx.settings.database),
                 "keep": backup.NIGHTLY_KEEP,
+                "secret_key_path": str(app_ctx.settings.data_dir / "secret_key"),
                 "scheduler": app_ctx.settings.scheduler,
             },
         )

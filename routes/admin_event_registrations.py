@@ -12,7 +12,7 @@ from litestar.response import Template
 
 from db import events as event_queries
 from routes.common import form_error_status, redirect_with_flash, render, text_field
-from routes.guards import ADMIN_GUARDS
+from routes.guards import ADMIN_GUARDS, STAFF_ALLOWED
 from services import events as event_service
 from services.articles import local_input_value
 from services.context import AppContext
@@ -24,6 +24,7 @@ SETTINGS_FIELDS = {"capacity": 20, "deadline": 40, "ends_at": 40, "fee_amount": 
 class AdminEventRegistrationsController(Controller):
     path = "/admin/events"
     guards = ADMIN_GUARDS
+    opt = STAFF_ALLOWED  # 事務局スタッフ may open it (routes/guards.py)
 
     async def _event(self, app_ctx: AppContext, article_id: int) -> Any:
         event = await event_queries.event(app_ctx.db, article_id)

@@ -19,7 +19,7 @@ from routes.common import (
     render,
     text_field,
 )
-from routes.guards import ADMIN_GUARDS
+from routes.guards import ADMIN_GUARDS, STAFF_ALLOWED
 from services import contact as contact_service
 from services.contact import CATEGORIES, STATUS_LABELS, attachments_dir
 from services.context import AppContext
@@ -36,6 +36,7 @@ async def _inquiry_or_404(request: Request[Any, Any, Any], app_ctx: AppContext, 
 class AdminInboxController(Controller):
     path = "/admin/inbox"
     guards = ADMIN_GUARDS
+    opt = STAFF_ALLOWED  # 事務局スタッフ may open it (routes/guards.py)
 
     @get("/")
     async def index(

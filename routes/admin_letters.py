@@ -9,7 +9,7 @@ from litestar.response import Template
 
 from db import initial_letters as letter_queries
 from routes.common import client_ip, form_error_status, render
-from routes.guards import ADMIN_GUARDS
+from routes.guards import ADMIN_GUARDS, STAFF_ALLOWED
 from services.context import AppContext
 from services.initial_passwords import LettersAlreadyMade, make_letters
 from services.sessions import LoggedIn
@@ -32,6 +32,7 @@ def _member_ids(form: Any) -> list[int]:
 class AdminLettersController(Controller):
     path = "/admin/letters"
     guards = ADMIN_GUARDS
+    opt = STAFF_ALLOWED  # 事務局スタッフ may open it (routes/guards.py)
 
     @get("/")
     async def show(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Template:

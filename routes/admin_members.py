@@ -17,9 +17,10 @@ from db import members as member_queries
 from db import membership as membership_db
 from db import tiers as tier_queries
 from db.timestamps import from_db
-from routes.common import client_ip, form_error_status, redirect_with_flash, render, text_field
-from routes.guards import ADMIN_GUARDS
+from routes.common import client_ip, form_error_status, logged_in, redirect_with_flash, render, text_field
+from routes.guards import ADMIN_GUARDS, STAFF_ALLOWED
 from services import admin_members, initial_passwords
+from services import labels as labels_service
 from services.context import AppContext
 from services.japanese import PREFECTURES, format_phone, format_postal_code
 from services.member_import import COLUMNS
@@ -40,7 +41,9 @@ def _filter_from(request: Request[Any, Any, Any]) -> queries.MemberFilter:
         return raw[:limit] if isinstance(raw, str) else ""
 
     status = value("status", 10)
+    auth = logged_in(request)
     return queries.MemberFilter(
+        role="member" if auth is not None and auth.is_staff else "",
         q=value("q", 200),
         membership_type=value("membership_type"),
         tier=value("tier", 50),
@@ -64,9 +67,26 @@ def _form_values(form: Any) -> dict[str, str]:
     return {name: text_field(form, name, max_length=1000) for name in (*COLUMNS,)}
 
 
+def _member_ids(form: Any) -> list[int]:
+    try:
+        values = form.getall("member_id")
+    except (KeyError, AttributeError):
+        return []
+    ids = [
+        int(value) for value in values[:500] if isinstance(value, str) and value.isdigit() and len(value) < 12
+    ]
+    return list(dict.fromkeys(ids))
+
+
+def _list_url(request: Request[Any, Any, Any]) -> str:
+    query = _query_without_page(request)
+    return "/admin/members" + (f"?{query}" if query else "")
+
+
 class AdminMembersController(Controller):
     path = "/admin/members"
     guards = ADMIN_GUARDS
+    opt = STAFF_ALLOWED  # 事務局スタッフ may open it (routes/guards.py)
 
     @get("/")
     async def index(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Template:
@@ -127,6 +147,65 @@ class AdminMembersController(Controller):
             media_type=XLSX_MEDIA_TYPE if kind == "xlsx" else "text/csv; charset=utf-8",
             headers={
                 "Content-Disposition": f'attachment; filename="members-{stamp}.{kind}"',
+                "Cache-Control": "no-store",
+            },
+        )
+
+    @post("/labels", status_code=200)
+    async def labels(
+        self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn
+    ) -> Response[Any]:
+        """Address labels (A4, 12 or 24 a sheet) for the ticked members, or for everyone the list's
+        filter (in the query string) finds; members without an address are left out."""
+        form = await request.form()
+        layout = text_field(form, "layout", max_length=5)
+        everyone = text_field(form, "scope", max_length=10) == "all"
+        ids = None if everyone else _member_ids(form)
+        if layout not in labels_service.LAYOUTS or (ids is not None and not ids):
+            message = (
+                "ラベルの用紙を選んでください。"
+                if layout not in labels_service.LAYOUTS
+                else "ラベルを作成する会員を選んでください（一覧のチェックボックス）。"
+            )
+            return redirect_with_flash(request, _list_url(request), message, "warning")
+        now = app_ctx.clock.now()
+        rows = await queries.label_rows(
+            app_ctx.db,
+            _filter_from(request),
+            now=now,
+            today=org_today(now, app_ctx.settings.tz),
+            member_ids=ids,
+        )
+        entries = [labels_service.label_for(row) for row in rows]
+        printable = [entry for entry in entries if labels_service.has_address(entry)]
+        if not printable:
+            return redirect_with_flash(
+                request,
+                _list_url(request),
+                "選んだ会員には住所が登録されていないため、ラベルを作成できませんでした。",
+                "warning",
+            )
+        pdf = await labels_service.render_address_labels_async(
+            printable, layout, font=app_ctx.settings.pdf_font
+        )
+        await audit.record(
+            app_ctx.db,
+            "members.labels_made",
+            now=now,
+            actor_member_id=auth.member_id,
+            ip=client_ip(request),
+            detail={
+                "count": len(printable),
+                "layout": layout,
+                "without_address": len(entries) - len(printable),
+            },
+        )
+        stamp = now.astimezone(app_ctx.settings.tz).strftime("%Y%m%d-%H%M")
+        return Response(
+            pdf,
+            media_type="application/pdf",
+            headers={
+                "Content-Disposition": f'attachment; filename="address-labels-{stamp}.pdf"',
                 "Cache-Control": "no-store",
             },
         )
@@ -239,6 +318,10 @@ class AdminMembersController(Controller):
     async def _member(self, request: Request[Any, Any, Any], app_ctx: AppContext, member_id: int) -> Any:
         member = await member_queries.get_by_id(app_ctx.db, member_id)
         if member is None:
+            raise NotFoundException()
+        auth = logged_in(request)
+        if member["role"] == "admin" and auth is not None and auth.is_staff:
+            # Staff look after members; console accounts (theirs included) are the admins' business.
             raise NotFoundException()
         return member
 

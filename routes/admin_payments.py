@@ -87,7 +87,9 @@ class AdminFeesController(Controller):
         receipt_values: dict[str, str] | None = None,
         status: int = 200,
     ) -> Template:
-        year = fee_rules.current_fiscal_year(app_ctx.clock.now(), app_ctx.settings.tz)
+        year = fee_rules.current_fiscal_year(
+            app_ctx.clock.now(), app_ctx.settings.tz, app_ctx.org.fiscal_year_start_month
+        )
         if values is None:
             values = {
                 "fiscal_year": str(year),

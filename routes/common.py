@@ -20,9 +20,11 @@ from litestar.di import Provide
 from litestar.exceptions import NotAuthorizedException
 from litestar.plugins.htmx import ClientRedirect, HTMXDetails, HTMXRequest
 from litestar.response import Redirect, Template
+from litestar.routes import HTTPRoute
 from litestar.status_codes import HTTP_200_OK, HTTP_422_UNPROCESSABLE_ENTITY
 
-from routes.nav import ADMIN_NAV, MEMBER_NAV
+from routes.guards import staff_allowed
+from routes.nav import ADMIN_NAV, MEMBER_NAV, NavItem
 from services.context import AppContext
 from services.sessions import SESSION_COOKIE, LoggedIn
 
@@ -124,6 +126,33 @@ def _take_flash(request: Request[Any, Any, Any]) -> dict[str, str] | None:
     return value if isinstance(value, dict) else None
 
 
+def staff_screens(request: Request[Any, Any, Any]) -> frozenset[str]:
+    """The console paths whose GET page 事務局スタッフ may open (marked STAFF_ALLOWED), found once per app."""
+    state = request.app.state
+    screens: frozenset[str] | None = state.get("staff_screens")
+    if screens is None:
+        screens = frozenset(
+            route.path
+            for route in request.app.routes
+            if isinstance(route, HTTPRoute)
+            and any(
+                "GET" in handler.http_methods and staff_allowed(handler) for handler in route.route_handlers
+            )
+        )
+        state["staff_screens"] = screens
+    return screens
+
+
+def admin_nav(request: Request[Any, Any, Any], auth: LoggedIn | None) -> list[NavItem]:
+    """The console menu on console pages: every screen for an admin, the allowed ones for staff."""
+    if auth is None or not auth.is_admin or not request.url.path.startswith("/admin"):
+        return []
+    if not auth.is_staff:
+        return ADMIN_NAV
+    allowed = staff_screens(request)
+    return [item for item in ADMIN_NAV if item.path in allowed]
+
+
 def base_context(request: Request[Any, Any, Any]) -> dict[str, Any]:
     auth = logged_in(request)
     app_ctx = ctx(request)
@@ -132,7 +161,7 @@ def base_context(request: Request[Any, Any, Any]) -> dict[str, Any]:
         "me": auth.member if auth else None,
         "auth": auth,
         "nav": MEMBER_NAV if auth and not auth.member["must_change_password"] else [],
-        "admin_nav": ADMIN_NAV if auth and auth.is_admin and request.url.path.startswith("/admin") else [],
+        "admin_nav": admin_nav(request, auth),
         "current_path": request.url.path,
         "base_url": app_ctx.settings.base_url,
         # For "allow mail from …" tips: the address members must let through their spam filters.

@@ -1,5 +1,9 @@
 """Guards applied at controller level: login, admin role, a current password.
 
+The console has two roles: admins open every screen; 事務局スタッフ (staff) only the screens whose controller
+or handler is marked `opt = STAFF_ALLOWED` (one line; everything else answers 403 to staff). Opting a new
+screen in is that line on its controller, e.g. `class AdminEventsController(Controller): ... opt = STAFF_ALLOWED`.
+
 The guards are `async def` on purpose: Litestar runs a plain `def` guard in a worker thread, two thread
 hops on every member page for what are dictionary lookups.
 """
@@ -47,7 +51,18 @@ async def requires_password_current(
         raise PasswordChangeRequired()
 
 
-async def requires_admin(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+# The opt key (on a Controller as `opt = STAFF_ALLOWED`, or on one handler as `opt=STAFF_ALLOWED`) that lets
+# staff open a console screen.
+STAFF_OPT = "staff_allowed"
+STAFF_ALLOWED: dict[str, Any] = {STAFF_OPT: True}
+STAFF_REFUSED_MESSAGE = "このページは管理者のみが利用できます。事務局スタッフのアカウントでは開けません。"
+
+
+def staff_allowed(handler: BaseRouteHandler) -> bool:
+    return bool(handler.opt.get(STAFF_OPT))
+
+
+async def requires_admin(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
     auth = _auth(connection)
     if auth is None:
         raise NotAuthorizedException("ログインしてください。")
@@ -57,6 +72,8 @@ async def requires_admin(connection: ASGIConnection[Any, Any, Any, Any], _: Base
         raise PermissionDeniedException("管理者のみが利用できるページです。")
     if not auth.flags.get(MFA_FLAG):
         raise MfaRequired()
+    if auth.is_staff and not staff_allowed(handler):
+        raise PermissionDeniedException(STAFF_REFUSED_MESSAGE)
 
 
 MEMBER_GUARDS = [requires_login, requires_password_current]

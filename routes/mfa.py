@@ -21,7 +21,7 @@ from routes.common import (
     safe_next,
     text_field,
 )
-from routes.guards import ADMIN_GUARDS, MFA_FLAG, PasswordChangeRequired
+from routes.guards import ADMIN_GUARDS, MFA_FLAG, STAFF_ALLOWED, PasswordChangeRequired
 from services import admin_mfa
 from services.context import AppContext
 from services.rate_limit import RATE_LIMITED_MESSAGE
@@ -157,6 +157,7 @@ class AdminSecurityController(Controller):
 
     path = "/admin/security"
     guards = ADMIN_GUARDS
+    opt = STAFF_ALLOWED  # 事務局スタッフ may open it (routes/guards.py)
 
     @get("/")
     async def show(self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn) -> Template:

@@ -117,8 +117,11 @@ class PasswordChangeController(Controller):
                 next_path=next_path,
                 status=form_error_status(request),
             )
-        # After the first-login change the guide continues with the profile check.
+        # After the first-login change the guide continues with the profile check; a new console account
+        # (admin or staff made in 管理者・スタッフ) goes on to set up its authenticator app instead.
         target = "/profile" if result.via == "first_login" else (next_path or "/mypage")
+        if result.via == "first_login" and auth.is_admin:
+            target = "/mfa?next=/admin"
         response = redirect(request, target)
         response.set_cookie(
             session_cookie(

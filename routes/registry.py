@@ -26,6 +26,8 @@ from routes.admin_members import AdminMembersController
 from routes.admin_membership import AdminClosuresController, AdminCodesController, AdminTiersController
 from routes.admin_payments import AdminFeesController, AdminPaymentsController
 from routes.admin_settings import AdminSettingsController
+from routes.admin_staff import AdminStaffController
+from routes.admin_stats import AdminStatsController
 from routes.announcements import AnnouncementsController
 from routes.articles import ArticlesController
 from routes.auth import LoginController, LogoutController
@@ -119,4 +121,6 @@ ROUTE_HANDLERS: list[Any] = [
     AdminEventRegistrationsController,
     AdminAnnouncementsController,
     AnnouncementsController,
+    AdminStaffController,
+    AdminStatsController,
 ]

@@ -71,6 +71,14 @@ FIELDS: tuple[SettingField, ...] = (
         "org_address", "所在地", "text", "団体", "領収書とメールの署名に表示します。", max_length=200
     ),
     SettingField(
+        "org_phone",
+        "電話番号",
+        "text",
+        "団体",
+        "初期パスワードの通知書に、ログインできないときの問い合わせ先として表示します（例：03-1234-5678）。",
+        max_length=30,
+    ),
+    SettingField(
         "contact_email",
         "連絡先メールアドレス",
         "email",
@@ -217,6 +225,15 @@ FIELDS: tuple[SettingField, ...] = (
     SettingField("signup_enabled", "会員登録（自己申込）を受け付ける", "bool", "会員登録とお支払い"),
     SettingField("payment_card_enabled", "クレジットカード払い", "bool", "会員登録とお支払い"),
     SettingField("payment_konbini_enabled", "コンビニ払い", "bool", "会員登録とお支払い"),
+    SettingField(
+        "fiscal_year_start_month",
+        "年度の始まりの月",
+        "int",
+        "会員登録とお支払い",
+        "会費の年度と統計の年度別の集計は、この月の1日から始まります（4 なら4月〜翌年3月）。",
+        1,
+        12,
+    ),
     SettingField(
         "reminder_days_before",
         "会費の支払期限の何日前に送るか",

@@ -13,7 +13,7 @@ from db.database import Database
 from services.charset import check_text
 from services.context import AppContext
 
-# The organizations' guides use the Japanese fiscal year: April to March.
+# The default start of the fiscal year (April to March); the organization sets its own (fiscal_year_start_month).
 FISCAL_YEAR_START_MONTH: Final = 4
 MAX_AMOUNT: Final = 9_999_999
 

@@ -103,6 +103,15 @@ async def make_letters(app: AppContext, member_ids: Sequence[int], *, actor_id: 
                 readings=readings(password),
                 login_url=login_url(app),
                 issued_on=today,
+                postal_code=str(row["postal_code"] or ""),
+                address_lines=[
+                    f"{row['prefecture'] or ''}{row['address1'] or ''}",
+                    str(row["address2"] or ""),
+                ],
+                organization_address=app.org.org_address,
+                organization_phone=app.org.org_phone,
+                contact_email=app.org.contact_email,
+                contact_url=f"{app.settings.base_url}/contact",
             )
         )
     pdf = await render_initial_password_letters_async(letters, font=app.settings.pdf_font)

@@ -15,6 +15,8 @@ class OrgSettings:
     # A short name for mail subjects (【…】 before the subject); empty = the organization's name.
     org_short_name: str = ""
     org_address: str = ""
+    # The office's phone, printed on letters for members who cannot log in.
+    org_phone: str = ""
     # Where the association publishes its 会員規約 (the sign-up consent links it); empty = the text on the form.
     terms_url: str = ""
     contact_email: str = "info@example.jp"
@@ -55,6 +57,8 @@ class OrgSettings:
     member_number_length: int = 0
     # The character range of names and addresses: "jis0208" (the guide's rule) or "jis0213".
     name_charset: str = "jis0208"
+    # The month the fiscal year (年度) starts: fee years and the statistics' fee tables follow it.
+    fiscal_year_start_month: int = 4
 
     @property
     def short_name(self) -> str:

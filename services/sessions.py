@@ -53,7 +53,13 @@ class LoggedIn:
 
     @property
     def is_admin(self) -> bool:
+        """A console account: a full admin or 事務局スタッフ (`is_staff` tells them apart)."""
         return bool(self.member["role"] == "admin")
+
+    @property
+    def is_staff(self) -> bool:
+        """事務局スタッフ: a console account that opens only the screens marked `STAFF_ALLOWED`."""
+        return self.is_admin and bool(self.member["staff"])
 
 
 async def start_session(

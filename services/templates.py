@@ -68,4 +68,9 @@ def make_environment(tz: ZoneInfo, views_dir: Path = VIEWS_DIR) -> Environment:
         html_datetime=html_datetime,
         plan=plan_label,
     )
+    # The audit log's event names, for every page that lists audit entries (views/admin_audit/_event_label.html).
+    # Imported here: services.audit_words reaches services.fees, which imports the app context.
+    from services.audit_words import EVENT_LABELS
+
+    env.globals["audit_event_labels"] = EVENT_LABELS
     return env

@@ -81,4 +81,9 @@
       dirtyForms.clear();
     }
   });
+  // Buttons marked data-print print the page (recovery codes, a new account's login slip).
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest ? event.target.closest("[data-print]") : null;
+    if (button) { window.print(); }
+  });
 })();

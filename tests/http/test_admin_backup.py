@@ -152,3 +152,10 @@ def test_cli_backup_and_restore(tmp_path, monkeypatch):
     result = runner.invoke(tsudoi_cli, ["restore", str(dest), "--yes"])
     assert result.exit_code == 0, result.output
     assert "before-restore-" in result.output
+
+
+async def test_backup_page_says_the_secret_key_must_be_kept_with_the_database(client, app_ctx):
+    await login_admin(client, app_ctx)
+    text = visible_text((await client.get("/admin/backup")).text)
+    assert "秘密鍵もいっしょに保管してください" in text
+    assert str(app_ctx.settings.data_dir / "secret_key") in text

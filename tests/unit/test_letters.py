@@ -99,9 +99,83 @@ def test_twenty_character_password_fits_on_the_page() -> None:
 def test_qr_code_on_the_letter_decodes_to_the_login_url() -> None:
     reader = PdfReader(io.BytesIO(render_initial_password_letters([letter()])))
     images = reader.pages[0].images
-    assert len(images) == 1
+    assert len(images) == 1  # no contact URL given: only the login QR code
     decoded = [result.text for result in zxingcpp.read_barcodes(images[0].image)]
     assert decoded == [LOGIN_URL]
+
+
+POSTAL = {
+    "postal_code": "1000001",
+    "address_lines": ["東京都千代田区千代田1-1-1", "つどいマンション101号室"],
+    "organization_address": "〒100-0005 東京都千代田区丸の内1-2-3",
+    "organization_phone": "03-1234-5678",
+    "contact_email": "info@example.jp",
+    "contact_url": "https://tsudoi.example.jp/contact",
+}
+
+
+def text_positions(pdf: bytes) -> list[tuple[str, float, float]]:
+    """Each text run with its position in mm from the page's top left."""
+    page = PdfReader(io.BytesIO(pdf)).pages[0]
+    height = float(page.mediabox.height)
+    found: list[tuple[str, float, float]] = []
+
+    def visit(text, cm, tm, font_dict, font_size):  # noqa: ANN001
+        if text.strip():
+            x, y = tm[4] * cm[0] + cm[4], tm[5] * cm[3] + cm[5]
+            found.append((re.sub(r"[\s\x00]+", "", text), x * 25.4 / 72, (height - y) * 25.4 / 72))
+
+    page.extract_text(visitor_text=visit)
+    return found
+
+
+def test_the_recipient_block_sits_in_the_window_of_a_long_3_envelope() -> None:
+    from services.letters import FOLDS, WINDOW
+
+    pdf = render_initial_password_letters([letter(**POSTAL)])
+    (text,) = page_texts(pdf)
+    for expected in (
+        "〒100-0001",
+        "東京都千代田区千代田1-1-1",
+        "つどいマンション101号室",
+        "山田太郎様",
+        "会員番号00123",
+    ):
+        assert expected in text, expected
+    left, top, width, height = WINDOW
+    # The window of a 長3 envelope (90 × 45 mm, about 23 mm from the left and 13-14 mm from the top).
+    assert 18 <= left <= 25 and 12 <= top <= 16 and width <= 90 and height <= 45
+    assert FOLDS == (99.0, 198.0)  # A4 in three
+    runs = text_positions(pdf)
+    for needle in ("〒100-0001", "東京都千代田区", "山田太郎様", "会員番号"):
+        x, y = next((x, y) for run, x, y in runs if run.startswith(needle))
+        assert left < x < left + width and top < y < top + height, (needle, x, y)
+    # The sender (name, address, phone) is outside the window, the title below it but above the first fold.
+    x, y = next((x, y) for run, x, y in runs if run.startswith("電話03-1234-5678") and y < FOLDS[0])
+    assert x > left + width
+    x, y = next((x, y) for run, x, y in runs if run.startswith("初期パスワードのお知らせ"))
+    assert top + height < y < FOLDS[0]
+
+
+def test_help_block_names_the_office_and_its_contact_qr() -> None:
+    pdf = render_initial_password_letters([letter(**POSTAL)])
+    (text,) = page_texts(pdf)
+    assert "ログインできないときのお問い合わせ先" in text
+    assert "電話03-1234-5678" in text and "メールinfo@example.jp" in text
+    assert "お問い合わせの際は会員番号（00123）をお伝えください。" in text
+    images = PdfReader(io.BytesIO(pdf)).pages[0].images
+    decoded = [r.text for image in images for r in zxingcpp.read_barcodes(image.image)]
+    assert decoded == [LOGIN_URL, "https://tsudoi.example.jp/contact"]
+
+
+def test_twenty_characters_with_the_postal_blocks_still_fit_one_page() -> None:
+    pdf = render_initial_password_letters([letter("Kp7#lI10O!" * 2, **POSTAL)])
+    runs = text_positions(pdf)
+    assert len(PdfReader(io.BytesIO(pdf)).pages) == 1
+    assert max(y for _, _, y in runs) < 292
+    help_y = next(y for run, _, y in runs if run.startswith("お問い合わせの際は"))
+    footer_y = next(y for run, _, y in runs if run.startswith("この書面には"))
+    assert help_y + 3 < footer_y
 
 
 def test_readings_that_do_not_match_the_password_are_rejected() -> None:
