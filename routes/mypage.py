@@ -10,9 +10,10 @@ from litestar.exceptions import NotFoundException
 from litestar.response import Template
 
 from routes.articles import here
-from routes.common import render
+from routes.common import render, wants_fragment
 from routes.guards import MEMBER_GUARDS
 from services import articles as article_service
+from services import mypage_notices
 from services.articles import JOIN_TIER_URL
 from services.context import AppContext
 from services.sessions import LoggedIn
@@ -47,10 +48,13 @@ class MyPageController(Controller):
                 **dict(zip(selected.region_ids, selected.region_slugs, strict=False)),
                 **dict(zip(selected.topic_ids, selected.topic_slugs, strict=False)),
             }
+        # Switching conditions swaps the arrivals alone: the notices are only for the whole page.
+        notices = [] if wants_fragment(request) else await mypage_notices.collect(app_ctx, auth.member)
         return render(
             request,
             "mypage/page.html",
             {
+                "notices": notices,
                 "arrivals": arrivals,
                 "here": here(request),
                 "more_link": more_link(selected, slugs),

@@ -399,4 +399,5 @@ async def test_mypage_query_count_is_fixed(client, app_ctx):
     await client.get("/mypage")
     ten = app_ctx.db.query_count - before
     assert one == ten
-    assert ten <= 10
+    # 6 for the session and the new arrivals, 1 for the ご確認ください notices (issue 15 allows 2).
+    assert ten <= 8
