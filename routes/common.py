@@ -22,7 +22,7 @@ from litestar.plugins.htmx import ClientRedirect, HTMXDetails, HTMXRequest
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_200_OK, HTTP_422_UNPROCESSABLE_ENTITY
 
-from routes.nav import ADMIN_NAV, MEMBER_NAV
+from routes.nav import ADMIN_NAV, MEMBER_NAV, member_tabs
 from services.context import AppContext
 from services.sessions import SESSION_COOKIE, LoggedIn
 
@@ -132,6 +132,7 @@ def base_context(request: Request[Any, Any, Any]) -> dict[str, Any]:
         "me": auth.member if auth else None,
         "auth": auth,
         "nav": MEMBER_NAV if auth and not auth.member["must_change_password"] else [],
+        "tabs": member_tabs(request.url.path) if auth and not auth.member["must_change_password"] else [],
         "admin_nav": ADMIN_NAV if auth and auth.is_admin and request.url.path.startswith("/admin") else [],
         "current_path": request.url.path,
         "base_url": app_ctx.settings.base_url,

@@ -32,6 +32,7 @@ from routes.help import HelpController
 from routes.history import HistoryController
 from routes.mail_settings import MailSettingsController
 from routes.membership import MembershipController
+from routes.menu import MenuController
 from routes.mfa import AdminSecurityController, MfaController
 from routes.mypage import MyPageController
 from routes.passwords import ForgotIdController, PasswordChangeController, PasswordRecoveryController
@@ -53,6 +54,7 @@ ROUTE_HANDLERS: list[Any] = [
     LoginController,
     LogoutController,
     MyPageController,
+    MenuController,
     ArticlesController,
     ConditionsController,
     BookmarksController,

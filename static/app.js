@@ -81,4 +81,18 @@
       dirtyForms.clear();
     }
   });
+
+  // My Page: the condition chips scroll sideways in their row; keep the selected one in view.
+  function revealCurrentChips() {
+    var rows = document.querySelectorAll(".view-tabs ul");
+    for (var i = 0; i < rows.length; i++) {
+      var chip = rows[i].querySelector("a[aria-current]");
+      if (!chip) { continue; }
+      var row = rows[i].getBoundingClientRect();
+      var box = chip.getBoundingClientRect();
+      rows[i].scrollLeft += box.left - row.left - (row.width - box.width) / 2;
+    }
+  }
+  document.addEventListener("DOMContentLoaded", revealCurrentChips);
+  document.addEventListener("htmx:afterSettle", revealCurrentChips);
 })();
