@@ -82,7 +82,12 @@ async def test_konbini_payment_waiting_shows_store_number_deadline_and_how_to_pa
     fee_id = await fee_id_of(app_ctx, member_id, await issue_fee(app_ctx))
     await choose(client, fee_id, "konbini")
     hosted = await to_gateway(client, fee_id)
-    await post_form(client, urlsplit(hosted).path, {"outcome": "konbini_issued"}, follow_redirects=False)
+    await post_form(
+        client,
+        urlsplit(hosted).path,
+        {"outcome": "konbini_issued", "store": "ローソン"},
+        follow_redirects=False,
+    )
     attempt = await app_ctx.db.fetchone("SELECT * FROM payment_attempts WHERE fee_id = ?", (fee_id,))
     assert attempt["state"] == "awaiting_konbini"
     page = await client.get("/mypage")
