@@ -95,4 +95,23 @@
   }
   document.addEventListener("DOMContentLoaded", revealCurrentChips);
   document.addEventListener("htmx:afterSettle", revealCurrentChips);
+
+  // An error shown beside a field describes what was sent. Once the member changes the field into something
+  // the browser accepts, that old message goes (the server still checks everything on the next submit).
+  document.addEventListener("input", function (event) {
+    var input = event.target;
+    if (!input || !input.closest || !input.name) { return; }
+    var field = input.closest(".has-error");
+    if (!field || (input.checkValidity && !input.checkValidity())) { return; }
+    field.classList.remove("has-error");
+    input.removeAttribute("aria-invalid");
+    var messages = field.querySelectorAll(".field-error");
+    for (var i = 0; i < messages.length; i++) { messages[i].textContent = ""; }
+    var summary = document.getElementById("error-summary");
+    var link = summary && summary.querySelector("a[href='#field-" + input.name + "']");
+    if (link && link.parentNode) {
+      link.parentNode.remove();
+      if (!summary.querySelector("li")) { summary.hidden = true; }
+    }
+  });
 })();
