@@ -155,7 +155,14 @@ class ConditionsController(Controller):
         return render(
             request,
             "conditions/page.html",
-            await self._list_context(request, app_ctx, auth, new_value=value, new_count=total),
+            await self._list_context(
+                request,
+                app_ctx,
+                auth,
+                new_value=value,
+                new_count=total,
+                welcome=text_field(form, "welcome", max_length=2) == "1",
+            ),
         )
 
     def _edit_page(

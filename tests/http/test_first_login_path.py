@@ -105,3 +105,16 @@ async def test_conditions_outside_the_first_login_stay_on_the_conditions_page(cl
         client, "/conditions", {"name": "アジア", "region": str(ids["asia"])}, follow_redirects=False
     )
     assert created.headers["location"] == "/conditions"
+
+
+async def test_counting_without_javascript_keeps_the_first_login_step(client, app_ctx):
+    from tests.article_helpers import seed_terms
+
+    ids = await seed_terms(app_ctx)
+    await first_login_to_the_conditions(client, app_ctx)
+    page = await post_form(
+        client, "/conditions/count", {"name": "", "region": str(ids["asia"]), "welcome": "1"}
+    )
+    assert page.status_code == 200
+    assert '<input type="hidden" name="welcome" value="1">' in page.text
+    assert "続いて、新着記事の条件を設定しましょう" in visible_text(page.text)
