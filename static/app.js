@@ -100,7 +100,8 @@
   // the browser accepts, that old message goes (the server still checks everything on the next submit).
   document.addEventListener("input", function (event) {
     var input = event.target;
-    if (!input || !input.closest || !input.name) { return; }
+    // Only the member's own typing: scripts send input events too (profile.js marks a form unsaved).
+    if (!event.isTrusted || !input || !input.closest || !input.name) { return; }
     var field = input.closest(".has-error");
     if (!field || (input.checkValidity && !input.checkValidity())) { return; }
     field.classList.remove("has-error");
