@@ -147,6 +147,14 @@ async def member_fees(db: Database, member_id: int) -> list[sqlite3.Row]:
     )
 
 
+async def member_open_fees(db: Database, member_id: int) -> list[sqlite3.Row]:
+    """The member's fees not yet paid, earliest due first, each with its latest attempt (one query)."""
+    return await db.fetchall(
+        _FEE_SELECT + "WHERE f.member_id = ? AND f.status != 'paid' ORDER BY i.due_on, f.id",
+        (member_id,),
+    )
+
+
 async def member_fee(db: Database, member_id: int, fee_id: int) -> sqlite3.Row | None:
     """One fee of this member (None for another member's fee, so the route answers 404)."""
     return await db.fetchone(_FEE_SELECT + "WHERE f.id = ? AND f.member_id = ?", (fee_id, member_id))

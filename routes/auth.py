@@ -21,8 +21,15 @@ from routes.common import (
     text_field,
 )
 from services import admin_mfa, login_flow
-from services.auth import INVALID_LOGIN_MESSAGE, LOCKED_MESSAGE, authenticate, throttled_message
+from services.auth import (
+    INVALID_LOGIN_MESSAGE,
+    LOCKED_MESSAGE,
+    authenticate,
+    throttled_message,
+    tries_left_message,
+)
 from services.context import AppContext
+from services.readings import READINGS_JSON
 from services.sessions import end_session, start_session
 
 
@@ -33,7 +40,11 @@ class LoginController(Controller):
     async def show(self, request: Request[Any, Any, Any], next: str | None = None) -> Response[Any]:  # noqa: A002
         if logged_in(request):
             return redirect(request, safe_next(next))
-        return render(request, "login/page.html", {"values": {}, "errors": {}, "next": safe_next(next, "")})
+        return render(
+            request,
+            "login/page.html",
+            {"values": {}, "errors": {}, "next": safe_next(next, ""), "readings_json": READINGS_JSON},
+        )
 
     @post("/", status_code=200)
     async def submit(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Response[Any]:
@@ -74,7 +85,10 @@ class LoginController(Controller):
             return self._form(request, values, errors, next_path, locked_until=outcome.locked_until)
         if outcome.status != "ok":
             errors["form"] = INVALID_LOGIN_MESSAGE
-            return self._form(request, values, errors, next_path)
+            tries_left = tries_left_message(
+                outcome.failures, app_ctx.org.lockout_threshold, app_ctx.org.lockout_minutes
+            )
+            return self._form(request, values, errors, next_path, tries_left=tries_left)
 
         assert outcome.member is not None
         old = logged_in(request)
@@ -107,11 +121,19 @@ class LoginController(Controller):
         next_path: str,
         locked_until: Any = None,
         status: int | None = None,
+        tries_left: str | None = None,
     ) -> Template:
         return render(
             request,
             "login/page.html",
-            {"values": values, "errors": errors, "next": next_path, "locked_until": locked_until},
+            {
+                "values": values,
+                "errors": errors,
+                "next": next_path,
+                "locked_until": locked_until,
+                "tries_left": tries_left,
+                "readings_json": READINGS_JSON,
+            },
             status=status or form_error_status(request),
         )
 

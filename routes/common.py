@@ -24,7 +24,7 @@ from litestar.routes import HTTPRoute
 from litestar.status_codes import HTTP_200_OK, HTTP_422_UNPROCESSABLE_ENTITY
 
 from routes.guards import staff_allowed
-from routes.nav import ADMIN_NAV, MEMBER_NAV, NavItem
+from routes.nav import ADMIN_NAV, MEMBER_NAV, NavItem, member_tabs
 from services.context import AppContext
 from services.sessions import SESSION_COOKIE, LoggedIn
 
@@ -161,6 +161,7 @@ def base_context(request: Request[Any, Any, Any]) -> dict[str, Any]:
         "me": auth.member if auth else None,
         "auth": auth,
         "nav": MEMBER_NAV if auth and not auth.member["must_change_password"] else [],
+        "tabs": member_tabs(request.url.path) if auth and not auth.member["must_change_password"] else [],
         "admin_nav": admin_nav(request, auth),
         "current_path": request.url.path,
         "base_url": app_ctx.settings.base_url,

@@ -78,6 +78,7 @@ class ConditionsController(Controller):
         new_errors: dict[str, str] | None = None,
         new_count: int | None = None,
         message: str = "",
+        welcome: bool = False,
     ) -> dict[str, Any]:
         member_id = auth.member_id
         conditions = await article_service.member_conditions(app_ctx, member_id)
@@ -93,11 +94,14 @@ class ConditionsController(Controller):
             "max_conditions": MAX_CONDITIONS,
             "days": article_service.NEW_ARRIVAL_DAYS,
             "message": message,
+            "welcome": welcome,
         }
 
     @get("/")
     async def index(self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn) -> Template:
-        return render(request, "conditions/page.html", await self._list_context(request, app_ctx, auth))
+        welcome = request.query_params.get("welcome") == "1"
+        context = await self._list_context(request, app_ctx, auth, welcome=welcome)
+        return render(request, "conditions/page.html", context)
 
     @post("/", status_code=200)
     async def create(
@@ -106,6 +110,7 @@ class ConditionsController(Controller):
         member_id = auth.member_id
         taxonomies = await article_service.load_taxonomies(app_ctx)
         value, errors = await _read_form(request, taxonomies)
+        welcome = text_field(await request.form(), "welcome", max_length=2) == "1"
         condition_id = None
         if not errors:
             condition_id = await condition_queries.create(
@@ -119,7 +124,9 @@ class ConditionsController(Controller):
             if condition_id is None:
                 errors = {"form": LIMIT_MESSAGE}
         if errors:
-            context = await self._list_context(request, app_ctx, auth, new_value=value, new_errors=errors)
+            context = await self._list_context(
+                request, app_ctx, auth, new_value=value, new_errors=errors, welcome=welcome
+            )
             return render(
                 request,
                 "conditions/page.html",
@@ -128,6 +135,11 @@ class ConditionsController(Controller):
                 status=form_error_status(request),
             )
         message = f"新着条件「{value.name}」を追加しました。"
+        if welcome:
+            # First login, last step: My Page with what the new condition finds.
+            return redirect_with_flash(
+                request, f"/mypage?condition={condition_id}", message + "条件に合う新着記事をご覧ください。"
+            )
         if is_htmx(request):
             context = await self._list_context(request, app_ctx, auth, message=message)
             return render(request, "conditions/page.html", context, fragment="conditions/_list.html")
@@ -161,7 +173,14 @@ class ConditionsController(Controller):
             return self._edit_page(
                 request, condition, value, {}, taxonomies, total, events_locked=events_locked
             )
-        context = await self._list_context(request, app_ctx, auth, new_value=value, new_count=total)
+        context = await self._list_context(
+            request,
+            app_ctx,
+            auth,
+            new_value=value,
+            new_count=total,
+            welcome=text_field(form, "welcome", max_length=2) == "1",
+        )
         return render(request, "conditions/page.html", {**context, "events_locked": events_locked})
 
     def _edit_page(

@@ -11,9 +11,10 @@ from litestar.response import Template
 
 from db import announcements as announcement_db
 from routes.articles import here
-from routes.common import render
+from routes.common import render, wants_fragment
 from routes.guards import MEMBER_GUARDS
 from services import articles as article_service
+from services import mypage_notices
 from services.articles import JOIN_TIER_URL
 from services.context import AppContext
 from services.sessions import LoggedIn
@@ -48,17 +49,23 @@ class MyPageController(Controller):
                 **dict(zip(selected.region_ids, selected.region_slugs, strict=False)),
                 **dict(zip(selected.topic_ids, selected.topic_slugs, strict=False)),
             }
+        # Switching conditions swaps the arrivals alone: the notices and the latest announcement are only
+        # for the whole page.
+        whole_page = not wants_fragment(request)
+        notices = await mypage_notices.collect(app_ctx, auth.member) if whole_page else []
+        latest = await announcement_db.latest_unread(app_ctx.db, auth.member_id) if whole_page else None
         return render(
             request,
             "mypage/page.html",
             {
+                "notices": notices,
                 "arrivals": arrivals,
                 "here": here(request),
                 "more_link": more_link(selected, slugs),
                 "join_url": JOIN_TIER_URL,
                 "days": article_service.NEW_ARRIVAL_DAYS,
                 "limit": article_service.NEW_ARRIVAL_LIMIT,
-                "latest_announcement": await announcement_db.latest_unread(app_ctx.db, auth.member_id),
+                "latest_announcement": latest,
             },
             fragment="mypage/_arrivals.html",
         )

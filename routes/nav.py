@@ -32,6 +32,46 @@ MEMBER_NAV: list[NavItem] = [
     NavItem("/inquiries", "お問い合わせ履歴"),
 ]
 
+# The phone's bottom tab bar: these four, then メニュー (MENU_ITEM), whose page lists every MEMBER_NAV
+# entry. New screens go in MEMBER_NAV only: they appear under メニュー without touching the tabs.
+TAB_NAV: list[NavItem] = [
+    NavItem("/mypage", "マイページ"),
+    NavItem("/articles", "記事"),
+    NavItem("/bookmarks", "ブックマーク"),
+    NavItem("/payments", "お支払い"),
+]
+MENU_ITEM = NavItem("/menu", "メニュー")
+
+
+def is_current(item_path: str, current_path: str) -> bool:
+    """Whether a menu entry is the place the member is at (its own screen or one below it)."""
+    if item_path == "/mypage":
+        return current_path in ("/mypage", "/mypage/")
+    return current_path == item_path or current_path.startswith(item_path.rstrip("/") + "/")
+
+
+class Tab(NamedTuple):
+    path: str
+    label: str
+    # aria-current: "page" on the tab of the screen shown; "true" on メニュー for a screen listed under it.
+    current: str | None
+
+
+def member_tabs(current_path: str) -> list[Tab]:
+    tabs = [
+        Tab(item.path, item.label, "page" if is_current(item.path, current_path) else None)
+        for item in TAB_NAV
+    ]
+    menu_current: str | None = None
+    if is_current(MENU_ITEM.path, current_path):
+        menu_current = "page"
+    elif not any(tab.current for tab in tabs) and any(
+        is_current(item.path, current_path) for item in MEMBER_NAV
+    ):
+        menu_current = "true"
+    return [*tabs, Tab(MENU_ITEM.path, MENU_ITEM.label, menu_current)]
+
+
 # An admin screen's entry (README: Where things go).
 ADMIN_NAV: list[NavItem] = [
     NavItem("/admin", "ダッシュボード"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from litestar import Controller, Request, Response, get, post
 from litestar.background_tasks import BackgroundTask
@@ -36,6 +37,8 @@ CHANGED_MESSAGES = {
     "expired": "パスワードを変更しました。",
     "change": "パスワードを変更しました。",
 }
+# First login: password → profile → conditions (with 後で) → My Page with the first matches.
+FIRST_LOGIN_NEXT = "/profile?next=" + quote("/conditions?welcome=1", safe="/")
 RESET_STATUS = {"invalid": HTTP_400_BAD_REQUEST, "expired": HTTP_410_GONE, "used": HTTP_410_GONE}
 
 
@@ -117,9 +120,10 @@ class PasswordChangeController(Controller):
                 next_path=next_path,
                 status=form_error_status(request),
             )
-        # After the first-login change the guide continues with the profile check; a new console account
-        # (admin or staff made in 管理者・スタッフ) goes on to set up its authenticator app instead.
-        target = "/profile" if result.via == "first_login" else (next_path or "/mypage")
+        # After the first-login change the guide continues with the profile check, and its save with
+        # the new-arrival conditions (FIRST_LOGIN_NEXT), which end on My Page; a new console account (admin
+        # or staff made in 管理者・スタッフ) goes on to set up its authenticator app instead.
+        target = FIRST_LOGIN_NEXT if result.via == "first_login" else (next_path or "/mypage")
         if result.via == "first_login" and auth.is_admin:
             target = "/mfa?next=/admin"
         response = redirect(request, target)

@@ -16,6 +16,7 @@ from routes.common import form_error_status, redirect, redirect_with_flash, rend
 from routes.guards import MEMBER_GUARDS
 from services import payment_flow
 from services.context import AppContext
+from services.konbini_steps import konbini_steps
 from services.payment_config import (
     GatewayState,
     PaymentNotConfigured,
@@ -53,6 +54,10 @@ async def _own_fee(request: Request[Any, Any, Any], app_ctx: AppContext, auth: L
 
 async def _gateway(request: Request[Any, Any, Any], app_ctx: AppContext) -> PaymentGateway:
     return await active_gateway(app_ctx)
+
+
+def _steps(attempt: Any) -> list[str]:
+    return konbini_steps(attempt["konbini_store"], has_confirmation=bool(attempt["konbini_confirmation"]))
 
 
 def _not_set_up(request: Request[Any, Any, Any], fee: Any, state: GatewayState) -> Template:
@@ -239,6 +244,7 @@ class PaymentsController(Controller):
                 "method_label": payment_flow.METHOD_LABELS.get(attempt["method"], attempt["method"]),
                 "gateway_name": state.name,
                 "test_payments": state.sandbox,
+                "konbini_steps": _steps(attempt),
                 "error": error,
                 "page_title": "お支払い手続き",
             },
@@ -349,6 +355,7 @@ class PaymentNotifyController(Controller):
                 "state_label": states.STATE_LABELS.get(attempt["state"], attempt["state"]),
                 "method_label": payment_flow.METHOD_LABELS.get(attempt["method"], attempt["method"]),
                 "test_payments": attempt["gateway"] == "sandbox",
+                "konbini_steps": _steps(attempt),
                 "page_title": "お支払い手続きの結果",
             },
         )

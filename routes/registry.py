@@ -43,6 +43,7 @@ from routes.history import HistoryController
 from routes.inquiries import InquiriesController
 from routes.mail_settings import MailSettingsController
 from routes.membership import MembershipController
+from routes.menu import MenuController
 from routes.mfa import AdminSecurityController, MfaController
 from routes.mypage import MyPageController
 from routes.oidc import (
@@ -71,6 +72,7 @@ ROUTE_HANDLERS: list[Any] = [
     LoginController,
     LogoutController,
     MyPageController,
+    MenuController,
     ArticlesController,
     ConditionsController,
     BookmarksController,

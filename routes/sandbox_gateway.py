@@ -19,6 +19,7 @@ from services.context import AppContext
 from services.payment_config import configured_gateway_name, get_gateway, refresh_demo_flag
 from services.payments import states
 from services.payments.sandbox import (
+    KONBINI_STORES,
     OUTCOME_STATES,
     SandboxGateway,
     SandboxSession,
@@ -66,6 +67,7 @@ class SandboxGatewayController(Controller):
                 "state_label": states.STATE_LABELS.get(state, state),
                 "method_label": payment_flow.METHOD_LABELS.get(session.method, "") if session else "",
                 "outcomes": outcomes,
+                "stores": KONBINI_STORES,
                 "error": error,
             },
             status=status,
@@ -101,7 +103,19 @@ class SandboxGatewayController(Controller):
                 error="この操作はすでに完了しているか、選べない操作です。",
                 status=409,
             )
-        body, headers = gateway.build_notification(session.reference, outcome, session.amount)
+        store = text_field(form, "store", max_length=40)
+        if outcome == "konbini_issued" and store not in KONBINI_STORES:
+            return await self._page(
+                request,
+                app_ctx,
+                token,
+                session=session,
+                error="お支払いに使うコンビニを選んでください。",
+                status=422,
+            )
+        body, headers = gateway.build_notification(
+            session.reference, outcome, session.amount, store=store if outcome == "konbini_issued" else None
+        )
         delivered = await payment_flow.deliver_sandbox_report(app_ctx, gateway, body, headers)
         if isinstance(delivered, int) and delivered >= 400:
             log.warning("sandbox report answered %s", delivered)

@@ -42,6 +42,23 @@ class LoginOutcome:
     member: sqlite3.Row | None = None
     locked_until: datetime | None = None
     newly_locked: bool = False  # a known member's account was locked by this try: mail the member
+    failures: int = 0  # wrong passwords counted for the login ID so far (an "invalid" try)
+
+
+# From this many wrong passwords in a row the login page says how many tries are left before the lock.
+WARN_FROM_FAILURES = 3
+
+
+def tries_left_message(failures: int, threshold: int, lock_minutes: int) -> str | None:
+    """「あと2回間違えると…」 from the 3rd failure on. It depends only on the count per login ID, which
+    unknown IDs keep too, so the page reads the same whether a member has that number or not."""
+    left = threshold - failures
+    if failures < WARN_FROM_FAILURES or left <= 0:
+        return None
+    return (
+        f"あと{left}回間違えると、このログインIDは{lock_minutes}分間ロックされます。"
+        "パスワードがわからない場合は、パスワードを再設定してください。"
+    )
 
 
 def login_id_key(member_number: str | None, typed: str) -> str:
@@ -120,7 +137,7 @@ async def authenticate(
             return LoginOutcome(
                 "locked", member=member, locked_until=locked_until, newly_locked=newly and member is not None
             )
-        return LoginOutcome("invalid", member=member)
+        return LoginOutcome("invalid", member=member, failures=failures)
 
     assert member is not None and member_id is not None
     locked_meanwhile = await login_failures.clear_unless_locked(db, login_id, now=now, member_id=member_id)

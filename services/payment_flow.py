@@ -24,6 +24,7 @@ from db.timestamps import from_db
 from services import membership
 from services.context import AppContext
 from services.fees import FEE_STATUS_LABELS, PAID_METHOD_LABELS, receipt_purpose
+from services.konbini_steps import konbini_steps
 from services.notify import send_mail
 from services.org import OrgSettings
 from services.payments import (
@@ -495,6 +496,9 @@ async def _after_move(ctx: AppContext, attempt: sqlite3.Row, previous: str, *, n
             "payments_url": f"{base}/payments",
             "receipt_url": f"{base}/payments/{fee['id']}/receipt.pdf",
             "start_url": f"{base}/payments/{fee['id']}/start",
+            "konbini_steps": konbini_steps(
+                attempt["konbini_store"], has_confirmation=bool(attempt["konbini_confirmation"])
+            ),
         },
         now=now,
     )

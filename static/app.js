@@ -86,4 +86,38 @@
     var button = event.target.closest ? event.target.closest("[data-print]") : null;
     if (button) { window.print(); }
   });
+
+  // My Page: the condition chips scroll sideways in their row; keep the selected one in view.
+  function revealCurrentChips() {
+    var rows = document.querySelectorAll(".view-tabs ul");
+    for (var i = 0; i < rows.length; i++) {
+      var chip = rows[i].querySelector("a[aria-current]");
+      if (!chip) { continue; }
+      var row = rows[i].getBoundingClientRect();
+      var box = chip.getBoundingClientRect();
+      rows[i].scrollLeft += box.left - row.left - (row.width - box.width) / 2;
+    }
+  }
+  document.addEventListener("DOMContentLoaded", revealCurrentChips);
+  document.addEventListener("htmx:afterSettle", revealCurrentChips);
+
+  // An error shown beside a field describes what was sent. Once the member changes the field into something
+  // the browser accepts, that old message goes (the server still checks everything on the next submit).
+  document.addEventListener("input", function (event) {
+    var input = event.target;
+    // Only the member's own typing: scripts send input events too (profile.js marks a form unsaved).
+    if (!event.isTrusted || !input || !input.closest || !input.name) { return; }
+    var field = input.closest(".has-error");
+    if (!field || (input.checkValidity && !input.checkValidity())) { return; }
+    field.classList.remove("has-error");
+    input.removeAttribute("aria-invalid");
+    var messages = field.querySelectorAll(".field-error");
+    for (var i = 0; i < messages.length; i++) { messages[i].textContent = ""; }
+    var summary = document.getElementById("error-summary");
+    var link = summary && summary.querySelector("a[href='#field-" + input.name + "']");
+    if (link && link.parentNode) {
+      link.parentNode.remove();
+      if (!summary.querySelector("li")) { summary.hidden = true; }
+    }
+  });
 })();

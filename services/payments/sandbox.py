@@ -53,7 +53,8 @@ OUTCOME_LABELS: Final[dict[str, str]] = {
     "konbini_expired": "支払い期限を過ぎたことにする",
 }
 
-_KONBINI_STORES: Final = ("ファミリーマート", "ローソン", "ミニストップ", "セイコーマート")
+# The stores the sandbox offers; the member picks one on its page, as on a real gateway's.
+KONBINI_STORES: Final = ("ファミリーマート", "ローソン", "ミニストップ", "セイコーマート")
 
 
 class SandboxTokenInvalid(PaymentError):
@@ -172,7 +173,7 @@ def build_notification(
     }
     if outcome == "konbini_issued":
         event["konbini"] = {
-            "store": store or secrets.choice(_KONBINI_STORES),
+            "store": store or secrets.choice(KONBINI_STORES),
             "payment_number": "".join(secrets.choice("0123456789") for _ in range(11)),
             "confirmation_number": "".join(secrets.choice("0123456789") for _ in range(6)),
             "deadline": (now + timedelta(days=KONBINI_DAYS)).isoformat(),

@@ -68,6 +68,26 @@
         if (show) { render(panel); }
       });
     });
+    // The login page's 「パスワードを表示」: a toggle button (aria-pressed) for the field it controls.
+    root.querySelectorAll("[data-password-visibility]").forEach(function (button) {
+      if (button.dataset.ready) { return; }
+      button.dataset.ready = "1";
+      var field = document.getElementById(button.getAttribute("aria-controls"));
+      if (!field) { return; }
+      button.hidden = false;
+      button.addEventListener("click", function () {
+        var show = button.getAttribute("aria-pressed") !== "true";
+        button.setAttribute("aria-pressed", show ? "true" : "false");
+        field.type = show ? "text" : "password";
+      });
+      // Sent as a password field, so the browser never files it among ordinary text entries.
+      if (field.form) {
+        field.form.addEventListener("submit", function () {
+          field.type = "password";
+          button.setAttribute("aria-pressed", "false");
+        });
+      }
+    });
     root.querySelectorAll("[data-show-password]").forEach(function (label) {
       if (label.dataset.ready) { return; }
       label.dataset.ready = "1";

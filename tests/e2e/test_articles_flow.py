@@ -39,7 +39,7 @@ def test_condition_new_arrivals_bookmark_and_history(page: Any, live_server: Liv
     expect(page.locator(".condition-card h3")).to_have_text("アジアの通商政策")
     expect(page).to_have_url("/conditions")  # in place, no navigation
 
-    page.get_by_role("navigation", name="マイページメニュー").get_by_role("link", name="マイページ").click()
+    page.get_by_role("navigation", name="タブメニュー").get_by_role("link", name="マイページ").click()
     expect(page).to_have_url("/mypage")
     first_card = page.locator("#arrivals .article-card").first
     expect(first_card).to_be_visible()

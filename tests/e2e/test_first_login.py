@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -83,10 +84,27 @@ def test_first_login_changes_the_password_then_checks_the_profile(page: Any, liv
     screenshot(page, "password-first-login-ticks")
 
     page.get_by_role("button", name="変更する").click()
-    expect(page).to_have_url("/profile")
+    expect(page).to_have_url(re.compile(r"/profile\?next="))
     expect(page.get_by_text("パスワードを変更しました。").first).to_be_visible()
     assert_no_horizontal_scroll(page)
     screenshot(page, "password-first-login-profile")
+
+    # The profile save leads on to the new-arrival conditions, then to My Page with the first matches.
+    page.get_by_role("button", name="保存").click()
+    expect(page).to_have_url("/conditions?welcome=1")
+    expect(page.get_by_role("heading", name="続いて、新着記事の条件を設定しましょう")).to_be_visible()
+    expect(page.get_by_role("link", name="後で", exact=True)).to_be_visible()
+    assert_no_horizontal_scroll(page)
+    screenshot(page, "first-login-conditions")
+    page.get_by_label("条件の名前").fill("アジアの新着")
+    page.locator("summary", has_text="アジア").click()
+    page.get_by_label("アジア（全体）").check()
+    page.get_by_role("button", name="この条件を追加する").click()
+    expect(page).to_have_url(re.compile(r"/mypage\?condition=\d+$"))
+    expect(page.get_by_text("新着条件「アジアの新着」を追加しました。")).to_be_visible()
+    expect(page.locator(".view-tabs a[aria-current='page']")).to_contain_text("アジアの新着")
+    assert_no_horizontal_scroll(page)
+    screenshot(page, "first-login-mypage")
 
     # The new password works from now on; the initial one no longer does.
     page.get_by_role("button", name="ログアウト").click()

@@ -131,8 +131,15 @@ def test_convenience_store_payment_skips_a_profile_checked_today(page: Any, live
     page.get_by_role("button", name="決定").click()
     page.get_by_role("button", name="お支払い手続きページへ").click()
     expect(page.get_by_text("テスト決済").first).to_be_visible()
+    # The sandbox asks which store, as a real gateway's page does; the result page has that store's steps.
+    expect(page.get_by_text("お支払いに使うコンビニを選んでください").first).to_be_visible()
+    page.get_by_label("ファミリーマート").check()
     page.get_by_role("button", name="コンビニの支払い番号を発行する").click()
     expect(page.get_by_text("コンビニでのお支払い番号を発行しました。")).to_be_visible()
+    steps = page.locator(".konbini-steps li")
+    expect(steps).to_have_count(3)
+    expect(steps.first).to_contain_text("マルチコピー機")
+    expect(page.get_by_text("会費の支払期限")).to_have_count(0)
     assert_no_horizontal_scroll(page)
     screenshot(page, "payments-return-konbini")
 
@@ -141,6 +148,7 @@ def test_convenience_store_payment_skips_a_profile_checked_today(page: Any, live
     attempt = live_server.run(lambda ctx: payment_queries.live_attempt(ctx.db, fee_id))
     text = body_text(issued)
     assert attempt["konbini_number"] in text and attempt["konbini_store"] in text and "お支払い期限" in text
+    assert attempt["konbini_store"] == "ファミリーマート" and "マルチコピー機" in text
 
     page.goto("/payments")
     expect(page.get_by_text("コンビニでのお支払い待ち").first).to_be_visible()

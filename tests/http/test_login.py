@@ -458,6 +458,41 @@ async def test_unknown_and_known_ids_get_byte_identical_pages_through_the_lock(s
         assert mine == theirs, f"try {step + 1} differs between a known and an unknown member number"
 
 
+async def test_from_the_third_failure_the_page_says_how_many_tries_are_left(settings, clock, app_ctx):
+    await make_member(app_ctx, "001001")
+    texts: dict[str, list[str]] = {}
+    for number in ("001001", "009999"):
+        app = create_app(settings, clock)
+        async with AsyncTestClient(app=app, base_url="http://testserver.local") as other:
+            token = await csrf_token(other)
+            texts[number] = []
+            for _ in range(5):
+                response = await other.post(
+                    "/login",
+                    data={"_csrf_token": token, "member_id": number, "password": "Wrong2026x"},
+                    follow_redirects=False,
+                )
+                texts[number].append(same_shape(response.text, number))
+    for number, pages in texts.items():
+        shown = [visible_text(page) for page in pages]
+        assert "回間違えると" not in shown[0] and "回間違えると" not in shown[1], number
+        assert "あと2回間違えると、このログインIDは120分間ロックされます。" in shown[2], number
+        assert "あと1回間違えると、このログインIDは120分間ロックされます。" in shown[3], number
+        assert LOCKED_MESSAGE in shown[4] and "回間違えると" not in shown[4], number
+    assert texts["001001"] == texts["009999"]
+
+
+async def test_a_right_password_after_warnings_logs_in_and_starts_the_count_again(client, app_ctx):
+    await make_member(app_ctx, "001001")
+    for _ in range(3):
+        await login(client, "001001", "Wrong2026x")
+    assert (await login(client, "001001")).status_code == 303
+    await post_form(client, "/logout", {})
+    for _ in range(2):
+        page = await login(client, "001001", "Wrong2026x")
+    assert "回間違えると" not in visible_text(page.text)
+
+
 async def test_many_failures_from_one_address_get_a_429_with_a_clear_message(settings, clock):
     app = create_app(settings.with_(login_ip_failures=3, login_ip_window_minutes=10), clock)
     async with AsyncTestClient(app=app, base_url="http://testserver.local") as client:

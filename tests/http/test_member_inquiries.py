@@ -197,3 +197,17 @@ async def test_inquiries_need_a_login(client: Any, app_ctx: Any) -> None:
     response = await client.get("/inquiries", follow_redirects=False)
     assert response.status_code == 303
     assert "/login" in response.headers["location"]
+
+
+async def test_my_page_says_an_answer_is_waiting_until_the_member_opens_it(client: Any, app_ctx: Any) -> None:
+    me = await make_member(app_ctx, "001001")
+    admin = await make_member(app_ctx, "900009", role="admin")
+    mine = await make_inquiry(app_ctx, me, subject="ログインできません")
+    await login(client, "001001")
+    assert "お問い合わせへの回答が届いています" not in (await client.get("/mypage")).text
+    await office_reply(app_ctx, admin, mine, "迷惑メールフォルダをご確認ください。")
+    page = (await client.get("/mypage")).text
+    assert "お問い合わせへの回答が届いています" in page and "件名：ログインできません" in page
+    assert f'href="/inquiries/{mine}"' in page
+    await client.get(f"/inquiries/{mine}")
+    assert "お問い合わせへの回答が届いています" not in (await client.get("/mypage")).text

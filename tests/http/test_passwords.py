@@ -91,7 +91,7 @@ async def test_first_login_change_lands_on_the_profile_check(client, app_ctx, se
     old_token = client.cookies.get(SESSION_COOKIE)
     response = await change(client, NEW_PASSWORD, current=None)
     assert response.status_code == 303
-    assert response.headers["location"] == "/profile"
+    assert response.headers["location"] == "/profile?next=/conditions%3Fwelcome%3D1"
     new_token = client.cookies.get(SESSION_COOKIE)
     assert new_token and new_token != old_token
     member = await member_queries.get_by_id(app_ctx.db, member_id)
@@ -111,7 +111,7 @@ async def test_htmx_submit_redirects_with_hx_redirect(client, app_ctx):
     await login(client, "001001")
     data = {"new_password": NEW_PASSWORD, "new_password_confirm": NEW_PASSWORD}
     response = await post_form(client, "/password/change", data, headers=HTMX)
-    assert response.headers.get("hx-redirect") == "/profile"
+    assert response.headers.get("hx-redirect") == "/profile?next=/conditions%3Fwelcome%3D1"
 
 
 async def test_a_change_ends_the_other_sessions_and_rotates_this_one(app, client, app_ctx):

@@ -44,9 +44,10 @@ async def notify(client, body, headers):
     return await client.post("/payments/notify/sandbox", content=body, headers=headers)
 
 
-async def press(client, hosted_url, outcome):
+async def press(client, hosted_url, outcome, store="ローソン"):
     path = urlsplit(hosted_url).path
-    return await post_form(client, path, {"outcome": outcome}, follow_redirects=False)
+    data = {"outcome": outcome, **({"store": store} if outcome == "konbini_issued" else {})}
+    return await post_form(client, path, data, follow_redirects=False)
 
 
 # ---------------------------------------------------------------- history and the pay flow
