@@ -412,3 +412,16 @@ async def member_by_feed_id(db: Database, feed_id: str) -> sqlite3.Row | None:
 
 def row_dict(row: sqlite3.Row | None) -> dict[str, Any]:
     return {} if row is None else {key: row[key] for key in row.keys()}
+
+
+async def member_registration_between(
+    db: Database, member_id: int, start: datetime, end: datetime
+) -> sqlite3.Row | None:
+    """The member's registration for an event starting in [start, end) (a membership card at the door)."""
+    return await db.fetchone(
+        "SELECT r.*, a.title, a.event_date, m.member_number, m.family_name, m.given_name "
+        "FROM event_registrations r JOIN articles a ON a.id = r.article_id JOIN members m ON m.id = r.member_id "
+        "WHERE r.member_id = ? AND a.event_date >= ? AND a.event_date < ? AND r.status != 'cancelled' "
+        "ORDER BY r.status = 'registered' DESC, a.event_date LIMIT 1",
+        (member_id, to_db(start), to_db(end)),
+    )

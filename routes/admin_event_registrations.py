@@ -188,9 +188,19 @@ class AdminEventRegistrationsController(Controller):
     @get("/checkin")
     async def checkin_page(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Template:
         """A scanned QR code opens this page with ?code=…; the admin confirms with one button."""
-        raw = str(request.query_params.get("code") or "")[:40]
+        raw = str(request.query_params.get("code") or "")[:300]
         if not raw:
             return await self._checkin_page(request, code="")
+        card_token = event_service.card_token_in(raw)
+        if card_token:
+            # A membership card's QR code (/card): the member's registration for today's event.
+            registration, problem = await event_service.registration_from_card(app_ctx, card_token)
+            if registration is None:
+                return await self._checkin_page(request, code=raw, error=problem, status=404)
+            code = str(registration["checkin_code"])
+            return await self._checkin_page(
+                request, code=event_service.display_code(code), found=registration
+            )
         code = event_service.normalize_code(raw)
         found = await event_queries.by_checkin_code(app_ctx.db, code) if code else None
         if found is None:
@@ -205,7 +215,15 @@ class AdminEventRegistrationsController(Controller):
     @post("/checkin", status_code=200)
     async def checkin(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Response[Any]:
         form = await request.form()
-        raw = text_field(form, "code", max_length=40)
+        raw = text_field(form, "code", max_length=300)
+        card_token = event_service.card_token_in(raw)
+        if card_token:
+            registration, problem = await event_service.registration_from_card(app_ctx, card_token)
+            if registration is None:
+                return await self._checkin_page(
+                    request, code=raw, error=problem, status=form_error_status(request)
+                )
+            raw = str(registration["checkin_code"])
         code = event_service.normalize_code(raw)
         found = (
             await event_queries.by_checkin_code(app_ctx.db, code)

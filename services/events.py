@@ -22,11 +22,13 @@ import icalendar
 from db import events as event_queries
 from db import members as member_queries
 from db.timestamps import from_db
+from services import card as member_card
 from services import fees as fee_service
 from services.articles import Access, access_for, is_visible, may_read, parse_local_datetime
 from services.context import AppContext
 from services.mailer import Attachment
 from services.notify import send_mail
+from services.perks import org_today
 
 log = logging.getLogger("tsudoi.events")
 
@@ -499,3 +501,26 @@ def export_rows(rows: Sequence[sqlite3.Row], tz: ZoneInfo) -> list[list[object]]
 
 def export_name(event: sqlite3.Row, suffix: str, today: date) -> str:
     return f"event-{event['id']}-registrations-{today:%Y%m%d}.{suffix}"
+
+
+def card_token_in(raw: str) -> str | None:
+    """The token of a membership card's QR code (…/verify/<token>) scanned or pasted at check-in."""
+    text = raw.strip()
+    if "/verify/" in text:
+        return text.rsplit("/verify/", 1)[1].split("?", 1)[0].strip("/") or None
+    return None
+
+
+async def registration_from_card(app: AppContext, token: str) -> tuple[sqlite3.Row | None, str]:
+    """Today's registration of the member whose card was scanned, or why there is none (Japanese)."""
+    result = await member_card.verify(app, token)
+    if not result.valid or result.member_id is None:
+        return None, f"会員証が無効です：{result.reason}"
+    day = org_today(app.clock.now(), app.settings.tz)
+    start = datetime.combine(day, time.min, tzinfo=app.settings.tz)
+    found = await event_queries.member_registration_between(
+        app.db, result.member_id, start, start + timedelta(days=1)
+    )
+    if found is None:
+        return None, f"{result.name} 様の本日のイベントのお申し込みは見つかりません。"
+    return found, ""

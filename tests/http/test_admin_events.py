@@ -216,3 +216,41 @@ async def test_renamed_event_keeps_its_one_fee_item(client, app_ctx):
     assert event["fee_item_id"] == item_id and event["fee_amount"] == 2000
     assert await app_ctx.db.fetchval("SELECT amount FROM fee_items WHERE id = ?", (item_id,)) == 2000
     assert await app_ctx.db.fetchval("SELECT count(*) FROM fee_items") == 1
+
+
+async def test_check_in_with_the_membership_card_qr(client, app_ctx, clock):
+    """The card's QR code (/card → /verify/<token>) at the door finds the member's seat at today's event."""
+    from services import card as member_card
+
+    # Morning of the run's day, so "today's event" three hours later is the same day at any test instant.
+    local = clock.now().astimezone(TOKYO)
+    clock.set(local.replace(hour=10, minute=0, second=0, microsecond=0))
+    member_id = await paid_member(app_ctx, "001011", family_name="会員証", given_name="花子")
+    other = await paid_member(app_ctx, "001012", family_name="予定なし", given_name="太郎")
+    event_id = await make_event(
+        app_ctx, "本日の会", capacity=5, starts_in=timedelta(hours=3), deadline_in=timedelta(hours=1)
+    )
+    ids = await sign_up(client, ["001011"], event_id)
+    card = await member_card.card_for(app_ctx, member_id)
+    assert card is not None
+
+    client.cookies.clear()
+    await login_admin(client, app_ctx)
+    scanned = await client.get("/admin/events/checkin", params={"code": card.verify_url})
+    assert scanned.status_code == 200 and "会員証 花子 様" in visible_text(scanned.text)
+    response = await post_form(
+        client, "/admin/events/checkin", {"code": card.verify_url}, follow_redirects=False
+    )
+    assert response.status_code == 303
+    assert (await event_queries.registration(app_ctx.db, ids["001011"]))["attended_at"] is not None
+
+    # A member with no seat today, and a revoked card: told why, nothing checked in.
+    other_card = await member_card.card_for(app_ctx, other)
+    assert other_card is not None
+    none_today = await post_form(client, "/admin/events/checkin", {"code": other_card.verify_url})
+    assert none_today.status_code == 422 and "本日のイベントのお申し込みは見つかりません" in visible_text(
+        none_today.text
+    )
+    await member_card.reissue(app_ctx, member_id)
+    revoked = await post_form(client, "/admin/events/checkin", {"code": card.verify_url})
+    assert revoked.status_code == 422 and "会員証が無効です" in visible_text(revoked.text)
