@@ -25,6 +25,8 @@ MEMBER_NAV: list[NavItem] = [
     NavItem("/settings/mail", "メール設定"),
     NavItem("/settings/membership", "プラン・退会"),
     NavItem("/payments", "会費のお支払い"),
+    NavItem("/settings/security", "ログインとセキュリティ"),
+    NavItem("/settings/data", "登録情報のダウンロード"),
 ]
 
 # An admin screen's entry (README: Where things go).

@@ -34,10 +34,12 @@ from routes.mail_settings import MailSettingsController
 from routes.membership import MembershipController
 from routes.mfa import AdminSecurityController, MfaController
 from routes.mypage import MyPageController
+from routes.passkeys import PasskeysController
 from routes.passwords import ForgotIdController, PasswordChangeController, PasswordRecoveryController
 from routes.payments import PaymentNotifyController, PaymentsController
 from routes.profile import EmailChangeController, ProfileController
 from routes.sandbox_gateway import SandboxGatewayController
+from routes.security import SecurityController
 from routes.setup import SetupController
 from routes.signup import SignupController
 from routes.unsubscribe import UnsubscribeController
@@ -88,4 +90,6 @@ ROUTE_HANDLERS: list[Any] = [
     MailSettingsController,
     UnsubscribeController,
     AdminDigestsController,
+    PasskeysController,
+    SecurityController,
 ]
