@@ -7,12 +7,11 @@ from datetime import timedelta
 from typing import Any
 
 from litestar import Controller, Request, Response, post
-from litestar.exceptions import NotAuthorizedException
-from litestar.status_codes import HTTP_400_BAD_REQUEST, HTTP_429_TOO_MANY_REQUESTS
+from litestar.status_codes import HTTP_400_BAD_REQUEST, HTTP_401_UNAUTHORIZED, HTTP_429_TOO_MANY_REQUESTS
 
 from routes.auth import start_signed_in
 from routes.common import client_ip, flash, logged_in, redirect, safe_next, text_field
-from routes.guards import MEMBER_GUARDS, MFA_FLAG, requires_login
+from routes.guards import MFA_FLAG, requires_login
 from services import passkeys, sign_ins
 from services.context import AppContext
 from services.rate_limit import RATE_LIMITED_MESSAGE, Limit, allow
@@ -21,6 +20,7 @@ from services.sessions import LoggedIn, set_flag
 # Sign-in tries from one address; each needs a fresh challenge, so this only bounds busy work.
 LOGIN_LIMIT = Limit("passkey-login", 30, timedelta(minutes=15))
 PURPOSES: dict[str, passkeys.Purpose] = {"login": "login", "mfa": "mfa", "reauth": "reauth"}
+SIGN_IN_FIRST = "ログインの有効期限が切れました。ページを再読み込みして、もう一度ログインしてください。"
 BAD_REQUEST = "パスキーの情報を読み取れませんでした。ページを再読み込みしてから、もう一度お試しください。"
 
 
@@ -44,10 +44,11 @@ async def json_body(request: Request[Any, Any, Any]) -> dict[str, Any] | None:
 class PasskeysController(Controller):
     path = "/passkeys"
 
-    @post("/register/options", guards=MEMBER_GUARDS, status_code=200)
-    async def register_options(
-        self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn
-    ) -> Response[Any]:
+    @post("/register/options", status_code=200)
+    async def register_options(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Response[Any]:
+        auth = logged_in(request)
+        if auth is None or auth.member["must_change_password"]:
+            return refused(SIGN_IN_FIRST, HTTP_401_UNAUTHORIZED)
         body = await json_body(request)
         if body is None:
             return refused(BAD_REQUEST)
@@ -56,10 +57,11 @@ class PasskeysController(Controller):
             return refused(error, 422, field="name")
         return answer(await passkeys.registration_options(app_ctx, auth.member))
 
-    @post("/register/verify", guards=MEMBER_GUARDS, status_code=200)
-    async def register_verify(
-        self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn
-    ) -> Response[Any]:
+    @post("/register/verify", status_code=200)
+    async def register_verify(self, request: Request[Any, Any, Any], app_ctx: AppContext) -> Response[Any]:
+        auth = logged_in(request)
+        if auth is None or auth.member["must_change_password"]:
+            return refused(SIGN_IN_FIRST, HTTP_401_UNAUTHORIZED)
         body = await json_body(request)
         if body is None:
             return refused(BAD_REQUEST)
@@ -91,7 +93,7 @@ class PasskeysController(Controller):
         if purpose != "login":
             auth = logged_in(request)
             if auth is None:
-                raise NotAuthorizedException("ログインしてください。")
+                return refused(SIGN_IN_FIRST, HTTP_401_UNAUTHORIZED)
             member_id = auth.member_id
             if not await passkeys.has_passkeys(app_ctx, member_id):
                 return refused("登録済みのパスキーがありません。", 404)
@@ -127,7 +129,7 @@ class PasskeysController(Controller):
             return response
         auth = logged_in(request)
         if auth is None:
-            raise NotAuthorizedException("ログインしてください。")
+            return refused(SIGN_IN_FIRST, HTTP_401_UNAUTHORIZED)
         try:
             await passkeys.authenticate(app_ctx, body, purpose, auth.member_id, ip=ip, user_agent=user_agent)
         except passkeys.PasskeyError as problem:
