@@ -113,6 +113,18 @@
     return "パスキーを使えませんでした。会員番号とパスワードでログインしてください。";
   }
 
+  // The server names the next page; one that differs only by its #fragment must still be loaded again.
+  function go(url) {
+    var link = document.createElement("a");
+    link.href = url;
+    if (link.pathname === window.location.pathname && link.search === window.location.search) {
+      window.location.hash = link.hash;
+      window.location.reload();
+    } else {
+      window.location.assign(url);
+    }
+  }
+
   function showError(target, message) {
     if (target) { target.textContent = message; }
   }
@@ -138,7 +150,7 @@
         .then(function (credential) {
           return post("/passkeys/register/verify", { name: name, credential: attestationJSON(credential) });
         })
-        .then(function (data) { window.location.assign(data.redirect); })
+        .then(function (data) { go(data.redirect); })
         .catch(function (failure) {
           showError(error, browserMessage(failure));
           button.disabled = false;
@@ -175,7 +187,7 @@
       button.disabled = true;
       showError(error, "");
       assert("login", extra())
-        .then(function (data) { window.location.assign(data.redirect); })
+        .then(function (data) { go(data.redirect); })
         .catch(function (failure) {
           showError(error, browserMessage(failure));
           button.disabled = false;
@@ -186,7 +198,7 @@
         if (!available) { return; }
         autofill = new AbortController();
         assert("login", extra(), "conditional", autofill.signal)
-          .then(function (data) { window.location.assign(data.redirect); })
+          .then(function (data) { go(data.redirect); })
           .catch(function (failure) {
             if (failure && failure.name === "AbortError") { return; }
             if (failure && failure.fromServer) { showError(error, failure.message); }
@@ -204,7 +216,7 @@
       button.disabled = true;
       showError(error, "");
       assert(purpose, { next: box.getAttribute("data-next") || "" })
-        .then(function (data) { window.location.assign(data.redirect); })
+        .then(function (data) { go(data.redirect); })
         .catch(function (failure) {
           showError(error, browserMessage(failure));
           button.disabled = false;
