@@ -27,6 +27,7 @@ from routes.auth import LoginController, LogoutController
 from routes.bookmarks import BookmarksController
 from routes.conditions import ConditionsController
 from routes.contact import ContactController
+from routes.data_export import DataExportController
 from routes.health import healthz, root
 from routes.help import HelpController
 from routes.history import HistoryController
@@ -92,4 +93,5 @@ ROUTE_HANDLERS: list[Any] = [
     AdminDigestsController,
     PasskeysController,
     SecurityController,
+    DataExportController,
 ]
