@@ -104,14 +104,14 @@ def build_zip(collected: dict[str, queries.Rows], *, member_number: str, now: da
                 ("csv", _csv(rows)),
                 ("json", json.dumps(rows, ensure_ascii=False, indent=2, default=_plain).encode("utf-8")),
             ):
-                info = zipfile.ZipInfo(f"{extension}/{name}.{extension}", date_time=stamp)  # type: ignore[arg-type]
+                info = zipfile.ZipInfo(f"{extension}/{name}.{extension}", date_time=stamp)
                 info.compress_type = zipfile.ZIP_DEFLATED
                 archive.writestr(info, content)
         readme = (
             f"会員番号 {member_number} の登録情報です（{now.strftime('%Y-%m-%d %H:%M')} UTC 時点）。\r\n"
             "csv/ は表計算ソフトで開けるCSV、json/ は同じ内容のJSONです。日時はUTC（協定世界時）です。\r\n"
         )
-        archive.writestr(zipfile.ZipInfo("README.txt", date_time=stamp), readme.encode("utf-8"))  # type: ignore[arg-type]
+        archive.writestr(zipfile.ZipInfo("README.txt", date_time=stamp), readme.encode("utf-8"))
     return buffer.getvalue()
 
 

@@ -28,6 +28,7 @@ LANDED = {
     "0014_payment_link_expiry.sql": "4032f22423a94f73da3564b7a788817c5d5cd3a148a2864608dab9c812e3d4aa",
     "0015_login_failures.sql": "d18ef7b6c38110e7614bbfcf702e56a9882971662ab97d7466bf17ee040c143e",
     "0016_paid_tier_name.sql": "0c511b522d4ace23b2dcaf1548f38bf97b998a55a919d242ffa885ad2b1ca9f6",
+    "0023_passkeys_sign_ins.sql": "446fd127a36f9e5856f791dfdb939706b9ab55df32fc93a67711f0838b3f6487",
 }
 
 
