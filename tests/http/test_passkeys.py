@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
+import httpx
 import pytest
 
 from db import passkeys as passkey_queries
@@ -14,12 +16,15 @@ from tests.helpers import (
     DEFAULT_PASSWORD,
     csrf_token,
     enrol_admin,
+    free_port,
     fresh_admin_code,
     login,
     make_member,
     post_form,
+    test_settings,
     visible_text,
 )
+from tests.live_server import LiveServer
 from tests.webauthn_helpers import SoftAuthenticator, add_passkey, b64url, passkey_login, post_json
 
 ORIGIN = "http://testserver.local"
@@ -361,3 +366,34 @@ async def test_login_page_offers_passkeys_and_autofill(client):
     assert 'autocomplete="username webauthn"' in page
     assert "パスキーでログイン" in page
     assert "/static/js/passkeys.js" in page
+
+
+@pytest.fixture
+def live(tmp_path, clock):
+    """The app on a real port, so requests truly run in parallel (the test client serializes them)."""
+    port = free_port()
+    server = LiveServer(test_settings(tmp_path, base_url=f"http://localhost:{port}"), port, clock)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+async def test_one_assertion_sent_twenty_times_at_once_signs_in_once(live):
+    live.run(lambda ctx: make_member(ctx, "001001"))
+    phone = SoftAuthenticator(live.url)
+    async with httpx.AsyncClient(base_url=live.url, timeout=60) as client:
+        await login(client, "001001")
+        await add_passkey(client, phone)
+        await post_form(client, "/logout", {})
+        options = (await post_json(client, "/passkeys/login/options", {"purpose": "login"})).json()
+        body = {"purpose": "login", "credential": phone.get(options)}
+        headers = {"x-csrftoken": await csrf_token(client)}
+        responses = await asyncio.gather(
+            *(client.post("/passkeys/login/verify", json=body, headers=headers) for _ in range(20))
+        )
+    codes = sorted(r.status_code for r in responses)
+    assert codes == [200] + [400] * 19, codes
+    sessions = live.run(lambda ctx: ctx.db.fetchval("SELECT count(*) FROM sessions"))
+    assert sessions == 1
