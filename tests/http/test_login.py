@@ -39,7 +39,7 @@ async def test_login_page_has_the_contract_fields(client):
     assert response.status_code == 200
     for name in ('name="member_id"', 'name="password"', 'name="remember"', 'name="_csrf_token"'):
         assert name in response.text
-    assert 'autocomplete="username"' in response.text
+    assert 'autocomplete="username webauthn"' in response.text
     assert 'inputmode="numeric"' in response.text
     assert "次回から自動ログインする" in response.text
 
