@@ -92,6 +92,18 @@ def test_member_adds_a_passkey_signs_in_with_it_and_removes_it(phone: Any, live_
     assert_no_horizontal_scroll(page)
     screenshot(page, "security-settings")
 
+    page.goto("/settings/data")
+    expect(page.get_by_role("button", name="登録情報をダウンロード")).to_be_visible()
+    assert_no_horizontal_scroll(page)
+    screenshot(page, "data-download")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="登録情報をダウンロード").click()
+    assert download.value.suggested_filename.startswith("tsudoi-data-007101-")
+    page.goto("/settings/security/confirm")
+    assert_no_horizontal_scroll(page)
+    screenshot(page, "security-confirm")
+    page.goto("/settings/security")
+
     # Signed in with the passkey a moment ago: that counts as the fresh sign-in removing asks for.
     page.get_by_role("button", name="「わたしのスマホ」を削除").click()
     expect(page.get_by_text("パスキーを削除しました。")).to_be_visible()
