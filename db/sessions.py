@@ -19,10 +19,11 @@ async def create(
     expires_at: datetime,
     user_agent: str,
     ip: str,
+    flags_json: str = "{}",
 ) -> None:
     await db.execute(
         "INSERT INTO sessions (token_hash, member_id, remember, created_at, last_seen_at, expires_at, "
-        "user_agent, ip) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "user_agent, ip, flags) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             token_hash,
             member_id,
@@ -32,6 +33,7 @@ async def create(
             to_db(expires_at),
             user_agent[:300],
             ip,
+            flags_json,
         ),
     )
 

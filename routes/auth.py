@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import Cookie
 from litestar.response import Template
 from litestar.status_codes import HTTP_429_TOO_MANY_REQUESTS
 
@@ -13,6 +15,7 @@ from routes.common import (
     client_ip,
     flash,
     form_error_status,
+    is_secure,
     logged_in,
     redirect,
     render,
@@ -20,7 +23,8 @@ from routes.common import (
     session_cookie,
     text_field,
 )
-from services import admin_mfa, login_flow
+from routes.guards import MFA_FLAG
+from services import admin_mfa, login_flow, passkeys, sign_ins
 from services.auth import (
     INVALID_LOGIN_MESSAGE,
     LOCKED_MESSAGE,
@@ -30,7 +34,72 @@ from services.auth import (
 )
 from services.context import AppContext
 from services.readings import READINGS_JSON
-from services.sessions import end_session, start_session
+from services.sessions import end_session, new_token, start_session
+
+
+async def start_signed_in(
+    request: Request[Any, Any, Any],
+    app_ctx: AppContext,
+    member: sqlite3.Row,
+    *,
+    method: sign_ins.Method,
+    remember: bool,
+    next_path: str,
+) -> tuple[str, list[Cookie]]:
+    """A new session after a password or passkey sign-in: where to go next and the cookies to set. A passkey
+    with user verification is both factors, so it also counts as the second factor."""
+    old = logged_in(request)
+    if old is not None:
+        await end_session(app_ctx.db, old.token)  # rotate: a login never reuses a token
+    now = app_ctx.clock.now()
+    member_id = int(member["id"])
+    flags: dict[str, Any] = {passkeys.REAUTH_FLAG: now.isoformat()}
+    if method == "passkey":
+        flags[MFA_FLAG] = True
+    elif not member["passkey_offer_declined"] and not await passkeys.has_passkeys(app_ctx, member_id):
+        flags[passkeys.OFFER_FLAG] = True
+    user_agent = request.headers.get("user-agent", "")
+    token, _ = await start_session(
+        app_ctx.db,
+        member_id=member_id,
+        remember=remember,
+        now=now,
+        org=app_ctx.org,
+        user_agent=user_agent,
+        ip=client_ip(request),
+        flags=flags,
+    )
+    browser_token = request.cookies.get(sign_ins.BROWSER_COOKIE, "")
+    if not (20 <= len(browser_token) <= 100 and browser_token.isascii()):
+        browser_token = new_token()
+    await sign_ins.record_success(
+        app_ctx, member, method, ip=client_ip(request), user_agent=user_agent, browser_token=browser_token
+    )
+    target = login_flow.after_login_path(app_ctx, member, next_path or "/mypage")
+    if method == "password":
+        target = admin_mfa.after_password_path(
+            member["role"] == "admin", bool(member["must_change_password"]), target, next_path
+        )
+    elif (
+        member["role"] == "admin"
+        and not member["must_change_password"]
+        and not next_path
+        and target == "/mypage"
+    ):
+        target = "/admin"
+    cookies = [
+        session_cookie(request, token, remember=remember, max_age=app_ctx.org.remember_days * 86400),
+        Cookie(
+            key=sign_ins.BROWSER_COOKIE,
+            value=browser_token,
+            path="/",
+            httponly=True,
+            secure=is_secure(request),
+            samesite="lax",
+            max_age=sign_ins.BROWSER_COOKIE_DAYS * 86400,
+        ),
+    ]
+    return target, cookies
 
 
 class LoginController(Controller):
@@ -74,6 +143,14 @@ class LoginController(Controller):
             ip=client_ip(request),
             throttle=login_flow.ip_throttle(app_ctx.settings),
         )
+        if outcome.member is not None and outcome.status in {"invalid", "locked"}:
+            await sign_ins.record_failure(
+                app_ctx,
+                int(outcome.member["id"]),
+                "password",
+                ip=client_ip(request),
+                user_agent=request.headers.get("user-agent", ""),
+            )
         if outcome.status == "throttled":
             errors["form"] = throttled_message(app_ctx.settings.login_ip_window_minutes)
             return self._form(request, values, errors, next_path, status=HTTP_429_TOO_MANY_REQUESTS)
@@ -91,26 +168,12 @@ class LoginController(Controller):
             return self._form(request, values, errors, next_path, tries_left=tries_left)
 
         assert outcome.member is not None
-        old = logged_in(request)
-        if old is not None:
-            await end_session(app_ctx.db, old.token)  # rotate: a login never reuses a token
-        token, _ = await start_session(
-            app_ctx.db,
-            member_id=int(outcome.member["id"]),
-            remember=remember,
-            now=now,
-            org=app_ctx.org,
-            user_agent=request.headers.get("user-agent", ""),
-            ip=client_ip(request),
-        )
-        target = login_flow.after_login_path(app_ctx, outcome.member, next_path or "/mypage")
-        target = admin_mfa.after_password_path(
-            outcome.member["role"] == "admin", bool(outcome.member["must_change_password"]), target, next_path
+        target, cookies = await start_signed_in(
+            request, app_ctx, outcome.member, method="password", remember=remember, next_path=next_path
         )
         response = redirect(request, target)
-        response.set_cookie(
-            session_cookie(request, token, remember=remember, max_age=app_ctx.org.remember_days * 86400)
-        )
+        for cookie in cookies:
+            response.set_cookie(cookie)
         return response
 
     def _form(

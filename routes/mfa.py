@@ -22,7 +22,7 @@ from routes.common import (
     text_field,
 )
 from routes.guards import ADMIN_GUARDS, MFA_FLAG, STAFF_ALLOWED, PasswordChangeRequired
-from services import admin_mfa
+from services import admin_mfa, passkeys
 from services.context import AppContext
 from services.rate_limit import RATE_LIMITED_MESSAGE
 from services.sessions import LoggedIn, set_flag
@@ -53,9 +53,15 @@ class MfaController(Controller):
     ) -> Response[Any]:  # noqa: A002
         if auth.flags.get(MFA_FLAG):
             return redirect(request, _next(next))
-        if not await admin_mfa.is_enrolled(app_ctx, auth.member_id):
+        enrolled = await admin_mfa.is_enrolled(app_ctx, auth.member_id)
+        has_passkeys = await passkeys.has_passkeys(app_ctx, auth.member_id)
+        if not enrolled and not has_passkeys:
             return redirect(request, "/mfa/enrol?next=" + quote(_next(next), safe="/"))
-        return render(request, "mfa/page.html", {"errors": {}, "next": _next(next)})
+        return render(
+            request,
+            "mfa/page.html",
+            {"errors": {}, "next": _next(next), "has_passkeys": has_passkeys, "totp": enrolled},
+        )
 
     @post("/", status_code=200)
     async def submit(
@@ -94,7 +100,12 @@ class MfaController(Controller):
         return render(
             request,
             "mfa/page.html",
-            {"errors": errors, "next": next_path},
+            {
+                "errors": errors,
+                "next": next_path,
+                "has_passkeys": await passkeys.has_passkeys(app_ctx, auth.member_id),
+                "totp": True,
+            },
             status=form_error_status(request),
         )
 

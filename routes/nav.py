@@ -30,6 +30,8 @@ MEMBER_NAV: list[NavItem] = [
     NavItem("/card", "会員証"),
     NavItem("/settings/connections", "連携中のサービス"),
     NavItem("/inquiries", "お問い合わせ履歴"),
+    NavItem("/settings/security", "ログインとセキュリティ"),
+    NavItem("/settings/data", "登録情報のダウンロード"),
 ]
 
 # The phone's bottom tab bar: these four, then メニュー (MENU_ITEM), whose page lists every MEMBER_NAV

@@ -9,7 +9,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.response import Redirect, Template
 
 from db import oidc as queries
-from routes.common import redirect_with_flash, render, text_field
+from routes.common import redirect_with_flash, render, safe_next, text_field
 from routes.guards import MEMBER_GUARDS, MFA_FLAG, MfaRequired
 from services.context import AppContext
 from services.oidc import flows, keys
@@ -142,4 +142,6 @@ class ConnectedServicesController(Controller):
             if withdrawn
             else "その連携はすでに解除されています。"
         )
-        return redirect_with_flash(request, "/settings/connections", message)
+        form = await request.form()
+        back = safe_next(text_field(form, "next", max_length=200), "/settings/connections")
+        return redirect_with_flash(request, back, message)

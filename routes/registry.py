@@ -35,6 +35,7 @@ from routes.bookmarks import BookmarksController
 from routes.card import CardController, VerifyController
 from routes.conditions import ConditionsController
 from routes.contact import ContactController
+from routes.data_export import DataExportController
 from routes.discourse import DiscourseController
 from routes.events import EventsController
 from routes.health import healthz, root
@@ -52,11 +53,13 @@ from routes.oidc import (
     OidcDiscoveryController,
     OidcTokenController,
 )
+from routes.passkeys import PasskeysController
 from routes.passwords import ForgotIdController, PasswordChangeController, PasswordRecoveryController
 from routes.payments import PaymentNotifyController, PaymentsController
 from routes.profile import EmailChangeController, ProfileController
 from routes.pwa import PwaController
 from routes.sandbox_gateway import SandboxGatewayController
+from routes.security import SecurityController
 from routes.setup import SetupController
 from routes.signup import SignupController
 from routes.unsubscribe import UnsubscribeController
@@ -125,4 +128,7 @@ ROUTE_HANDLERS: list[Any] = [
     AnnouncementsController,
     AdminStaffController,
     AdminStatsController,
+    PasskeysController,
+    SecurityController,
+    DataExportController,
 ]

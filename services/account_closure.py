@@ -10,6 +10,7 @@ import aiosqlite
 from db import audit, closure_steps
 from db import members as members_db
 from db import membership as queries
+from db import passkeys as passkey_queries
 from services.charset import check_text
 from services.context import AppContext
 from services.notify import send_mail
@@ -25,6 +26,7 @@ CLOSURE_STEPS: list[Callable[[aiosqlite.Connection, int], Awaitable[None]]] = [
     closure_steps.anonymize_payments,
     closure_steps.anonymize_inquiries,
     closure_steps.forget_pending_mail,
+    passkey_queries.forget_member,
 ]
 
 

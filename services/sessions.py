@@ -71,6 +71,7 @@ async def start_session(
     org: OrgSettings,
     user_agent: str = "",
     ip: str = "",
+    flags: dict[str, Any] | None = None,
 ) -> tuple[str, datetime]:
     token = new_token()
     expires_at = session_expiry(remember=remember, now=now, created_at=now, org=org)
@@ -83,6 +84,7 @@ async def start_session(
         expires_at=expires_at,
         user_agent=user_agent,
         ip=ip,
+        flags_json=json.dumps(flags or {}),
     )
     return token, expires_at
 

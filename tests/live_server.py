@@ -10,6 +10,7 @@ from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import uvicorn
 
@@ -29,7 +30,9 @@ class LiveServer:
     def __init__(self, settings: Settings, port: int, clock: FrozenClock | None = None) -> None:
         self.settings = settings
         self.port = port
-        self.url = f"http://127.0.0.1:{port}"
+        # WebAuthn needs a secure context and an RP ID that is a host name: http://localhost is both.
+        host = "localhost" if urlsplit(settings.base_url).hostname == "localhost" else "127.0.0.1"
+        self.url = f"http://{host}:{port}"
         self.clock = clock or FrozenClock(test_now())
         self.app = create_app(settings, self.clock)
         self.ctx: AppContext = self.app.state.ctx

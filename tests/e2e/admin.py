@@ -32,7 +32,7 @@ def login_admin(
     page.goto("/login?next=/admin")
     page.get_by_label("ログインID（会員番号）").fill(number)
     page.get_by_label("パスワード").fill(password)
-    page.get_by_role("button", name="ログイン").click()
+    page.get_by_role("button", name="ログイン", exact=True).click()
     expect(page).to_have_url("/mfa?next=/admin")
     code = live_server.run(lambda ctx: fresh_admin_code(ctx, member_id))
     page.locator("#field-code").fill(code)

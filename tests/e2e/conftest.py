@@ -45,7 +45,8 @@ def find_chromium() -> str | None:
 @pytest.fixture(scope="package")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     port = free_port()
-    settings = test_settings(tmp_path_factory.mktemp("e2e"), base_url=f"http://127.0.0.1:{port}")
+    # localhost, not 127.0.0.1: passkeys (WebAuthn) need a host name as the relying party id.
+    settings = test_settings(tmp_path_factory.mktemp("e2e"), base_url=f"http://localhost:{port}")
     server = LiveServer(settings, port)
     server.start()
     server.run(load_demo)

@@ -56,7 +56,7 @@ def test_admin_sends_an_announcement_and_a_member_reads_it(browser: Any, live_se
         page.goto("/login")
         page.get_by_label("ログインID（会員番号）").fill("008801")
         page.get_by_label("パスワード").fill(DEFAULT_PASSWORD)
-        page.get_by_role("button", name="ログイン").click()
+        page.get_by_role("button", name="ログイン", exact=True).click()
         expect(page).to_have_url("/mypage")
         block = page.locator(".mypage-announcement")
         expect(block).to_contain_text("北海道の会員の皆さまへ")

@@ -14,7 +14,7 @@ def log_in(page: Any, number: str) -> None:
     page.goto("/login")
     page.get_by_label("ログインID（会員番号）").fill(number)
     page.get_by_label("パスワード").fill(DEFAULT_PASSWORD)
-    page.get_by_role("button", name="ログイン").click()
+    page.get_by_role("button", name="ログイン", exact=True).click()
     expect(page).to_have_url("/mypage")
 
 

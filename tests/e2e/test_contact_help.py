@@ -159,7 +159,7 @@ def test_admin_reads_the_inquiry_and_replies_on_a_phone(page: Any, live_server: 
     page.goto("/login?next=/admin/inbox")
     page.get_by_label("ログインID（会員番号）").fill("900077")
     page.get_by_label("パスワード").fill("Kanri2026x")
-    page.get_by_role("button", name="ログイン").click()
+    page.get_by_role("button", name="ログイン", exact=True).click()
     code = live_server.run(lambda ctx: fresh_admin_code(ctx, admin_id))
     page.locator("input[name=code]").fill(code)
     page.locator("input[name=code]").press("Enter")

@@ -52,7 +52,7 @@ def member_changes_the_frequency(page: Any, live_server: LiveServer, number: str
     page.goto("/login")
     page.get_by_label("ログインID（会員番号）").fill(number)
     page.get_by_label("パスワード").fill(DEFAULT_PASSWORD)
-    page.get_by_role("button", name="ログイン").click()
+    page.get_by_role("button", name="ログイン", exact=True).click()
     page.get_by_role("link", name="メール設定").first.click()
     expect(page).to_have_url("/settings/mail")
     expect(page.get_by_text(f"ブラウザテスト用の新着レポート{number}")).to_be_visible()

@@ -45,7 +45,7 @@ def test_member_reads_the_reply_and_answers_at_360px(browser: Any, live_server: 
         page.goto("/login")
         page.get_by_label("ログインID（会員番号）").fill("007701")
         page.get_by_label("パスワード").fill("Sakura2026")
-        page.get_by_role("button", name="ログイン").click()
+        page.get_by_role("button", name="ログイン", exact=True).click()
         expect(page).to_have_url(re.compile(r"/mypage$"))
 
         page.goto("/inquiries")

@@ -22,7 +22,7 @@ def log_in(page: Any, number: str, password: str = "Sakura2026") -> None:
     page.goto("/login")
     page.get_by_label("ログインID（会員番号）").fill(number)
     page.locator("#field-password").fill(password)
-    page.get_by_role("button", name="ログイン").click()
+    page.get_by_role("button", name="ログイン", exact=True).click()
 
 
 def member_with(

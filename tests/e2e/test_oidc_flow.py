@@ -42,7 +42,7 @@ def test_member_signs_in_to_another_service_through_tsudoi(browser: Any, live_se
         expect(page).to_have_url(re.compile(r"/login\?next=/oauth/authorize%3F"))
         page.get_by_label("ログインID（会員番号）").fill("007101")
         page.get_by_label("パスワード").fill(DEFAULT_PASSWORD)
-        page.get_by_role("button", name="ログイン").click()
+        page.get_by_role("button", name="ログイン", exact=True).click()
         expect(page.get_by_role("heading", name="会員フォーラムへのログイン")).to_be_visible()
         expect(page.get_by_text("会員番号、プランとその有効期限")).to_be_visible()
         assert_no_horizontal_scroll(page)

@@ -34,7 +34,7 @@ def test_free_member_applies_and_pays_for_the_paid_tier_at_360px(
         page.goto("/login")
         page.get_by_label("ログインID（会員番号）").fill("007801")
         page.get_by_label("パスワード").fill("Sakura2026")
-        page.get_by_role("button", name="ログイン").click()
+        page.get_by_role("button", name="ログイン", exact=True).click()
         expect(page).to_have_url(re.compile(r"/mypage$"))
 
         page.goto("/settings/membership")

@@ -50,7 +50,7 @@ def login(page: Any, number: str) -> None:
     page.goto("/login")
     page.get_by_label("ログインID（会員番号）").fill(number)
     page.get_by_label("パスワード").fill("Sakura2026")
-    page.get_by_role("button", name="ログイン").click()
+    page.get_by_role("button", name="ログイン", exact=True).click()
     expect(page).to_have_url(re.compile(r"/mypage$"))
 
 

@@ -36,7 +36,7 @@ def log_in(page: Any, number: str, next_path: str) -> None:
     page.goto(f"/login?next={next_path}")
     page.get_by_label("ログインID（会員番号）").fill(number)
     page.get_by_label("パスワード").fill(DEFAULT_PASSWORD)
-    page.get_by_role("button", name="ログイン").click()
+    page.get_by_role("button", name="ログイン", exact=True).click()
     expect(page).to_have_url(next_path)
 
 
@@ -80,7 +80,7 @@ def test_the_app_is_installable_and_shows_the_offline_page(browser: Any, live_se
         screenshot(page, "pwa-offline-page")
         context.set_offline(False)
         page.goto("/login")
-        expect(page.get_by_role("button", name="ログイン")).to_be_visible()
+        expect(page.get_by_role("button", name="ログイン", exact=True)).to_be_visible()
     finally:
         context.close()
 

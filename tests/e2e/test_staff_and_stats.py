@@ -40,7 +40,7 @@ def test_staff_sign_in_at_360_px(browser: Any, live_server: LiveServer) -> None:
         page.goto("/login")
         page.get_by_label("ログインID（会員番号）").fill("900321")
         page.locator("#field-password").fill(password)
-        page.get_by_role("button", name="ログイン").click()
+        page.get_by_role("button", name="ログイン", exact=True).click()
         expect(page).to_have_url("/password/change")
         page.locator("#field-new_password").fill(NEW_PASSWORD)
         page.locator("#field-new_password_confirm").fill(NEW_PASSWORD)

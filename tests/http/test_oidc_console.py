@@ -101,3 +101,24 @@ def test_cli_registers_public_and_confidential_clients(tmp_path: Path) -> None:
         tsudoi_cli, ["add-oidc-client", "--name", "X", "--redirect-uri", "ftp://x.example/cb"], env=env
     )
     assert bad.exit_code == 2 and "https://" in bad.output
+
+
+async def test_consent_is_withdrawn_from_the_security_page(client: Any, app_ctx: Any) -> None:
+    from services.oidc import clients
+
+    member_id = await make_member(app_ctx, "001007")
+    clean, _ = clients.validate({"name": "会員フォーラム", "redirect_uris": "https://forum.example.jp/cb"})
+    new_client = await clients.register(app_ctx, clean, actor_id=None)
+    await queries.put_consent(app_ctx.db, member_id, new_client.client_id, "openid", now=app_ctx.clock.now())
+    await login(client, "001007")
+    page = await client.get("/settings/security")
+    assert "連携中のサービス" in page.text and "会員フォーラム" in page.text
+    response = await post_form(
+        client,
+        f"/settings/connections/{new_client.client_id}/withdraw",
+        {"next": "/settings/security#connections"},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303 and response.headers["location"] == "/settings/security#connections"
+    assert await queries.consent(app_ctx.db, member_id, new_client.client_id) is None
+    assert "ほかのサービスへのログインを許可していません" in (await client.get("/settings/security")).text
