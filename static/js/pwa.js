@@ -12,14 +12,15 @@
     });
   }
 
-  // Signing out empties the card kept for offline use before the logout is sent.
+  // Signed out, the card kept for offline use goes: on the logout itself and on any page shown to nobody
+  // signed in (base.html marks those; the offline page is not one of them).
+  function forgetCard() {
+    if (window.caches) { caches.delete(CARD_CACHE).catch(function () {}); }
+  }
   document.addEventListener("submit", function (event) {
-    var form = event.target;
-    if (!window.caches || form.getAttribute("action") !== "/logout" || form.dataset.cardCleared) { return; }
-    event.preventDefault();
-    form.dataset.cardCleared = "1";
-    caches.delete(CARD_CACHE).catch(function () {}).then(function () { form.submit(); });
+    if (event.target.getAttribute && event.target.getAttribute("action") === "/logout") { forgetCard(); }
   });
+  if (document.body && document.body.hasAttribute("data-signed-out")) { forgetCard(); }
 
   // The card page: say when it is the copy kept offline, and refresh it when the network is back.
   var offlineNote = document.getElementById("card-offline-note");

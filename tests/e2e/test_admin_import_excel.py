@@ -32,7 +32,7 @@ def write_workbook(path: Path, first: str, second: str) -> Path:
 
 @pytest.mark.parametrize(
     ("label", "width", "height", "numbers"),
-    [("phone", 360, 780, ("008801", "008802")), ("desktop", 1280, 900, ("008803", "008804"))],
+    [("phone", 360, 780, ("009501", "009502")), ("desktop", 1280, 900, ("009503", "009504"))],
 )
 def test_import_screen_with_an_xlsx(
     browser: Any,

@@ -18,7 +18,7 @@ from tests.helpers import DEFAULT_PASSWORD, make_member
 def test_admin_sends_an_announcement_and_a_member_reads_it(browser: Any, live_server: LiveServer) -> None:
     async def prepare(ctx: AppContext) -> None:
         await ctx.update_org({"digest_rate_per_second": "0"})
-        await make_member(ctx, "008801", prefecture="北海道", email="e2e-announce@example.jp")
+        await make_member(ctx, "009401", prefecture="北海道", email="e2e-announce@example.jp")
 
     live_server.run(prepare)
     admin = phone_context(browser, live_server.url, width=360)
@@ -54,7 +54,7 @@ def test_admin_sends_an_announcement_and_a_member_reads_it(browser: Any, live_se
     page = member.new_page()
     try:
         page.goto("/login")
-        page.get_by_label("ログインID（会員番号）").fill("008801")
+        page.get_by_label("ログインID（会員番号）").fill("009401")
         page.get_by_label("パスワード").fill(DEFAULT_PASSWORD)
         page.get_by_role("button", name="ログイン", exact=True).click()
         expect(page).to_have_url("/mypage")
@@ -76,7 +76,7 @@ def test_admin_sends_an_announcement_and_a_member_reads_it(browser: Any, live_se
 def test_admin_reminds_an_unpaid_member_from_the_payments_list(browser: Any, live_server: LiveServer) -> None:
     async def prepare(ctx: AppContext) -> int:
         member = await make_member(
-            ctx, "008802", email="e2e-remind@example.jp", family_name="督促", given_name="花子"
+            ctx, "009402", email="e2e-remind@example.jp", family_name="督促", given_name="花子"
         )
         item = await payment_queries.create_fee_item(
             ctx.db,
@@ -96,7 +96,7 @@ def test_admin_reminds_an_unpaid_member_from_the_payments_list(browser: Any, liv
     page = admin.new_page()
     try:
         login_admin(page, live_server)
-        page.goto("/admin/payments?q=008802")
+        page.goto("/admin/payments?q=009402")
         page.locator(f"input[name=fee_id][value='{fee_id}']").check()
         page.get_by_role("button", name="督促メールを送る（確認へ）").click()
         expect(page.get_by_role("heading", name="督促メールを送る")).to_be_visible()

@@ -15,15 +15,15 @@ from tests.helpers import make_member
 
 def test_member_reads_the_reply_and_answers_at_360px(browser: Any, live_server: LiveServer) -> None:
     async def setup(ctx: Any) -> int:
-        member_id = await make_member(ctx, "007701", family_name="小林", given_name="葵")
+        member_id = await make_member(ctx, "009601", family_name="小林", given_name="葵")
         admin_id = await make_member(ctx, "907701", role="admin")
         inquiry_id = await contact_service.store_inquiry(
             ctx,
             {
                 "category": "fee",
                 "name": "小林 葵",
-                "email": "member007701@example.jp",
-                "member_number": "007701",
+                "email": "member009601@example.jp",
+                "member_number": "009601",
                 "subject": "領収書の宛名を変えたい",
                 "message": "会費支払明細の領収書の宛名を、勤務先の名前にできますか。",
             },
@@ -43,7 +43,7 @@ def test_member_reads_the_reply_and_answers_at_360px(browser: Any, live_server: 
     page = context.new_page()
     try:
         page.goto("/login")
-        page.get_by_label("ログインID（会員番号）").fill("007701")
+        page.get_by_label("ログインID（会員番号）").fill("009601")
         page.get_by_label("パスワード").fill("Sakura2026")
         page.get_by_role("button", name="ログイン", exact=True).click()
         expect(page).to_have_url(re.compile(r"/mypage$"))

@@ -15,7 +15,7 @@ from tests.helpers import DEFAULT_PASSWORD, free_port, make_member
 
 
 def test_member_signs_in_to_another_service_through_tsudoi(browser: Any, live_server: LiveServer) -> None:
-    live_server.run(lambda ctx: make_member(ctx, "007101", email="rp@example.jp", given_name="結衣"))
+    live_server.run(lambda ctx: make_member(ctx, "009701", email="rp@example.jp", given_name="結衣"))
     port = free_port()
     clean, errors = clients.validate(
         {
@@ -40,7 +40,7 @@ def test_member_signs_in_to_another_service_through_tsudoi(browser: Any, live_se
         page.goto(relying.url)
         page.get_by_role("link", name="団体のアカウントでログイン").click()
         expect(page).to_have_url(re.compile(r"/login\?next=/oauth/authorize%3F"))
-        page.get_by_label("ログインID（会員番号）").fill("007101")
+        page.get_by_label("ログインID（会員番号）").fill("009701")
         page.get_by_label("パスワード").fill(DEFAULT_PASSWORD)
         page.get_by_role("button", name="ログイン", exact=True).click()
         expect(page.get_by_role("heading", name="会員フォーラムへのログイン")).to_be_visible()
