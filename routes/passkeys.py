@@ -34,6 +34,9 @@ def refused(message: str, status: int = HTTP_400_BAD_REQUEST, **extra: Any) -> R
 
 async def json_body(request: Request[Any, Any, Any]) -> dict[str, Any] | None:
     """The request's JSON object, or None for anything else (garbage, an array, wrong encoding)."""
+    # A form or multipart body was read already by the CSRF check; reading it again as JSON would wait forever.
+    if not request.headers.get("content-type", "").lower().startswith("application/json"):
+        return None
     try:
         body = await request.json()
     except Exception:  # noqa: BLE001 - whatever a client sends must end in a 400, never a 500

@@ -56,9 +56,9 @@ def test_register_waitlist_cancel_and_calendar_at_phone_width(browser: Any, live
         expect(page).to_have_url("/events/calendar")
         subscribe = page.get_by_role("button", name="カレンダーアプリで購読する")
         href = subscribe.get_attribute("href") or ""
-        assert href.startswith(live_server.url.replace("http://", "webcal://") + "/events/feed/") and href.endswith(
-            ".ics"
-        )
+        assert href.startswith(
+            live_server.url.replace("http://", "webcal://") + "/events/feed/"
+        ) and href.endswith(".ics")
         assert_no_horizontal_scroll(page)
         screenshot(page, "events-calendar")
 

@@ -116,6 +116,8 @@ STAFF_CLOSED = (
     "/admin/taxonomies",
     "/admin/feeds",
     "/admin/stats",
+    "/admin/app",
+    "/admin/connect",
 )
 
 

@@ -72,9 +72,10 @@ async def test_stats_page_shows_each_table_with_its_chart(client, app_ctx):
         "2026年度の入会と退会（月別）",
         "年度別の会費の収納状況",
         "2026年度のメール送信（月別）",
+        "イベントごとの参加申込数",
     ):
         assert title in text, title
-    assert page.text.count('<svg class="stat-chart"') == 6
+    assert page.text.count('<svg class="stat-chart"') == 7
     assert "<script" not in page.text.split("<main", 1)[-1].split("</main>", 1)[0]
 
 
@@ -178,10 +179,8 @@ async def test_odd_years_and_keys(client, app_ctx):
     assert re.search(r'href="/admin/stats\?year=2002"', old.text)
 
 
-async def test_event_registrations_appear_once_their_table_exists(client, app_ctx):
+async def test_event_registrations_are_counted_per_event(client, app_ctx):
     await login_admin(client, app_ctx)
-    page = await client.get("/admin/stats")
-    assert "イベントごとの参加申込数" not in page.text
     now = to_db(app_ctx.clock.now())
     await app_ctx.db.execute(
         "INSERT INTO articles (kind, title, status, published_at, event_date, created_at, updated_at) "
@@ -189,11 +188,13 @@ async def test_event_registrations_appear_once_their_table_exists(client, app_ct
         (now, now, now),
     )
     article_id = await app_ctx.db.fetchval("SELECT id FROM articles WHERE title = '秋の研究会'")
-    # The shape the event-registration screens are expected to add (another branch): a row per registration.
-    await app_ctx.db.execute("CREATE TABLE event_registrations (id INTEGER PRIMARY KEY, article_id INTEGER)")
-    await app_ctx.db.execute(
-        "INSERT INTO event_registrations (article_id) VALUES (?), (?)", (article_id, article_id)
-    )
+    for number, code in (("001001", "AAAA1111"), ("001002", "BBBB2222")):
+        member_id = await make_member(app_ctx, number)
+        await app_ctx.db.execute(
+            "INSERT INTO event_registrations (article_id, member_id, status, checkin_code, queued_at, created_at, "
+            "updated_at) VALUES (?, ?, 'registered', ?, ?, ?, ?)",
+            (article_id, member_id, code, now, now, now),
+        )
     rows = read_csv((await client.get("/admin/stats/events.csv")).content)
     assert rows == [["イベント", "申込数"], ["秋の研究会", "2"]]
 

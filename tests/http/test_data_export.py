@@ -92,16 +92,16 @@ async def test_a_table_another_feature_adds_is_included(client, app_ctx):
     me = await make_member(app_ctx, "001001")
     other = await make_member(app_ctx, "001002")
     await app_ctx.db.execute(
-        "CREATE TABLE event_registrations (id INTEGER PRIMARY KEY, member_id INTEGER, note TEXT)"
+        "CREATE TABLE registrations (id INTEGER PRIMARY KEY, member_id INTEGER, note TEXT)"
     )
     await app_ctx.db.execute(
-        "INSERT INTO event_registrations (member_id, note) VALUES (?, '私の申し込み'), (?, '他人の申し込み')",
+        "INSERT INTO registrations (member_id, note) VALUES (?, '私の申し込み'), (?, '他人の申し込み')",
         (me, other),
     )
     await login(client, "001001")
     assert "イベントの申し込み" in (await client.get("/settings/data")).text
     archive = zipfile.ZipFile(io.BytesIO((await download(client)).content))
-    rows = json.loads(archive.read("json/event_registrations.json"))
+    rows = json.loads(archive.read("json/registrations.json"))
     assert [row["note"] for row in rows] == ["私の申し込み"]
 
 
