@@ -41,11 +41,15 @@ function offlinePage() {
 // screen) empties the cache, so the next person on this phone never sees it.
 function cardFirstFromNetwork(request) {
   return fetch(request).then(function (response) {
+    var answer = function () { return response; };
+    // The page shows only once its copy is stored, so a sign-out right after can never be overtaken by a
+    // late write that would bring the card back.
     if (response.ok && !response.redirected && response.type === "basic") {
       var copy = response.clone();
-      caches.open(CARD_CACHE).then(function (cache) { cache.put(CARD_PAGE, copy); });
-    } else if (response.redirected || response.type === "opaqueredirect") {
-      caches.delete(CARD_CACHE);
+      return caches.open(CARD_CACHE).then(function (cache) { return cache.put(CARD_PAGE, copy); }).then(answer, answer);
+    }
+    if (response.redirected || response.type === "opaqueredirect") {
+      return caches.delete(CARD_CACHE).then(answer, answer);
     }
     return response;
   }, function () {
