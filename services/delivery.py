@@ -12,6 +12,7 @@ import asyncio
 import logging
 import sqlite3
 import time
+from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
@@ -148,7 +149,7 @@ class SentRecorder:
                     future.set_result(None)
 
 
-class DeliverySender(Generic[P]):
+class DeliverySender(ABC, Generic[P]):
     """Sends one batch's (a digest run's, an announcement's) claimed deliveries. Subclasses say what a
     member gets (`plan`) and how the mail looks (`compose`)."""
 
@@ -173,12 +174,13 @@ class DeliverySender(Generic[P]):
 
     # ---------------------------------------------------------------------- what differs per kind
 
+    @abstractmethod
     def plan(self, row: sqlite3.Row, member: sqlite3.Row | None) -> P | str:
         """What to send to this member, or the reason (Japanese, for the admin) to skip them."""
-        raise NotImplementedError
 
+    @abstractmethod
     def compose(self, row: sqlite3.Row, member: sqlite3.Row, planned: P) -> OutgoingMail:
-        raise NotImplementedError
+        """The mail for this member."""
 
     # -------------------------------------------------------------------------------- the engine
 
