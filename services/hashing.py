@@ -1,21 +1,39 @@
-"""argon2id password hashing, one lane per hash on a worker thread of its own, so logins never block the
-event loop and a burst of them leaves a core to serve pages."""
+"""argon2id password hashing, one lane per hash on low-priority worker threads, so logins never block the
+event loop and a burst of them only takes the CPU that pages leave idle."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-# argon2 is CPU- and memory-bound: a burst of logins queues on these threads instead of starving the event
-# loop (and every other page) of CPU. With one lane per hash (settings.argon2_parallelism = 1) each thread
-# uses one core: one thread on a 2-core machine, half the cores on larger ones, so at least one core is
-# always free for pages. Shared by every Hasher, whatever event loop calls it.
-HASH_THREADS = max(1, (os.cpu_count() or 2) // 2)
-_HASH_THREADS = ThreadPoolExecutor(max_workers=HASH_THREADS, thread_name_prefix="argon2")
+# argon2 is CPU- and memory-bound: a burst of logins queues on these threads instead of blocking the event
+# loop. There is one thread per core, so a burst uses every core that pages leave idle, and each thread runs
+# at the lowest scheduling priority (nice 19), so the moment the event loop (or another worker) has a page to
+# serve, the kernel gives it the core: a storm of logins cannot slow pages down, and logins finish as fast as
+# the idle CPU allows. One lane per hash (settings.argon2_parallelism = 1): each hash keeps to one thread.
+# Shared by every Hasher, whatever event loop calls it.
+HASH_THREADS = max(1, os.cpu_count() or 2)
+LOWEST_PRIORITY = 19
+
+
+def _lower_own_priority() -> None:
+    """Run this hashing thread at nice 19 (Linux applies setpriority to the one thread whose id it gets).
+
+    Raising one's own nice value needs no privilege; where the platform has no per-thread priority the
+    thread keeps the normal one."""
+    with contextlib.suppress(OSError, AttributeError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), LOWEST_PRIORITY)
+
+
+_HASH_THREADS = ThreadPoolExecutor(
+    max_workers=HASH_THREADS, thread_name_prefix="argon2", initializer=_lower_own_priority
+)
 
 
 class Hasher:
