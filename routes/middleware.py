@@ -125,7 +125,8 @@ def request_log_middleware(app: ASGIApp) -> ASGIApp:
             request_log.info(
                 json.dumps(
                     {
-                        "method": scope.get("method", ""),
+                        # head_as_get hands HEAD on as GET: log what the client sent.
+                        "method": scope.get(ORIGINAL_METHOD) or scope.get("method", ""),
                         "path": _TOKEN_SEGMENT.sub("/…", scope["path"])[:200],
                         "status": status["code"],
                         "ms": round((time.perf_counter() - started) * 1000, 1),
@@ -156,6 +157,10 @@ class CSRFTokenMiddleware(CSRFMiddleware):
         return super()._decode_csrf_token(token)
 
 
+# The scope key under which head_as_get keeps the method the client sent (the request log reads it).
+ORIGINAL_METHOD = "tsudoi.original_method"
+
+
 def head_as_get(app: ASGIApp) -> ASGIApp:
     """Answer HEAD wherever GET is answered (uptime monitors): run the GET handler, send its status and
     headers (Content-Length included), drop the body."""
@@ -172,6 +177,6 @@ def head_as_get(app: ASGIApp) -> ASGIApp:
                 message = {"type": "http.response.body", "body": b"", "more_body": False}
             await send(message)
 
-        await app({**scope, "method": "GET"}, receive, send_headers_only)
+        await app({**scope, "method": "GET", ORIGINAL_METHOD: "HEAD"}, receive, send_headers_only)
 
     return middleware
