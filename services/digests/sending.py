@@ -7,6 +7,7 @@ import asyncio
 import logging
 import sqlite3
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -15,6 +16,7 @@ from db import digests as digests_db
 from db.deliveries import DIGEST_DELIVERIES
 from db.digests import RunCounts
 from db.timestamps import from_db
+from services import leases
 from services.context import AppContext
 from services.delivery import (
     DeliverySender,
@@ -48,8 +50,10 @@ log = logging.getLogger("tsudoi.digests")
 # ------------------------------------------------------------------------------------- building
 
 
-def _run_lock(app: AppContext, run_id: int) -> asyncio.Lock:
-    return app.digest_run_locks.setdefault(run_id, asyncio.Lock())
+def _run_lock(app: AppContext, run_id: int) -> AbstractAsyncContextManager[leases.Lease]:
+    """One process at a time builds or sends a run (a worker's scheduler, `send-digests`): the others wait,
+    then find it done; when the holder dies its lease runs out and a waiter resumes the run."""
+    return leases.held(app.db, f"digest-run:{run_id}", seconds=app.settings.lease_seconds, wait=None, poll=0.5)
 
 
 def _bounds(run: sqlite3.Row) -> tuple[datetime, datetime]:
