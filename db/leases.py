@@ -25,7 +25,8 @@ async def renew(db: Database, name: str, holder: str, *, until: float) -> bool:
     db.query_count += 1
     async with db.write() as conn:
         cursor = await conn.execute(
-            "UPDATE leases SET expires_at = ? WHERE name = ? AND holder = ? RETURNING 1", (until, name, holder)
+            "UPDATE leases SET expires_at = ? WHERE name = ? AND holder = ? RETURNING 1",
+            (until, name, holder),
         )
         return await cursor.fetchone() is not None
 

@@ -32,8 +32,7 @@ async def claim(db: Database, *, now: datetime) -> bool:
     """Mark the setup done; False when another request got there first."""
     async with db.write() as conn:
         cursor = await conn.execute(
-            "UPDATE setup_state SET completed_at = ?, token = NULL WHERE id = 1 AND completed_at IS NULL "
-            "RETURNING id",
+            "UPDATE setup_state SET completed_at = ? WHERE id = 1 AND completed_at IS NULL RETURNING id",
             (to_db(now),),
         )
         row = await cursor.fetchone()

@@ -107,7 +107,9 @@ class Lease:
         while True:
             await asyncio.sleep(self.seconds / 3)
             if not await self.renew():
-                log.warning("lease %s was lost (the holder stalled longer than %.0f s)", self.name, self.seconds)
+                log.warning(
+                    "lease %s was lost (the holder stalled longer than %.0f s)", self.name, self.seconds
+                )
                 return
 
 

@@ -56,6 +56,9 @@ TAX_MODE_LABELS: Final[dict[str, str]] = {
 # The sandbox page link carries a signed token that lasts an hour; make a fresh one well before.
 _SANDBOX_LINK_REUSE: Final = timedelta(minutes=30)
 _NOTIFY_TRIES: Final = 3
+# The most gateway calls one checkout makes (a dead link: ask the gateway, then a new session), each within
+# TSUDOI_PAYMENT_TIMEOUT: how long a second request for the attempt may wait for the first.
+_CHECKOUT_CALLS: Final = 2
 # How long after the hosted page's stated end the link still counts as usable (see link_is_dead).
 LINK_EXPIRY_GRACE: Final = timedelta(minutes=10)
 # GMO refuses an OrderID it has seen; Stripe must see the same parameters again (idempotency key).
@@ -189,7 +192,7 @@ def _attempt_lease(ctx: AppContext, attempt_id: int) -> AbstractAsyncContextMana
         ctx.db,
         f"payment-checkout:{attempt_id}",
         seconds=ctx.settings.lease_seconds,
-        wait=_NOTIFY_TRIES * ctx.settings.payment_timeout + ctx.settings.lease_seconds,
+        wait=_CHECKOUT_CALLS * ctx.settings.payment_timeout + ctx.settings.lease_seconds,
     )
 
 

@@ -252,7 +252,9 @@ class Scheduler:
 
     def start(self) -> None:
         self._loop_task = asyncio.create_task(self._loop(), name="tsudoi-scheduler")
-        log.info("scheduler started with %d jobs (it ticks in the worker that holds its lease)", len(self.jobs))
+        log.info(
+            "scheduler started with %d jobs (it ticks in the worker that holds its lease)", len(self.jobs)
+        )
 
     async def stop(self, grace_seconds: float = 10.0) -> None:
         """Stop ticking, then give running jobs a moment; a digest still sending is cancelled cleanly

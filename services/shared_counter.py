@@ -28,7 +28,9 @@ class SharedCounter:
                         os.ftruncate(fd, SIZE)
                 finally:
                     fcntl.flock(fd, fcntl.LOCK_UN)
-            self._map: mmap.mmap | None = mmap.mmap(fd, SIZE, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+            self._map: mmap.mmap | None = mmap.mmap(
+                fd, SIZE, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE
+            )
         finally:
             os.close(fd)  # the mapping keeps what it needs
         self.path = path
