@@ -225,6 +225,9 @@ class Scheduler:
         leading = await self.lease.try_take() if was else await self.lease.wait_take(wait=0)
         if leading and not was:
             self._loaded = False  # another worker may have run jobs meanwhile: read their last starts again
+            if not self.running:
+                # Nothing runs here, so a job left started was cut off with the scheduler that ran it.
+                await scheduler_jobs.mark_interrupted(self.app.db, now=self.app.clock.now())
             log.info("this worker (pid %s) runs the scheduler", os.getpid())
         elif was and not leading:
             log.warning("another worker took the scheduler over (this one stalled past its lease)")
@@ -304,12 +307,23 @@ class JobStatus:
 
 
 async def job_overview(app: AppContext) -> list[JobStatus]:
-    """Every job with its last run, for the admin (one query)."""
+    """Every job with its last run, for the admin (two queries). With several workers the page may be
+    served by one that does not run the scheduler: a recorded job started and not finished counts as
+    running while the worker holding the scheduler's lease is alive."""
     states = await scheduler_jobs.job_states(app.db)
     scheduler = current_scheduler(app)
+    lease = await lease_queries.current(app.db, SCHEDULER_LEASE)
+    elsewhere = (
+        lease is not None
+        and float(lease["expires_at"]) > wall_clock()
+        and (scheduler is None or lease["holder"] != scheduler.lease.holder)
+    )
     result: list[JobStatus] = []
     for job in JOBS:
         row = states.get(job.name)
+        started = from_db(row["last_started_at"]) if row else None
+        finished = from_db(row["last_finished_at"]) if row else None
+        unfinished = started is not None and (finished is None or finished < started)
         result.append(
             JobStatus(
                 name=job.name,
@@ -319,7 +333,8 @@ async def job_overview(app: AppContext) -> list[JobStatus]:
                 last_finished_at=from_db(row["last_finished_at"]) if row else None,
                 last_status=str(row["last_status"]) if row else "",
                 last_error=str(row["last_error"]) if row else "",
-                running=scheduler is not None and job.name in scheduler.running,
+                running=(scheduler is not None and job.name in scheduler.running)
+                or (elsewhere and job.record and unfinished),
             )
         )
     return result

@@ -28,6 +28,7 @@ from db import membership as membership_db
 from db.database import migration_files
 from services import admin_settings
 from services.auth import LOCKED_MESSAGE
+from services.clock import FrozenClock
 from services.context import AppContext, build_context, open_context
 from services.leases import holder_pid
 from services.schema_check import schema_drift
@@ -143,8 +144,8 @@ def workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workers]:
 
 @pytest.fixture
 async def ctx(workers: Workers) -> AsyncIterator[AppContext]:
-    """This test process's own context on the workers' database."""
-    context = await open_context(build_context(workers.settings))
+    """This test process's own context on the workers' database, on the workers' (frozen) clock."""
+    context = await open_context(build_context(workers.settings, FrozenClock(test_now())))
     try:
         yield context
     finally:
