@@ -8,6 +8,7 @@ process opens the same database to set up data and read the outcome. The last te
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sqlite3
@@ -442,6 +443,7 @@ def test_litestar_run_workers_2_runs_the_scheduler_in_one_worker_and_takes_it_ov
         assert f"(pid {successor}) runs the scheduler" in text
         assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200
     finally:
+        started = _descendants(server.pid)
         if server.poll() is None:
             os.killpg(server.pid, signal.SIGINT)
             try:
@@ -449,3 +451,9 @@ def test_litestar_run_workers_2_runs_the_scheduler_in_one_worker_and_takes_it_ov
             except subprocess.TimeoutExpired:
                 os.killpg(server.pid, signal.SIGKILL)
                 server.wait()
+        # The workers stop on the same SIGINT; any one still there after a while is ended by its id.
+        left = _wait_for(lambda: not any(Path(f"/proc/{pid}").exists() for pid in started), 15)
+        if not left:
+            for pid in started:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
