@@ -10,7 +10,7 @@ import os
 import struct
 from pathlib import Path
 
-from services.private_files import open_private, private_dir
+from services.private_files import PRIVATE_FILE, private_dir
 
 SIZE = 8
 _FORMAT = "<Q"
@@ -19,7 +19,8 @@ _FORMAT = "<Q"
 class SharedCounter:
     def __init__(self, path: Path) -> None:
         private_dir(path.parent)
-        fd = open_private(path, truncate=False)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE)  # a mapping needs read and write
+        os.fchmod(fd, PRIVATE_FILE)
         try:
             if os.fstat(fd).st_size < SIZE:
                 fcntl.flock(fd, fcntl.LOCK_EX)

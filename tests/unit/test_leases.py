@@ -83,7 +83,7 @@ def test_a_holder_name_carries_the_process_id() -> None:
 
 async def test_two_processes_migrating_one_new_file_at_once_take_turns(tmp_path: Path) -> None:
     path = tmp_path / "data" / "tsudoi.sqlite3"
-    first, second = Database(path, readers=0), Database(path, readers=0)
+    first, second = Database(path, readers=1), Database(path, readers=0)
     await first.connect()
     await second.connect()
     try:
