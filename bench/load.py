@@ -14,8 +14,8 @@ Run: .venv/bin/python -m bench.load [--seconds 60] [--members 200] [--think 0] [
      [--workers N]
 
 --workers N (N >= 2) measures the same members on the same data twice in one run: first one worker (the
-uvicorn command `litestar run --workers N` itself runs, with one worker), then the real
-`litestar run --workers N`, and prints both req/s and their ratio. Each side logs its members in anew
+uvicorn command `litestar run --wc N` itself runs, with one worker), then the real
+`litestar run --wc N`, and prints both req/s and their ratio. Each side logs its members in anew
 (the ramp), and the bookmark toggles of the first side stay in the database for the second.
 
 What to expect on the 2-core machine (one uvicorn worker, the load generator on the same machine):
@@ -234,7 +234,7 @@ async def hello_ceiling(url: str, clients: int, seconds: float) -> Result:
 
 
 class LitestarRun:
-    """The real `litestar run --workers N` (uvicorn's supervisor and N worker processes), configured like
+    """The real `litestar run --wc N` (uvicorn's supervisor and N worker processes), configured like
     harness.Server: access log off, warnings only, scheduler off (the same for both sides)."""
 
     def __init__(self, workers: int, env: dict[str, str]) -> None:
@@ -244,7 +244,7 @@ class LitestarRun:
             **os.environ,
             "TSUDOI_SCHEDULER": "off",
             "TSUDOI_LOG_REQUESTS": "off",
-            # `litestar run --workers N` starts the uvicorn command line, which reads UVICORN_* variables.
+            # `litestar run --wc N` starts the uvicorn command line, which reads UVICORN_* variables.
             "UVICORN_ACCESS_LOG": "false",
             "UVICORN_LOG_LEVEL": "warning",
             **env,
@@ -252,7 +252,7 @@ class LitestarRun:
         litestar = Path(sys.executable).parent / "litestar"
         self.process = subprocess.Popen(  # noqa: S603 — the venv's own litestar
             [str(litestar), *"--app app:app run --host 127.0.0.1 --port".split(), str(self.port)]
-            + ["--workers", str(workers)],
+            + ["--wc", str(workers)],
             cwd=ROOT,
             env=full_env,
             start_new_session=True,
@@ -346,7 +346,7 @@ async def main(
         several = LitestarRun(workers, env)
         try:
             several.wait_ready("/healthz")
-            label = f"`litestar run --workers {workers}`"
+            label = f"`litestar run --wc {workers}`"
             sides.append(await measure(label, several.url, members, think, ramp, seconds))
         finally:
             several.stop()
@@ -376,7 +376,7 @@ if __name__ == "__main__":
         "--workers",
         type=int,
         default=1,
-        help="also measure the real `litestar run --workers N` (N >= 2) and print its ratio to one worker",
+        help="also measure the real `litestar run --wc N` (N >= 2) and print its ratio to one worker",
     )
     args = parser.parse_args()
     asyncio.run(main(args.seconds, args.members, args.think, args.ramp, args.database, args.workers))

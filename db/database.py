@@ -206,7 +206,7 @@ class Database:
     async def migrate(self, directory: Path = MIGRATIONS_DIR, backup_dir: Path | None = None) -> int:
         """Apply pending migrations, each in one transaction; refuse a database newer than the code.
 
-        Several processes may start at once on one file (`litestar run --workers N`, a CLI command beside
+        Several processes may start at once on one file (`litestar run --wc N`, a CLI command beside
         the app): they take turns through an exclusive lock on `migrate.lock` beside the database, so the
         first migrates (and writes the backup before it) and the others then find nothing pending."""
         fd = await asyncio.to_thread(_lock_migrations, self.path)

@@ -60,7 +60,7 @@ class AppContext:
     contact_qr: ContactQr | None = None  # services/contact_qr.py: the contact page's code, made once
     setup_token: str | None = None  # services/setup.py: the first-start token, until the first admin exists
     smtp_probe: tuple[str, datetime, Check] | None = None  # services/doctor.py: SMTP URL, when, result
-    # Several workers (`litestar run --workers N`) each keep `org` in memory: update_org bumps a counter
+    # Several workers (`litestar run --wc N`) each keep `org` in memory: update_org bumps a counter
     # they all map (services/shared_counter.py) and refresh_org reloads when it moved (opened by open_context).
     org_counter: SharedCounter | None = None
     org_seen: int = 0

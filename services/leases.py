@@ -1,6 +1,6 @@
 """Leases: what only one process may do at a time when several workers serve one database.
 
-`litestar run --workers N` starts N processes on one SQLite file, so an in-process asyncio.Lock no longer
+`litestar run --wc N` starts N processes on one SQLite file, so an in-process asyncio.Lock no longer
 makes anything exclusive. A lease is a row in `leases` (db/leases.py) taken by one statement: the holder
 renews it while it works and deletes it when done; a holder that dies (even SIGKILL) stops renewing, the
 lease runs out after `seconds`, and a waiting process takes over.

@@ -4,7 +4,7 @@ A loop rather than APScheduler because every job here decides "due" from the dat
 runs from digest_runs, the others from scheduler_jobs), which makes downtime catch-up, admin-changed
 hours and restarts work without a job store, and lets tests drive a tick with a frozen clock.
 
-With several workers (`litestar run --workers N`) every worker starts this loop, but only the holder of
+With several workers (`litestar run --wc N`) every worker starts this loop, but only the holder of
 the `scheduler` lease (services/leases.py) ticks; it renews the lease every third of
 TSUDOI_LEASE_SECONDS. When it dies (even SIGKILL) the lease runs out and another worker takes over, reading
 the jobs' last starts from the database, so nothing due is lost and nothing runs twice.

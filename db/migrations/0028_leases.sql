@@ -1,4 +1,4 @@
--- Several worker processes on one database (`litestar run --workers N`, issue 19).
+-- Several worker processes on one database (`litestar run --wc N`, issue 19).
 -- A named lease: who holds something only one process may do at a time (a payment attempt's checkout, a
 -- digest run, the scheduler), until when. The holder renews it while it works and deletes it when done;
 -- a holder that died stops renewing, so its lease runs out and another process takes over.

@@ -1,9 +1,9 @@
-"""Several worker processes on one SQLite file (`litestar run --workers N`): every rule holds across them.
+"""Several worker processes on one SQLite file (`litestar run --wc N`): every rule holds across them.
 
 Two real uvicorn processes serve one data folder on two ports (so a test decides which worker gets which
 request), started at the same moment on an empty folder (so they migrate it at the same time); this test
 process opens the same database to set up data and read the outcome. The last test starts the real
-`litestar run --workers 2` command and kills the worker that runs the scheduler."""
+`litestar run --wc 2` command and kills the worker that runs the scheduler."""
 
 from __future__ import annotations
 
@@ -408,7 +408,7 @@ def test_litestar_run_workers_2_runs_the_scheduler_in_one_worker_and_takes_it_ov
     env.pop("TSUDOI_SMTP_URL", None)
     with log.open("wb") as out:
         server = subprocess.Popen(  # noqa: S603 — the venv's own litestar
-            [str(litestar), *"--app app:app run --host 127.0.0.1 --workers 2 --port".split(), str(port)],
+            [str(litestar), *"--app app:app run --host 127.0.0.1 --wc 2 --port".split(), str(port)],
             cwd=ROOT,
             env=env,
             stdout=out,
