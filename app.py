@@ -82,7 +82,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
                 yield
             finally:
                 await stop_background(context)
-                await context.db.close()
+                await context.close()
         finally:
             serving.release()
 

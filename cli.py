@@ -24,7 +24,7 @@ def _run(job: Callable[[AppContext], Awaitable[int]]) -> None:
         try:
             return await job(context)
         finally:
-            await context.db.close()
+            await context.close()
 
     raise SystemExit(asyncio.run(main()))
 

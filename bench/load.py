@@ -11,6 +11,12 @@ By default members do not pause between requests (closed loop: the hardest case,
 --think 1 makes each member pause about a second between requests, still far busier than a person.
 
 Run: .venv/bin/python -m bench.load [--seconds 60] [--members 200] [--think 0] [--database data/load.sqlite3]
+     [--workers N]
+
+--workers N (N >= 2) measures the same members on the same data twice in one run: first one worker (the
+uvicorn command `litestar run --wc N` itself runs, with one worker), then the real
+`litestar run --wc N`, and prints both req/s and their ratio. Each side logs its members in anew
+(the ramp), and the bookmark toggles of the first side stay in the database for the second.
 
 What to expect on the 2-core machine (one uvicorn worker, the load generator on the same machine):
 - closed loop (--think 0) measures capacity: ~200 req/s over the five routes; with 200 members always
@@ -25,8 +31,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import random
 import re
+import signal
+import subprocess
+import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
@@ -35,7 +45,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.harness import RawClient, RawHTTPError, RawResponse, Result, Server, run_load
+from bench.harness import ROOT, RawClient, RawHTTPError, RawResponse, Result, Server, free_port, run_load
 from bench.seed import BENCH_PASSWORD, seed_members
 from db.timestamps import to_db
 from services.context import build_context, open_context
@@ -223,7 +233,91 @@ async def hello_ceiling(url: str, clients: int, seconds: float) -> Result:
             await client.aclose()
 
 
-async def main(seconds: float, members: int, think: float, ramp: float, database: Path | None) -> None:
+class LitestarRun:
+    """The real `litestar run --wc N` (uvicorn's supervisor and N worker processes), configured like
+    harness.Server: access log off, warnings only, scheduler off (the same for both sides)."""
+
+    def __init__(self, workers: int, env: dict[str, str]) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        full_env = {
+            **os.environ,
+            "TSUDOI_SCHEDULER": "off",
+            "TSUDOI_LOG_REQUESTS": "off",
+            # `litestar run --wc N` starts the uvicorn command line, which reads UVICORN_* variables.
+            "UVICORN_ACCESS_LOG": "false",
+            "UVICORN_LOG_LEVEL": "warning",
+            **env,
+        }
+        litestar = Path(sys.executable).parent / "litestar"
+        self.process = subprocess.Popen(  # noqa: S603 — the venv's own litestar
+            [str(litestar), *"--app app:app run --host 127.0.0.1 --port".split(), str(self.port)]
+            + ["--wc", str(workers)],
+            cwd=ROOT,
+            env=full_env,
+            start_new_session=True,
+        )
+
+    def wait_ready(self, path: str = "/", timeout: float = 90) -> None:
+        Server.wait_ready(self, path, timeout)  # type: ignore[arg-type]
+
+    def stop(self) -> None:
+        os.killpg(self.process.pid, signal.SIGINT)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+
+@dataclass
+class Side:
+    label: str
+    rps: float
+    errors: int
+    run: Run
+
+
+async def measure(label: str, url: str, members: int, think: float, ramp: float, seconds: float) -> Side:
+    now = time.perf_counter()
+    run = Run(window_start=now + ramp, window_end=now + ramp + seconds, think=think)
+    await asyncio.gather(
+        *(
+            simulated_member(url, f"{i:06d}", now + ramp * (i - 1) / members, run)
+            for i in range(1, members + 1)
+        )
+    )
+    for name, result in run.results.items():
+        result.name = name
+        result.seconds = seconds
+    total = sum(len(r.latencies_ms) for r in run.results.values())
+    errors = sum(r.errors for r in run.results.values()) + run.logins.errors
+    return Side(label, total / seconds, errors, run)
+
+
+def report(side: Side, ceiling: Result, *, members: int, think: float, ramp: float, seconds: float) -> None:
+    run = side.run
+    pause = f"{think:.2f} s mean pause between requests" if think else "no pause (closed loop)"
+    print(
+        f"\nTsudoi load, {side.label}: {members} simulated members, {pause}; logins spread over a {ramp:.0f} s "
+        f"ramp, then {seconds:.0f} s measured (2-core machine, same load generator for every side)"
+    )
+    print(ceiling.line())
+    print(f"{'all Tsudoi browse routes':<34} {side.rps:8.1f} req/s  errors {side.errors}")
+    for _name, result in sorted(run.results.items()):
+        print(result.line())
+    run.logins.seconds = ramp or 1
+    print(run.logins.line())
+    for what, count in sorted(run.unexpected.items()):
+        print(f"  unexpected answer: {what} x{count}")
+    worst = max((r.pct(99) for r in run.results.values() if r.latencies_ms), default=float("nan"))
+    print(f"worst browse route p99 {worst:.1f} ms (target < 200 ms); errors {side.errors} (target 0)")
+    print(f"ratio Tsudoi / hello-world: {side.rps / ceiling.rps:.3f} (req/s)")
+
+
+async def main(
+    seconds: float, members: int, think: float, ramp: float, database: Path | None, workers: int = 1
+) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     if database is None:
         database = Path(tempfile.mkdtemp(prefix="tsudoi-load-")) / "tsudoi.sqlite3"
@@ -233,45 +327,35 @@ async def main(seconds: float, members: int, think: float, ramp: float, database
     print(
         f"{MEMBER_COUNT} members and {ARTICLE_COUNT} articles ready in {time.perf_counter() - started:.0f} s"
     )
-    tsudoi = Server("app:app", {"TSUDOI_DATABASE": str(database), "TSUDOI_SECRET_KEY": SECRET})
+    env = {"TSUDOI_DATABASE": str(database), "TSUDOI_SECRET_KEY": SECRET}
     hello = Server("bench.apps:hello_app")
     try:
-        tsudoi.wait_ready("/healthz")
         hello.wait_ready("/")
         ceiling = await hello_ceiling(hello.url, members, min(seconds, 20))
-
-        now = time.perf_counter()
-        run = Run(window_start=now + ramp, window_end=now + ramp + seconds, think=think)
-        await asyncio.gather(
-            *(
-                simulated_member(tsudoi.url, f"{i:06d}", now + ramp * (i - 1) / members, run)
-                for i in range(1, members + 1)
-            )
-        )
-        for name, result in run.results.items():
-            result.name = name
-            result.seconds = seconds
-        total = sum(len(r.latencies_ms) for r in run.results.values())
-        errors = sum(r.errors for r in run.results.values()) + run.logins.errors
-        pause = f"{think:.2f} s mean pause between requests" if think else "no pause (closed loop)"
-        print(
-            f"\nTsudoi load: {members} simulated members, {pause}; logins spread over a {ramp:.0f} s ramp, "
-            f"then {seconds:.0f} s measured (2-core machine, 1 uvicorn worker, same load generator for both)"
-        )
-        print(ceiling.line())
-        print(f"{'all Tsudoi browse routes':<34} {total / seconds:8.1f} req/s  errors {errors}")
-        for _name, result in sorted(run.results.items()):
-            print(result.line())
-        run.logins.seconds = ramp or 1
-        print(run.logins.line())
-        for what, count in sorted(run.unexpected.items()):
-            print(f"  unexpected answer: {what} x{count}")
-        worst = max((r.pct(99) for r in run.results.values() if r.latencies_ms), default=float("nan"))
-        print(f"worst browse route p99 {worst:.1f} ms (target < 200 ms); errors {errors} (target 0)")
-        print(f"ratio Tsudoi / hello-world: {total / seconds / ceiling.rps:.3f} (req/s)")
+    finally:
+        hello.stop()
+    sides: list[Side] = []
+    tsudoi = Server("app:app", env)
+    try:
+        tsudoi.wait_ready("/healthz")
+        sides.append(await measure("1 worker", tsudoi.url, members, think, ramp, seconds))
     finally:
         tsudoi.stop()
-        hello.stop()
+    report(sides[0], ceiling, members=members, think=think, ramp=ramp, seconds=seconds)
+    if workers > 1:
+        several = LitestarRun(workers, env)
+        try:
+            several.wait_ready("/healthz")
+            label = f"`litestar run --wc {workers}`"
+            sides.append(await measure(label, several.url, members, think, ramp, seconds))
+        finally:
+            several.stop()
+        report(sides[1], ceiling, members=members, think=think, ramp=ramp, seconds=seconds)
+        one, many = sides
+        print(
+            f"\nratio {workers} workers / 1 worker: {many.rps / one.rps:.2f} "
+            f"({many.rps:.1f} / {one.rps:.1f} req/s; errors {many.errors} / {one.errors}; target >= 1.7)"
+        )
 
 
 if __name__ == "__main__":
@@ -288,5 +372,11 @@ if __name__ == "__main__":
         help="logins are spread over this many seconds (argon2id: a few per second)",
     )
     parser.add_argument("--database", type=Path, help="reuse (or create) this database instead of a temp one")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="also measure the real `litestar run --wc N` (N >= 2) and print its ratio to one worker",
+    )
     args = parser.parse_args()
-    asyncio.run(main(args.seconds, args.members, args.think, args.ramp, args.database))
+    asyncio.run(main(args.seconds, args.members, args.think, args.ramp, args.database, args.workers))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
+import os
 import re
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
@@ -15,7 +17,7 @@ from typing import Any
 
 import aiosqlite
 
-from services.private_files import make_sqlite_private, private_dir, touch_private
+from services.private_files import make_sqlite_private, open_private, private_dir, touch_private
 
 log = logging.getLogger("tsudoi.db")
 
@@ -86,6 +88,20 @@ async def _configure(conn: aiosqlite.Connection, busy_timeout_ms: int, autocheck
     if not autocheckpoint:
         # Litestream owns checkpointing while it replicates (services/replication.py).
         await conn.execute("PRAGMA wal_autocheckpoint = 0")
+
+
+MIGRATE_LOCK = "migrate.lock"
+
+
+def _lock_migrations(database: Path) -> int:
+    """Wait for, then hold, the exclusive lock migrations take (released when the descriptor closes)."""
+    fd = open_private(private_dir(database.parent) / MIGRATE_LOCK, truncate=False)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 class Database:
@@ -188,7 +204,18 @@ class Database:
         return int(await self.fetchval("PRAGMA user_version") or 0)
 
     async def migrate(self, directory: Path = MIGRATIONS_DIR, backup_dir: Path | None = None) -> int:
-        """Apply pending migrations, each in one transaction; refuse a database newer than the code."""
+        """Apply pending migrations, each in one transaction; refuse a database newer than the code.
+
+        Several processes may start at once on one file (`litestar run --wc N`, a CLI command beside
+        the app): they take turns through an exclusive lock on `migrate.lock` beside the database, so the
+        first migrates (and writes the backup before it) and the others then find nothing pending."""
+        fd = await asyncio.to_thread(_lock_migrations, self.path)
+        try:
+            return await self._migrate(directory, backup_dir)
+        finally:
+            os.close(fd)  # closing the file drops the lock
+
+    async def _migrate(self, directory: Path, backup_dir: Path | None) -> int:
         assert self._writer is not None
         files = migration_files(directory)
         latest = files[-1][0] if files else 0

@@ -27,3 +27,14 @@ async def job_finished(db: Database, name: str, *, now: datetime, status: str, e
         "UPDATE scheduler_jobs SET last_finished_at = ?, last_status = ?, last_error = ? WHERE name = ?",
         (to_db(now), status, error[:500], name),
     )
+
+
+async def mark_interrupted(db: Database, *, now: datetime) -> int:
+    """Jobs a scheduler that stopped (a worker killed, a crash) left started and unfinished."""
+    async with db.write() as conn:
+        cursor = await conn.execute(
+            "UPDATE scheduler_jobs SET last_finished_at = ?, last_status = 'error', last_error = 'interrupted' "
+            "WHERE last_started_at IS NOT NULL AND (last_finished_at IS NULL OR last_finished_at < last_started_at)",
+            (to_db(now),),
+        )
+        return cursor.rowcount

@@ -44,6 +44,8 @@ def session_middleware(app: ASGIApp) -> ASGIApp:
             await app(scope, receive, send)
             return
         app_ctx: AppContext = scope["litestar_app"].state.ctx
+        # Another worker process may have changed the organization settings: a shared-memory read, no query.
+        await app_ctx.refresh_org()
         request: Request[Any, Any, Any] = Request(scope)
         token = request.cookies.get(SESSION_COOKIE, "")
         auth = None

@@ -19,6 +19,7 @@ from services.org import OrgSettings, Sender, effective_sender, org_from_strings
 from services.private_files import private_dir, secure_data_folder
 from services.schema_check import schema_drift
 from services.settings import Settings
+from services.shared_counter import SharedCounter
 from services.templates import make_environment
 
 if TYPE_CHECKING:  # these modules import this one
@@ -32,6 +33,9 @@ else:
     ContactQr = Check = PaymentGateway = Scheduler = Any
 
 log = logging.getLogger("tsudoi.schema")
+
+# In the data folder: the organization settings' change counter, shared by the worker processes.
+ORG_VERSION_FILE = "org.version"
 
 
 @dataclass
@@ -50,16 +54,21 @@ class AppContext:
     stopping: asyncio.Event = field(
         default_factory=asyncio.Event
     )  # set when the app stops (services/digests.py)
-    digest_run_locks: dict[int, asyncio.Lock] = field(default_factory=dict)  # services/digests.py, per run
     gateway: PaymentGateway | None = None  # services/payment_config.py: the one gateway instance
-    payment_checkout_locks: dict[int, asyncio.Lock] = field(default_factory=dict)  # services/payment_flow.py
     # services/payment_flow.py: False once the base URL proved unreachable from here (sandbox reports in-process)
     sandbox_http: bool = True
     contact_qr: ContactQr | None = None  # services/contact_qr.py: the contact page's code, made once
     setup_token: str | None = None  # services/setup.py: the first-start token, until the first admin exists
     smtp_probe: tuple[str, datetime, Check] | None = None  # services/doctor.py: SMTP URL, when, result
+    # Several workers (`litestar run --wc N`) each keep `org` in memory: update_org bumps a counter
+    # they all map (services/shared_counter.py) and refresh_org reloads when it moved (opened by open_context).
+    org_counter: SharedCounter | None = None
+    org_seen: int = 0
 
     async def reload_org(self) -> OrgSettings:
+        if self.org_counter is not None:
+            # Read before loading: a change committed while we load moves it again, so the next check reloads.
+            self.org_seen = self.org_counter.value()
         values = await app_settings.get_all(self.db)
         self.org = org_from_strings(values)
         self.demo_data = app_settings.DEMO_DATA_KEY in values
@@ -82,7 +91,22 @@ class AppContext:
 
     async def update_org(self, values: dict[str, str]) -> OrgSettings:
         await app_settings.put(self.db, values)
+        if self.org_counter is not None:
+            self.org_counter.bump()  # the other workers reload on their next request (refresh_org)
         return await self.reload_org()
+
+    async def refresh_org(self) -> None:
+        """Reload the organization settings if another process changed them since; when nothing changed
+        this is one read of shared memory (no query), so every request and scheduler tick calls it."""
+        counter = self.org_counter
+        if counter is not None and counter.value() != self.org_seen:
+            await self.reload_org()
+
+    async def close(self) -> None:
+        await self.db.close()
+        if self.org_counter is not None:
+            self.org_counter.close()
+            self.org_counter = None
 
 
 def build_context(
@@ -115,7 +139,7 @@ async def open_context(ctx: AppContext) -> AppContext:
     data_dir = private_dir(ctx.settings.data_dir)
     secure_data_folder(data_dir, ctx.settings.database.name)
     await ctx.db.connect()
-    await ctx.db.migrate(backup_dir=ctx.settings.data_dir / "backups")
+    await ctx.db.migrate(backup_dir=ctx.settings.data_dir / "backups")  # workers take turns (a file lock)
     drift = await schema_drift(ctx.db)
     if drift:
         log.warning(
@@ -123,5 +147,7 @@ async def open_context(ctx: AppContext) -> AppContext:
             "(back up, then report this line to the Tsudoi developers): %s",
             "; ".join(str(item) for item in drift),
         )
+    if ctx.org_counter is None:
+        ctx.org_counter = SharedCounter(data_dir / ORG_VERSION_FILE)
     await ctx.reload_org()
     return ctx

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import secrets
 import sqlite3
 from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Final
@@ -21,7 +21,7 @@ from db import members as member_queries
 from db import payments as payment_queries
 from db.payments import AttemptChoice, Decision
 from db.timestamps import from_db
-from services import membership
+from services import leases, membership
 from services.context import AppContext
 from services.fees import FEE_STATUS_LABELS, PAID_METHOD_LABELS, receipt_purpose
 from services.konbini_steps import konbini_steps
@@ -56,6 +56,9 @@ TAX_MODE_LABELS: Final[dict[str, str]] = {
 # The sandbox page link carries a signed token that lasts an hour; make a fresh one well before.
 _SANDBOX_LINK_REUSE: Final = timedelta(minutes=30)
 _NOTIFY_TRIES: Final = 3
+# The most gateway calls one checkout makes (a dead link: ask the gateway, then a new session), each within
+# TSUDOI_PAYMENT_TIMEOUT: how long a second request for the attempt may wait for the first.
+_CHECKOUT_CALLS: Final = 2
 # How long after the hosted page's stated end the link still counts as usable (see link_is_dead).
 LINK_EXPIRY_GRACE: Final = timedelta(minutes=10)
 # GMO refuses an OrderID it has seen; Stripe must see the same parameters again (idempotency key).
@@ -181,11 +184,16 @@ async def choose_method(
     return choice
 
 
-def _attempt_lock(ctx: AppContext, attempt_id: int) -> asyncio.Lock:
-    locks = ctx.payment_checkout_locks
-    if len(locks) > 1000:
-        locks.clear()
-    return locks.setdefault(attempt_id, asyncio.Lock())
+def _attempt_lease(ctx: AppContext, attempt_id: int) -> AbstractAsyncContextManager[leases.Lease]:
+    """One checkout per attempt at a time, across every worker process: the lease covers the gateway call
+    (slow HTTP, renewed while it runs); a second request for the attempt waits for the holder, then finds
+    the link it stored. Waiting is bounded by what the holder's gateway calls may take."""
+    return leases.held(
+        ctx.db,
+        f"payment-checkout:{attempt_id}",
+        seconds=ctx.settings.lease_seconds,
+        wait=_CHECKOUT_CALLS * ctx.settings.payment_timeout + ctx.settings.lease_seconds,
+    )
 
 
 async def start_checkout(
@@ -200,29 +208,38 @@ async def start_checkout(
     and, when nothing happened there, expired and replaced by a new attempt with the same
     method and a new link. None when the attempt is no longer waiting for the member.
     """
-    async with _attempt_lock(ctx, attempt_id):
-        attempt = await payment_queries.attempt(ctx.db, attempt_id)
-        if attempt is None or attempt["state"] not in payment_queries.LIVE_STATES:
-            return None
-        now = ctx.clock.now()
-        if attempt["redirect_url"]:
-            started = from_db(attempt["checkout_started_at"])
-            fresh = started is not None and now - started < _SANDBOX_LINK_REUSE
-            if gateway.name == "sandbox":
-                if fresh:
-                    return str(attempt["redirect_url"])
-            elif not link_is_dead(attempt, now):
+    try:
+        async with _attempt_lease(ctx, attempt_id):
+            return await _checkout_held(ctx, gateway, member=member, fee=fee, attempt_id=attempt_id)
+    except leases.LeaseBusy:
+        raise GatewayUnavailable("another request kept this attempt's checkout busy") from None
+
+
+async def _checkout_held(
+    ctx: AppContext, gateway: PaymentGateway, *, member: sqlite3.Row, fee: sqlite3.Row, attempt_id: int
+) -> str | None:
+    attempt = await payment_queries.attempt(ctx.db, attempt_id)
+    if attempt is None or attempt["state"] not in payment_queries.LIVE_STATES:
+        return None
+    now = ctx.clock.now()
+    if attempt["redirect_url"]:
+        started = from_db(attempt["checkout_started_at"])
+        fresh = started is not None and now - started < _SANDBOX_LINK_REUSE
+        if gateway.name == "sandbox":
+            if fresh:
                 return str(attempt["redirect_url"])
-            elif attempt["state"] != states.PENDING:
-                # A convenience-store number was issued: the checkout page shows it, no new link.
-                return None
-            else:
-                attempt = await _replace_dead_link(ctx, gateway, attempt, now=now)
-                if attempt is None:
-                    return None
-        if attempt["state"] != states.PENDING and gateway.name != "sandbox":
+        elif not link_is_dead(attempt, now):
+            return str(attempt["redirect_url"])
+        elif attempt["state"] != states.PENDING:
+            # A convenience-store number was issued: the checkout page shows it, no new link.
             return None
-        return await _new_checkout(ctx, gateway, member=member, fee=fee, attempt=attempt, now=now)
+        else:
+            attempt = await _replace_dead_link(ctx, gateway, attempt, now=now)
+            if attempt is None:
+                return None
+    if attempt["state"] != states.PENDING and gateway.name != "sandbox":
+        return None
+    return await _new_checkout(ctx, gateway, member=member, fee=fee, attempt=attempt, now=now)
 
 
 def link_is_dead(attempt: sqlite3.Row, now: datetime) -> bool:

@@ -73,7 +73,9 @@ def make_sqlite_private(database: Path) -> None:
 
 
 # What Tsudoi keeps in its data folder besides the database files.
-DATA_FOLDER_ENTRIES = frozenset({"secret_key", "serving.lock", "outbox", "backups", "attachments", "tmp"})
+DATA_FOLDER_ENTRIES = frozenset(
+    {"secret_key", "serving.lock", "migrate.lock", "org.version", "outbox", "backups", "attachments", "tmp"}
+)
 
 
 def _ours(folder: Path, database_name: str) -> list[Path]:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 
 # subprocess runs the litestream binary with a fixed argument list, never through a shell.
@@ -129,10 +130,14 @@ def render_config(settings: Settings) -> str:
 
 
 def write_config(settings: Settings) -> Path:
-    """Write the config into the data folder, 0600 (the URL may carry a user name)."""
+    """Write the config into the data folder, 0600 (the URL may carry a user name). Written whole to a
+    temporary file and renamed into place: workers starting at once each write it, and Litestream must
+    never read a half-written file."""
     path = config_path(settings)
     private_dir(path.parent)
-    write_private(path, render_config(settings).encode("utf-8"))
+    part = path.with_name(f"{path.name}.{os.getpid()}.part")
+    write_private(part, render_config(settings).encode("utf-8"))
+    os.replace(part, path)
     return path
 
 

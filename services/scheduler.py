@@ -1,19 +1,27 @@
-"""The in-process scheduler: a plain asyncio loop that runs each job when it is due.
+"""The scheduler: a plain asyncio loop that runs each job when it is due, in exactly one worker process.
 
 A loop rather than APScheduler because every job here decides "due" from the database (the digest
 runs from digest_runs, the others from scheduler_jobs), which makes downtime catch-up, admin-changed
 hours and restarts work without a job store, and lets tests drive a tick with a frozen clock.
+
+With several workers (`litestar run --wc N`) every worker starts this loop, but only the holder of
+the `scheduler` lease (services/leases.py) ticks; it renews the lease every third of
+TSUDOI_LEASE_SECONDS. When it dies (even SIGKILL) the lease runs out and another worker takes over, reading
+the jobs' last starts from the database, so nothing due is lost and nothing runs twice.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import time as clock_time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
 
+from db import leases as lease_queries
 from db import login_failures, rate_limits, scheduler_jobs, sessions, used_tokens
 from db.timestamps import from_db
 from services.announcements import run_due as run_announcements_job
@@ -25,11 +33,15 @@ from services.digests import request_stop, run_daily_job, run_weekly_job
 from services.events import run_reminder_job as run_event_reminders
 from services.fee_reminders import run_reminder_job as run_fee_reminders
 from services.feeds import run_feed_import_job
+from services.leases import Lease, wall_clock
 from services.membership import apply_tier_endings
 
 log = logging.getLogger("tsudoi.scheduler")
 
 TICK_SECONDS = 30.0
+SCHEDULER_LEASE = "scheduler"
+# A lease left by a process that died is deleted once it has been over this long.
+LEASE_KEEP_SECONDS = 24 * 3600
 # Old rows kept for a while after they stop mattering: rate-limit windows are minutes to a day,
 # single-use links live hours to days.
 RATE_LIMIT_KEEP = timedelta(days=7)
@@ -64,6 +76,7 @@ async def run_cleanup_job(app: AppContext) -> dict[str, int]:
         "used_tokens": await used_tokens.delete_older_than(app.db, now - USED_TOKEN_KEEP),
         "login_failures": await login_failures.delete_stale(app.db, before=now - RATE_LIMIT_KEEP, now=now),
         "contact_pending_uploads": await remove_stale_pending_uploads(app),
+        "leases": await lease_queries.delete_expired(app.db, before=wall_clock() - LEASE_KEEP_SECONDS),
     }
 
 
@@ -146,6 +159,8 @@ class Scheduler:
         self._stop = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
         self._loaded = False
+        # Held by the one worker that ticks (see the module's docstring).
+        self.lease = Lease(app.db, SCHEDULER_LEASE, seconds=float(app.settings.lease_seconds))
 
     async def _load(self) -> None:
         if self._loaded:
@@ -204,20 +219,45 @@ class Scheduler:
         while self.running:
             await asyncio.gather(*list(self.running.values()), return_exceptions=True)
 
+    async def lead(self) -> bool:
+        """Take or renew the scheduler's lease; True while this worker is the one that runs the jobs."""
+        was = self.lease.held
+        leading = await self.lease.try_take() if was else await self.lease.wait_take(wait=0)
+        if leading and not was:
+            self._loaded = False  # another worker may have run jobs meanwhile: read their last starts again
+            if not self.running:
+                # Nothing runs here, so a job left started was cut off with the scheduler that ran it.
+                await scheduler_jobs.mark_interrupted(self.app.db, now=self.app.clock.now())
+            log.info("this worker (pid %s) runs the scheduler", os.getpid())
+        elif was and not leading:
+            log.warning("another worker took the scheduler over (this one stalled past its lease)")
+        return leading
+
     async def _loop(self) -> None:
+        next_tick = 0.0
         while not self._stop.is_set():
+            leading = False
             try:
-                await self.tick()
+                leading = await self.lead()
+                if leading and clock_time.monotonic() >= next_tick:
+                    next_tick = clock_time.monotonic() + self.tick_seconds
+                    await self.app.refresh_org()  # the settings may have been changed through another worker
+                    await self.tick()
             except Exception:
                 log.exception("scheduler tick failed")
+            pause = self.lease.seconds / 3
+            if leading:
+                pause = min(pause, max(0.0, next_tick - clock_time.monotonic()))
             try:
-                await asyncio.wait_for(self._stop.wait(), timeout=self.tick_seconds)
+                await asyncio.wait_for(self._stop.wait(), timeout=pause)
             except TimeoutError:
                 pass
 
     def start(self) -> None:
         self._loop_task = asyncio.create_task(self._loop(), name="tsudoi-scheduler")
-        log.info("scheduler started with %d jobs", len(self.jobs))
+        log.info(
+            "scheduler started with %d jobs (it ticks in the worker that holds its lease)", len(self.jobs)
+        )
 
     async def stop(self, grace_seconds: float = 10.0) -> None:
         """Stop ticking, then give running jobs a moment; a digest still sending is cancelled cleanly
@@ -232,6 +272,9 @@ class Scheduler:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+        if self.lease.held:
+            # Another worker takes over at its next look instead of waiting for the lease to run out.
+            await self.lease.release()
 
 
 def current_scheduler(app: AppContext) -> Scheduler | None:
@@ -264,12 +307,23 @@ class JobStatus:
 
 
 async def job_overview(app: AppContext) -> list[JobStatus]:
-    """Every job with its last run, for the admin (one query)."""
+    """Every job with its last run, for the admin (two queries). With several workers the page may be
+    served by one that does not run the scheduler: a recorded job started and not finished counts as
+    running while the worker holding the scheduler's lease is alive."""
     states = await scheduler_jobs.job_states(app.db)
     scheduler = current_scheduler(app)
+    lease = await lease_queries.current(app.db, SCHEDULER_LEASE)
+    elsewhere = (
+        lease is not None
+        and float(lease["expires_at"]) > wall_clock()
+        and (scheduler is None or lease["holder"] != scheduler.lease.holder)
+    )
     result: list[JobStatus] = []
     for job in JOBS:
         row = states.get(job.name)
+        started = from_db(row["last_started_at"]) if row else None
+        finished = from_db(row["last_finished_at"]) if row else None
+        unfinished = started is not None and (finished is None or finished < started)
         result.append(
             JobStatus(
                 name=job.name,
@@ -279,7 +333,8 @@ async def job_overview(app: AppContext) -> list[JobStatus]:
                 last_finished_at=from_db(row["last_finished_at"]) if row else None,
                 last_status=str(row["last_status"]) if row else "",
                 last_error=str(row["last_error"]) if row else "",
-                running=scheduler is not None and job.name in scheduler.running,
+                running=(scheduler is not None and job.name in scheduler.running)
+                or (elsewhere and job.record and unfinished),
             )
         )
     return result

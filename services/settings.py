@@ -59,6 +59,9 @@ class Settings:
     pdf_font: str = ""  # TSUDOI_PDF_FONT: a Japanese font file for PDFs; empty: the bundled one
     # TSUDOI_TIER_GRACE_DAYS: a paid tier whose renewal fee is unpaid stays this many days past its year's end.
     tier_grace_days: int = 30
+    # TSUDOI_LEASE_SECONDS: how long a lease (services/leases.py: the scheduler, a checkout, a digest run)
+    # outlives a worker that died holding it; a live holder renews it every third of this.
+    lease_seconds: int = 30
 
     @property
     def data_dir(self) -> Path:
@@ -119,17 +122,24 @@ def _list(value: str | None) -> tuple[str, ...]:
 
 
 def load_or_create_secret_key(data_dir: Path) -> str:
-    """Keep one generated key in the data folder so sessions survive restarts."""
+    """Keep one generated key in the data folder so sessions survive restarts. Workers starting at once
+    make it once: the key is written whole to a temporary file, then linked into place, which fails for
+    every process but the first; each then reads the one key."""
     private_dir(data_dir)
     key_file = data_dir / "secret_key"
-    if key_file.exists():
-        make_private(key_file)
-        return key_file.read_text(encoding="ascii").strip()
-    key = secrets.token_urlsafe(48)
-    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as handle:
-        handle.write(key)
-    return key
+    if not key_file.exists():
+        part = data_dir / f"secret_key.{os.getpid()}.part"
+        fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as handle:
+            handle.write(secrets.token_urlsafe(48))
+        try:
+            os.link(part, key_file)
+        except FileExistsError:
+            pass
+        finally:
+            part.unlink(missing_ok=True)
+    make_private(key_file)
+    return key_file.read_text(encoding="ascii").strip()
 
 
 def get_settings(environ: dict[str, str] | None = None) -> Settings:
@@ -152,6 +162,7 @@ def get_settings(environ: dict[str, str] | None = None) -> Settings:
         login_ip_failures=_positive_int(env, "TSUDOI_LOGIN_IP_FAILURES", 30),
         login_ip_window_minutes=_positive_int(env, "TSUDOI_LOGIN_IP_WINDOW_MINUTES", 10),
         tier_grace_days=_positive_int(env, "TSUDOI_TIER_GRACE_DAYS", 30),
+        lease_seconds=_positive_int(env, "TSUDOI_LEASE_SECONDS", 30),
         replica_url=(env.get("TSUDOI_REPLICA_URL") or "").strip(),
         replica_max_lag=_seconds(env.get("TSUDOI_REPLICA_MAX_LAG"), 300),
         replica_sync_interval=_seconds(env.get("TSUDOI_REPLICA_SYNC_INTERVAL"), 1),

@@ -35,9 +35,11 @@ async def announce(app: AppContext) -> str | None:
     if not await is_open(app):
         app.setup_token = None
         return None
-    if not app.setup_token:
-        app.setup_token = secrets.token_urlsafe(24)
-    token = app.setup_token
+    # Stored, so every worker process prints and accepts the same token (the first to start makes it).
+    token = await setup_state.shared_token(app.db, app.setup_token or secrets.token_urlsafe(24))
+    app.setup_token = token
+    if token is None:
+        return None
     # The one secret this app ever logs: it is useless once the first admin exists.
     log.warning(
         "初期設定がまだです。ブラウザで次のURLを開いて最初の管理者を作成してください / "

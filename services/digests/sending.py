@@ -7,6 +7,7 @@ import asyncio
 import logging
 import sqlite3
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -15,6 +16,7 @@ from db import digests as digests_db
 from db.deliveries import DIGEST_DELIVERIES
 from db.digests import RunCounts
 from db.timestamps import from_db
+from services import leases
 from services.context import AppContext
 from services.delivery import (
     DeliverySender,
@@ -48,8 +50,12 @@ log = logging.getLogger("tsudoi.digests")
 # ------------------------------------------------------------------------------------- building
 
 
-def _run_lock(app: AppContext, run_id: int) -> asyncio.Lock:
-    return app.digest_run_locks.setdefault(run_id, asyncio.Lock())
+def _run_lease(app: AppContext, run_id: int) -> AbstractAsyncContextManager[leases.Lease]:
+    """One process at a time builds or sends a run (a worker's scheduler, `send-digests`): the others wait,
+    then find it done; when the holder dies its lease runs out and a waiter resumes the run."""
+    return leases.held(
+        app.db, f"digest-run:{run_id}", seconds=app.settings.lease_seconds, wait=None, poll=0.5
+    )
 
 
 def _bounds(run: sqlite3.Row) -> tuple[datetime, datetime]:
@@ -142,7 +148,7 @@ async def send_run(
 ) -> SendReport:
     """Send what is due in one run; the run is done once nothing is pending (retries may remain)."""
     options = options or await load_options(app)
-    async with _run_lock(app, run_id):
+    async with _run_lease(app, run_id):
         run = await digests_db.get_run(app.db, run_id)
         if run is None or run["status"] != "sending":
             return SendReport()
@@ -187,7 +193,7 @@ async def continue_run(
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> None:
     options = options or await load_options(app)
-    async with _run_lock(app, run_id):
+    async with _run_lease(app, run_id):
         await build_run(app, run_id)
     await send_run(app, run_id, options=options, sleep=sleep)
 
@@ -230,7 +236,7 @@ async def run_due(
         due_at = from_db(run["due_at"])
         if due_at is not None and due_at + options.catch_up_limit < now:
             # Stalled for longer than the catch-up limit: what is left is no longer news.
-            async with _run_lock(app, run_id):
+            async with _run_lease(app, run_id):
                 await digests_db.set_run_sending(app.db, run_id, now=now)
                 await deliveries.expire_open(app.db, DIGEST_DELIVERIES, run_id, reason=SKIP_EXPIRED, now=now)
                 await digests_db.finish_run_if_complete(app.db, run_id, now=now)

@@ -16,6 +16,7 @@ from db import scheduler_jobs
 from db.timestamps import to_db
 from services.clock import FrozenClock
 from services.context import AppContext
+from services.leases import wall_clock
 from services.scheduler import Job, Scheduler, is_due, run_cleanup_job
 from services.settings import Settings
 
@@ -109,13 +110,20 @@ async def test_cleanup_removes_expired_sessions_old_rate_limit_rows_and_used_tok
         "('stale', 2, NULL, ?), ('recent', 2, NULL, ?), ('locked', 5, ?, ?)",
         (week_ago, to_db(now), to_db(now + timedelta(days=1)), week_ago),
     )
+    # A lease a dead worker left a day ago goes; a live one stays (leases run on the wall clock).
+    await app_ctx.db.execute(
+        "INSERT INTO leases (name, holder, expires_at) VALUES ('dead', 'host:1:a', 1.0), ('live', 'host:2:b', ?)",
+        (wall_clock() + 60,),
+    )
     assert await run_cleanup_job(app_ctx) == {
         "sessions": 1,
         "rate_limit_events": 1,
         "used_tokens": 1,
         "login_failures": 1,
         "contact_pending_uploads": 0,
+        "leases": 1,
     }
+    assert await app_ctx.db.fetchval("SELECT group_concat(name) FROM leases") == "live"
     assert await app_ctx.db.fetchval("SELECT group_concat(token_hash) FROM sessions") == "live"
     kept = await app_ctx.db.fetchall("SELECT login_id FROM login_failures ORDER BY login_id")
     assert [row[0] for row in kept] == ["locked", "recent"]
@@ -158,3 +166,25 @@ async def test_the_real_job_list_runs_every_job_and_the_console_lists_them(
     assert all(states[name]["last_status"] == "ok" for name in recorded), dict(states)
     overview = await scheduler_module.job_overview(app_ctx)
     assert [status.name for status in overview] == names
+
+
+async def test_only_the_lease_holder_runs_the_jobs_and_another_takes_over_when_it_stops(
+    app_ctx: AppContext, clock: FrozenClock
+) -> None:
+    """Two workers' schedulers on one database (the processes are in tests/http/test_workers.py)."""
+    jobs = [Job("ok", "成功", record_call, every=timedelta(hours=1))]
+    first, second = Scheduler(app_ctx, jobs), Scheduler(app_ctx, jobs)
+    first.lease.seconds = second.lease.seconds = 0.3
+    assert await first.lead() and not await second.lead()
+    assert await first.lead()  # renewed
+    await scheduler_jobs.job_started(app_ctx.db, "ok", now=clock.now())
+    await asyncio.sleep(0.35)  # the first stopped renewing (its process died): its lease ran out
+    clock.advance(timedelta(seconds=1))
+    assert await second.lead()
+    assert not await first.lead()  # it learns it lost the lease and stops ticking
+    # The job the first left started counts as interrupted, not as running forever.
+    state = (await scheduler_jobs.job_states(app_ctx.db))["ok"]
+    assert state["last_status"] == "error" and state["last_error"] == "interrupted"
+    await second.stop()  # a clean stop gives the lease back at once
+    assert await first.lead()
+    await first.stop()
