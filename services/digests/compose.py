@@ -14,6 +14,7 @@ from services.context import AppContext
 from services.digests.options import KIND_LABELS
 from services.digests.preferences import unsubscribe_token
 from services.digests.recipients import ArticleIndex, Section
+from services.mail_skeleton import SkeletonTemplate, Slots
 from services.mailer import OutgoingMail
 
 
@@ -39,12 +40,13 @@ def _list_id(base_url: str) -> str:
 
 class DigestTemplates:
     """The digest's templates, loaded once per run; each article's entry is rendered once per run too
-    (views/mail/_digest_item.*) and shared by every recipient, so a mail costs one small join."""
+    (views/mail/_digest_item.*) and shared by every recipient, and each part is a skeleton
+    (services/mail_skeleton.py), so a mail costs a few joins, not a template render."""
 
     def __init__(self, app: AppContext) -> None:
         env = app.templates
-        self.text = env.get_template("mail/digest.txt")
-        self.html = env.get_template("mail/digest.html")
+        self.text = SkeletonTemplate(env.get_template("mail/digest.txt"))
+        self.html = SkeletonTemplate(env.get_template("mail/digest.html"))
         self._item_text = env.get_template("mail/_digest_item.txt").module.item  # type: ignore[attr-defined]
         self._item_html = env.get_template("mail/_digest_item.html").module.item  # type: ignore[attr-defined]
         self._items: dict[int, dict[str, Any]] = {}
@@ -58,6 +60,9 @@ class DigestTemplates:
             cached["html"] = str(self._item_html(cached))
             self._items[article_id] = cached
         return cached
+
+
+_SECTION_FIELDS = ("name", "items_text", "items_html", "more", "more_url")
 
 
 def compose_digest(
@@ -99,25 +104,31 @@ def compose_digest(
         article_count = sum(len(s["items"]) + int(s["more"]) for s in rendered)
     period = period_label(kind, start, end, tz)
     subject = f"{subject_prefix}【{app.org.short_name}】新着お知らせメール {period}"
-    context = {
-        "subject": subject,
-        "member": member,
-        "org": app.org,
-        "kind": kind,
-        "kind_label": KIND_LABELS.get(kind, ""),
-        "period": period,
-        "sections": rendered,
-        "article_count": article_count,
-        "base_url": base_url,
-        "mypage_url": f"{base_url}/mypage",
-        "settings_url": f"{base_url}/settings/mail",
-        "unsubscribe_url": unsubscribe_url,
-    }
+
+    def context(slot: Slots) -> dict[str, Any]:
+        """What the templates see; every per-member value passes through `slot`."""
+        return {
+            "subject": subject,
+            "member": slot.pick(member, ("family_name", "given_name")),
+            "org": app.org,
+            "kind": kind,
+            "kind_label": KIND_LABELS.get(kind, ""),
+            "period": period,
+            "sections": [slot.pick(section, _SECTION_FIELDS) for section in rendered],
+            "article_count": slot(article_count),
+            "base_url": base_url,
+            "mypage_url": f"{base_url}/mypage",
+            "settings_url": f"{base_url}/settings/mail",
+            "unsubscribe_url": slot(unsubscribe_url),
+        }
+
+    # Everything not passed through `slot` is the same for the whole run, or named here.
+    constants = (subject, kind, period, base_url, app.org)
     return OutgoingMail(
         to=str(member["email"]),
         subject=subject,
-        text=templates.text.render(context),
-        html=templates.html.render(context),
+        text=templates.text.render(constants, context),
+        html=templates.html.render(constants, context),
         headers={
             "List-Unsubscribe": f"<{unsubscribe_url}>",
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
