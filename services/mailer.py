@@ -287,8 +287,9 @@ class SmtpTransport:
 
     async def transaction(self, client: aiosmtplib.SMTP, message: Message, *, reused: bool = False) -> str:
         """One mail on an open connection; the server's answer. A 4xx/5xx answer resets the envelope
-        (RSET), so the connection stays usable. On a `reused` connection, a server that hung up before
-        the first command raises StaleConnection: the message was not sent, another connection may."""
+        (RSET), so the connection stays usable. On a `reused` connection, a server that hung up (or
+        answered 421) at the first command raises StaleConnection: nothing of the message was sent, so
+        another connection may send it."""
         if not isinstance(message, WireMessage):
             _refused, answer = await client.send_message(message)
             return answer
@@ -296,6 +297,10 @@ class SmtpTransport:
             await client.mail(message.envelope_from)
         except aiosmtplib.SMTPServerDisconnected as error:
             if reused:
+                raise StaleConnection() from error
+            raise
+        except aiosmtplib.SMTPResponseException as error:
+            if reused and error.code == 421:  # "closing the connection" (an idle timeout, a restart)
                 raise StaleConnection() from error
             raise
         try:
