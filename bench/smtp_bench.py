@@ -11,7 +11,8 @@ with the sender, and each sender's figures are its own:
   `--mails` times, one after another — no database, no templates, no engine;
 - the engine, twice: a 事務局からのお知らせ to every member (`announcements.build` then `deliver`: claim,
   compose, write, send, record each outcome), first with TSUDOI_SMTP_CONNECTIONS=1, then with
-  `--connections`; the messages in flight (同時に送る数) are `--connections` in both runs.
+  `--connections`; the messages in flight (同時に送る数, `--concurrency`, by default the larger of 4 and
+  `--connections`) are the same in both runs, so only the connections differ.
 
 Prints mails/s of each, as ratios of the baseline, the gain of N connections over 1, and what the server
 counted (every member exactly once; connections opened).
@@ -188,11 +189,11 @@ async def baseline(port: int, mails: int) -> dict[str, Any]:
     return {"send": elapsed, "mails": mails, "bytes": len(message.data), "peak_mb": peak_mb()}
 
 
-async def engine(database: Path, port: int, connections: int) -> dict[str, Any]:
+async def engine(database: Path, port: int, connections: int, concurrency: int) -> dict[str, Any]:
     from services import announcements
 
     app = await open_context(build_context(settings_for(database, port, connections), FrozenClock(NOW)))
-    await app.update_org({"digest_rate_per_second": "0", "digest_concurrency": str(connections)})
+    await app.update_org({"digest_rate_per_second": "0", "digest_concurrency": str(concurrency)})
     form = announcements.AnnouncementForm(
         announcements.empty_values() | {"title": f"2026年度 総会のご案内（{connections}）", "body_md": BODY}
     )
@@ -228,6 +229,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--mails", type=int, default=5_000)
     parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument(
+        "--concurrency", type=int, default=0, help="messages in flight; default max(4, connections)"
+    )
     parser.add_argument("--child", choices=["server", "seed", "baseline", "engine"], help=argparse.SUPPRESS)
     parser.add_argument("--database", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
@@ -243,9 +247,10 @@ def main() -> None:
         print(json.dumps(asyncio.run(baseline(args.port, args.mails))))
         return
     if args.child == "engine":
-        print(json.dumps(asyncio.run(engine(args.database, args.port, args.connections))))
+        print(json.dumps(asyncio.run(engine(args.database, args.port, args.connections, args.concurrency))))
         return
 
+    concurrency = args.concurrency or max(4, args.connections)
     server = ServerProcess()
     runs: dict[str, dict[str, Any]] = {}
     seen: dict[str, dict[str, Any]] = {}
@@ -276,8 +281,8 @@ def main() -> None:
 
     base_rate = runs["baseline"]["mails"] / runs["baseline"]["send"]
     print(
-        f"mails: {args.mails:,}  rate limit: lifted  server: aiosmtpd on loopback in its own process  "
-        f"seeding: {seeded:.1f} s"
+        f"mails: {args.mails:,}  rate limit: lifted  messages in flight: {concurrency}  "
+        f"server: aiosmtpd on loopback in its own process  seeding: {seeded:.1f} s"
     )
     rates: dict[str, float] = {}
     for name, result in runs.items():
