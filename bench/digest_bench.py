@@ -25,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable, Hashable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -38,7 +38,7 @@ from services.context import AppContext, build_context, open_context  # noqa: E4
 from services.digest_windows import weekly_window  # noqa: E402
 from services.digests import sending  # noqa: E402
 from services.digests.compose import DigestTemplates  # noqa: E402
-from services.mail_skeleton import ContextBuilder, Plain, SkeletonTemplate  # noqa: E402
+from services.mail_skeleton import ContextBuilder, Plain, SkeletonTemplate, Slots  # noqa: E402
 from services.mailer import BulkSender, Mailer, OutgoingMail, WireMessage, WireWriter, build_message  # noqa: E402
 from services.settings import Settings  # noqa: E402
 
@@ -215,7 +215,9 @@ class BenchMailer(Mailer):
 class EveryMailTemplate(SkeletonTemplate):
     """The composition before skeletons: the template rendered for every mail."""
 
-    def render(self, constants: Hashable, build: ContextBuilder) -> str:
+    def render_slots(
+        self, constants: Any, slots: Slots, marked: dict[str, Any], build: ContextBuilder
+    ) -> str:
         return self.template.render(build(Plain()))
 
 

@@ -27,7 +27,7 @@ from services.digests.options import ANNOUNCEMENT_LIST, SKIP_CLOSED, DigestOptio
 from services.digests.preferences import unsubscribe_token
 from services.digests.recipients import unsendable_reason
 from services.japanese import PREFECTURES
-from services.mail_skeleton import SkeletonTemplate, Slots
+from services.mail_skeleton import SkeletonTemplate, Slots, render_parts
 from services.mailer import MailError, OutgoingMail
 from services.markdown import render_markdown, render_plain
 
@@ -276,11 +276,12 @@ class AnnouncementMail:
 
         # The announcement is this object's; the rest that is not per member is named here.
         constants = (subject, read_url, base_url, self.app.org)
+        text, html = render_parts(constants, context, self.text, self.html)
         return OutgoingMail(
             to=str(member["email"]),
             subject=subject,
-            text=self.text.render(constants, context),
-            html=self.html.render(constants, context),
+            text=text,
+            html=html,
             headers=headers,
         )
 

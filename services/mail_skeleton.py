@@ -90,7 +90,12 @@ class SkeletonTemplate:
         """The part for one member: `build` makes the template's context, passing every per-member
         value through the Slots it is given; `constants` names everything else that varies."""
         slots = Slots()
-        marked = build(slots)
+        return self.render_slots(constants, slots, build(slots), build)
+
+    def render_slots(
+        self, constants: Hashable, slots: Slots, marked: dict[str, Any], build: ContextBuilder
+    ) -> str:
+        """`render` with the marked context made already (render_parts makes it once for both parts)."""
         shape = (constants, tuple(slots.shape))
         skeleton = self._skeletons.get(shape, False)
         if skeleton is False:
@@ -114,3 +119,10 @@ class SkeletonTemplate:
             log.warning("mail template %s: no skeleton for this shape; rendered per mail", self.template.name)
         self._skeletons[shape] = skeleton
         return real
+
+
+def render_parts(constants: Hashable, build: ContextBuilder, *templates: SkeletonTemplate) -> list[str]:
+    """Several parts of one mail (text, HTML) from one context, made once."""
+    slots = Slots()
+    marked = build(slots)
+    return [template.render_slots(constants, slots, marked, build) for template in templates]

@@ -119,7 +119,7 @@ _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
 # A plain ASCII dot-atom address: the bulk path writes it as it is; anything else takes build_message.
 PLAIN_ADDRESS = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@{_LABEL}(?:\.{_LABEL})+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_BASE64_LINE = 76  # 57 bytes a line, as the email package writes base64
+_BASE64_LINES = re.compile(rb".{1,76}")  # 76 characters (57 bytes) a line, as the email package writes base64
 
 
 @functools.lru_cache(maxsize=512)
@@ -152,8 +152,7 @@ def text_body(text: str) -> bytes:
 
 
 def base64_lines(data: bytes) -> bytes:
-    encoded = binascii.b2a_base64(data, newline=False)
-    return b"\r\n".join(encoded[i : i + _BASE64_LINE] for i in range(0, len(encoded), _BASE64_LINE)) + b"\r\n"
+    return b"\r\n".join(_BASE64_LINES.findall(binascii.b2a_base64(data, newline=False))) + b"\r\n"
 
 
 _TEXT_PART = b'Content-Type: text/plain; charset="utf-8"\r\nContent-Transfer-Encoding: base64\r\n\r\n'

@@ -14,7 +14,7 @@ from services.context import AppContext
 from services.digests.options import KIND_LABELS
 from services.digests.preferences import unsubscribe_token
 from services.digests.recipients import ArticleIndex, Section
-from services.mail_skeleton import SkeletonTemplate, Slots
+from services.mail_skeleton import SkeletonTemplate, Slots, render_parts
 from services.mailer import OutgoingMail
 
 
@@ -50,6 +50,7 @@ class DigestTemplates:
         self._item_text = env.get_template("mail/_digest_item.txt").module.item  # type: ignore[attr-defined]
         self._item_html = env.get_template("mail/_digest_item.html").module.item  # type: ignore[attr-defined]
         self._items: dict[int, dict[str, Any]] = {}
+        self._entries: dict[tuple[int, ...], tuple[list[dict[str, Any]], str, str]] = {}
 
     def item(self, index: ArticleIndex, article_id: int, base_url: str, tz: ZoneInfo) -> dict[str, Any]:
         cached = self._items.get(article_id)
@@ -59,6 +60,21 @@ class DigestTemplates:
             # Made by an autoescaping template: digest.html outputs it with |safe.
             cached["html"] = str(self._item_html(cached))
             self._items[article_id] = cached
+        return cached
+
+    def entries(
+        self, index: ArticleIndex, article_ids: tuple[int, ...], base_url: str, tz: ZoneInfo
+    ) -> tuple[list[dict[str, Any]], str, str]:
+        """A section's entries and their joined text and HTML: members share conditions, so the same
+        list of articles comes back again and again in a run (cached, within a bound)."""
+        cached = self._entries.get(article_ids)
+        if cached is None:
+            items = [self.item(index, aid, base_url, tz) for aid in article_ids if aid in index.articles]
+            text = "\n".join(item["text"] for item in items)
+            html = "\n".join(item["html"] for item in items)
+            if len(self._entries) >= 20_000:
+                self._entries.clear()
+            cached = self._entries[article_ids] = (items, text, html)
         return cached
 
 
@@ -86,16 +102,14 @@ def compose_digest(
     unsubscribe_url = f"{base_url}/unsubscribe/{token}"
     rendered: list[dict[str, Any]] = []
     for section in sections:
-        items = [
-            templates.item(index, aid, base_url, tz) for aid in section.article_ids if aid in index.articles
-        ]
+        # The entries are rendered once per run and joined once per list of articles.
+        items, items_text, items_html = templates.entries(index, section.article_ids, base_url, tz)
         rendered.append(
             {
                 "name": section.name,
                 "items": items,
-                # The entries are rendered once per run; a mail only joins them (100,000 mails a run).
-                "items_text": "\n".join(item["text"] for item in items),
-                "items_html": "\n".join(item["html"] for item in items),
+                "items_text": items_text,
+                "items_html": items_html,
                 "more": section.more,
                 "more_url": f"{base_url}/mypage?condition={section.condition_id}",
             }
@@ -124,11 +138,12 @@ def compose_digest(
 
     # Everything not passed through `slot` is the same for the whole run, or named here.
     constants = (subject, kind, period, base_url, app.org)
+    text, html = render_parts(constants, context, templates.text, templates.html)
     return OutgoingMail(
         to=str(member["email"]),
         subject=subject,
-        text=templates.text.render(constants, context),
-        html=templates.html.render(constants, context),
+        text=text,
+        html=html,
         headers={
             "List-Unsubscribe": f"<{unsubscribe_url}>",
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",

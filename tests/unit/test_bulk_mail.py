@@ -31,7 +31,9 @@ SENDER = "つどい学会 <office@tsudoi.example.jp>"
 class EveryMailTemplate(SkeletonTemplate):
     """The composition before skeletons: the template rendered for every mail."""
 
-    def render(self, constants: Any, build: ContextBuilder) -> str:
+    def render_slots(
+        self, constants: Any, slots: Slots, marked: dict[str, Any], build: ContextBuilder
+    ) -> str:
         return self.template.render(build(Plain()))
 
 
