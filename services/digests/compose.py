@@ -38,6 +38,10 @@ def _list_id(base_url: str) -> str:
     return f"<digest.{host}>"
 
 
+# Each cached section holds its joined HTML (a few kB per article): bound the memory, not only the count.
+MAX_CACHED_SECTIONS = 2_000
+
+
 class DigestTemplates:
     """The digest's templates, loaded once per run; each article's entry is rendered once per run too
     (views/mail/_digest_item.*) and shared by every recipient, and each part is a skeleton
@@ -72,8 +76,8 @@ class DigestTemplates:
             items = [self.item(index, aid, base_url, tz) for aid in article_ids if aid in index.articles]
             text = "\n".join(item["text"] for item in items)
             html = "\n".join(item["html"] for item in items)
-            if len(self._entries) >= 20_000:
-                self._entries.clear()
+            if len(self._entries) >= MAX_CACHED_SECTIONS:
+                del self._entries[next(iter(self._entries))]  # the oldest
             cached = self._entries[article_ids] = (items, text, html)
         return cached
 
