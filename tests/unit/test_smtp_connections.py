@@ -177,7 +177,7 @@ async def test_the_rate_limit_holds_in_total_across_connections(
     for k, moment in enumerate(times):
         assert moment - times[0] >= k / rate - 0.1, (k, moment - times[0])
     assert times[-1] - times[0] >= 23 / rate - 0.1
-    assert 3 <= sink.connections <= 4  # several connections at once, and the limit is their total
+    assert 2 <= sink.connections <= 4  # several connections at once, and the limit is their total
 
 
 @pytest.mark.parametrize("how", ["silent", "421"])
