@@ -279,10 +279,9 @@ class SmtpTransport:
         return options
 
     async def connect(self) -> aiosmtplib.SMTP:
-        """A connection that has said EHLO (and STARTTLS, login when configured)."""
+        """An open connection (STARTTLS and login done when configured; EHLO comes with the first mail)."""
         client = aiosmtplib.SMTP(**self._options())
         await client.connect()
-        await client.ehlo()
         return client
 
     async def transaction(self, client: aiosmtplib.SMTP, message: Message, *, reused: bool = False) -> str:
