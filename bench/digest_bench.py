@@ -4,23 +4,29 @@
 
 The data is seeded straight into a temporary SQLite file (in a child process, so the run's peak memory
 is measured alone). The run is the real one (services.digests.run_window, as the CLI starts it: build in batches, claim,
-compose both parts from the templates, record each delivery) with a mailer that renders but does not
-talk to a server; with --mime it also builds the full MIME message for every mail, as SMTP would.
+compose both parts, record each delivery) with a bulk sender that accepts without talking to a server;
+with --mime it also writes the full MIME message of every mail (the engine's WireWriter, what SMTP gets).
 Prints the time of each phase and the peak resident memory. Target: under 60 s and 300 MB.
+
+Same-run baseline: every --sample-every'th mail is also made the old way (both templates rendered for
+the mail, then build_message and the email package's flattening) and both ways are timed on that same
+member and compared text for text; the ratio is printed, and the samples' old-way time is left out.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import email.policy
 import random
 import resource
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +36,10 @@ from db.timestamps import to_db  # noqa: E402
 from services.clock import FrozenClock  # noqa: E402
 from services.context import AppContext, build_context, open_context  # noqa: E402
 from services.digest_windows import weekly_window  # noqa: E402
-from services.mailer import Mailer, OutgoingMail  # noqa: E402
+from services.digests import sending  # noqa: E402
+from services.digests.compose import DigestTemplates  # noqa: E402
+from services.mail_skeleton import ContextBuilder, Plain, SkeletonTemplate, Slots  # noqa: E402
+from services.mailer import BulkSender, Mailer, OutgoingMail, WireMessage, WireWriter, build_message  # noqa: E402
 from services.settings import Settings  # noqa: E402
 
 NOW = datetime(2026, 11, 25, 7, 0, tzinfo=UTC) + timedelta(hours=-9, minutes=1)  # Wed 07:01 JST
@@ -166,11 +175,12 @@ async def seed(database: Path, members: int, articles: int) -> None:
     await db.close()
 
 
-class RenderOnlyMailer(Mailer):
-    """Composes through the same templates; `send` accepts without building MIME or talking to a server."""
+class BenchSender(BulkSender):
+    """The engine's bulk sender with a transport that accepts without a server. With --mime every mail
+    is written to its full wire form (WireWriter, as SMTP gets it); without, composition only."""
 
-    def __init__(self, base: Mailer, *, mime: bool) -> None:
-        super().__init__(base.transport, base.sender, base.templates)
+    def __init__(self, base: BulkSender, *, mime: bool) -> None:
+        super().__init__(base.mailer, base.writer, base.transport)
         self.mime = mime
         self.sent = 0
         self.bytes = 0
@@ -181,13 +191,74 @@ class RenderOnlyMailer(Mailer):
         if self.first_send is None:
             self.first_send = (time.perf_counter(), cpu_seconds())
         self.sent += 1
-        self.bytes += len(mail.text) + len(mail.html or "")
-        if self.mime:
-            from services.mailer import build_message
+        if not self.mime:
+            self.bytes += len(mail.text) + len(mail.html or "")
+            return f"<bench-{self.sent}@example.jp>"
+        message = self.write(mail, now=now)
+        self.bytes += len(message.data) if isinstance(message, WireMessage) else len(message.as_bytes())
+        return message.message_id if isinstance(message, WireMessage) else str(message["Message-ID"])
 
-            message: EmailMessage = build_message(mail, sender=self.sender, now=now)
-            self.bytes += len(message.as_bytes())
-        return f"<bench-{self.sent}@example.jp>"
+
+class BenchMailer(Mailer):
+    def __init__(self, base: Mailer, *, mime: bool) -> None:
+        super().__init__(base.transport, base.sender, base.templates, tz=base.tz, reply_to=base.reply_to)
+        self.mime = mime
+        self.sender_used: BenchSender | None = None
+
+    @contextlib.asynccontextmanager
+    async def bulk(self, connections: int = 1) -> AsyncIterator[BulkSender]:
+        async with super().bulk(connections) as base:
+            self.sender_used = BenchSender(base, mime=self.mime)
+            yield self.sender_used
+
+
+class EveryMailTemplate(SkeletonTemplate):
+    """The composition before skeletons: the template rendered for every mail."""
+
+    def render_slots(
+        self, constants: Any, slots: Slots, marked: dict[str, Any], build: ContextBuilder
+    ) -> str:
+        return self.template.render(build(Plain()))
+
+
+class Baseline:
+    """The same-run baseline: for every SAMPLE-th mail, the mail is also made the way it was before
+    (both parts rendered by the templates, then build_message and the email package's flattening, as
+    aiosmtplib sent it) and both ways are timed on that same member; the texts are compared too."""
+
+    def __init__(self, app: AppContext, every: int) -> None:
+        self.app = app
+        self.every = every
+        self.calls = 0
+        self.old_seconds = 0.0
+        self.new_seconds = 0.0
+        self.samples = 0
+        self.identical = 0
+        self.old_templates = DigestTemplates(app)
+        self.old_templates.text = EveryMailTemplate(self.old_templates.text.template)
+        self.old_templates.html = EveryMailTemplate(self.old_templates.html.template)
+        self.writer = WireWriter(app.mailer.sender, tz=app.settings.tz, reply_to=app.mailer.reply_to)
+        self.real: Callable[..., OutgoingMail] = vars(sending)["compose_digest"]
+
+    def compose(self, app: AppContext, **kwargs: Any) -> OutgoingMail:
+        self.calls += 1
+        if self.calls % self.every:
+            return self.real(app, **kwargs)
+        now = app.clock.now()
+        t0 = time.perf_counter()
+        new = self.real(app, **kwargs)
+        self.writer.write(new, now=now)
+        t1 = time.perf_counter()
+        old = self.real(app, **{**kwargs, "templates": self.old_templates})
+        build_message(old, sender=app.mailer.sender, now=now, tz=app.settings.tz).as_bytes(
+            policy=email.policy.SMTP
+        )
+        t2 = time.perf_counter()
+        self.samples += 1
+        self.new_seconds += t1 - t0
+        self.old_seconds += t2 - t1
+        self.identical += (old.text, old.html, old.headers) == (new.text, new.html, new.headers)
+        return new
 
 
 def cpu_seconds() -> float:
@@ -195,31 +266,42 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-async def run(database: Path, mime: bool) -> dict[str, Any]:
+async def run(database: Path, mime: bool, every: int) -> dict[str, Any]:
     from services import digests
 
     app: AppContext = await open_context(build_context(settings_for(database), FrozenClock(NOW)))
-    mailer = RenderOnlyMailer(app.mailer, mime=mime)
+    mailer = BenchMailer(app.mailer, mime=mime)
     app.mailer = mailer
+    baseline = Baseline(app, every)
+    vars(sending)["compose_digest"] = baseline.compose  # the sampling wrapper
     window = weekly_window(NOW, app.settings.tz)
     started, cpu_started = time.perf_counter(), cpu_seconds()
     queries_before = app.db.query_count
     report = await digests.run_window(app, window, trigger="cli")  # the real run, as the CLI starts it
     finished, cpu_finished = time.perf_counter(), cpu_seconds()
-    built, cpu_built = mailer.first_send or (finished, cpu_finished)
+    vars(sending)["compose_digest"] = baseline.real
+    bench_sender = mailer.sender_used
+    assert bench_sender is not None
+    built, cpu_built = bench_sender.first_send or (finished, cpu_finished)
     queries = app.db.query_count - queries_before
     await app.db.close()
+    # The baseline's own samples (made the old way too) are not part of the run's time.
+    extra = baseline.old_seconds
     return {
         "build": built - started,
-        "send": finished - built,
-        "elapsed": finished - started,
+        "send": finished - built - extra,
+        "elapsed": finished - started - extra,
         "cpu_build": cpu_built - cpu_started,
-        "cpu_send": cpu_finished - cpu_built,
+        "cpu_send": cpu_finished - cpu_built - extra,
         "status": report.status,
         "counts": report.counts,
         "queries": queries,
-        "mails": mailer.sent,
-        "bytes": mailer.bytes,
+        "mails": bench_sender.sent,
+        "bytes": bench_sender.bytes,
+        "samples": baseline.samples,
+        "identical": baseline.identical,
+        "old_ms": 1000 * baseline.old_seconds / max(1, baseline.samples),
+        "new_ms": 1000 * baseline.new_seconds / max(1, baseline.samples),
     }
 
 
@@ -227,7 +309,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--members", type=int, default=100_000)
     parser.add_argument("--articles", type=int, default=2_000)
-    parser.add_argument("--mime", action="store_true", help="also build each MIME message")
+    parser.add_argument("--mime", action="store_true", help="also write each full MIME message")
+    parser.add_argument(
+        "--sample-every", type=int, default=100, help="baseline: make every Nth mail the old way too"
+    )
     parser.add_argument("--seed-into", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.seed_into:
@@ -250,7 +335,7 @@ def main() -> None:
             check=True,
         )
         seeded = time.perf_counter() - t0
-        result = asyncio.run(run(database, args.mime))
+        result = asyncio.run(run(database, args.mime, args.sample_every))
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         counts = result["counts"]
         print(f"members: {args.members:,}  articles in window: {args.articles:,}  mime: {args.mime}")
@@ -264,7 +349,16 @@ def main() -> None:
             f"deliveries: matched {counts.matched:,}  sent {counts.sent:,}  skipped {counts.skipped:,}  "
             f"failed {counts.failed:,}  status {result['status']}"
         )
-        print(f"rendered: {result['bytes'] / 1e6:.0f} MB of mail text")
+        print(f"rendered: {result['bytes'] / 1e6:.0f} MB of mail {'(full MIME)' if args.mime else 'text'}")
+        print(
+            f"same-run baseline, {result['samples']:,} sampled mails made both ways: composition + MIME "
+            f"{result['new_ms']:.3f} ms now vs {result['old_ms']:.3f} ms the old way (templates per mail, "
+            f"build_message + flattening); ratio now / old: {result['new_ms'] / max(result['old_ms'], 1e-9):.3f}; "
+            f"identical text, HTML and headers: {result['identical']:,} of {result['samples']:,}"
+        )
+        print(
+            f"(the samples' old-way time, {result['samples'] * result['old_ms'] / 1000:.1f} s, is left out of the run)"
+        )
         print(f"peak memory (max RSS of the run process): {peak_mb:.0f} MB")
         ok = result["elapsed"] < 60 and peak_mb < 300
         print("target (< 60 s, < 300 MB):", "met" if ok else "NOT met")

@@ -27,6 +27,7 @@ from services.digests.options import ANNOUNCEMENT_LIST, SKIP_CLOSED, DigestOptio
 from services.digests.preferences import unsubscribe_token
 from services.digests.recipients import unsendable_reason
 from services.japanese import PREFECTURES
+from services.mail_skeleton import SkeletonTemplate, Slots, render_parts
 from services.mailer import MailError, OutgoingMail
 from services.markdown import render_markdown, render_plain
 
@@ -230,13 +231,14 @@ def _list_id(base_url: str) -> str:
 
 
 class AnnouncementMail:
-    """The mail of one announcement; the templates are loaded once for a whole send."""
+    """The mail of one announcement; the templates are loaded once for a whole send, as skeletons
+    (services/mail_skeleton.py): a member's mail joins the rendered pieces with their name and link."""
 
     def __init__(self, app: AppContext, announcement: Mapping[str, Any]) -> None:
         self.app = app
         self.announcement = announcement
-        self.text = app.templates.get_template("mail/announcement.txt")
-        self.html = app.templates.get_template("mail/announcement.html")
+        self.text = SkeletonTemplate(app.templates.get_template("mail/announcement.txt"))
+        self.html = SkeletonTemplate(app.templates.get_template("mail/announcement.html"))
         self.subject = f"【{app.org.short_name}】{announcement['title']}"
 
     def compose(self, member: Mapping[str, Any] | sqlite3.Row, *, subject_prefix: str = "") -> OutgoingMail:
@@ -257,22 +259,29 @@ class AnnouncementMail:
             f"{base_url}/announcements/{announcement_id}" if announcement_id else f"{base_url}/announcements"
         )
         subject = subject_prefix + self.subject
-        context = {
-            "subject": subject,
-            "member": member,
-            "org": self.app.org,
-            "announcement": self.announcement,
-            "body_text": self.announcement["body_text"],
-            "body_html": self.announcement["body_html"],
-            "read_url": read_url,
-            "settings_url": f"{base_url}/settings/mail",
-            "unsubscribe_url": unsubscribe_url,
-        }
+
+        def context(slot: Slots) -> dict[str, Any]:
+            """What the templates see; every per-member value passes through `slot`."""
+            return {
+                "subject": subject,
+                "member": slot.pick(member, ("family_name", "given_name")),
+                "org": self.app.org,
+                "announcement": self.announcement,
+                "body_text": self.announcement["body_text"],
+                "body_html": self.announcement["body_html"],
+                "read_url": read_url,
+                "settings_url": f"{base_url}/settings/mail",
+                "unsubscribe_url": slot(unsubscribe_url),
+            }
+
+        # The announcement is this object's; the rest that is not per member is named here.
+        constants = (subject, read_url, base_url, self.app.org)
+        text, html = render_parts(constants, context, self.text, self.html)
         return OutgoingMail(
             to=str(member["email"]),
             subject=subject,
-            text=self.text.render(context),
-            html=self.html.render(context),
+            text=text,
+            html=html,
             headers=headers,
         )
 

@@ -25,7 +25,7 @@ from db import audit, deliveries
 from db import digests as digests_db
 from db.deliveries import DeliveryTable
 from services.context import AppContext
-from services.mailer import MailError, OutgoingMail
+from services.mailer import BulkSender, MailError, OutgoingMail
 
 if TYPE_CHECKING:
     from services.digests.options import DigestOptions
@@ -171,6 +171,7 @@ class DeliverySender(ABC, Generic[P]):
         self.recorder = SentRecorder(app, self.queue)
         self.report = SendReport()
         self._waiting: set[int] = set()
+        self._bulk: BulkSender | None = None
 
     # ---------------------------------------------------------------------- what differs per kind
 
@@ -185,6 +186,17 @@ class DeliverySender(ABC, Generic[P]):
     # -------------------------------------------------------------------------------- the engine
 
     async def send_all(self) -> SendReport:
+        """Claim, send and record until nothing is due. The mails go out through one bulk sender: each
+        written straight to its wire form, over up to TSUDOI_SMTP_CONNECTIONS kept connections."""
+        connections = min(self.app.settings.smtp_connections, self.options.concurrency)
+        async with self.app.mailer.bulk(connections) as bulk:
+            self._bulk = bulk
+            try:
+                return await self._send_claims()
+            finally:
+                self._bulk = None
+
+    async def _send_claims(self) -> SendReport:
         db = self.app.db
         while not stopping(self.app):
             claimed = await deliveries.claim(
@@ -250,7 +262,8 @@ class DeliverySender(ABC, Generic[P]):
         await self.pacer.wait()
         self._waiting.discard(delivery_id)
         try:
-            message_id = await self.app.mailer.send(mail, now=self.app.clock.now())
+            assert self._bulk is not None  # set by send_all
+            message_id = await self._bulk.send(mail, now=self.app.clock.now())
         except (MailError, ValueError) as error:
             await self._failed(row, member, error)
             return

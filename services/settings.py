@@ -25,6 +25,9 @@ class Settings:
     secret_key: str = ""
     timezone: str = "Asia/Tokyo"
     smtp_url: str | None = None
+    # TSUDOI_SMTP_CONNECTIONS: connections to the SMTP server a bulk send (digest, announcement) keeps
+    # open at once, each reused across mails; 1 to 32.
+    smtp_connections: int = 4
     # "" = no gateway configured (the sandbox only on a demo database); "sandbox", "gmo" or "stripe".
     payment_gateway: str = ""
     scheduler: bool = True
@@ -102,6 +105,13 @@ def _positive_int(env: dict[str, str], name: str, default: int) -> int:
     return int(text)
 
 
+def _smtp_connections(env: dict[str, str]) -> int:
+    value = _positive_int(env, "TSUDOI_SMTP_CONNECTIONS", 4)
+    if value > 32:
+        raise ValueError(f"TSUDOI_SMTP_CONNECTIONS must be at most 32, not {value}")
+    return value
+
+
 def _seconds(value: str | None, default: int, minimum: int = 1) -> int:
     try:
         return max(int((value or "").strip()), minimum)
@@ -154,6 +164,7 @@ def get_settings(environ: dict[str, str] | None = None) -> Settings:
         secret_key=secret_key,
         timezone=env.get("TSUDOI_TIMEZONE") or "Asia/Tokyo",
         smtp_url=env.get("TSUDOI_SMTP_URL") or None,
+        smtp_connections=_smtp_connections(env),
         payment_gateway=(env.get("TSUDOI_PAYMENT_GATEWAY") or "").strip().lower(),
         scheduler=_flag(env.get("TSUDOI_SCHEDULER"), True),
         mail_from=env.get("TSUDOI_MAIL_FROM") or "",

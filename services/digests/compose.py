@@ -14,6 +14,7 @@ from services.context import AppContext
 from services.digests.options import KIND_LABELS
 from services.digests.preferences import unsubscribe_token
 from services.digests.recipients import ArticleIndex, Section
+from services.mail_skeleton import SkeletonTemplate, Slots, render_parts
 from services.mailer import OutgoingMail
 
 
@@ -37,17 +38,23 @@ def _list_id(base_url: str) -> str:
     return f"<digest.{host}>"
 
 
+# Each cached section holds its joined HTML (a few kB per article): bound the memory, not only the count.
+MAX_CACHED_SECTIONS = 2_000
+
+
 class DigestTemplates:
     """The digest's templates, loaded once per run; each article's entry is rendered once per run too
-    (views/mail/_digest_item.*) and shared by every recipient, so a mail costs one small join."""
+    (views/mail/_digest_item.*) and shared by every recipient, and each part is a skeleton
+    (services/mail_skeleton.py), so a mail costs a few joins, not a template render."""
 
     def __init__(self, app: AppContext) -> None:
         env = app.templates
-        self.text = env.get_template("mail/digest.txt")
-        self.html = env.get_template("mail/digest.html")
+        self.text = SkeletonTemplate(env.get_template("mail/digest.txt"))
+        self.html = SkeletonTemplate(env.get_template("mail/digest.html"))
         self._item_text = env.get_template("mail/_digest_item.txt").module.item  # type: ignore[attr-defined]
         self._item_html = env.get_template("mail/_digest_item.html").module.item  # type: ignore[attr-defined]
         self._items: dict[int, dict[str, Any]] = {}
+        self._entries: dict[tuple[int, ...], tuple[list[dict[str, Any]], str, str]] = {}
 
     def item(self, index: ArticleIndex, article_id: int, base_url: str, tz: ZoneInfo) -> dict[str, Any]:
         cached = self._items.get(article_id)
@@ -58,6 +65,24 @@ class DigestTemplates:
             cached["html"] = str(self._item_html(cached))
             self._items[article_id] = cached
         return cached
+
+    def entries(
+        self, index: ArticleIndex, article_ids: tuple[int, ...], base_url: str, tz: ZoneInfo
+    ) -> tuple[list[dict[str, Any]], str, str]:
+        """A section's entries and their joined text and HTML: members share conditions, so the same
+        list of articles comes back again and again in a run (cached, within a bound)."""
+        cached = self._entries.get(article_ids)
+        if cached is None:
+            items = [self.item(index, aid, base_url, tz) for aid in article_ids if aid in index.articles]
+            text = "\n".join(item["text"] for item in items)
+            html = "\n".join(item["html"] for item in items)
+            if len(self._entries) >= MAX_CACHED_SECTIONS:
+                del self._entries[next(iter(self._entries))]  # the oldest
+            cached = self._entries[article_ids] = (items, text, html)
+        return cached
+
+
+_SECTION_FIELDS = ("name", "items_text", "items_html", "more", "more_url")
 
 
 def compose_digest(
@@ -81,16 +106,14 @@ def compose_digest(
     unsubscribe_url = f"{base_url}/unsubscribe/{token}"
     rendered: list[dict[str, Any]] = []
     for section in sections:
-        items = [
-            templates.item(index, aid, base_url, tz) for aid in section.article_ids if aid in index.articles
-        ]
+        # The entries are rendered once per run and joined once per list of articles.
+        items, items_text, items_html = templates.entries(index, section.article_ids, base_url, tz)
         rendered.append(
             {
                 "name": section.name,
                 "items": items,
-                # The entries are rendered once per run; a mail only joins them (100,000 mails a run).
-                "items_text": "\n".join(item["text"] for item in items),
-                "items_html": "\n".join(item["html"] for item in items),
+                "items_text": items_text,
+                "items_html": items_html,
                 "more": section.more,
                 "more_url": f"{base_url}/mypage?condition={section.condition_id}",
             }
@@ -99,25 +122,32 @@ def compose_digest(
         article_count = sum(len(s["items"]) + int(s["more"]) for s in rendered)
     period = period_label(kind, start, end, tz)
     subject = f"{subject_prefix}【{app.org.short_name}】新着お知らせメール {period}"
-    context = {
-        "subject": subject,
-        "member": member,
-        "org": app.org,
-        "kind": kind,
-        "kind_label": KIND_LABELS.get(kind, ""),
-        "period": period,
-        "sections": rendered,
-        "article_count": article_count,
-        "base_url": base_url,
-        "mypage_url": f"{base_url}/mypage",
-        "settings_url": f"{base_url}/settings/mail",
-        "unsubscribe_url": unsubscribe_url,
-    }
+
+    def context(slot: Slots) -> dict[str, Any]:
+        """What the templates see; every per-member value passes through `slot`."""
+        return {
+            "subject": subject,
+            "member": slot.pick(member, ("family_name", "given_name")),
+            "org": app.org,
+            "kind": kind,
+            "kind_label": KIND_LABELS.get(kind, ""),
+            "period": period,
+            "sections": [slot.pick(section, _SECTION_FIELDS) for section in rendered],
+            "article_count": slot(article_count),
+            "base_url": base_url,
+            "mypage_url": f"{base_url}/mypage",
+            "settings_url": f"{base_url}/settings/mail",
+            "unsubscribe_url": slot(unsubscribe_url),
+        }
+
+    # Everything not passed through `slot` is the same for the whole run, or named here.
+    constants = (subject, kind, period, base_url, app.org)
+    text, html = render_parts(constants, context, templates.text, templates.html)
     return OutgoingMail(
         to=str(member["email"]),
         subject=subject,
-        text=templates.text.render(context),
-        html=templates.html.render(context),
+        text=text,
+        html=html,
         headers={
             "List-Unsubscribe": f"<{unsubscribe_url}>",
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",

@@ -48,7 +48,7 @@ class DigestOptions:
     """Sending settings the admin can change on /admin/digests (stored with the organization settings)."""
 
     rate_per_second: float = 10.0  # 0 = no limit
-    concurrency: int = 4  # messages in flight at once (SMTP connections)
+    concurrency: int = 4  # messages in flight at once (over at most TSUDOI_SMTP_CONNECTIONS connections)
     catch_up_days: int = 3
 
     @property

@@ -57,6 +57,15 @@ def test_login_throttle_settings_are_read_and_checked(tmp_path):
         get_settings({**base, "TSUDOI_LOGIN_IP_FAILURES": "0"})
 
 
+def test_smtp_connections_are_read_and_checked(tmp_path):
+    base = {"TSUDOI_DATABASE": str(tmp_path / "x.sqlite3"), "TSUDOI_SECRET_KEY": "k" * 40}
+    assert get_settings(base).smtp_connections == 4
+    assert get_settings({**base, "TSUDOI_SMTP_CONNECTIONS": "8"}).smtp_connections == 8
+    for wrong in ("0", "33", "two"):
+        with pytest.raises(ValueError, match="TSUDOI_SMTP_CONNECTIONS"):
+            get_settings({**base, "TSUDOI_SMTP_CONNECTIONS": wrong})
+
+
 ROOT = Path(__file__).resolve().parents[2]
 APP_CODE = [
     ROOT / "app.py",
