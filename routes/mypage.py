@@ -65,11 +65,19 @@ def arrivals_renderer(app_ctx: AppContext, auth: LoggedIn, page_url: str) -> myp
     return render_arrivals
 
 
-# Finished My Pages of this process, gzip-compressed as sent: a reload by the same browser sends these bytes
-# again. The key holds everything the page is made from (see `memo_key`), the kept parts' bodies as read
-# from the cache included, so an entry is served only while the cache says its parts are fresh.
-PAGE_MEMO = mypage_cache.PageMemo()
 GZIP_LEVEL = 6
+
+
+def page_memo(request: Request[Any, Any, Any]) -> mypage_cache.PageMemo:
+    """Finished My Pages of this app (one per worker process), gzip-compressed as sent: a reload by the same
+    browser sends these bytes again. The key holds everything the page is made from (`memo_key`), the kept
+    parts' bodies as read from the cache included, so an entry is served only while its parts are fresh."""
+    state = request.app.state
+    memo: mypage_cache.PageMemo | None = state.get("mypage_memo")
+    if memo is None:
+        memo = mypage_cache.PageMemo()
+        state["mypage_memo"] = memo
+    return memo
 
 
 def memo_key(
@@ -156,7 +164,7 @@ class MyPageController(Controller):
             and "gzip" in request.headers.get("accept-encoding", "")
         )
         key = memo_key(request, app_ctx, auth, parts, live, whole_page) if memo else None
-        if key is not None and parts.all_kept and (sent := PAGE_MEMO.get(key)) is not None:
+        if key is not None and parts.all_kept and (sent := page_memo(request).get(key)) is not None:
             return gzip_response(request, sent, PAGE_HEADERS)
         context = {
             "notices": mypage_notices.ordered([*parts.notices, *live]) if whole_page else [],
@@ -168,5 +176,5 @@ class MyPageController(Controller):
         if key is None:
             return response
         body = gzip_page(request, response)
-        PAGE_MEMO.put(key, body)
+        page_memo(request).put(key, body)
         return gzip_response(request, body, PAGE_HEADERS)

@@ -8,8 +8,13 @@ and checks the next view shows it.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import date, timedelta
 from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from itsdangerous import URLSafeSerializer
 
 from db import announcements as announcement_db
 from db import articles as article_queries
@@ -18,12 +23,14 @@ from db import conditions as condition_queries
 from db import inquiries as inquiry_queries
 from db.articles import ArticleData
 from db.timestamps import from_db, to_db
+from routes.common import FLASH_COOKIE
 from services import mypage_cache
 from services.feeds import import_feed
 from services.markdown import render_markdown
 from tests.article_helpers import add_article, add_condition, grant_members_tier, seed_terms
-from tests.helpers import login, make_member, visible_text
+from tests.helpers import DEFAULT_PASSWORD, free_port, login, make_member, test_settings, visible_text
 from tests.helpers import post_form as _post_form
+from tests.live_server import LiveServer
 from tests.payments_support import check_profile, choose, fee_id_of, issue_fee, to_gateway
 
 HTMX = {"HX-Request": "true"}
@@ -421,7 +428,9 @@ async def test_password_expiry_enters_the_14_day_window_with_no_write(client, ap
     member_id, _, _ = await member_with_arrivals(client, app_ctx)
     # 120-day expiry: changed 106 days less an hour ago leaves 14 days and an hour.
     changed = app_ctx.clock.now() - timedelta(days=106) + timedelta(hours=1)
-    await app_ctx.db.execute("UPDATE members SET password_changed_at = ? WHERE id = ?", (to_db(changed), member_id))
+    await app_ctx.db.execute(
+        "UPDATE members SET password_changed_at = ? WHERE id = ?", (to_db(changed), member_id)
+    )
     assert 'data-notice="password_expiry"' not in (await kept_view(client, app_ctx)).text
     app_ctx.clock.advance(timedelta(hours=2))  # the same day in JST: the kept parts still serve
     page = await kept_view(client, app_ctx)
@@ -484,3 +493,117 @@ async def test_parts_of_earlier_days_are_deleted(client, app_ctx):
     await client.get("/mypage")
     days = {row[0] for row in await app_ctx.db.fetchall("SELECT DISTINCT day FROM mypage_cache")}
     assert days == {"2026-11-24"}
+
+
+# ---------------------------------------------------------------- the finished page kept in memory
+
+
+async def test_a_flash_message_is_shown_on_a_kept_page(client, app_ctx, settings):
+    await member_with_arrivals(client, app_ctx)
+    await kept_view(client, app_ctx)
+    message = URLSafeSerializer(settings.secret_key, salt="flash").dumps(
+        {"message": "保存しました。", "kind": "success"}
+    )
+    client.cookies.set(FLASH_COOKIE, message)
+    page, queries = await view(client, app_ctx)
+    assert queries == HIT_QUERIES and "保存しました。" in page.text
+    client.cookies.delete(FLASH_COOKIE)
+    assert "保存しました。" not in (await view(client, app_ctx))[0].text
+
+
+async def test_a_browser_without_gzip_gets_the_same_page_uncompressed(client, app_ctx):
+    await member_with_arrivals(client, app_ctx)
+    compressed = await kept_view(client, app_ctx)
+    assert compressed.headers["content-encoding"] == "gzip"
+    assert "Accept-Encoding" in compressed.headers["vary"] and "HX-Request" in compressed.headers["vary"]
+    assert compressed.headers["cache-control"] == "no-store"
+    plain, queries = await view(client, app_ctx, headers={"Accept-Encoding": "identity"})
+    assert queries == HIT_QUERIES and "content-encoding" not in plain.headers
+    assert plain.text == compressed.text
+    head = await client.head("/mypage")
+    assert head.status_code == 200 and head.content == b""
+
+
+def test_the_page_memo_keeps_the_most_recently_used_within_its_bounds():
+    memo = mypage_cache.PageMemo(max_entries=2, max_bytes=10)
+    memo.put("a", b"1")
+    memo.put("b", b"2")
+    assert memo.get("a") == b"1"  # a is now the most recent
+    memo.put("c", b"3")
+    assert memo.get("b") is None and memo.get("a") == b"1" and memo.get("c") == b"3"
+    memo.put("big", b"x" * 11)
+    assert memo.get("big") is None and len(memo) == 2
+
+
+# ---------------------------------------------------------------- two workers on one database
+
+
+@pytest.fixture
+def two_workers(tmp_path, clock) -> Iterator[tuple[LiveServer, LiveServer]]:
+    """Two apps (each its own connections and page memo, as two worker processes have) on one SQLite file."""
+    first_port, second_port = free_port(), free_port()
+    settings = test_settings(tmp_path, base_url=f"http://127.0.0.1:{first_port}", login_ip_failures=10_000)
+    first = LiveServer(settings, first_port, clock)
+    first.start()
+    second = LiveServer(settings, second_port, clock)
+    second.start()
+    try:
+        yield first, second
+    finally:
+        second.stop()
+        first.stop()
+
+
+async def browser_on(server: LiveServer, number: str) -> httpx.AsyncClient:
+    browser = httpx.AsyncClient(base_url=server.url, timeout=60)
+    await browser.get("/login")
+    response = await browser.post(
+        "/login",
+        data={
+            "_csrf_token": browser.cookies["tsudoi_csrf"],
+            "member_id": number,
+            "password": DEFAULT_PASSWORD,
+        },
+    )
+    assert response.status_code in (200, 303)
+    return browser
+
+
+async def test_a_change_made_through_one_worker_shows_on_the_other(two_workers):
+    first, second = two_workers
+
+    async def prepare(ctx):
+        ids = await seed_terms(ctx)
+        member_id = await make_member(ctx, "001001")
+        await check_profile(ctx, member_id)
+        article = await add_article(ctx, "中国の通商政策", ["china"], ids=ids)
+        await add_condition(ctx, member_id, "アジア", ["asia"], ids)
+        return ids, article
+
+    ids, article = first.run(prepare)
+    on_first = await browser_on(first, "001001")
+    on_second = await browser_on(second, "001001")
+    try:
+        for _ in range(2):
+            page = (await on_first.get("/mypage")).text
+            assert 'aria-pressed="false"' in page and "fee_unpaid" not in page
+        kept = first.run(lambda ctx: ctx.db.fetchall("SELECT part FROM mypage_cache"))
+        assert {row[0] for row in kept} == {"arrivals:0", "notices"}
+        # The same member stars the article in another browser, served by the other worker.
+        starred = await on_second.post(
+            f"/bookmarks/{article}",
+            data={"_csrf_token": on_second.cookies["tsudoi_csrf"], "state": "on", "next": "/mypage"},
+        )
+        assert starred.status_code in (200, 303)
+        assert 'aria-pressed="true"' in (await on_first.get("/mypage")).text
+        # An article published and a fee issued through the second worker's connections.
+        second.run(
+            lambda ctx: add_article(ctx, "韓国の規制緩和", ["korea"], ids=ids, age=timedelta(minutes=1))
+        )
+        second.run(lambda ctx: issue_fee(ctx))
+        page = (await on_first.get("/mypage")).text
+        assert "韓国の規制緩和" in arrival_titles(page) and 'data-notice="fee_unpaid"' in page
+        assert "韓国の規制緩和" in arrival_titles((await on_second.get("/mypage")).text)
+    finally:
+        await on_first.aclose()
+        await on_second.aclose()
