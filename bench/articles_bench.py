@@ -1,6 +1,13 @@
 """New-arrivals benchmark: GET /mypage at 100,000 articles for a member with 10 conditions, against a
-hello-world Litestar app served the same way in the same run; also the page's query count (db.query_count),
-which must not grow with the number of conditions.
+hello-world Litestar app served the same way in the same run; also the page's query counts (db.query_count)
+on a cache miss and a cache hit, which must not grow with the number of conditions.
+
+My Page is kept per member (services/mypage_cache.py), so the page is measured twice, same page, same
+member, same data:
+- hit: what a member reloading My Page gets (the cache is fresh);
+- miss: what the first view after any change gets. For this run the bench adds a trigger to its own
+  throwaway database that deletes each part the moment it is stored, so every request reads the cache,
+  finds nothing, makes the whole page (new arrivals, notices, announcement) and stores it again.
 
 The articles are spread over the last --archive-days (365 by default: about 3,600 fall in the 14-day
 window). The page's matching query reads, per condition, the window rows of its terms' smaller side
@@ -16,10 +23,14 @@ import argparse
 import asyncio
 import logging
 import random
+import shutil
+import sqlite3
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from litestar.testing import AsyncTestClient
 
@@ -130,11 +141,63 @@ async def seed(database: Path, count: int, archive_days: int) -> None:
         await db.close()
 
 
-async def page_query_counts(database: Path) -> tuple[int, int, float]:
-    """Queries per GET /mypage for the 10-condition and the 1-condition member, and the in-process p50."""
+# Bench-only, on its own throwaway database: a count of the parts stored, to show that a hit run stores
+# nothing and a miss run stores every view's parts.
+COUNT_STORES = """
+CREATE TABLE bench_stores (n INTEGER NOT NULL);
+CREATE TRIGGER bench_count_insert AFTER INSERT ON mypage_cache BEGIN INSERT INTO bench_stores VALUES (1); END;
+CREATE TRIGGER bench_count_update AFTER UPDATE ON mypage_cache BEGIN INSERT INTO bench_stores VALUES (1); END;
+"""
+# Every part is deleted the moment it is stored (and those kept so far with them): every view is a miss.
+ALWAYS_MISS = """
+CREATE TRIGGER bench_always_miss_insert AFTER INSERT ON mypage_cache BEGIN
+    DELETE FROM mypage_cache WHERE member_id = new.member_id;
+END;
+CREATE TRIGGER bench_always_miss_update AFTER UPDATE ON mypage_cache BEGIN
+    DELETE FROM mypage_cache WHERE member_id = new.member_id;
+END;
+DELETE FROM mypage_cache;
+"""
+
+
+def run_sql(database: Path, script: str) -> None:
+    with sqlite3.connect(database) as conn:
+        conn.executescript(script)
+
+
+def stores_since(database: Path) -> int:
+    """Parts stored since the count was last taken (and the count reset)."""
+    with sqlite3.connect(database) as conn:
+        stored = int(conn.execute("SELECT count(*) FROM bench_stores").fetchone()[0])
+        conn.execute("DELETE FROM bench_stores")
+    return stored
+
+
+@dataclass
+class PageCounts:
+    """Queries per GET /mypage (session included) by member: whole page and htmx fragment, miss and hit."""
+
+    miss: dict[str, int]
+    hit: dict[str, int]
+    fragment_miss: dict[str, int]
+    fragment_hit: dict[str, int]
+    service_p50_ms: float
+
+
+async def page_query_counts(database: Path) -> PageCounts:
+    """Queries per GET /mypage for the 10-condition and the 1-condition member (a miss: the first view
+    after login, and a hit: the reload), and the in-process p50 of the new-arrivals service call."""
     app = create_app(settings_for(database))
     context: AppContext = app.state.ctx
-    counts = []
+    counts = PageCounts({}, {}, {}, {}, 0.0)
+    htmx = {"HX-Request": "true"}
+
+    async def queries(client: AsyncTestClient[Any], headers: dict[str, str] | None = None) -> int:
+        before = context.db.query_count
+        page = await client.get("/mypage", headers=headers or {})
+        assert page.status_code == 200, page.status_code
+        return context.db.query_count - before
+
     async with AsyncTestClient(app=app, base_url="http://bench.local") as client:
         for number in (MEMBER_TEN, MEMBER_ONE):
             client.cookies.clear()
@@ -144,11 +207,12 @@ async def page_query_counts(database: Path) -> tuple[int, int, float]:
                 "/login", data={"_csrf_token": token, "member_id": number, "password": BENCH_PASSWORD}
             )
             assert response.status_code in (200, 303), response.status_code
-            await client.get("/mypage")
-            before = context.db.query_count
-            page = await client.get("/mypage")
-            assert page.status_code == 200, page.status_code
-            counts.append(context.db.query_count - before)
+            await context.db.execute("DELETE FROM mypage_cache")
+            counts.miss[number] = await queries(client)
+            counts.hit[number] = await queries(client)
+            await context.db.execute("DELETE FROM mypage_cache")
+            counts.fragment_miss[number] = await queries(client, htmx)
+            counts.fragment_hit[number] = await queries(client, htmx)
         member_id = int(
             await context.db.fetchval("SELECT id FROM members WHERE member_number = ?", (MEMBER_TEN,))
         )
@@ -158,7 +222,8 @@ async def page_query_counts(database: Path) -> tuple[int, int, float]:
             await article_service.new_arrivals(context, member_id, None)
             timings.append((time.perf_counter() - started) * 1000)
     timings.sort()
-    return counts[0], counts[1], timings[len(timings) // 2]
+    counts.service_p50_ms = timings[len(timings) // 2]
+    return counts
 
 
 async def logged_in_client(base_url: str, member_number: str) -> RawClient:
@@ -177,9 +242,20 @@ async def main(seconds: float, articles: int, archive_days: int) -> None:
     folder = Path(tempfile.mkdtemp(prefix="tsudoi-articles-bench-"))
     database = folder / "tsudoi.sqlite3"
     await seed(database, articles, archive_days)
-    ten, one, service_p50 = await page_query_counts(database)
-    print(f"queries per GET /mypage: {ten} with 10 conditions, {one} with 1 condition (must be equal)")
-    print(f"new-arrivals service call (counts + list, 10 conditions) in-process p50: {service_p50:.1f} ms")
+    counts = await page_query_counts(database)
+    for label, found in (
+        ("miss", counts.miss),
+        ("hit", counts.hit),
+        ("htmx fragment miss", counts.fragment_miss),
+        ("htmx fragment hit", counts.fragment_hit),
+    ):
+        print(
+            f"queries per GET /mypage, {label}: {found[MEMBER_TEN]} with 10 conditions, "
+            f"{found[MEMBER_ONE]} with 1 condition (must be equal; the session included)"
+        )
+    print(
+        f"new-arrivals service call (counts + list, 10 conditions) in-process p50: {counts.service_p50_ms:.1f} ms"
+    )
     env = {"TSUDOI_DATABASE": str(database), "TSUDOI_SECRET_KEY": SECRET}
     tsudoi = Server("app:app", env)
     hello = Server("bench.apps:hello_app")
@@ -199,20 +275,31 @@ async def main(seconds: float, articles: int, archive_days: int) -> None:
         ceiling = await run_load(
             "hello-world (Litestar)", hello_world, clients=hello_clients, seconds=seconds
         )
-        page = await run_load(
-            f"GET /mypage ({articles // 1000}k articles, 10 conds)", mypage, clients=clients, seconds=seconds
-        )
+        label = f"{articles // 1000}k articles, 10 conds"
+        run_sql(database, COUNT_STORES)
+        hit = await run_load(f"GET /mypage hit ({label})", mypage, clients=clients, seconds=seconds)
+        hit_stores = stores_since(database)
+        run_sql(database, ALWAYS_MISS)
+        miss = await run_load(f"GET /mypage miss ({label})", mypage, clients=clients, seconds=seconds)
+        miss_stores = stores_since(database)
         print(
             f"concurrency {CONCURRENCY}, {seconds:.0f} s each, uvicorn 1 worker for both, same client for both"
         )
         print(ceiling.line())
-        print(page.line())
-        print(ratio_line(page, ceiling))
+        print(hit.line())
+        print(miss.line())
+        print(ratio_line(hit, ceiling))
+        print(ratio_line(miss, ceiling))
+        print(
+            f"parts stored: {hit_stores} during the hit run ({len(hit.latencies_ms)} views), "
+            f"{miss_stores} during the miss run ({len(miss.latencies_ms)} views of 2 parts each)"
+        )
         for client in [*clients, *hello_clients]:
             await client.aclose()
     finally:
         tsudoi.stop()
         hello.stop()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

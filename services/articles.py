@@ -22,7 +22,7 @@ from db.timestamps import to_db
 from services.charset import check_text
 from services.context import AppContext
 from services.markdown import render_markdown
-from services.perks import Perk, tier_of
+from services.perks import Perk, tier_and_perk_tier_name
 
 NEW_ARRIVAL_DAYS = 14
 NEW_ARRIVAL_LIMIT = 30
@@ -69,20 +69,27 @@ class Access:
 
 
 async def access_for(app: AppContext, member_id: int | None) -> Access:
+    """The viewer's access (one query for a member: the tier and the tier to suggest together)."""
     if member_id is None:
         return Access(False, False, False, await _perk_tier_name(app))
-    tier = await tier_of(app.db, member_id, now=app.clock.now(), tz=app.settings.tz)
+    tier, perk_tier_name = await tier_and_perk_tier_name(
+        app.db, member_id, now=app.clock.now(), tz=app.settings.tz
+    )
     events, members_only = tier.may(Perk.EVENTS), tier.may(Perk.MEMBERS_ONLY)
     if events and members_only:
         return Access(True, True, True)
-    return Access(True, events, members_only, await _perk_tier_name(app))
+    return Access(True, events, members_only, perk_tier_name or DEFAULT_PERK_TIER_NAME)
+
+
+# The tier to suggest when no tier carries the events or members-only perk.
+DEFAULT_PERK_TIER_NAME = "有料会員"
 
 
 async def _perk_tier_name(app: AppContext) -> str:
     for row in await tier_queries.all_tiers(app.db):
         if row["perk_events"] or row["perk_members_only"]:
             return str(row["name"])
-    return "有料会員"
+    return DEFAULT_PERK_TIER_NAME
 
 
 def may_read(article: sqlite3.Row, access: Access) -> bool:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
-from typing import Final
+from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from db import inquiries as inquiry_queries
@@ -198,17 +198,60 @@ def ordered(notices: Iterable[Notice | None]) -> list[Notice]:
     return sorted(present, key=lambda notice: (-notice.urgency, notice.sort_key))
 
 
+def member_notices(app: AppContext, member: sqlite3.Row, now: datetime) -> list[Notice]:
+    """The notices that follow from the member's own row alone (password expiry, the yearly profile check):
+    no query, so My Page works them out on every view, the cache never holds them."""
+    present = [password_notice(app, member, now), profile_notice(member, now=now, tz=app.settings.tz)]
+    return [notice for notice in present if notice is not None]
+
+
+@dataclass(frozen=True)
+class OfficeNotices:
+    """The notices read from the database (fees, payment attempts, inquiry answers). They change only by
+    a write (which bumps the member's page version), by the day (a fee becomes overdue) or at a konbini
+    payment deadline (`valid_until`, the first one after now)."""
+
+    notices: list[Notice]
+    valid_until: datetime | None
+
+
+async def office_notices(app: AppContext, member_id: int, now: datetime) -> OfficeNotices:
+    """Two queries (open fees, unread inquiry answers: issue 15 allows 2)."""
+    tz = app.settings.tz
+    fees = await payment_queries.member_open_fees(app.db, member_id)
+    replies = await inquiry_queries.unread_replies(app.db, member_id)
+    deadlines = [
+        deadline
+        for fee in fees
+        if fee["status"] != "paid"
+        and (deadline := from_db(fee["konbini_deadline"])) is not None
+        and deadline > now
+    ]
+    return OfficeNotices(
+        [*fee_notices(fees, now=now, tz=tz), *inquiry_notices(replies, tz=tz)], min(deadlines, default=None)
+    )
+
+
 async def collect(app: AppContext, member: sqlite3.Row) -> list[Notice]:
     """Every notice for the member, most urgent first; two queries (open fees, unread inquiry answers)."""
     now = app.clock.now()
-    tz = app.settings.tz
-    fees = await payment_queries.member_open_fees(app.db, int(member["id"]))
-    replies = await inquiry_queries.unread_replies(app.db, int(member["id"]))
-    return ordered(
-        [
-            *fee_notices(fees, now=now, tz=tz),
-            *inquiry_notices(replies, tz=tz),
-            password_notice(app, member, now),
-            profile_notice(member, now=now, tz=tz),
-        ]
+    office = await office_notices(app, int(member["id"]), now)
+    return ordered([*office.notices, *member_notices(app, member, now)])
+
+
+def notice_to_json(notice: Notice) -> dict[str, object]:
+    return {**asdict(notice), "lines": [asdict(line) for line in notice.lines]}
+
+
+def notice_from_json(value: dict[str, Any]) -> Notice:
+    lines = tuple(NoticeLine(str(line["text"]), bool(line["alert"])) for line in value["lines"])
+    return Notice(
+        kind=str(value["kind"]),
+        urgency=int(value["urgency"]),
+        title=str(value["title"]),
+        lines=lines,
+        button_label=str(value["button_label"]),
+        button_url=str(value["button_url"]),
+        sort_key=str(value["sort_key"]),
+        alert=bool(value["alert"]),
     )

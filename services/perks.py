@@ -74,6 +74,20 @@ async def tier_of(db: Database, member_id: int, *, now: datetime, tz: ZoneInfo) 
     return (await tiers_for(db, [member_id], now=now, tz=tz))[member_id]
 
 
+async def tier_and_perk_tier_name(
+    db: Database, member_id: int, *, now: datetime, tz: ZoneInfo
+) -> tuple[MemberTier, str | None]:
+    """`tier_of` and the name of the first tier with the events or members-only perk (None when no tier
+    has one), in one query: the pages that gate articles need both."""
+    rows = await tier_queries.access_rows(db, member_id, org_today(now, tz))
+    periods = [row for row in rows if row["source"] == "member"]
+    free = next(row for row in rows if row["source"] == "free")
+    perk_tier = next((row for row in rows if row["source"] == "perk"), None)
+    # The latest started period, as `tiers_for` picks it.
+    tier = _tier_from_row(periods[-1], with_dates=True) if periods else _tier_from_row(free, with_dates=False)
+    return tier, str(perk_tier["name"]) if perk_tier is not None else None
+
+
 async def may(db: Database, member_id: int, perk: Perk, *, now: datetime, tz: ZoneInfo) -> bool:
     return (await tier_of(db, member_id, now=now, tz=tz)).may(perk)
 

@@ -1,0 +1,117 @@
+"""The My Page cache's rows and the version counters that keep them honest (0027_mypage_cache.sql)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from db.database import Database
+from db.timestamps import to_db
+
+# The versions, the next scheduled publish time and the member's kept parts, in one statement (one snapshot).
+# The scheduled article is found in the articles_published index: the first published_at after now.
+_READ = """
+SELECT v.shared_now, v.member_now, v.next_publish,
+       c.part, c.build, c.shared_version, c.member_version, c.day, c.valid_until, c.stored_at, c.body
+FROM (SELECT
+        (SELECT version FROM page_versions WHERE owner = 0) AS shared_now,
+        coalesce((SELECT version FROM page_versions WHERE owner = :member), 0) AS member_now,
+        (SELECT a.published_at FROM articles a WHERE a.status = 'published' AND a.published_at > :now
+         ORDER BY a.published_at LIMIT 1) AS next_publish) v
+LEFT JOIN mypage_cache c ON c.member_id = :member AND c.part IN (:first, :second)
+"""
+
+# One statement for any number of parts (the mypage_cache_prune_* triggers drop the parts of earlier days).
+_STORE = """
+INSERT INTO mypage_cache (member_id, part, build, shared_version, member_version, day, valid_until, body, stored_at)
+VALUES {rows}
+ON CONFLICT (member_id, part) DO UPDATE SET
+    build = excluded.build, shared_version = excluded.shared_version, member_version = excluded.member_version,
+    day = excluded.day, valid_until = excluded.valid_until, body = excluded.body, stored_at = excluded.stored_at
+"""
+
+
+@dataclass(frozen=True)
+class Versions:
+    """What a kept part must match to be served, read in the same statement as the parts."""
+
+    shared: int
+    member: int
+    next_publish: str | None
+
+
+@dataclass(frozen=True)
+class KeptPart:
+    build: str
+    shared_version: int
+    member_version: int
+    day: str
+    valid_until: str | None
+    stored_at: str
+    body: bytes
+
+
+async def read(
+    db: Database, member_id: int, parts: Sequence[str], *, now: datetime
+) -> tuple[Versions, dict[str, KeptPart]]:
+    """The current versions and the member's kept parts (one or two of them), in one query."""
+    first = parts[0]
+    second = parts[1] if len(parts) > 1 else parts[0]
+    rows = await db.fetchall(
+        _READ, {"member": member_id, "now": to_db(now), "first": first, "second": second}
+    )
+    head = rows[0]
+    versions = Versions(int(head["shared_now"] or 0), int(head["member_now"] or 0), head["next_publish"])
+    kept = {str(row["part"]): _kept(row) for row in rows if row["part"] is not None}
+    return versions, kept
+
+
+def _kept(row: sqlite3.Row) -> KeptPart:
+    return KeptPart(
+        build=str(row["build"]),
+        shared_version=int(row["shared_version"]),
+        member_version=int(row["member_version"]),
+        day=str(row["day"]),
+        valid_until=row["valid_until"],
+        stored_at=str(row["stored_at"]),
+        body=bytes(row["body"]),
+    )
+
+
+@dataclass(frozen=True)
+class NewPart:
+    part: str
+    valid_until: str | None
+    body: bytes
+
+
+async def store(
+    db: Database,
+    member_id: int,
+    parts: Sequence[NewPart],
+    *,
+    build: str,
+    versions: Versions,
+    day: str,
+    now: datetime,
+) -> None:
+    """Keep the parts (one statement), replacing the member's earlier copies of them."""
+    if not parts:
+        return
+    rows = ", ".join("(?, ?, ?, ?, ?, ?, ?, ?, ?)" for _ in parts)
+    params: list[object] = []
+    for part in parts:
+        params += [
+            member_id,
+            part.part,
+            build,
+            versions.shared,
+            versions.member,
+            day,
+            part.valid_until,
+            part.body,
+            to_db(now),
+        ]
+    await db.execute(_STORE.format(rows=rows), params)  # noqa: S608 - only placeholders are formatted in
