@@ -147,10 +147,19 @@ def read_junit(path: Path) -> tuple[dict[str, int], dict[str, float]]:
     return counts, per_file
 
 
-def run_suite(tree: Path, script: bool, cold_mypy: bool, pytest_args: list[str], junit: Path) -> SuiteRun:
+def clear_caches(tree: Path) -> None:
+    """As a fresh CI checkout: no mypy cache, no compiled bytecode of the project (the .venv keeps its own)."""
+    shutil.rmtree(tree / ".mypy_cache", ignore_errors=True)
+    for folder in ("app.py", "cli.py", "routes", "services", "db", "tests", "bench", "scripts"):
+        for cache in (tree / folder).rglob("__pycache__") if (tree / folder).is_dir() else ():
+            shutil.rmtree(cache, ignore_errors=True)
+    shutil.rmtree(tree / "__pycache__", ignore_errors=True)
+
+
+def run_suite(tree: Path, script: bool, cold: bool, pytest_args: list[str], junit: Path) -> SuiteRun:
     env = {**os.environ, "CI": "true", "TSUDOI_SCHEDULER": "off"}
-    if cold_mypy:
-        shutil.rmtree(tree / ".mypy_cache", ignore_errors=True)
+    if cold:
+        clear_caches(tree)
     if script:
         command = ["bash", "scripts/test.sh", f"--junitxml={junit}", *pytest_args]
     else:
@@ -168,18 +177,20 @@ def run_suite(tree: Path, script: bool, cold_mypy: bool, pytest_args: list[str],
     return SuiteRun(wall, cpu, (load_before, os.getloadavg()[0]), result.returncode, counts, per_file, tail)
 
 
-def suite(base: str, rounds: int, script: bool, cold_mypy: bool, pytest_args: list[str], top: int) -> None:
+def suite(base: str, rounds: int, script: bool, cold: bool, pytest_args: list[str], top: int) -> None:
     root = Path(tempfile.mkdtemp(prefix="tsudoi-suite-bench-"))
     trees = {"base": root / "base", "now": ROOT}
     export_tree(base, trees["base"])
     print(f"base: {base} ({trees['base']}), now: the work tree {ROOT}")
     what = "scripts/test.sh (lint, format, types, bandit, pytest)" if script else "pytest"
-    print(f"each run: {what} {' '.join(pytest_args)}; CI=true; mypy cache {'cold' if cold_mypy else 'kept'}")
+    caches = "cleared before each run (as in CI)" if cold else "kept"
+    print(f"each run: {what} {' '.join(pytest_args)}; CI=true; mypy and bytecode caches {caches}")
+    print(f"environment: PYTHONDONTWRITEBYTECODE={os.environ.get('PYTHONDONTWRITEBYTECODE', '')!r}")
     runs: dict[str, list[SuiteRun]] = {"base": [], "now": []}
     for index in range(rounds):
         order = ["base", "now"] if index % 2 == 0 else ["now", "base"]
         for name in order:
-            run = run_suite(trees[name], script, cold_mypy, pytest_args, root / f"{name}-{index}.xml")
+            run = run_suite(trees[name], script, cold, pytest_args, root / f"{name}-{index}.xml")
             runs[name].append(run)
             counts = ", ".join(f"{key} {value}" for key, value in run.counts.items())
             print(
@@ -221,7 +232,9 @@ if __name__ == "__main__":
     parser.add_argument("--suite", action="store_true", help="time the test suite: base commit vs work tree")
     parser.add_argument("--base", default="main", help="the commit to compare with (--suite)")
     parser.add_argument("--script", action="store_true", help="run scripts/test.sh in each tree (--suite)")
-    parser.add_argument("--cold-mypy", action="store_true", help="remove .mypy_cache before each run")
+    parser.add_argument(
+        "--cold", action="store_true", help="clear mypy's and the bytecode caches before each run"
+    )
     parser.add_argument("--top", type=int, default=25, help="rows of the per-file table")
     parser.add_argument("pytest_args", nargs="*", help="after --: paths and pytest options for both trees")
     options = parser.parse_args()
@@ -230,7 +243,7 @@ if __name__ == "__main__":
             options.base,
             options.rounds or 1,
             options.script,
-            options.cold_mypy,
+            options.cold,
             options.pytest_args,
             options.top,
         )
