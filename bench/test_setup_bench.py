@@ -12,7 +12,7 @@ pytest command in both trees (paths given). It prints wall and CPU time (all chi
 average, the tests run/skipped/failed (same coverage: the counts must match) and a per-file table from the
 JUnit XML of each run, as ratios now / base.
 
-Run: .venv/bin/python -m bench.test_setup_bench --suite --base main --script
+Run: .venv/bin/python -m bench.test_setup_bench --suite --base main --script [--now HEAD] [--cold]
      .venv/bin/python -m bench.test_setup_bench --suite --base main -- tests/http/test_doctor.py -n 2
 """
 
@@ -177,11 +177,15 @@ def run_suite(tree: Path, script: bool, cold: bool, pytest_args: list[str], juni
     return SuiteRun(wall, cpu, (load_before, os.getloadavg()[0]), result.returncode, counts, per_file, tail)
 
 
-def suite(base: str, rounds: int, script: bool, cold: bool, pytest_args: list[str], top: int) -> None:
+def suite(
+    base: str, now: str, rounds: int, script: bool, cold: bool, pytest_args: list[str], top: int
+) -> None:
     root = Path(tempfile.mkdtemp(prefix="tsudoi-suite-bench-"))
-    trees = {"base": root / "base", "now": ROOT}
+    trees = {"base": root / "base", "now": root / "now" if now else ROOT}
     export_tree(base, trees["base"])
-    print(f"base: {base} ({trees['base']}), now: the work tree {ROOT}")
+    if now:
+        export_tree(now, trees["now"])
+    print(f"base: {base} ({trees['base']}), now: {now or 'the work tree'} ({trees['now']})")
     what = "scripts/test.sh (lint, format, types, bandit, pytest)" if script else "pytest"
     caches = "cleared before each run (as in CI)" if cold else "kept"
     print(f"each run: {what} {' '.join(pytest_args)}; CI=true; mypy and bytecode caches {caches}")
@@ -231,6 +235,7 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=None, help="set-up rounds (20), or suite rounds (1)")
     parser.add_argument("--suite", action="store_true", help="time the test suite: base commit vs work tree")
     parser.add_argument("--base", default="main", help="the commit to compare with (--suite)")
+    parser.add_argument("--now", default="", help="a commit to measure instead of the work tree (--suite)")
     parser.add_argument("--script", action="store_true", help="run scripts/test.sh in each tree (--suite)")
     parser.add_argument(
         "--cold", action="store_true", help="clear mypy's and the bytecode caches before each run"
@@ -241,6 +246,7 @@ if __name__ == "__main__":
     if options.suite:
         suite(
             options.base,
+            options.now,
             options.rounds or 1,
             options.script,
             options.cold,

@@ -28,13 +28,15 @@ nice -n 10 .venv/bin/bandit -q -c pyproject.toml -r app.py cli.py routes service
 bandit_job=$!
 echo "== pytest"
 # More test processes than cores: many tests wait on I/O (the browser, a live server, a subprocess, SMTP),
-# so an extra process keeps both cores busy. Every test is independent of the others (tmp_path, port 0), and
-# an idle process takes tests from a busy one (worksteal), so one long module never holds a process while
-# the others wait; a module- or package-scoped fixture (the browser, the quality crawl) is made once in each
-# process that needs it. PYTEST_XDIST_AUTO_NUM_WORKERS overrides the number of processes.
+# so an extra process keeps both cores busy. Tests are handed out one at a time (--maxschedchunk 1): with
+# xdist's default chunks, the first process got the first quarter of the collection, i.e. every browser
+# test, and ran them alone while the others ran the quick ones. Collection order is kept (the slow browser
+# tests come first), and every test is independent of the others (tmp_path, port 0); a module- or
+# package-scoped fixture (the browser, the live server, the quality crawl) is made once in each process that
+# needs it. PYTEST_XDIST_AUTO_NUM_WORKERS overrides the number of processes.
 export PYTEST_XDIST_AUTO_NUM_WORKERS="${PYTEST_XDIST_AUTO_NUM_WORKERS:-$(($(nproc) + 1))}"
 failed=0
-.venv/bin/pytest -n auto --dist worksteal "$@" || failed=1
+.venv/bin/pytest -n auto --maxschedchunk 1 "$@" || failed=1
 for check in ruff mypy bandit; do
   job_var="${check}_job"
   echo "== $check"
