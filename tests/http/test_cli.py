@@ -22,7 +22,7 @@ def cli_env(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 
 def run_cli(
-    tmp_path: Path, *args: str, input_text: str | None = None, env: dict[str, str] | None = None
+    tmp_path: Path, *args: str, input_text: str | None = None, env: dict[str, str | None] | None = None
 ) -> subprocess.CompletedProcess[str]:
     """`litestar --app app:app tsudoi ARGS` in this process, through Litestar's own CLI group and Click's
     runner (a process start costs seconds; test_demo_is_idempotent_and_prints_the_logins keeps one real

@@ -24,6 +24,7 @@ from pathlib import Path
 import httpx
 
 from tests.helpers import free_port
+from tests.http.test_cli import run_cli
 from tests.replica_support import ROOT, Litestream, litestream_or_skip
 
 WRITE_SECONDS = 6.0
@@ -56,6 +57,14 @@ def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=120,
     )
+
+
+def cli_in_process(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """`cli` through Click's runner in this process, with the drill's settings (and no other TSUDOI_*)."""
+    unset: dict[str, str | None] = {key: None for key in os.environ if key.startswith("TSUDOI_")}
+    drill = {key: value for key, value in env.items() if key.startswith("TSUDOI_")}
+    assert drill["TSUDOI_DATABASE"] == str(tmp_path / "data" / "tsudoi.sqlite3")  # run_cli's database
+    return run_cli(tmp_path, *args, env={**unset, **drill})
 
 
 def start_app_and_litestream(
@@ -187,10 +196,11 @@ def test_restore_to_a_point_in_time_gives_an_earlier_prefix(tmp_path: Path) -> N
     assert len(stamps) >= 3, stamps
     middle = stamps[len(stamps) // 2]
 
-    latest = cli(env, "restore", "--from-replica", "--yes")
+    # The same command in this process (Click's runner): the drill above restores in a process of its own.
+    latest = cli_in_process(tmp_path, env, "restore", "--from-replica", "--yes")
     assert latest.returncode == 0, latest.stderr
     count_latest = sqlite3.connect(database).execute("SELECT count(*) FROM members").fetchone()[0]
-    earlier = cli(env, "restore", "--from-replica", "--timestamp", middle, "--yes")
+    earlier = cli_in_process(tmp_path, env, "restore", "--from-replica", "--timestamp", middle, "--yes")
     assert earlier.returncode == 0, earlier.stderr
     assert "時点" in earlier.stdout and "before-restore-" in earlier.stdout
     conn = sqlite3.connect(database)

@@ -4,11 +4,9 @@ on the dashboard and in the go-live check (a real `litestream replicate`), and t
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import sqlite3
 import subprocess
-import sys
 from html import unescape
 from pathlib import Path
 from typing import Any
@@ -23,8 +21,6 @@ from services.settings import get_settings
 from tests.helpers import login_admin, test_settings, visible_text
 from tests.http.test_cli import ROOT, run_cli
 from tests.replica_support import Litestream, litestream_or_skip
-
-LITESTAR = [str(Path(sys.executable).parent / "litestar"), "--app", "app:app"]
 
 
 def replica_settings(tmp_path: Path, **changes: Any) -> Any:
@@ -90,15 +86,7 @@ def test_config_refuses_a_bad_url(tmp_path: Path) -> None:
 def test_replica_config_command(tmp_path: Path) -> None:
     off = run_cli(tmp_path, "replica-config")
     assert off.returncode == 1 and "TSUDOI_REPLICA_URL が未設定" in off.stderr
-    env = {**os.environ, "TSUDOI_REPLICA_URL": f"file://{tmp_path / 'replica'}"}
-    result = subprocess.run(
-        [*LITESTAR, "tsudoi", "replica-config"],
-        cwd=ROOT,
-        env={**env, "TSUDOI_DATABASE": str(tmp_path / "data" / "tsudoi.sqlite3"), "TSUDOI_SCHEDULER": "off"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_cli(tmp_path, "replica-config", env={"TSUDOI_REPLICA_URL": f"file://{tmp_path / 'replica'}"})
     assert result.returncode == 0, result.stderr
     written = tmp_path / "data" / "litestream.yml"
     assert result.stdout == written.read_text(encoding="utf-8")
@@ -193,22 +181,12 @@ def test_restore_refuses_while_litestream_replicates(tmp_path: Path) -> None:
         settings.data_dir.resolve() / "litestream.sock",
         tmp_path / "ls.log",
     )
-    env = {
-        **os.environ,
-        "TSUDOI_DATABASE": str(settings.database),
-        "TSUDOI_REPLICA_URL": settings.replica_url,
-        "TSUDOI_SCHEDULER": "off",
-    }
+    assert settings.database == tmp_path / "data" / "tsudoi.sqlite3"  # run_cli's database
     litestream.start()
     try:
         litestream.wait_synced(settings.database)
-        refused = subprocess.run(
-            [*LITESTAR, "tsudoi", "restore", "--from-replica", "--yes"],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
+        refused = run_cli(
+            tmp_path, "restore", "--from-replica", "--yes", env={"TSUDOI_REPLICA_URL": settings.replica_url}
         )
     finally:
         litestream.kill()
@@ -218,19 +196,14 @@ def test_restore_refuses_while_litestream_replicates(tmp_path: Path) -> None:
 
 
 def test_bad_timestamp_is_a_clear_message(tmp_path: Path) -> None:
-    env = {
-        **os.environ,
-        "TSUDOI_DATABASE": str(tmp_path / "data" / "tsudoi.sqlite3"),
-        "TSUDOI_REPLICA_URL": f"file://{tmp_path / 'replica'}",
-        "TSUDOI_SCHEDULER": "off",
-    }
-    result = subprocess.run(
-        [*LITESTAR, "tsudoi", "restore", "--from-replica", "--timestamp", "昨日", "--yes"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    result = run_cli(
+        tmp_path,
+        "restore",
+        "--from-replica",
+        "--timestamp",
+        "昨日",
+        "--yes",
+        env={"TSUDOI_REPLICA_URL": f"file://{tmp_path / 'replica'}"},
     )
     assert result.returncode == 2 and "日時として読めません" in result.stderr
 
