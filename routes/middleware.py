@@ -6,7 +6,7 @@ import json
 import logging
 import re
 import time
-from typing import Any
+from typing import Any, cast
 
 from litestar import Request
 from litestar.datastructures import Cookie, MutableScopeHeaders
@@ -179,6 +179,7 @@ def head_as_get(app: ASGIApp) -> ASGIApp:
                 message = {"type": "http.response.body", "body": b"", "more_body": False}
             await send(message)
 
-        await app({**scope, "method": "GET", ORIGINAL_METHOD: "HEAD"}, receive, send_headers_only)
+        get_scope = cast("Scope", {**scope, "method": "GET", ORIGINAL_METHOD: "HEAD"})
+        await app(get_scope, receive, send_headers_only)
 
     return middleware
