@@ -365,6 +365,11 @@ async def main(
             f"\nratio {workers} workers / 1 worker: {many.rps / one.rps:.2f} "
             f"({many.rps:.1f} / {one.rps:.1f} req/s; errors {many.errors} / {one.errors}; target >= 1.7)"
         )
+        logged = [len(side.run.logins.latencies_ms) for side in (many, one)]
+        print(
+            f"members browsing: {logged[0]} / {logged[1]} of {members}"
+            + ("" if logged[0] == logged[1] else " — not comparable: give the logins a longer --ramp")
+        )
 
 
 if __name__ == "__main__":
