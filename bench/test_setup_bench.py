@@ -187,7 +187,7 @@ def suite(
         export_tree(now, trees["now"])
     print(f"base: {base} ({trees['base']}), now: {now or 'the work tree'} ({trees['now']})")
     what = "scripts/test.sh (lint, format, types, bandit, pytest)" if script else "pytest"
-    caches = "cleared before each run (as in CI)" if cold else "kept"
+    caches = "cleared before each run (as in CI)" if cold else "kept (an exported tree starts without them)"
     print(f"each run: {what} {' '.join(pytest_args)}; CI=true; mypy and bytecode caches {caches}")
     print(f"environment: PYTHONDONTWRITEBYTECODE={os.environ.get('PYTHONDONTWRITEBYTECODE', '')!r}")
     runs: dict[str, list[SuiteRun]] = {"base": [], "now": []}
