@@ -128,6 +128,10 @@ def export_tree(base: str, target: Path) -> None:
     (target / ".venv").symlink_to((ROOT / ".venv").resolve())
     if (ROOT / ".cache").exists():
         (target / ".cache").symlink_to((ROOT / ".cache").resolve())
+    # The vocabulary test reads the glossary beside the project (../shared/GLOSSARY.md).
+    shared = ROOT.parent / "shared"
+    if shared.exists() and not (target.parent / "shared").exists():
+        (target.parent / "shared").symlink_to(shared.resolve())
 
 
 def read_junit(path: Path) -> tuple[dict[str, int], dict[str, float]]:
