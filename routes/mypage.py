@@ -107,7 +107,9 @@ def memo_key(
 
 def gzip_page(request: Request[Any, Any, Any], response: Template) -> bytes:
     """The page as `render` would send it, rendered here and gzip-compressed for the memo."""
-    template = request.app.template_engine.get_template(str(response.template_name))
+    engine = request.app.template_engine
+    assert engine is not None  # app.py configures Jinja
+    template = engine.get_template(str(response.template_name))
     html = template.render(**response.create_template_context(request))
     return gzip.compress(html.encode("utf-8"), GZIP_LEVEL)
 
