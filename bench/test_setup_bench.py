@@ -235,10 +235,11 @@ def suite(
         key=lambda name: runs["now"][0].per_file.get(name, 0) - runs["base"][0].per_file.get(name, 0),
     )
     print(
-        f"\nper test file, summed test time (set-up + call + tear-down), round 1, the {top} biggest changes:"
+        f"\nper test file, summed test time (set-up + call + tear-down), round 1, the {top} biggest gains, then the biggest losses:"
     )
     print(f"{'file':<58} {'base s':>8} {'now s':>8} {'ratio':>6}")
-    for name in files[:top]:
+    shown = files[:top] + [name for name in files[-max(top // 3, 1) :] if name not in files[:top]]
+    for name in shown:
         before = runs["base"][0].per_file.get(name, 0.0)
         now = runs["now"][0].per_file.get(name, 0.0)
         ratio = f"{now / before:6.2f}" if before else "   new"
