@@ -117,6 +117,7 @@ class SuiteRun:
     counts: dict[str, int] = field(default_factory=dict)
     per_file: dict[str, float] = field(default_factory=dict)
     tail: str = ""
+    failed: list[str] = field(default_factory=list)
 
 
 def export_tree(base: str, target: Path) -> None:
@@ -132,6 +133,18 @@ def export_tree(base: str, target: Path) -> None:
     shared = ROOT.parent / "shared"
     if shared.exists() and not (target.parent / "shared").exists():
         (target.parent / "shared").symlink_to(shared.resolve())
+
+
+def failed_tests(path: Path) -> list[str]:
+    """The tests that failed or errored, from pytest's JUnit XML."""
+    if not path.exists():
+        return []
+    tree = ElementTree.parse(path)  # noqa: S314 — our own pytest's output
+    return [
+        f"{case.get('classname')}::{case.get('name')}"
+        for case in tree.iter("testcase")
+        if case.find("failure") is not None or case.find("error") is not None
+    ]
 
 
 def read_junit(path: Path) -> tuple[dict[str, int], dict[str, float]]:
@@ -178,7 +191,8 @@ def run_suite(tree: Path, script: bool, cold: bool, pytest_args: list[str], juni
     cpu = (after.ru_utime - usage.ru_utime) + (after.ru_stime - usage.ru_stime)
     counts, per_file = read_junit(junit)
     tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
-    return SuiteRun(wall, cpu, (load_before, os.getloadavg()[0]), result.returncode, counts, per_file, tail)
+    load = (load_before, os.getloadavg()[0])
+    return SuiteRun(wall, cpu, load, result.returncode, counts, per_file, tail, failed_tests(junit))
 
 
 def suite(
@@ -208,6 +222,8 @@ def suite(
             )
             if run.code != 0:
                 print("  " + run.tail.replace("\n", "\n  "))
+                for name in run.failed[:20]:
+                    print(f"  failed: {name}")
     wall = {name: statistics.median(run.wall for run in done) for name, done in runs.items()}
     cpu = {name: statistics.median(run.cpu for run in done) for name, done in runs.items()}
     print(
@@ -219,10 +235,11 @@ def suite(
         key=lambda name: runs["now"][0].per_file.get(name, 0) - runs["base"][0].per_file.get(name, 0),
     )
     print(
-        f"\nper test file, summed test time (set-up + call + tear-down), round 1, the {top} biggest changes:"
+        f"\nper test file, summed test time (set-up + call + tear-down), round 1, the {top} biggest gains, then the biggest losses:"
     )
     print(f"{'file':<58} {'base s':>8} {'now s':>8} {'ratio':>6}")
-    for name in files[:top]:
+    shown = files[:top] + [name for name in files[-max(top // 3, 1) :] if name not in files[:top]]
+    for name in shown:
         before = runs["base"][0].per_file.get(name, 0.0)
         now = runs["now"][0].per_file.get(name, 0.0)
         ratio = f"{now / before:6.2f}" if before else "   new"
