@@ -35,8 +35,8 @@ LANDED = {
     "0018_inquiries_and_tier_fees.sql": "0e97ab284fab9bb329d4fa7857f11b120cdf1430f4db2864e68169959cfc42cb",
     "0022_staff_role.sql": "f7226df4336c4988c8c1168fda803b3e3f0d8a171b29109c01822102f556ff23",
     "0023_passkeys_sign_ins.sql": "446fd127a36f9e5856f791dfdb939706b9ab55df32fc93a67711f0838b3f6487",
-    "0028_leases.sql": "4047ba4e5289f2f333761ab9f7dbac6c50f3a69ee0a7b5a7dd87bea444e48ccf",
     "0027_mypage_cache.sql": "1aa3de1c63a8a7706bf5540b176559a9448c3a78726c026b39f0819ff0531c85",
+    "0028_leases.sql": "4047ba4e5289f2f333761ab9f7dbac6c50f3a69ee0a7b5a7dd87bea444e48ccf",
 }
 
 
