@@ -185,10 +185,19 @@ HTML_MAILS = sorted(path for path in (VIEWS_DIR / "mail").glob("*.html") if not 
 
 @pytest.mark.parametrize("path", HTML_MAILS, ids=lambda path: path.stem)
 def test_every_html_mail_extends_the_layout_and_draws_buttons_with_the_macro(path):
-    source = path.read_text(encoding="utf-8")
-    assert source.startswith('{% extends "mail/_layout.html" %}'), path.name
-    assert "<html" not in source and "<body" not in source
-    assert "display: inline-block" not in source  # a button comes from mail/_button.html
+    # A mail extends the layout itself or through a shared base of a family (mail/_event.html).
+    chain = [path]
+    while (
+        parent := re.match(
+            r'(?:\{#.*?#\}\n)?\{% extends "mail/(_\w+)\.html" %\}', chain[-1].read_text("utf-8")
+        )
+    ) and (parent.group(1) != "_layout"):
+        chain.append(VIEWS_DIR / "mail" / f"{parent.group(1)}.html")
+    assert parent is not None and parent.group(1) == "_layout", path.name
+    for template in chain:
+        source = template.read_text(encoding="utf-8")
+        assert "<html" not in source and "<body" not in source
+        assert "display: inline-block" not in source  # a button comes from mail/_button.html
 
 
 def test_the_admin_mails_use_the_layout_without_the_member_greeting(env):
