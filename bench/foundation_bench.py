@@ -86,7 +86,7 @@ async def main(seconds: float) -> None:
             print(result.line())
         print(ratio_line(page, ceiling))
         print(
-            f"login (argon2id defaults: t=3, 64 MiB, p=1, {HASH_THREADS} hashing threads at nice 19) median "
+            f"login (argon2id defaults: t=3, 64 MiB, p=1, {HASH_THREADS} hashing threads at nice 5) median "
             f"{median(login_times):.0f} ms over {len(login_times)} logins (target < 1,000 ms)"
         )
         print(

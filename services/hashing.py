@@ -1,5 +1,5 @@
-"""argon2id password hashing, one lane per hash on low-priority worker threads, so logins never block the
-event loop and a burst of them only takes the CPU that pages leave idle."""
+"""argon2id password hashing, one lane per hash on lower-priority worker threads, so logins never block the
+event loop and a burst of them mostly takes the CPU that pages leave idle."""
 
 from __future__ import annotations
 
@@ -14,21 +14,23 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 # argon2 is CPU- and memory-bound: a burst of logins queues on these threads instead of blocking the event
 # loop. There is one thread per core, so a burst uses every core that pages leave idle, and each thread runs
-# at the lowest scheduling priority (nice 19), so the moment the event loop (or another worker) has a page to
-# serve, the kernel gives it the core: a storm of logins cannot slow pages down, and logins finish as fast as
-# the idle CPU allows. One lane per hash (settings.argon2_parallelism = 1): each hash keeps to one thread.
-# Shared by every Hasher, whatever event loop calls it.
+# at a lower scheduling priority (nice 5): when the event loop (or another worker) has a page to serve, the
+# kernel gives it about three times the CPU share of a hashing thread, so a storm of logins hardly slows
+# pages down. Not nice 19: with several workers busy serving pages, a nice-19 thread gets ~1.5 % of a core
+# and logins stall for tens of seconds (bench/load.py --workers 2 showed it); at nice 5 logins still
+# progress when every core is busy. One lane per hash (settings.argon2_parallelism = 1): each hash keeps to
+# one thread. Shared by every Hasher, whatever event loop calls it.
 HASH_THREADS = max(1, os.cpu_count() or 2)
-LOWEST_PRIORITY = 19
+HASHING_NICENESS = 5
 
 
 def _lower_own_priority() -> None:
-    """Run this hashing thread at nice 19 (Linux applies setpriority to the one thread whose id it gets).
-
-    Raising one's own nice value needs no privilege; where the platform has no per-thread priority the
-    thread keeps the normal one."""
+    """Run this hashing thread at HASHING_NICENESS (Linux applies setpriority to the one thread whose id
+    it gets). Raising one's own nice value needs no privilege; where the platform has no per-thread
+    priority the thread keeps the normal one."""
     with contextlib.suppress(OSError, AttributeError):
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), LOWEST_PRIORITY)
+        current = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), max(current, HASHING_NICENESS))
 
 
 _HASH_THREADS = ThreadPoolExecutor(
