@@ -233,10 +233,16 @@ def test_selected_condition_chip_scrolls_into_view(browser: Any, live_server: Li
         page.goto(f"/mypage?condition={last}")
         chip = page.locator(".view-tabs a[aria-current='page']")
         expect(chip).to_contain_text("その7")
-        page.wait_for_function(
+        # Polled from here, not with page.wait_for_function: its in-page polling is code the CSP refuses.
+        in_view = (
             "() => { const c = document.querySelector(\".view-tabs a[aria-current='page']\").getBoundingClientRect();"
             " return c.left >= 0 && c.right <= window.innerWidth; }"
         )
+        for _ in range(100):
+            if page.evaluate(in_view):
+                break
+            page.wait_for_timeout(50)
+        assert page.evaluate(in_view), "the selected condition chip is not scrolled into view"
         assert_no_horizontal_scroll(page)
     finally:
         context.close()

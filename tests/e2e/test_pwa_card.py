@@ -43,7 +43,15 @@ def log_in(page: Any, number: str, next_path: str) -> None:
 def wait_for_service_worker(page: Any) -> None:
     """Until the worker is installed and controls the page (its shell cache is filled by then)."""
     page.evaluate("navigator.serviceWorker.ready.then(() => true)")
-    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    # Not page.wait_for_function: when its first check fails it polls with code the page's CSP (no
+    # 'unsafe-eval') refuses. page.evaluate runs through DevTools, which the CSP does not govern.
+    controlled = page.evaluate(
+        """() => navigator.serviceWorker.controller !== null || new Promise((resolve) => {
+            navigator.serviceWorker.addEventListener("controllerchange", () => resolve(true), { once: true });
+            setTimeout(() => resolve(navigator.serviceWorker.controller !== null), 15000);
+        })"""
+    )
+    assert controlled, "the service worker never took control of the page"
 
 
 def qr_url(page: Any) -> str:
