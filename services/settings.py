@@ -138,8 +138,9 @@ def load_or_create_secret_key(data_dir: Path) -> str:
     private_dir(data_dir)
     key_file = data_dir / "secret_key"
     if not key_file.exists():
-        part = data_dir / f"secret_key.{os.getpid()}.part"
-        fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        # A name of its own per call (not just per process: threads of one process may race here too).
+        part = data_dir / f"secret_key.{os.getpid()}.{secrets.token_hex(8)}.part"
+        fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="ascii") as handle:
             handle.write(secrets.token_urlsafe(48))
         try:
