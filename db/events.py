@@ -371,7 +371,7 @@ async def registrations_by_ids(db: Database, ids: Sequence[int]) -> list[sqlite3
     if not ids:
         return []
     marks = ",".join("?" * len(ids))
-    return await db.fetchall(_REGISTRATION_SELECT + f"WHERE r.id IN ({marks}) ORDER BY r.id", list(ids))  # nosec B608 - placeholders only
+    return await db.fetchall(_REGISTRATION_SELECT + f"WHERE r.id IN ({marks}) ORDER BY r.id", list(ids))  # nosec B608 - only ? marks are formatted in
 
 
 # ---------------------------------------------------------------- calendar feeds

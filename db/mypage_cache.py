@@ -114,4 +114,4 @@ async def store(
             part.body,
             to_db(now),
         ]
-    await db.execute(_STORE.format(rows=rows), params)  # noqa: S608 - only placeholders are formatted in
+    await db.execute(_STORE.format(rows=rows), params)  # noqa: S608 - only ? marks are formatted in

@@ -18,6 +18,8 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from litestar.testing import AsyncTestClient
 
+from db import announcements as announcement_db
+from db.database import Database
 from services.accounts import create_member
 from services.context import AppContext
 from services.settings import Settings
@@ -251,3 +253,22 @@ async def login_admin(
     response = await post_form(client, "/mfa", {"code": code, "next": "/admin"}, follow_redirects=False)
     assert response.status_code == 303, response.text
     return member_id
+
+
+async def draft_announcement(db: Database, *, now: datetime, title: str = "総会のご案内") -> int:
+    """A plain announcement to everyone, optional category, still a draft: its id."""
+    return await announcement_db.create(
+        db,
+        {
+            "title": title,
+            "body_md": "6月1日に開きます。",
+            "body_html": "<p>6月1日に開きます。</p>",
+            "body_text": "6月1日に開きます。",
+            "category": "optional",
+            "members_only": False,
+            "audience": "all",
+            "audience_value": "",
+        },
+        created_by=None,
+        now=now,
+    )

@@ -21,7 +21,7 @@ from services import announcements
 from services.clock import FrozenClock
 from services.context import build_context, open_context
 from services.delivery import CLAIM_LEASE
-from tests.helpers import SmtpSink, free_port, make_member, test_now, test_settings
+from tests.helpers import SmtpSink, draft_announcement, free_port, make_member, test_now, test_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 MEMBERS = 12
@@ -59,21 +59,7 @@ def test_a_killed_sender_and_a_restart_send_every_member_exactly_one_mail(tmp_pa
                 await ctx.update_org({"digest_rate_per_second": "0", "digest_concurrency": "1"})
                 for number in range(MEMBERS):
                     await make_member(ctx, f"30{number:04d}")
-                announcement_id = await announcement_db.create(
-                    ctx.db,
-                    {
-                        "title": "総会のご案内",
-                        "body_md": "6月1日に開きます。",
-                        "body_html": "<p>6月1日に開きます。</p>",
-                        "body_text": "6月1日に開きます。",
-                        "category": "optional",
-                        "members_only": False,
-                        "audience": "all",
-                        "audience_value": "",
-                    },
-                    created_by=None,
-                    now=ctx.clock.now(),
-                )
+                announcement_id = await draft_announcement(ctx.db, now=ctx.clock.now())
                 assert await announcement_db.start_sending(ctx.db, announcement_id, now=ctx.clock.now())
                 return announcement_id
             finally:

@@ -28,7 +28,15 @@ from services import mypage_cache
 from services.feeds import import_feed
 from services.markdown import render_markdown
 from tests.article_helpers import add_article, add_condition, grant_members_tier, seed_terms
-from tests.helpers import DEFAULT_PASSWORD, free_port, login, make_member, test_settings, visible_text
+from tests.helpers import (
+    DEFAULT_PASSWORD,
+    draft_announcement,
+    free_port,
+    login,
+    make_member,
+    test_settings,
+    visible_text,
+)
 from tests.helpers import post_form as _post_form
 from tests.live_server import LiveServer
 from tests.payments_support import check_profile, choose, fee_id_of, issue_fee, to_gateway
@@ -400,21 +408,7 @@ async def test_an_inquiry_answer_shows_and_goes_once_read(client, app_ctx):
 async def test_a_new_announcement_shows_and_goes_once_opened(client, app_ctx):
     await member_with_arrivals(client, app_ctx)
     assert "announcement-heading" not in (await kept_view(client, app_ctx)).text
-    announcement = await announcement_db.create(
-        app_ctx.db,
-        {
-            "title": "総会のご案内",
-            "body_md": "6月1日に開きます。",
-            "body_html": "<p>6月1日に開きます。</p>",
-            "body_text": "6月1日に開きます。",
-            "category": "optional",
-            "members_only": False,
-            "audience": "all",
-            "audience_value": "",
-        },
-        created_by=None,
-        now=app_ctx.clock.now(),
-    )
+    announcement = await draft_announcement(app_ctx.db, now=app_ctx.clock.now())
     assert "総会のご案内" not in (await kept_view(client, app_ctx)).text  # a draft
     await announcement_db.publish_without_mail(app_ctx.db, announcement, now=app_ctx.clock.now())
     assert "総会のご案内" in (await kept_view(client, app_ctx)).text

@@ -31,7 +31,7 @@ from services import admin_settings
 from services.auth import LOCKED_MESSAGE
 from services.clock import FrozenClock
 from services.context import AppContext, build_context, open_context
-from services.leases import holder_pid
+from services.leases import holder_pid, wall_clock
 from services.schema_check import schema_drift
 from services.settings import Settings
 from tests.digest_helpers import add_article, add_condition, digest_member, fast_sending
@@ -371,7 +371,7 @@ def _scheduler_holder(database: Path) -> int | None:
         return None
     try:
         row = conn.execute(
-            "SELECT holder FROM leases WHERE name = 'scheduler' AND expires_at > ?", (time.time(),)
+            "SELECT holder FROM leases WHERE name = 'scheduler' AND expires_at > ?", (wall_clock(),)
         ).fetchone()
     except sqlite3.Error:
         return None

@@ -20,7 +20,7 @@ from services import announcements
 from services.clock import FrozenClock
 from services.context import AppContext
 from services.mailer import SmtpTransport
-from tests.helpers import free_port, make_member
+from tests.helpers import draft_announcement, free_port, make_member
 
 
 class CountingSink:
@@ -121,21 +121,7 @@ async def setup_send(
     numbers = [f"41{n:04d}" for n in range(members)]
     for number in numbers:
         await make_member(app, number)
-    announcement_id = await announcement_db.create(
-        app.db,
-        {
-            "title": "総会のご案内",
-            "body_md": "6月1日に開きます。",
-            "body_html": "<p>6月1日に開きます。</p>",
-            "body_text": "6月1日に開きます。",
-            "category": "optional",
-            "members_only": False,
-            "audience": "all",
-            "audience_value": "",
-        },
-        created_by=None,
-        now=app.clock.now(),
-    )
+    announcement_id = await draft_announcement(app.db, now=app.clock.now())
     assert await announcement_db.start_sending(app.db, announcement_id, now=app.clock.now())
     return announcement_id, [f"member{number}@example.jp" for number in numbers]
 
