@@ -43,15 +43,25 @@ def log_in(page: Any, number: str, next_path: str) -> None:
 def wait_for_service_worker(page: Any) -> None:
     """Until the worker is installed and controls the page (its shell cache is filled by then)."""
     page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    if not _controlled(page):
+        # A document whose navigation began before the worker activated is never claimed (Chromium keeps
+        # the controller chosen at navigation start), e.g. /mypage requested while the login page's worker
+        # was still installing. Any navigation after activation is controlled, as on a member's next visit.
+        page.reload()
+        assert _controlled(page), "the service worker never took control of the page"
+
+
+def _controlled(page: Any) -> bool:
     # Not page.wait_for_function: when its first check fails it polls with code the page's CSP (no
     # 'unsafe-eval') refuses. page.evaluate runs through DevTools, which the CSP does not govern.
-    controlled = page.evaluate(
-        """() => navigator.serviceWorker.controller !== null || new Promise((resolve) => {
-            navigator.serviceWorker.addEventListener("controllerchange", () => resolve(true), { once: true });
-            setTimeout(() => resolve(navigator.serviceWorker.controller !== null), 15000);
-        })"""
+    return bool(
+        page.evaluate(
+            """() => navigator.serviceWorker.controller !== null || new Promise((resolve) => {
+                navigator.serviceWorker.addEventListener("controllerchange", () => resolve(true), { once: true });
+                setTimeout(() => resolve(navigator.serviceWorker.controller !== null), 5000);
+            })"""
+        )
     )
-    assert controlled, "the service worker never took control of the page"
 
 
 def qr_url(page: Any) -> str:
