@@ -25,12 +25,14 @@ from routes.common import DEPENDENCIES
 from routes.errors import EXCEPTION_HANDLERS
 from routes.guards import out_of_range_ids_are_not_found
 from routes.middleware import (
+    CSRF_COOKIE,
     CSRFTokenMiddleware,
     head_as_get,
     request_log_middleware,
     security_headers_middleware,
     session_middleware,
 )
+from routes.mypage import serve_kept_pages
 from routes.registry import ROUTE_HANDLERS
 from services.clock import Clock
 from services.context import AppContext, build_context, open_context
@@ -97,15 +99,13 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         ],
         lifespan=[lifespan],
         middleware=[
-            request_log_middleware,
-            security_headers_middleware,
             session_middleware,
             # Litestar's CSRF check (not csrf_config, which installs the stock one that fails on non-ASCII).
             DefineMiddleware(
                 CSRFTokenMiddleware,
                 config=CSRFConfig(
                     secret=settings.secret_key,
-                    cookie_name="tsudoi_csrf",
+                    cookie_name=CSRF_COOKIE,
                     header_name="x-csrftoken",
                     cookie_secure=settings.https,
                     cookie_samesite="lax",
@@ -128,9 +128,13 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         openapi_config=None,
         debug=False,
     )
-    # Before routing, so HEAD reaches every GET handler instead of a 405 (Litestar routes HEAD only to
-    # handlers that declare it).
-    app.asgi_handler = head_as_get(app.asgi_handler)
+    # Around Litestar's router rather than in `middleware` (which Litestar applies to each route after
+    # routing): HEAD reaches every GET handler instead of a 405 (Litestar routes HEAD only to handlers that
+    # declare it); every answer is logged and gets the security headers, those sent before routing (a kept
+    # My Page) and the router's own 404s and 405s included.
+    app.asgi_handler = head_as_get(
+        request_log_middleware(security_headers_middleware(serve_kept_pages(app.asgi_handler)))
+    )
     app.state.ctx = context
     logging.getLogger("tsudoi").setLevel(logging.INFO)
     return app

@@ -8,12 +8,12 @@ import logging
 import os
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
@@ -30,6 +30,7 @@ _ADD_COLUMN_IF_MISSING = re.compile(
 )
 
 Params = Sequence[Any] | dict[str, Any]
+T = TypeVar("T")
 
 # Every schema object by name, and every column as "table.column" (SQLite's own objects left out).
 _LIVE_OBJECTS_SQL = """
@@ -104,6 +105,39 @@ def _lock_migrations(database: Path) -> int:
     return fd
 
 
+async def _on_thread(conn: aiosqlite.Connection, function: Callable[..., T], *args: Any) -> T:
+    """`function(sqlite3 connection, *args)` on the connection's own thread, in one trip. aiosqlite has a
+    one-trip fetchall (execute_fetchall) but no fetchone or single-statement transaction; `_execute` is how
+    its own helpers run a function there."""
+    result: T = await conn._execute(function, conn._conn, *args)  # type: ignore[no-untyped-call]
+    return result
+
+
+def _first_row(conn: sqlite3.Connection, sql: str, params: Params) -> sqlite3.Row | None:
+    """Runs on the connection's thread: the first row, the cursor closed at once."""
+    cursor = conn.execute(sql, params)
+    try:
+        row: sqlite3.Row | None = cursor.fetchone()
+        return row
+    finally:
+        cursor.close()
+
+
+def _write_transaction(conn: sqlite3.Connection, sql: str, params: Any, many: bool) -> int:
+    """Runs on the writer's thread: one statement in its own transaction; its lastrowid."""
+    conn.execute("BEGIN IMMEDIATE")  # when busy this raises with no transaction open
+    try:
+        cursor = conn.executemany(sql, params) if many else conn.execute(sql, params)
+        rowid = cursor.lastrowid or 0
+        cursor.close()
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return rowid
+
+
 class Database:
     def __init__(
         self, path: Path, readers: int = 3, busy_timeout_ms: int = 5000, autocheckpoint: bool = True
@@ -173,16 +207,18 @@ class Database:
         finally:
             self._readers.put_nowait(conn)
 
+    # Each call is one trip to the reader's thread: a cursor opened, fetched and closed by separate awaits
+    # would be three, and each trip wakes the thread and the event loop (about a third of a cached page's
+    # time went there).
     async def fetchone(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
         self.query_count += 1
-        async with self.read() as conn, conn.execute(sql, params) as cursor:
-            row: sqlite3.Row | None = await cursor.fetchone()
-            return row
+        async with self.read() as conn:
+            return await _on_thread(conn, _first_row, sql, params)
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
         self.query_count += 1
-        async with self.read() as conn, conn.execute(sql, params) as cursor:
-            return list(await cursor.fetchall())
+        async with self.read() as conn:
+            return list(await conn.execute_fetchall(sql, params))
 
     async def fetchval(self, sql: str, params: Params = ()) -> Any:
         row = await self.fetchone(sql, params)
@@ -191,14 +227,20 @@ class Database:
     async def execute(self, sql: str, params: Params = ()) -> int:
         """A single write statement in its own transaction; returns lastrowid."""
         self.query_count += 1
-        async with self.write() as conn:
-            cursor = await conn.execute(sql, params)
-            return cursor.lastrowid or 0
+        return await self._write_alone(sql, params, many=False)
 
     async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
         self.query_count += 1
-        async with self.write() as conn:
-            await conn.executemany(sql, rows)
+        await self._write_alone(sql, rows, many=True)
+
+    async def _write_alone(self, sql: str, params: Any, *, many: bool) -> int:
+        """BEGIN, the statement and COMMIT in one trip to the writer's thread (three with `write()`)."""
+        assert self._writer is not None, "database is not connected"
+        conn = self._writer
+        async with self._write_lock:
+            # Shielded: once queued, the transaction ends on the writer's thread (committed or rolled back)
+            # even when the caller is cancelled, before the next writer's statement runs there.
+            return await asyncio.shield(_on_thread(conn, _write_transaction, sql, params, many))
 
     async def schema_version(self) -> int:
         return int(await self.fetchval("PRAGMA user_version") or 0)

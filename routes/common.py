@@ -50,8 +50,11 @@ def provide_app_ctx(state: State) -> AppContext:
     return app_ctx
 
 
-def provide_auth(request: Request[Any, Any, Any]) -> LoggedIn:
-    """The `auth` handler parameter: the signed-in session, for handlers behind the login guards."""
+def provide_auth(request: Request[Any, Any, Any], app_ctx: AppContext) -> LoggedIn:
+    """The `auth` handler parameter: the signed-in session, for handlers behind the login guards.
+
+    It takes `app_ctx` only to come after it: Litestar resolves dependencies of one level together in an
+    anyio task group (two tasks per request), and one at a time when each level holds one."""
     auth = logged_in(request)
     if auth is None:
         raise NotAuthorizedException("ログインしてください。")

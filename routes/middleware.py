@@ -16,7 +16,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from litestar.utils.scope.state import ScopeState
 
 from services.context import AppContext
-from services.sessions import SESSION_COOKIE, load_session
+from services.sessions import SESSION_COOKIE, LoggedIn, load_session
 
 request_log = logging.getLogger("tsudoi.request")
 # Long path segments are tokens (reset links, unsubscribe, sandbox sessions): never logged.
@@ -38,6 +38,13 @@ def _is_https(scope: Scope, trust_proxy: bool) -> bool:
     return False
 
 
+# The CSRF cookie's name (app.py's CSRF config).
+CSRF_COOKIE = "tsudoi_csrf"
+# The scope key under which a path that answers before routing (routes/mypage.py) hands on the session it
+# loaded, as (cookie token, LoggedIn or None), when it does not answer after all: loaded once per request.
+PRELOADED_SESSION = "tsudoi.session"
+
+
 def session_middleware(app: ASGIApp) -> ASGIApp:
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP or scope["path"].startswith("/static/"):
@@ -49,7 +56,10 @@ def session_middleware(app: ASGIApp) -> ASGIApp:
         request: Request[Any, Any, Any] = Request(scope)
         token = request.cookies.get(SESSION_COOKIE, "")
         auth = None
-        if token:
+        preloaded = cast("tuple[str, LoggedIn | None] | None", scope.get(PRELOADED_SESSION))
+        if preloaded is not None and preloaded[0] == token:
+            auth = preloaded[1]
+        elif token:
             auth = await load_session(app_ctx.db, token, now=app_ctx.clock.now(), org=app_ctx.org)
         # request.user in handlers and guards: the session (services.sessions.LoggedIn), or None.
         scope["user"] = auth
@@ -82,6 +92,21 @@ def session_middleware(app: ASGIApp) -> ASGIApp:
     return middleware
 
 
+# Set on every answer, replacing any a handler set; then those a handler may set itself (a page with its own
+# CSP), added only when missing. Encoded once: this runs on every response.
+_FIXED_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+    (b"x-frame-options", b"DENY"),
+]
+_DEFAULT_HEADERS = [
+    (b"content-security-policy", CSP.encode()),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+]
+_HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
+_REPLACED = {name for name, _ in _FIXED_HEADERS} | {_HSTS[0]}
+
+
 def security_headers_middleware(app: ASGIApp) -> ASGIApp:
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
@@ -92,14 +117,17 @@ def security_headers_middleware(app: ASGIApp) -> ASGIApp:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableScopeHeaders.from_message(message)
-                headers.setdefault("content-security-policy", CSP)
-                headers["x-content-type-options"] = "nosniff"
-                headers["referrer-policy"] = "same-origin"
-                headers["x-frame-options"] = "DENY"
-                headers.setdefault("permissions-policy", "camera=(), microphone=(), geolocation=()")
+                headers = [
+                    (name, value)
+                    for name, value in message.get("headers", [])
+                    if name.lower() not in _REPLACED
+                ]
+                present = {name.lower() for name, _ in headers}
+                headers += _FIXED_HEADERS
+                headers += [header for header in _DEFAULT_HEADERS if header[0] not in present]
                 if https:
-                    headers["strict-transport-security"] = "max-age=31536000; includeSubDomains"
+                    headers.append(_HSTS)
+                message = {**message, "headers": headers}
             await send(message)
 
         await app(scope, receive, send_with_headers)

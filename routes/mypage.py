@@ -7,24 +7,30 @@ from __future__ import annotations
 
 import gzip
 import json
-from typing import Any
+import logging
+import re
+from typing import Any, cast
 from urllib.parse import urlencode
 
-from litestar import Controller, Request, Response, get
-from litestar.enums import MediaType
+from litestar import Controller, Litestar, Request, Response, get
+from litestar.enums import MediaType, ScopeType
 from litestar.exceptions import NotFoundException
 from litestar.response import Template
+from litestar.types import ASGIApp, Receive, Scope, Send
 from litestar.utils.empty import value_or_default
 from litestar.utils.scope.state import ScopeState
 
 from routes.articles import here
 from routes.common import FLASH_COOKIE, render, wants_fragment
 from routes.guards import MEMBER_GUARDS
+from routes.middleware import CSRF_COOKIE, PRELOADED_SESSION
 from services import articles as article_service
 from services import mypage_cache, mypage_notices
 from services.articles import JOIN_TIER_URL
 from services.context import AppContext
-from services.sessions import LoggedIn
+from services.sessions import SESSION_COOKIE, LoggedIn, load_session
+
+log = logging.getLogger("tsudoi.mypage")
 
 
 def more_link(condition: article_service.Condition | None, taxonomies_slugs: dict[int, str]) -> str:
@@ -66,13 +72,15 @@ def arrivals_renderer(app_ctx: AppContext, auth: LoggedIn, page_url: str) -> myp
 
 
 GZIP_LEVEL = 6
+# The scope key under which the kept-page path hands its cache read to the handler when it cannot answer.
+CACHE_READ = "tsudoi.mypage_read"
 
 
-def page_memo(request: Request[Any, Any, Any]) -> mypage_cache.PageMemo:
+def page_memo(app: Litestar) -> mypage_cache.PageMemo:
     """Finished My Pages of this app (one per worker process), gzip-compressed as sent: a reload by the same
-    browser sends these bytes again. The key holds everything the page is made from (`memo_key`), the kept
+    browser sends these bytes again. The key holds everything the page is made from (`memo_page`), the kept
     parts' bodies as read from the cache included, so an entry is served only while its parts are fresh."""
-    state = request.app.state
+    state = app.state
     memo: mypage_cache.PageMemo | None = state.get("mypage_memo")
     if memo is None:
         memo = mypage_cache.PageMemo()
@@ -80,21 +88,20 @@ def page_memo(request: Request[Any, Any, Any]) -> mypage_cache.PageMemo:
     return memo
 
 
-def memo_key(
-    request: Request[Any, Any, Any],
+def memo_browser(page_url: str, whole_page: bool, csrf_token: str) -> tuple[str, bool, str]:
+    """Whose copy a kept page is: the URL, the fragment choice and this browser's CSRF token (in its forms)."""
+    return (page_url, whole_page, csrf_token)
+
+
+def memo_page(
     app_ctx: AppContext,
     auth: LoggedIn,
     parts: mypage_cache.MyPageParts,
     live: list[mypage_notices.Notice],
-    whole_page: bool,
 ) -> tuple[Any, ...]:
-    """Everything the finished page depends on: the URL and the fragment choice, this browser's CSRF token,
-    the session's member row and flags (names, role, dates of the live notices), the org's settings, the
-    live notices and the kept parts."""
+    """Everything else the finished page depends on: the session's member row and flags (names, role, dates
+    of the live notices), the org's settings, the live notices and the kept parts."""
     return (
-        here(request),
-        whole_page,
-        value_or_default(ScopeState.from_scope(request.scope).csrf_token, ""),
         tuple(auth.member),
         json.dumps(auth.flags, sort_keys=True, default=str),
         app_ctx.org,
@@ -114,18 +121,15 @@ def gzip_page(request: Request[Any, Any, Any], response: Template) -> bytes:
     return gzip.compress(html.encode("utf-8"), GZIP_LEVEL)
 
 
-def gzip_response(request: Request[Any, Any, Any], body: bytes, headers: dict[str, str]) -> Response[bytes]:
+# What `render` puts on every page, and what a kept page adds: it is sent compressed as it was kept.
+PAGE_HEADERS = {"Cache-Control": "no-store"}
+KEPT_PAGE_HEADERS = {**PAGE_HEADERS, "Content-Encoding": "gzip", "Vary": "HX-Request, Accept-Encoding"}
+
+
+def gzip_response(request: Request[Any, Any, Any], body: bytes) -> Response[bytes]:
     # Already compressed: Litestar's compression middleware passes a response marked cached as it is.
     ScopeState.from_scope(request.scope).is_cached = True
-    return Response(
-        body,
-        media_type=MediaType.HTML,
-        headers={**headers, "Content-Encoding": "gzip", "Vary": "HX-Request, Accept-Encoding"},
-    )
-
-
-# What `render` puts on every page.
-PAGE_HEADERS = {"Cache-Control": "no-store"}
+    return Response(body, media_type=MediaType.HTML, headers=KEPT_PAGE_HEADERS)
 
 
 class MyPageController(Controller):
@@ -146,7 +150,7 @@ class MyPageController(Controller):
         page_url = here(request)
         # The kept section's star forms come back to /mypage or /mypage?condition=N: other URLs are made
         # afresh (their forms carry their own URL).
-        keep = page_url == ("/mypage" if condition_id is None else f"/mypage?condition={condition_id}")
+        keep = page_url == kept_url(condition_id)
         parts = await mypage_cache.my_page(
             app_ctx,
             auth.member_id,
@@ -154,6 +158,7 @@ class MyPageController(Controller):
             whole_page=whole_page,
             keep=keep,
             render_arrivals=arrivals_renderer(app_ctx, auth, page_url),
+            read=cast("mypage_cache.CacheRead | None", request.scope.get(CACHE_READ)),
         )
         if parts is None:
             raise NotFoundException()
@@ -165,9 +170,13 @@ class MyPageController(Controller):
             and FLASH_COOKIE not in request.cookies
             and "gzip" in request.headers.get("accept-encoding", "")
         )
-        key = memo_key(request, app_ctx, auth, parts, live, whole_page) if memo else None
-        if key is not None and parts.all_kept and (sent := page_memo(request).get(key)) is not None:
-            return gzip_response(request, sent, PAGE_HEADERS)
+        browser = page = None
+        if memo:
+            csrf_token = value_or_default(ScopeState.from_scope(request.scope).csrf_token, "")
+            browser = memo_browser(page_url, whole_page, csrf_token)
+            page = memo_page(app_ctx, auth, parts, live)
+            if parts.all_kept and (sent := page_memo(request.app).get(browser, page)) is not None:
+                return gzip_response(request, sent)
         context = {
             "notices": mypage_notices.ordered([*parts.notices, *live]) if whole_page else [],
             "arrivals_html": parts.arrivals_html,
@@ -175,8 +184,94 @@ class MyPageController(Controller):
             "latest_announcement": parts.latest_announcement if whole_page else None,
         }
         response = render(request, "mypage/page.html", context, fragment="mypage/_arrivals_section.html")
-        if key is None:
+        if browser is None:
             return response
         body = gzip_page(request, response)
-        page_memo(request).put(key, body)
-        return gzip_response(request, body, PAGE_HEADERS)
+        page_memo(request.app).put(browser, page, body)
+        return gzip_response(request, body)
+
+
+def kept_url(condition_id: int | None) -> str:
+    return "/mypage" if condition_id is None else f"/mypage?condition={condition_id}"
+
+
+_CONDITION_QUERY = re.compile(rb"condition=([0-9]{1,11})")
+
+
+def serve_kept_pages(app: ASGIApp) -> ASGIApp:
+    """A member's reload of My Page, answered before Litestar routes the request when the finished page is
+    kept in this process (PageMemo): the session query, the cache read and the kept bytes, none of the
+    middleware, guards and dependencies a page otherwise goes through (most of a kept page's time).
+
+    It answers only what the handler would answer with the same bytes: a plain GET of /mypage or
+    /mypage?condition=N (no htmx), gzip accepted, no flash message waiting, a live session that needs no new
+    cookie, a password that is current, and a kept page whose key matches in full. Anything else (and any
+    error here) goes on to the app, which then reuses the session and the cache read made here. The security
+    headers and the request log wrap this (app.py), so a kept page gets both."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        body = None
+        if _may_be_kept(scope):
+            try:
+                body = await _kept_page(scope)
+            except Exception as error:  # the app answers instead, with its own error handling
+                log.warning("kept My Page path failed (%s); the page is made instead", type(error).__name__)
+                body = None
+        if body is None:
+            await app(scope, receive, send)
+            return
+        headers = [
+            (b"content-type", b"text/html; charset=utf-8"),
+            (b"content-length", str(len(body)).encode()),
+            *((name.lower().encode(), value.encode()) for name, value in KEPT_PAGE_HEADERS.items()),
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body, "more_body": False})
+
+    return middleware
+
+
+def _may_be_kept(scope: Scope) -> bool:
+    return (
+        scope["type"] == ScopeType.HTTP
+        and scope["method"] == "GET"
+        and scope["path"] == "/mypage"
+        and (not scope["query_string"] or _CONDITION_QUERY.fullmatch(scope["query_string"]) is not None)
+    )
+
+
+async def _kept_page(scope: Scope) -> bytes | None:
+    request: Request[Any, Any, Any] = Request(scope)
+    if any(name == b"hx-request" for name, _ in scope["headers"]):
+        return None  # htmx asks for the fragment (or a boosted page): the handler tells them apart
+    if "gzip" not in request.headers.get("accept-encoding", ""):
+        return None
+    cookies = request.cookies
+    token = cookies.get(SESSION_COOKIE, "")
+    # The CSRF cookie is checked by the memo itself: a page is kept under the token the app accepted and
+    # wrote into its forms (an invalid cookie gets a fresh token, never kept under the invalid one).
+    csrf_token = cookies.get(CSRF_COOKIE, "")
+    if not token or not csrf_token or FLASH_COOKIE in cookies:
+        return None
+    query = request.url.query
+    condition_id = int(query.removeprefix("condition=")) if query else None
+    url = kept_url(condition_id)
+    if url != request.url.path + ("?" + query if query else ""):
+        return None  # e.g. condition=007: the handler makes that page afresh (its forms return to it)
+    browser = memo_browser(url, True, csrf_token)
+    memo = page_memo(scope["litestar_app"])
+    if not memo.knows(browser):
+        return None  # the first view from this browser: no query spent here
+    app_ctx: AppContext = scope["litestar_app"].state.ctx
+    await app_ctx.refresh_org()
+    auth = await load_session(app_ctx.db, token, now=app_ctx.clock.now(), org=app_ctx.org)
+    scope[PRELOADED_SESSION] = (token, auth)  # type: ignore[literal-required]
+    if auth is None or auth.refresh_cookie or auth.member["must_change_password"]:
+        return None
+    read = await mypage_cache.read_parts(app_ctx, auth.member_id, condition_id, whole_page=True)
+    scope[CACHE_READ] = read  # type: ignore[literal-required]
+    parts = mypage_cache.kept_page(app_ctx, read)
+    if parts is None:
+        return None
+    live = mypage_notices.member_notices(app_ctx, auth.member, read.now)
+    return memo.get(browser, memo_page(app_ctx, auth, parts, live))

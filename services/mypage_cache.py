@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import zlib
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime
@@ -140,6 +140,40 @@ def _unpack(body: bytes) -> str:
     return zlib.decompress(body).decode("utf-8")
 
 
+@dataclass(frozen=True)
+class CacheRead:
+    """One read of a member's kept parts for one view, and the moment it was read for: `my_page` decides
+    from it, and `kept_page` tells whether the view can be served without making anything."""
+
+    member_id: int
+    condition_id: int | None
+    wanted: tuple[str, ...]
+    now: datetime
+    versions: Versions
+    kept: dict[str, KeptPart]
+
+
+async def read_parts(
+    app: AppContext, member_id: int, condition_id: int | None, *, whole_page: bool
+) -> CacheRead:
+    """The versions and the member's kept parts for the view (one query)."""
+    now = app.clock.now()
+    arrivals_key = arrivals_part(condition_id)
+    wanted = (arrivals_key, NOTICES_PART) if whole_page else (arrivals_key,)
+    versions, kept = await cache_queries.read(app.db, member_id, wanted, now=now)
+    return CacheRead(member_id, condition_id, wanted, now, versions, kept)
+
+
+def kept_page(app: AppContext, read: CacheRead) -> MyPageParts | None:
+    """The view's parts when every one of them is kept and fresh; None when anything must be made."""
+    day = org_day(app, read.now)
+    parts = [read.kept.get(name) for name in read.wanted]
+    fresh = [part for part in parts if part is not None and _fresh(part, read.versions, day, read.now)]
+    if len(fresh) != len(read.wanted):
+        return None
+    return MyPageParts(fresh[0].body, fresh[1].body if len(fresh) > 1 else None, read.wanted, all_kept=True)
+
+
 async def my_page(
     app: AppContext,
     member_id: int,
@@ -148,16 +182,24 @@ async def my_page(
     whole_page: bool,
     keep: bool,
     render_arrivals: RenderArrivals,
+    read: CacheRead | None = None,
 ) -> MyPageParts | None:
     """My Page's parts for the member: kept ones when fresh, the others made and kept. The arrivals section
     is served from and stored in the cache only when `keep` (a request whose section depends on nothing but
     the condition: its star forms return to the page's URL). None when `condition_id` is not one of the
-    member's conditions (a section is kept only for the member's own conditions)."""
-    now = app.clock.now()
+    member's conditions (a section is kept only for the member's own conditions). `read` is the cache as
+    already read for this view (by the kept-page path in routes/mypage.py), used when it is this view's."""
+    if read is None or (read.member_id, read.condition_id, len(read.wanted)) != (
+        member_id,
+        condition_id,
+        2 if whole_page else 1,
+    ):
+        read = await read_parts(app, member_id, condition_id, whole_page=whole_page)
+    now = read.now
     day = org_day(app, now)
     arrivals_key = arrivals_part(condition_id)
-    wanted = [arrivals_key, NOTICES_PART] if whole_page else [arrivals_key]
-    versions, kept = await cache_queries.read(app.db, member_id, wanted, now=now)
+    wanted = read.wanted
+    versions, kept = read.versions, read.kept
     new_parts: list[NewPart] = []
     served: list[str] = []
 
@@ -217,27 +259,40 @@ async def my_page(
 
 class PageMemo:
     """Finished pages in this process's memory, least recently used dropped first: at most `max_entries`
-    of at most `max_bytes` each. The caller's key must hold everything the page is made from (the kept
-    parts' bodies as read from the cache, so a page is served only while its parts are fresh)."""
+    of at most `max_bytes` each. An entry's key is (browser, page): `browser` says whose copy it is (the
+    URL and the browser's CSRF token), `page` must hold everything the page is made from (the kept parts'
+    bodies as read from the cache, so a page is served only while its parts are fresh). `knows(browser)`
+    answers without a query whether a reload by that browser can be served at all."""
 
     def __init__(self, max_entries: int = 512, max_bytes: int = 256 * 1024) -> None:
         self.max_entries = max_entries
         self.max_bytes = max_bytes
-        self._entries: OrderedDict[Hashable, bytes] = OrderedDict()
+        self._entries: OrderedDict[tuple[Hashable, Hashable], bytes] = OrderedDict()
+        self._browsers: Counter[Hashable] = Counter()
 
-    def get(self, key: Hashable) -> bytes | None:
+    def knows(self, browser: Hashable) -> bool:
+        return browser in self._browsers
+
+    def get(self, browser: Hashable, page: Hashable) -> bytes | None:
+        key = (browser, page)
         found = self._entries.get(key)
         if found is not None:
             self._entries.move_to_end(key)
         return found
 
-    def put(self, key: Hashable, value: bytes) -> None:
+    def put(self, browser: Hashable, page: Hashable, value: bytes) -> None:
         if len(value) > self.max_bytes:
             return
+        key = (browser, page)
+        if key not in self._entries:
+            self._browsers[browser] += 1
         self._entries[key] = value
         self._entries.move_to_end(key)
         while len(self._entries) > self.max_entries:
-            self._entries.popitem(last=False)
+            (dropped, _), _ = self._entries.popitem(last=False)
+            self._browsers[dropped] -= 1
+            if not self._browsers[dropped]:
+                del self._browsers[dropped]
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -518,13 +518,19 @@ async def test_a_browser_without_gzip_gets_the_same_page_uncompressed(client, ap
 
 def test_the_page_memo_keeps_the_most_recently_used_within_its_bounds():
     memo = mypage_cache.PageMemo(max_entries=2, max_bytes=10)
-    memo.put("a", b"1")
-    memo.put("b", b"2")
-    assert memo.get("a") == b"1"  # a is now the most recent
-    memo.put("c", b"3")
-    assert memo.get("b") is None and memo.get("a") == b"1" and memo.get("c") == b"3"
-    memo.put("big", b"x" * 11)
-    assert memo.get("big") is None and len(memo) == 2
+    memo.put("browser 1", "a", b"1")
+    memo.put("browser 1", "b", b"2")
+    assert memo.get("browser 1", "a") == b"1"  # a is now the most recent
+    memo.put("browser 2", "c", b"3")
+    assert memo.get("browser 1", "b") is None and memo.get("browser 1", "a") == b"1"
+    assert memo.get("browser 2", "c") == b"3"
+    memo.put("browser 2", "big", b"x" * 11)
+    assert memo.get("browser 2", "big") is None and len(memo) == 2
+    # Which browsers have a kept page at all, kept in step with what is dropped.
+    assert memo.knows("browser 1") and memo.knows("browser 2")
+    memo.put("browser 3", "d", b"4")
+    memo.put("browser 3", "e", b"5")
+    assert not memo.knows("browser 1") and not memo.knows("browser 2") and memo.knows("browser 3")
 
 
 # ---------------------------------------------------------------- two workers on one database
