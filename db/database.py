@@ -220,6 +220,12 @@ class Database:
         async with self.read() as conn:
             return list(await conn.execute_fetchall(sql, params))
 
+    async def run_reads(self, function: Callable[..., T], *args: Any) -> T:
+        """`function(sqlite3 connection, *args)` on a reader's thread: several statements in one trip, for a
+        path where every trip counts (a kept My Page). The caller adds its statements to query_count."""
+        async with self.read() as conn:
+            return await _on_thread(conn, function, *args)
+
     async def fetchval(self, sql: str, params: Params = ()) -> Any:
         row = await self.fetchone(sql, params)
         return None if row is None else row[0]

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from db.database import Database
+from db.sessions import WITH_MEMBER
 from db.timestamps import to_db
 
 # The versions, the next scheduled publish time and the member's kept parts, in one statement (one snapshot).
@@ -62,10 +63,36 @@ async def read(
     rows = await db.fetchall(
         _READ, {"member": member_id, "now": to_db(now), "first": first, "second": second}
     )
+    return _versions_and_kept(rows)
+
+
+def _versions_and_kept(rows: list[sqlite3.Row]) -> tuple[Versions, dict[str, KeptPart]]:
     head = rows[0]
     versions = Versions(int(head["shared_now"] or 0), int(head["member_now"] or 0), head["next_publish"])
     kept = {str(row["part"]): _kept(row) for row in rows if row["part"] is not None}
     return versions, kept
+
+
+async def read_with_session(
+    db: Database, token_hash: str, parts: Sequence[str], *, now: datetime
+) -> tuple[sqlite3.Row | None, tuple[Versions, dict[str, KeptPart]] | None]:
+    """The session with its member (db.sessions.WITH_MEMBER) and, when there is one, the versions and the
+    member's kept parts (`read`): two statements in one trip to a reader, for a reload of My Page."""
+    first = parts[0]
+    second = parts[1] if len(parts) > 1 else parts[0]
+    session, rows = await db.run_reads(_session_and_parts, token_hash, first, second, to_db(now))
+    db.query_count += 1 if session is None else 2
+    return session, None if rows is None else _versions_and_kept(rows)
+
+
+def _session_and_parts(
+    conn: sqlite3.Connection, token_hash: str, first: str, second: str, now: str
+) -> tuple[sqlite3.Row | None, list[sqlite3.Row] | None]:
+    session: sqlite3.Row | None = conn.execute(WITH_MEMBER, (token_hash,)).fetchone()
+    if session is None:
+        return None, None
+    params = {"member": session["id"], "now": now, "first": first, "second": second}
+    return session, conn.execute(_READ, params).fetchall()
 
 
 def _kept(row: sqlite3.Row) -> KeptPart:

@@ -38,12 +38,15 @@ async def create(
     )
 
 
+# The session and its member's row (m.id is the member's id); also read by db/mypage_cache.py.
+WITH_MEMBER = (
+    "SELECT s.token_hash, s.remember, s.created_at AS session_created_at, s.last_seen_at, s.expires_at, "
+    "s.flags, m.* FROM sessions s JOIN members m ON m.id = s.member_id WHERE s.token_hash = ?"
+)
+
+
 async def get_with_member(db: Database, token_hash: str) -> sqlite3.Row | None:
-    return await db.fetchone(
-        "SELECT s.token_hash, s.remember, s.created_at AS session_created_at, s.last_seen_at, s.expires_at, "
-        "s.flags, m.* FROM sessions s JOIN members m ON m.id = s.member_id WHERE s.token_hash = ?",
-        (token_hash,),
-    )
+    return await db.fetchone(WITH_MEMBER, (token_hash,))
 
 
 async def touch(db: Database, token_hash: str, *, now: datetime, expires_at: datetime) -> None:

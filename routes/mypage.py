@@ -28,7 +28,7 @@ from services import articles as article_service
 from services import mypage_cache, mypage_notices
 from services.articles import JOIN_TIER_URL
 from services.context import AppContext
-from services.sessions import SESSION_COOKIE, LoggedIn, load_session
+from services.sessions import SESSION_COOKIE, LoggedIn
 
 log = logging.getLogger("tsudoi.mypage")
 
@@ -264,11 +264,10 @@ async def _kept_page(scope: Scope) -> bytes | None:
         return None  # the first view from this browser: no query spent here
     app_ctx: AppContext = scope["litestar_app"].state.ctx
     await app_ctx.refresh_org()
-    auth = await load_session(app_ctx.db, token, now=app_ctx.clock.now(), org=app_ctx.org)
+    auth, read = await mypage_cache.read_session_and_parts(app_ctx, token, condition_id)
     scope[PRELOADED_SESSION] = (token, auth)  # type: ignore[literal-required]
-    if auth is None or auth.refresh_cookie or auth.member["must_change_password"]:
+    if auth is None or read is None or auth.refresh_cookie or auth.member["must_change_password"]:
         return None
-    read = await mypage_cache.read_parts(app_ctx, auth.member_id, condition_id, whole_page=True)
     scope[CACHE_READ] = read  # type: ignore[literal-required]
     parts = mypage_cache.kept_page(app_ctx, read)
     if parts is None:

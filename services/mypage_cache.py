@@ -39,9 +39,10 @@ from db import mypage_cache as cache_queries
 from db.mypage_cache import KeptPart, NewPart, Versions
 from db.timestamps import to_db
 from services import articles as article_service
-from services import mypage_notices
+from services import mypage_notices, sessions
 from services.context import AppContext
 from services.mypage_notices import Notice
+from services.sessions import LoggedIn
 
 NOTICES_PART = "notices"
 # Where each bookmark star's CSRF input goes: the token is the browser's, the kept section is the member's.
@@ -162,6 +163,23 @@ async def read_parts(
     wanted = (arrivals_key, NOTICES_PART) if whole_page else (arrivals_key,)
     versions, kept = await cache_queries.read(app.db, member_id, wanted, now=now)
     return CacheRead(member_id, condition_id, wanted, now, versions, kept)
+
+
+async def read_session_and_parts(
+    app: AppContext, token: str, condition_id: int | None
+) -> tuple[LoggedIn | None, CacheRead | None]:
+    """For a reload of the whole page: the session behind the cookie (as `load_session` finds it) and the
+    member's kept parts, read in one trip to the database. The parts only with a live session."""
+    if not sessions.plausible_token(token):
+        return None, None
+    now = app.clock.now()
+    wanted = (arrivals_part(condition_id), NOTICES_PART)
+    row, found = await cache_queries.read_with_session(app.db, sessions.hash_token(token), wanted, now=now)
+    auth = await sessions.session_from_row(app.db, row, token, now=now, org=app.org)
+    if auth is None or found is None:
+        return auth, None
+    versions, kept = found
+    return auth, CacheRead(auth.member_id, condition_id, wanted, now, versions, kept)
 
 
 def kept_page(app: AppContext, read: CacheRead) -> MyPageParts | None:

@@ -91,12 +91,24 @@ async def start_session(
 
 async def load_session(db: Database, token: str, *, now: datetime, org: OrgSettings) -> LoggedIn | None:
     """The session behind a cookie, extended on use; None when unknown, expired or the member is closed."""
-    if not token or len(token) > 100:
+    if not plausible_token(token):
         return None
     token_hash = hash_token(token)
     row = await session_queries.get_with_member(db, token_hash)
+    return await session_from_row(db, row, token, now=now, org=org)
+
+
+def plausible_token(token: str) -> bool:
+    return bool(token) and len(token) <= 100
+
+
+async def session_from_row(
+    db: Database, row: sqlite3.Row | None, token: str, *, now: datetime, org: OrgSettings
+) -> LoggedIn | None:
+    """`load_session` once the row is read (db.sessions.WITH_MEMBER, by the token's hash)."""
     if row is None:
         return None
+    token_hash = str(row["token_hash"])
     expires_at = from_db(row["expires_at"])
     last_seen = from_db(row["last_seen_at"])
     created_at = from_db(row["session_created_at"])
