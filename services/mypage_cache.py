@@ -120,7 +120,8 @@ class MyPageParts:
 RenderArrivals = Callable[[article_service.NewArrivals], str]
 
 
-def _fresh(kept: KeptPart, versions: Versions, day: str, now: datetime) -> bool:
+def _fresh(kept: KeptPart, versions: Versions, day: str, now: datetime | str) -> bool:
+    stamp = now if isinstance(now, str) else to_db(now)
     return (
         kept.build == build_key()
         and kept.shared_version == versions.shared
@@ -128,7 +129,7 @@ def _fresh(kept: KeptPart, versions: Versions, day: str, now: datetime) -> bool:
         and kept.day == day
         # Made no later than now (a clock set back must not see what was made for a later moment) and
         # before the next scheduled publish time or konbini deadline.
-        and kept.stored_at <= (stamp := to_db(now))
+        and kept.stored_at <= stamp
         and (kept.valid_until is None or stamp < kept.valid_until)
     )
 
@@ -185,8 +186,9 @@ async def read_session_and_parts(
 def kept_page(app: AppContext, read: CacheRead) -> MyPageParts | None:
     """The view's parts when every one of them is kept and fresh; None when anything must be made."""
     day = org_day(app, read.now)
+    stamp = to_db(read.now)
     parts = [read.kept.get(name) for name in read.wanted]
-    fresh = [part for part in parts if part is not None and _fresh(part, read.versions, day, read.now)]
+    fresh = [part for part in parts if part is not None and _fresh(part, read.versions, day, stamp)]
     if len(fresh) != len(read.wanted):
         return None
     return MyPageParts(fresh[0].body, fresh[1].body if len(fresh) > 1 else None, read.wanted, all_kept=True)

@@ -55,8 +55,23 @@ Errors = dict[str, list[str]]
 # --- policy and expiry -------------------------------------------------------------------------
 
 
+# The last org settings' policy: My Page works out the expiry notice on every view, and the settings object
+# is replaced (never changed) when the admin saves.
+_last_policy: tuple[OrgSettings, PasswordPolicy] | None = None
+
+
 def policy_from_org(org: OrgSettings) -> PasswordPolicy:
     """The policy in force, from the admin's settings; unusable numbers fall back to the preset's."""
+    global _last_policy
+    last = _last_policy
+    if last is not None and last[0] is org:
+        return last[1]
+    policy = _policy_from_org(org)
+    _last_policy = (org, policy)
+    return policy
+
+
+def _policy_from_org(org: OrgSettings) -> PasswordPolicy:
     preset = org.password_preset if org.password_preset in PRESET_NAMES else "guide"
     overrides: dict[str, Any] = {"history_count": org.password_history}
     if preset == "guide":
