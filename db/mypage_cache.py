@@ -88,9 +88,11 @@ async def read_with_session(
 def _session_and_parts(
     conn: sqlite3.Connection, token_hash: str, first: str, second: str, now: str
 ) -> tuple[sqlite3.Row | None, list[sqlite3.Row] | None]:
-    session: sqlite3.Row | None = conn.execute(WITH_MEMBER, (token_hash,)).fetchone()
-    if session is None:
+    # fetchall: each statement runs to its end, so no read transaction stays open behind a cursor.
+    found = conn.execute(WITH_MEMBER, (token_hash,)).fetchall()
+    if not found:
         return None, None
+    session: sqlite3.Row = found[0]
     params = {"member": session["id"], "now": now, "first": first, "second": second}
     return session, conn.execute(_READ, params).fetchall()
 

@@ -266,9 +266,9 @@ async def _kept_page(scope: Scope) -> bytes | None:
     await app_ctx.refresh_org()
     auth, read = await mypage_cache.read_session_and_parts(app_ctx, token, condition_id)
     scope[PRELOADED_SESSION] = (token, auth)  # type: ignore[literal-required]
+    scope[CACHE_READ] = read  # type: ignore[literal-required]
     if auth is None or read is None or auth.refresh_cookie or auth.member["must_change_password"]:
         return None
-    scope[CACHE_READ] = read  # type: ignore[literal-required]
     parts = mypage_cache.kept_page(app_ctx, read)
     if parts is None:
         return None

@@ -533,6 +533,101 @@ def test_the_page_memo_keeps_the_most_recently_used_within_its_bounds():
     assert not memo.knows("browser 1") and not memo.knows("browser 2") and memo.knows("browser 3")
 
 
+# ---------------------------------------------------------------- the kept page answered before routing
+
+
+@pytest.fixture
+def handler_views(monkeypatch):
+    """How many views the My Page handler made (a view answered before routing never reaches it)."""
+    calls = []
+    made = mypage_cache.my_page
+
+    async def counting(*args, **kwargs):
+        calls.append(args)
+        return await made(*args, **kwargs)
+
+    monkeypatch.setattr(mypage_cache, "my_page", counting)
+    return calls
+
+
+# What differs between two answers of the same page: the moment.
+UNSTABLE_HEADERS = {"date"}
+
+
+async def test_a_reload_is_answered_before_routing_with_the_handlers_bytes_and_headers(
+    client, app_ctx, handler_views
+):
+    await member_with_arrivals(client, app_ctx)
+    made, _ = await view(client, app_ctx)  # the handler makes the page and keeps it
+    assert len(handler_views) == 1
+    kept, queries = await view(client, app_ctx)
+    assert len(handler_views) == 1 and queries == HIT_QUERIES
+    assert kept.content == made.content and "中国の通商政策" in kept.text
+    headers = {name: value for name, value in kept.headers.items() if name not in UNSTABLE_HEADERS}
+    assert headers == {name: value for name, value in made.headers.items() if name not in UNSTABLE_HEADERS}
+    assert (
+        headers["content-encoding"] == "gzip" and "default-src 'self'" in headers["content-security-policy"]
+    )
+    assert headers["x-frame-options"] == "DENY" and headers["cache-control"] == "no-store"
+    # The same for a condition's page.
+    condition = await app_ctx.db.fetchval("SELECT min(id) FROM conditions")
+    made, _ = await view(client, app_ctx, f"/mypage?condition={condition}")
+    kept, queries = await view(client, app_ctx, f"/mypage?condition={condition}")
+    assert (len(handler_views), queries, kept.content) == (2, HIT_QUERIES, made.content)
+
+
+async def test_the_handler_answers_whatever_the_kept_page_would_not_fit(
+    client, app_ctx, handler_views, settings
+):
+    _, _, condition = await member_with_arrivals(client, app_ctx)
+    await kept_view(client, app_ctx)
+    await kept_view(client, app_ctx, f"/mypage?condition={condition}")
+    seen = len(handler_views)
+
+    async def by_handler(url="/mypage", headers=None):
+        nonlocal seen
+        page = await client.get(url, headers=headers or {})
+        assert len(handler_views) == seen + 1, f"{url} {headers} was answered before routing"
+        seen += 1
+        return page
+
+    assert "<html" not in (await by_handler(headers=HTMX)).text  # htmx gets the fragment
+    assert (await by_handler(headers={"Accept-Encoding": "identity"})).status_code == 200
+    # Another spelling of a kept URL: made afresh (its star forms return to it).
+    padded = await by_handler(f"/mypage?condition=00{condition}")
+    assert f'value="/mypage?condition=00{condition}"' in padded.text
+    flash = URLSafeSerializer(settings.secret_key, salt="flash").dumps(
+        {"message": "保存しました。", "kind": "success"}
+    )
+    client.cookies.set(FLASH_COOKIE, flash)
+    assert "保存しました。" in (await by_handler()).text
+    client.cookies.delete(FLASH_COOKIE)
+
+
+async def test_a_session_due_for_a_new_cookie_gets_it_with_the_page(client, app_ctx, handler_views):
+    await member_with_arrivals(client, app_ctx)  # logged in with "remember me"
+    kept = await kept_view(client, app_ctx)
+    app_ctx.clock.advance(timedelta(minutes=2))
+    before = app_ctx.db.query_count
+    page = await client.get("/mypage")
+    # The session read with the parts, its touch; the handler reuses both (no second session query).
+    assert app_ctx.db.query_count - before == HIT_QUERIES + 1
+    assert "tsudoi_session=" in page.headers.get("set-cookie", "") and page.content == kept.content
+
+
+async def test_a_password_to_change_or_a_session_ended_is_never_shown_the_kept_page(client, app_ctx):
+    member_id, _, _ = await member_with_arrivals(client, app_ctx)
+    await kept_view(client, app_ctx)
+    await app_ctx.db.execute("UPDATE members SET must_change_password = 1 WHERE id = ?", (member_id,))
+    page = await client.get("/mypage", follow_redirects=False)
+    assert page.status_code in (302, 303) and "中国の通商政策" not in page.text
+    await app_ctx.db.execute("UPDATE members SET must_change_password = 0 WHERE id = ?", (member_id,))
+    await kept_view(client, app_ctx)
+    await app_ctx.db.execute("DELETE FROM sessions WHERE member_id = ?", (member_id,))
+    page = await client.get("/mypage", follow_redirects=False)
+    assert page.status_code in (302, 303) and "/login" in page.headers["location"]
+
+
 # ---------------------------------------------------------------- two workers on one database
 
 

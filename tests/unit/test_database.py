@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -142,5 +143,59 @@ async def test_cancelled_writer_never_leaves_a_transaction_open(tmp_path):
                 await task
         await db.execute("INSERT INTO t VALUES (2)")
         assert await db.fetchval("SELECT group_concat(x) FROM t") == "2"
+    finally:
+        await db.close()
+
+
+async def test_run_reads_runs_at_once_and_takes_a_reader_when_sqlite_answers_busy(tmp_path):
+    """run_reads (a kept My Page's reads) runs on the calling thread and never waits for a lock: when SQLite
+    answers busy it runs on a reader's thread, which waits as every query does."""
+    db = Database(tmp_path / "t.sqlite3")
+    await db.connect()
+    threads: list[int] = []
+
+    def needs_the_lock(conn: sqlite3.Connection) -> str:
+        """Waits for the write lock as long as `conn` would wait for a lock (busy while another writes)."""
+        threads.append(threading.get_ident())
+        wait_ms = conn.execute("PRAGMA busy_timeout").fetchone()[0]
+        other = sqlite3.connect(db.path, timeout=wait_ms / 1000, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("ROLLBACK")
+        finally:
+            other.close()
+        return "read"
+
+    try:
+        here = threading.get_ident()
+        assert await db.run_reads(needs_the_lock) == "read" and threads == [here]
+        async with db.write():
+            waiting = asyncio.create_task(db.run_reads(needs_the_lock))
+            await asyncio.sleep(0.3)
+            assert not waiting.done()  # busy at once here, then waiting on a reader
+        assert await waiting == "read"
+        assert threads[1] == here and threads[2] != here
+        # Other errors are not retried.
+        with pytest.raises(sqlite3.OperationalError, match="no such table"):
+            await db.run_reads(lambda conn: conn.execute("SELECT * FROM nowhere").fetchall())
+    finally:
+        await db.close()
+
+
+async def test_fetches_and_single_writes_keep_their_results_and_roll_back_on_error(tmp_path):
+    db = Database(tmp_path / "t.sqlite3")
+    await db.connect()
+    try:
+        await db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, x UNIQUE)")
+        assert await db.execute("INSERT INTO t (x) VALUES (?)", ("a",)) == 1
+        await db.executemany("INSERT INTO t (x) VALUES (?)", [("b",), ("c",)])
+        with pytest.raises(sqlite3.IntegrityError):
+            await db.executemany("INSERT INTO t (x) VALUES (?)", [("d",), ("a",)])
+        assert [row["x"] for row in await db.fetchall("SELECT x FROM t ORDER BY id")] == ["a", "b", "c"]
+        assert (await db.fetchone("SELECT x FROM t WHERE id = 2"))["x"] == "b"
+        assert await db.fetchone("SELECT x FROM t WHERE id = 9") is None
+        assert await db.fetchval("SELECT count(*) FROM t") == 3
+        # The writer is free again after the error (no transaction left open).
+        assert await db.execute("INSERT INTO t (x) VALUES ('e')") == 4
     finally:
         await db.close()
