@@ -203,9 +203,19 @@ def test_restore_to_a_point_in_time_gives_an_earlier_prefix(tmp_path: Path) -> N
     # tried from the middle on (then the earlier ones) until one holds some but not all of the rows.
     middle_first = stamps[len(stamps) // 2 : -1] + stamps[: len(stamps) // 2]
     ids: list[int] = []
+    refused: list[str] = []
     for stamp in middle_first:
+        before = sqlite3.connect(database).execute("SELECT count(*) FROM members").fetchone()[0]
         earlier = cli_in_process(tmp_path, env, "restore", "--from-replica", "--timestamp", stamp, "--yes")
-        assert earlier.returncode == 0, earlier.stderr
+        if earlier.returncode != 0:
+            # A listed time Litestream cannot restore to (it answers "timestamp does not exist" for some
+            # times of compacted files): the command says so in Japanese and leaves the database as it was.
+            assert (
+                "から取り出せませんでした" in earlier.stderr and "timestamp does not exist" in earlier.stderr
+            )
+            assert sqlite3.connect(database).execute("SELECT count(*) FROM members").fetchone()[0] == before
+            refused.append(stamp)
+            continue
         assert "時点" in earlier.stdout and "before-restore-" in earlier.stdout
         conn = sqlite3.connect(database)
         try:
@@ -215,5 +225,5 @@ def test_restore_to_a_point_in_time_gives_an_earlier_prefix(tmp_path: Path) -> N
             conn.close()
         if 0 < len(ids) < count_latest:
             break
-    assert 0 < len(ids) < count_latest, stamps
+    assert 0 < len(ids) < count_latest, (stamps, refused)
     assert ids == list(range(ids[0], ids[-1] + 1))
