@@ -208,8 +208,8 @@ def test_restore_to_a_point_in_time_gives_an_earlier_prefix(tmp_path: Path) -> N
         before = sqlite3.connect(database).execute("SELECT count(*) FROM members").fetchone()[0]
         earlier = cli_in_process(tmp_path, env, "restore", "--from-replica", "--timestamp", stamp, "--yes")
         if earlier.returncode != 0:
-            # A listed time Litestream cannot restore to (it answers "timestamp does not exist" for some
-            # times of compacted files): the command says so in Japanese and leaves the database as it was.
+            # A listed time Litestream holds no restorable state for: it answers "timestamp does not exist"
+            # (seen once in CI, under load). The command says so in Japanese and leaves the database as it was.
             assert (
                 "から取り出せませんでした" in earlier.stderr and "timestamp does not exist" in earlier.stderr
             )
