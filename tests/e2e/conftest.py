@@ -153,5 +153,8 @@ def screenshot(page: Any, name: str) -> Path:
 
 
 def assert_no_horizontal_scroll(page: Any) -> None:
+    # Measured on the page as shown, once its stylesheet has loaded (the load event): on a busy machine the
+    # text can be on screen for Playwright before app.css arrives, and unstyled content is wider.
+    page.wait_for_load_state("load")
     overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
     assert overflow <= 0, f"page scrolls sideways by {overflow}px at phone width"

@@ -178,7 +178,9 @@ def test_restore_to_a_point_in_time_gives_an_earlier_prefix(tmp_path: Path) -> N
         litestream.start().wait_synced(database)
         app.stdin.write("go\n")
         app.stdin.flush()
-        time.sleep(3.5)  # writes spread over several seconds, so the replica holds several points in time
+        # Writes spread over several seconds, so the replica holds several points in time (its listing has
+        # whole seconds) with writes before and after the middle ones, even when the first write is late.
+        time.sleep(6)
     finally:
         os.killpg(app.pid, signal.SIGKILL)
         app.wait(timeout=10)
