@@ -58,12 +58,13 @@ async def read(
     db: Database, member_id: int, parts: Sequence[str], *, now: datetime
 ) -> tuple[Versions, dict[str, KeptPart]]:
     """The current versions and the member's kept parts (one or two of them), in one query."""
-    first = parts[0]
-    second = parts[1] if len(parts) > 1 else parts[0]
-    rows = await db.fetchall(
-        _READ, {"member": member_id, "now": to_db(now), "first": first, "second": second}
-    )
+    rows = await db.fetchall(_READ, {"member": member_id, **_read_params(parts, now)})
     return _versions_and_kept(rows)
+
+
+def _read_params(parts: Sequence[str], now: datetime) -> dict[str, object]:
+    """_READ's parameters but the member: one or two parts (the one repeated) and now."""
+    return {"now": to_db(now), "first": parts[0], "second": parts[-1]}
 
 
 def _versions_and_kept(rows: list[sqlite3.Row]) -> tuple[Versions, dict[str, KeptPart]]:
@@ -78,23 +79,20 @@ async def read_with_session(
 ) -> tuple[sqlite3.Row | None, tuple[Versions, dict[str, KeptPart]] | None]:
     """The session with its member (db.sessions.WITH_MEMBER) and, when there is one, the versions and the
     member's kept parts (`read`): two statements in one trip to a reader, for a reload of My Page."""
-    first = parts[0]
-    second = parts[1] if len(parts) > 1 else parts[0]
-    session, rows = await db.run_reads(_session_and_parts, token_hash, first, second, to_db(now))
+    session, rows = await db.run_reads(_session_and_parts, token_hash, _read_params(parts, now))
     db.query_count += 1 if session is None else 2
     return session, None if rows is None else _versions_and_kept(rows)
 
 
 def _session_and_parts(
-    conn: sqlite3.Connection, token_hash: str, first: str, second: str, now: str
+    conn: sqlite3.Connection, token_hash: str, params: dict[str, object]
 ) -> tuple[sqlite3.Row | None, list[sqlite3.Row] | None]:
     # fetchall: each statement runs to its end, so no read transaction stays open behind a cursor.
     found = conn.execute(WITH_MEMBER, (token_hash,)).fetchall()
     if not found:
         return None, None
     session: sqlite3.Row = found[0]
-    params = {"member": session["id"], "now": now, "first": first, "second": second}
-    return session, conn.execute(_READ, params).fetchall()
+    return session, conn.execute(_READ, {"member": session["id"], **params}).fetchall()
 
 
 def _kept(row: sqlite3.Row) -> KeptPart:

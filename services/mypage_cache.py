@@ -120,8 +120,8 @@ class MyPageParts:
 RenderArrivals = Callable[[article_service.NewArrivals], str]
 
 
-def _fresh(kept: KeptPart, versions: Versions, day: str, now: datetime | str) -> bool:
-    stamp = now if isinstance(now, str) else to_db(now)
+def _fresh(kept: KeptPart, versions: Versions, day: str, stamp: str) -> bool:
+    """`stamp` is now as stored (db.timestamps.to_db)."""
     return (
         kept.build == build_key()
         and kept.shared_version == versions.shared
@@ -142,6 +142,12 @@ def _unpack(body: bytes) -> str:
     return zlib.decompress(body).decode("utf-8")
 
 
+def wanted_parts(condition_id: int | None, *, whole_page: bool) -> tuple[str, ...]:
+    """The parts a view is made of: the arrivals section, and the notices for the whole page."""
+    arrivals = arrivals_part(condition_id)
+    return (arrivals, NOTICES_PART) if whole_page else (arrivals,)
+
+
 @dataclass(frozen=True)
 class CacheRead:
     """One read of a member's kept parts for one view, and the moment it was read for: `my_page` decides
@@ -160,8 +166,7 @@ async def read_parts(
 ) -> CacheRead:
     """The versions and the member's kept parts for the view (one query)."""
     now = app.clock.now()
-    arrivals_key = arrivals_part(condition_id)
-    wanted = (arrivals_key, NOTICES_PART) if whole_page else (arrivals_key,)
+    wanted = wanted_parts(condition_id, whole_page=whole_page)
     versions, kept = await cache_queries.read(app.db, member_id, wanted, now=now)
     return CacheRead(member_id, condition_id, wanted, now, versions, kept)
 
@@ -174,7 +179,7 @@ async def read_session_and_parts(
     if not sessions.plausible_token(token):
         return None, None
     now = app.clock.now()
-    wanted = (arrivals_part(condition_id), NOTICES_PART)
+    wanted = wanted_parts(condition_id, whole_page=True)
     row, found = await cache_queries.read_with_session(app.db, sessions.hash_token(token), wanted, now=now)
     auth = await sessions.session_from_row(app.db, row, token, now=now, org=app.org)
     if auth is None or found is None:
@@ -209,23 +214,20 @@ async def my_page(
     the condition: its star forms return to the page's URL). None when `condition_id` is not one of the
     member's conditions (a section is kept only for the member's own conditions). `read` is the cache as
     already read for this view (by the kept-page path in routes/mypage.py), used when it is this view's."""
-    if read is None or (read.member_id, read.condition_id, len(read.wanted)) != (
-        member_id,
-        condition_id,
-        2 if whole_page else 1,
-    ):
+    wanted = wanted_parts(condition_id, whole_page=whole_page)
+    if read is None or (read.member_id, read.wanted) != (member_id, wanted):
         read = await read_parts(app, member_id, condition_id, whole_page=whole_page)
     now = read.now
+    stamp = to_db(now)
     day = org_day(app, now)
     arrivals_key = arrivals_part(condition_id)
-    wanted = read.wanted
     versions, kept = read.versions, read.kept
     new_parts: list[NewPart] = []
     served: list[str] = []
 
     arrivals_html: str | None = None
     arrivals = kept.get(arrivals_key) if keep else None
-    if arrivals is not None and _fresh(arrivals, versions, day, now):
+    if arrivals is not None and _fresh(arrivals, versions, day, stamp):
         arrivals_body = arrivals.body
         served.append(arrivals_key)
     else:
@@ -241,7 +243,7 @@ async def my_page(
     notices: tuple[list[Notice], dict[str, Any] | None] | None = None
     if whole_page:
         kept_notices = kept.get(NOTICES_PART)
-        if kept_notices is not None and _fresh(kept_notices, versions, day, now):
+        if kept_notices is not None and _fresh(kept_notices, versions, day, stamp):
             notices_body = kept_notices.body
             served.append(NOTICES_PART)
         else:

@@ -628,6 +628,23 @@ async def test_a_password_to_change_or_a_session_ended_is_never_shown_the_kept_p
     assert page.status_code in (302, 303) and "/login" in page.headers["location"]
 
 
+async def test_odd_session_cookies_from_a_kept_browser_are_sent_to_log_in(client, app_ctx, handler_views):
+    """The path before routing reads the session cookie of a browser it kept a page for: odd values (NUL,
+    non-ASCII, full-width, far too long, empty) are no session, and the app sends them to log in."""
+    await member_with_arrivals(client, app_ctx)
+    await kept_view(client, app_ctx)
+    csrf = client.cookies["tsudoi_csrf"]
+    client.cookies.clear()  # the cookies go as written below, bytes a browser or a script may send
+    for odd in ["", "\x00abc", "é" * 30, "ａｂｃ１２３", "x" * 10_000, "9" * 40]:
+        cookie = f"tsudoi_csrf={csrf}; tsudoi_session={odd}".encode()
+        page = await client.get("/mypage", headers={"Cookie": cookie}, follow_redirects=False)
+        assert page.status_code in (302, 303) and "/login" in page.headers["location"], (
+            odd[:10],
+            page.status_code,
+        )
+        assert "中国の通商政策" not in page.text
+
+
 # ---------------------------------------------------------------- two workers on one database
 
 
