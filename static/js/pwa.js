@@ -26,7 +26,16 @@
   var offlineNote = document.getElementById("card-offline-note");
   if (offlineNote) {
     if (!navigator.onLine) { offlineNote.hidden = false; }
-    window.addEventListener("online", function () { window.location.reload(); });
+    // The connection can flap (Chromium fires "online" and "offline" again when a navigation away starts),
+    // so reload only once it has stayed up a moment, and never over the member's own navigation.
+    var leaving = false;
+    window.addEventListener("beforeunload", function () { leaving = true; });
+    window.addEventListener("pageshow", function () { leaving = false; });
+    window.addEventListener("online", function () {
+      setTimeout(function () {
+        if (navigator.onLine && !leaving) { window.location.reload(); }
+      }, 1000);
+    });
     window.addEventListener("offline", function () { offlineNote.hidden = false; });
   }
 

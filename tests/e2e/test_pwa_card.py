@@ -128,6 +128,11 @@ def test_card_works_offline_after_one_visit_and_its_qr_verifies(
         assert page.locator(".member-card-refreshed time").get_attribute("datetime") == refreshed
         assert qr_url(page) == verify_url  # the code still scans offline
         screenshot(page, "card-offline")
+        # Back online, the card reloads itself from the network.
+        with page.expect_navigation():
+            context.set_offline(False)
+        expect(page.get_by_text("オフラインのため、最後に表示した会員証を表示しています。")).to_be_hidden()
+        context.set_offline(True)
         # Other member pages are never kept: offline they give the offline page.
         page.goto("/mypage")
         expect(page.get_by_role("heading", name="オフラインです")).to_be_visible()
