@@ -123,18 +123,23 @@ def _first_row(conn: sqlite3.Connection, sql: str, params: Params) -> sqlite3.Ro
         cursor.close()
 
 
-def _write_transaction(conn: sqlite3.Connection, sql: str, params: Any, many: bool) -> int:
-    """Runs on the writer's thread: one statement in its own transaction; its lastrowid."""
+def _transaction(conn: sqlite3.Connection, function: Callable[..., T], args: tuple[Any, ...]) -> T:
+    """Runs on the writer's thread: `function(conn, *args)` in one write transaction."""
     conn.execute("BEGIN IMMEDIATE")  # when busy this raises with no transaction open
     try:
-        cursor = conn.executemany(sql, params) if many else conn.execute(sql, params)
-        rowid = cursor.lastrowid or 0
-        cursor.close()
+        result = function(conn, *args)
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
+    return result
+
+
+def _one_statement(conn: sqlite3.Connection, sql: str, params: Any, many: bool) -> int:
+    cursor = conn.executemany(sql, params) if many else conn.execute(sql, params)
+    rowid = cursor.lastrowid or 0
+    cursor.close()
     return rowid
 
 
@@ -188,7 +193,9 @@ class Database:
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[aiosqlite.Connection]:
-        """One write transaction at a time; BEGIN IMMEDIATE so readers never upgrade into a deadlock."""
+        """One write transaction at a time; BEGIN IMMEDIATE so readers never upgrade into a deadlock. Each
+        statement in it is a trip to the writer's thread: a transaction that needs no await between its
+        statements is better as one `run_write`."""
         assert self._writer is not None, "database is not connected"
         async with self._write_lock:
             conn = self._writer
@@ -209,6 +216,16 @@ class Database:
             await conn.execute("ROLLBACK")
         except sqlite3.OperationalError:
             pass  # BEGIN itself failed (busy): no transaction to undo
+
+    async def run_write(self, function: Callable[..., T], *args: Any) -> T:
+        """`function(sqlite3 connection, *args)` in one write transaction, in one trip to the writer's
+        thread: the write lock is held only while its statements run. The caller counts its statements."""
+        assert self._writer is not None, "database is not connected"
+        conn = self._writer
+        async with self._write_lock:
+            # Shielded: once queued, the transaction ends on the writer's thread (committed or rolled back)
+            # even when the caller is cancelled, before the next writer's statement runs there.
+            return await asyncio.shield(_on_thread(conn, _transaction, function, args))
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -264,12 +281,7 @@ class Database:
 
     async def _write_alone(self, sql: str, params: Any, *, many: bool) -> int:
         """BEGIN, the statement and COMMIT in one trip to the writer's thread (three with `write()`)."""
-        assert self._writer is not None, "database is not connected"
-        conn = self._writer
-        async with self._write_lock:
-            # Shielded: once queued, the transaction ends on the writer's thread (committed or rolled back)
-            # even when the caller is cancelled, before the next writer's statement runs there.
-            return await asyncio.shield(_on_thread(conn, _write_transaction, sql, params, many))
+        return await self.run_write(_one_statement, sql, params, many)
 
     async def schema_version(self) -> int:
         return int(await self.fetchval("PRAGMA user_version") or 0)

@@ -199,3 +199,73 @@ async def test_fetches_and_single_writes_keep_their_results_and_roll_back_on_err
         assert await db.execute("INSERT INTO t (x) VALUES ('e')") == 4
     finally:
         await db.close()
+
+
+async def test_two_databases_on_one_file_take_turns_to_write(tmp_path):
+    """Two worker processes each have a Database on the file: one writes while the other waits, a whole
+    run_write transaction commits or rolls back, and a holder that is cancelled lets the other on."""
+    path = tmp_path / "t.sqlite3"
+    first, second = Database(path), Database(path)
+    await first.connect()
+    await second.connect()
+    try:
+        await first.execute("CREATE TABLE t (x)")
+        async with first.write() as conn:
+            await conn.execute("INSERT INTO t VALUES (1)")
+            waiting = asyncio.create_task(second.execute("INSERT INTO t VALUES (2)"))
+            await asyncio.sleep(0.2)
+            assert not waiting.done()
+        await asyncio.wait_for(waiting, 2)
+        assert await second.fetchval("SELECT group_concat(x) FROM t") == "1,2"
+
+        # A whole transaction in one trip: run_write commits, or rolls back and lets the other write.
+        def move(conn: sqlite3.Connection, value: int) -> int:
+            conn.execute("INSERT INTO t VALUES (?)", (value,))
+            if value < 0:
+                raise ValueError("refused")
+            return int(conn.execute("SELECT count(*) FROM t").fetchone()[0])
+
+        assert await first.run_write(move, 3) == 3
+        with pytest.raises(ValueError, match="refused"):
+            await first.run_write(move, -1)
+        assert await second.execute("INSERT INTO t VALUES (4)")
+
+        # A writer cancelled while it holds the lock releases it.
+        async def held_too_long() -> None:
+            async with first.write() as conn:
+                await conn.execute("INSERT INTO t VALUES (5)")
+                await asyncio.sleep(10)
+
+        task = asyncio.create_task(held_too_long())
+        await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await asyncio.wait_for(second.execute("INSERT INTO t VALUES (6)"), 2)
+        assert await first.fetchval("SELECT group_concat(x) FROM t") == "1,2,3,4,6"
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_waiting_to_write_ends_at_the_busy_timeout(tmp_path):
+    path = tmp_path / "t.sqlite3"
+    holder, waiter = Database(path), Database(path, busy_timeout_ms=150)
+    await holder.connect()
+    await waiter.connect()
+    try:
+        await holder.execute("CREATE TABLE t (x)")
+        async with holder.write():
+            with pytest.raises(sqlite3.OperationalError, match="database is locked"):
+                await waiter.execute("INSERT INTO t VALUES (1)")
+            with pytest.raises(sqlite3.OperationalError, match="database is locked"):
+                async with waiter.write() as conn:
+                    await conn.execute("INSERT INTO t VALUES (1)")
+        # Nothing is left held on the waiter's side.
+        await waiter.execute("INSERT INTO t VALUES (2)")
+        async with waiter.write() as conn:
+            await conn.execute("INSERT INTO t VALUES (3)")
+        assert await holder.fetchval("SELECT group_concat(x) FROM t") == "2,3"
+    finally:
+        await holder.close()
+        await waiter.close()
