@@ -220,7 +220,7 @@ async def my_page(
     now = read.now
     stamp = to_db(now)
     day = org_day(app, now)
-    arrivals_key = arrivals_part(condition_id)
+    arrivals_key = wanted[0]
     versions, kept = read.versions, read.kept
     new_parts: list[NewPart] = []
     served: list[str] = []

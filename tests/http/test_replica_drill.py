@@ -67,6 +67,14 @@ def cli_in_process(tmp_path: Path, env: dict[str, str], *args: str) -> subproces
     return run_cli(tmp_path, *args, env={**unset, **drill})
 
 
+def member_count(database: Path) -> int:
+    conn = sqlite3.connect(database)
+    try:
+        return int(conn.execute("SELECT count(*) FROM members").fetchone()[0])
+    finally:
+        conn.close()
+
+
 def start_app_and_litestream(
     tmp_path: Path, env: dict[str, str], port: int
 ) -> tuple[subprocess.Popen[str], Litestream]:
@@ -200,14 +208,14 @@ def test_restore_to_a_point_in_time_gives_an_earlier_prefix(tmp_path: Path) -> N
     # The same command in this process (Click's runner): the drill above restores in a process of its own.
     latest = cli_in_process(tmp_path, env, "restore", "--from-replica", "--yes")
     assert latest.returncode == 0, latest.stderr
-    count_latest = sqlite3.connect(database).execute("SELECT count(*) FROM members").fetchone()[0]
+    count_latest = member_count(database)
     # On a loaded machine the app's first write can land after the middle point in time, so the points are
     # tried from the middle on (then the earlier ones) until one holds some but not all of the rows.
     middle_first = stamps[len(stamps) // 2 : -1] + stamps[: len(stamps) // 2]
     ids: list[int] = []
     refused: list[str] = []
     for stamp in middle_first:
-        before = sqlite3.connect(database).execute("SELECT count(*) FROM members").fetchone()[0]
+        before = member_count(database)
         earlier = cli_in_process(tmp_path, env, "restore", "--from-replica", "--timestamp", stamp, "--yes")
         if earlier.returncode != 0:
             # A listed time Litestream holds no restorable state for: it answers "timestamp does not exist"
@@ -215,7 +223,7 @@ def test_restore_to_a_point_in_time_gives_an_earlier_prefix(tmp_path: Path) -> N
             assert (
                 "から取り出せませんでした" in earlier.stderr and "timestamp does not exist" in earlier.stderr
             )
-            assert sqlite3.connect(database).execute("SELECT count(*) FROM members").fetchone()[0] == before
+            assert member_count(database) == before
             refused.append(stamp)
             continue
         assert "時点" in earlier.stdout and "before-restore-" in earlier.stdout
