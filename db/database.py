@@ -8,6 +8,7 @@ import logging
 import os
 import re
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -123,6 +124,24 @@ def _first_row(conn: sqlite3.Connection, sql: str, params: Params) -> sqlite3.Ro
         cursor.close()
 
 
+def _all_rows(conn: sqlite3.Connection, sql: str, params: Params) -> list[sqlite3.Row]:
+    cursor = conn.execute(sql, params)
+    try:
+        return cursor.fetchall()
+    finally:
+        cursor.close()
+
+
+# A read on the event loop's own thread (see Database.fetchone) still running after this long (wall time: a
+# read waiting for the disk stalls the loop as much) is stopped and run again on a reader's thread; its SQL
+# then always goes there. SQLite checks every
+# _PROGRESS_STEPS steps of its VM (an indexed lookup is tens to hundreds: it is never checked).
+AT_ONCE_BUDGET_S = 0.002
+_PROGRESS_STEPS = 1000
+_LONG_READS_KEPT = 1024
+_TAKE_A_READER: Any = object()  # busy, locked or over budget: the read goes to a reader's thread
+
+
 def _transaction(conn: sqlite3.Connection, function: Callable[..., T], args: tuple[Any, ...]) -> T:
     """Runs on the writer's thread: `function(conn, *args)` in one write transaction."""
     conn.execute("BEGIN IMMEDIATE")  # when busy this raises with no transaction open
@@ -156,6 +175,8 @@ class Database:
         self._readers: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
         self._all_readers: list[aiosqlite.Connection] = []
         self._at_once: sqlite3.Connection | None = None
+        self._at_once_deadline = 0.0
+        self._long_reads: set[str] = set()
         # Counts statements so tests and benches can see each page's query count.
         self.query_count = 0
 
@@ -177,6 +198,7 @@ class Database:
         # Never waits: a lock held elsewhere raises at once and the caller takes a reader instead.
         self._at_once.execute("PRAGMA busy_timeout = 0")
         self._at_once.execute("PRAGMA query_only = ON")
+        self._at_once.set_progress_handler(self._over_budget, _PROGRESS_STEPS)
         if not self.autocheckpoint:
             self._at_once.execute("PRAGMA wal_autocheckpoint = 0")
 
@@ -235,34 +257,58 @@ class Database:
         finally:
             self._readers.put_nowait(conn)
 
-    # Each call is one trip to the reader's thread: a cursor opened, fetched and closed by separate awaits
-    # would be three, and each trip wakes the thread and the event loop (about a third of a cached page's
-    # time went there).
+    # Reads run on the event loop's own thread when they are short (nearly all are: indexed rows), on a
+    # connection that never waits for a lock. A trip to a reader's thread and back costs more than such a
+    # read (each way waits for the GIL while the loop is busy), and it kept a worker's load on more than one
+    # core, which left a second worker less than a core of its own (bench/load.py --workers 2). A read that
+    # runs long is stopped after AT_ONCE_BUDGET_S and goes to a reader's thread, as does one
+    # SQLite answers busy; its SQL then always goes there, so it stalls the loop at most once.
     async def fetchone(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
         self.query_count += 1
+        if sql not in self._long_reads:
+            row: sqlite3.Row | None = self._at_once_or_reader(sql, _first_row, sql, params)
+            if row is not _TAKE_A_READER:
+                return row
         async with self.read() as conn:
             return await _on_thread(conn, _first_row, sql, params)
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
         self.query_count += 1
+        if sql not in self._long_reads:
+            rows: list[sqlite3.Row] = self._at_once_or_reader(sql, _all_rows, sql, params)
+            if rows is not _TAKE_A_READER:
+                return rows
         async with self.read() as conn:
             return list(await conn.execute_fetchall(sql, params))
 
+    def _over_budget(self) -> bool:
+        return time.perf_counter() > self._at_once_deadline
+
+    def _at_once_or_reader(self, sql: str | None, function: Callable[..., T], *args: Any) -> T:
+        """`function(connection, *args)` on this thread, or _TAKE_A_READER (remembering `sql` as long)."""
+        if self._at_once is None:
+            return _TAKE_A_READER  # type: ignore[no-any-return]
+        self._at_once_deadline = time.perf_counter() + AT_ONCE_BUDGET_S
+        try:
+            return function(self._at_once, *args)
+        except sqlite3.OperationalError as error:
+            code = error.sqlite_errorcode & 0xFF
+            if code == sqlite3.SQLITE_INTERRUPT and sql is not None:
+                if len(self._long_reads) >= _LONG_READS_KEPT:
+                    self._long_reads.clear()  # SQL built with a varying text; the next long read re-learns
+                self._long_reads.add(sql)
+            elif code not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_INTERRUPT):
+                raise
+            return _TAKE_A_READER  # type: ignore[no-any-return]
+
     async def run_reads(self, function: Callable[..., T], *args: Any) -> T:
         """`function(sqlite3 connection, *args)`, a few reads of indexed rows for the hottest path (a kept
-        My Page), run at once on the event loop's own thread; the caller adds its statements to query_count.
-
-        On that path the trip to a reader's thread (and back, each way waiting for the GIL while the loop
-        is busy) cost more than the reads (about 25 µs each): bench/articles_bench.py's kept My Page went
-        from about 1,480 to 2,960 req/s, p99 32 to 15 ms, when they ran here. The connection never waits for a lock (busy_timeout 0; in WAL
-        mode readers do not wait for the writer anyway): when SQLite answers busy, the reads go to a reader's
-        thread as every other query does."""
-        if self._at_once is not None:
-            try:
-                return function(self._at_once, *args)
-            except sqlite3.OperationalError as error:
-                if error.sqlite_errorcode & 0xFF not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
-                    raise
+        My Page), run at once on the event loop's own thread as fetchone does; the caller adds its
+        statements to query_count. When SQLite answers busy (or the reads run long), they run on a reader's
+        thread, which waits for a lock as every query does."""
+        result = self._at_once_or_reader(None, function, *args)
+        if result is not _TAKE_A_READER:
+            return result
         async with self.read() as conn:
             return await _on_thread(conn, function, *args)
 

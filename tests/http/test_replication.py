@@ -101,7 +101,11 @@ async def test_app_start_writes_the_config_and_leaves_checkpoints_to_litestream(
     async with AsyncTestClient(app=app, base_url="http://testserver.local"):
         assert (settings.data_dir / "litestream.yml").stat().st_mode & 0o777 == 0o600
         assert await app.state.ctx.db.fetchval("PRAGMA wal_autocheckpoint") == 0
-        assert await app.state.ctx.db.fetchval("PRAGMA busy_timeout") == 5000
+        # The connections that wait for a lock wait 5 s (the one read at once on the loop never waits).
+        async with app.state.ctx.db.read() as reader, reader.execute("PRAGMA busy_timeout") as cursor:
+            assert (await cursor.fetchone())[0] == 5000
+        async with app.state.ctx.db.write() as writer, writer.execute("PRAGMA busy_timeout") as cursor:
+            assert (await cursor.fetchone())[0] == 5000
     plain = create_app(test_settings(tmp_path / "plain"), clock)
     async with AsyncTestClient(app=plain, base_url="http://testserver.local"):
         assert await plain.state.ctx.db.fetchval("PRAGMA wal_autocheckpoint") == 1000

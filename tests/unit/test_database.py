@@ -6,6 +6,7 @@ import asyncio
 import sqlite3
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -180,6 +181,70 @@ async def test_run_reads_runs_at_once_and_takes_a_reader_when_sqlite_answers_bus
             await db.run_reads(lambda conn: conn.execute("SELECT * FROM nowhere").fetchall())
     finally:
         await db.close()
+
+
+async def test_short_reads_run_at_once_and_a_long_read_goes_to_a_reader_without_stalling_the_loop(tmp_path):
+    """fetchone/fetchall run on the loop's thread; one that runs past the budget is stopped there, answered
+    by a reader's thread (the loop keeps serving meanwhile) and its SQL goes to a reader from then on."""
+    db = Database(tmp_path / "t.sqlite3")
+    await db.connect()
+    readers_taken = 0
+    plain_read = db.read
+
+    def counted_read() -> Any:
+        nonlocal readers_taken
+        readers_taken += 1
+        return plain_read()
+
+    db.read = counted_read  # type: ignore[method-assign]
+    long_sql = (
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < ?) SELECT count(*) FROM c"
+    )
+    try:
+        await db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, x)")
+        await db.executemany("INSERT INTO t (x) VALUES (?)", [(n,) for n in range(50)])
+        assert (await db.fetchone("SELECT x FROM t WHERE id = ?", (7,)))["x"] == 6
+        rows = await db.fetchall("SELECT x FROM t WHERE id <= 3 ORDER BY id")
+        assert [row["x"] for row in rows] == [0, 1, 2]
+        assert readers_taken == 0 and db.query_count == 4
+
+        async def longest_pause(read: Any) -> float:
+            """The longest the loop went without running another task while `read` ran."""
+            pauses: list[float] = []
+            done = False
+
+            async def ticker() -> None:
+                last = asyncio.get_running_loop().time()
+                while not done:
+                    await asyncio.sleep(0.001)
+                    now = asyncio.get_running_loop().time()
+                    pauses.append(now - last)
+                    last = now
+
+            ticking = asyncio.create_task(ticker())
+            await asyncio.sleep(0.01)
+            started = asyncio.get_running_loop().time()
+            assert await read == 1_000_000
+            assert asyncio.get_running_loop().time() - started > 0.1  # it did run long
+            done = True
+            await ticking
+            return max(pauses)
+
+        assert await longest_pause(db.fetchval(long_sql, (1_000_000,))) < 0.08
+        assert readers_taken == 1 and long_sql in db._long_reads
+        assert await longest_pause(_first_value(db.fetchall(long_sql, (1_000_000,)))) < 0.08
+        assert readers_taken == 2  # straight to a reader: no second stall on the loop
+        # Errors other than busy or a stop are raised, from either place.
+        with pytest.raises(sqlite3.OperationalError, match="no such table"):
+            await db.fetchone("SELECT * FROM nowhere")
+        with pytest.raises(sqlite3.OperationalError, match="attempt to write a readonly database"):
+            await db.fetchall("INSERT INTO t (x) VALUES (1) RETURNING id")
+    finally:
+        await db.close()
+
+
+async def _first_value(rows: Any) -> Any:
+    return (await rows)[0][0]
 
 
 async def test_fetches_and_single_writes_keep_their_results_and_roll_back_on_error(tmp_path):
