@@ -138,11 +138,8 @@ def _all_rows(conn: sqlite3.Connection, sql: str, params: Params) -> list[sqlite
 # _PROGRESS_STEPS steps of its VM (an indexed lookup is tens to hundreds: it is never checked).
 AT_ONCE_BUDGET_S = 0.002
 _PROGRESS_STEPS = 1000
-_LONG_WORK_KEPT = 1024
-_TAKE_A_READER: Any = object()  # busy, locked or over budget: the work goes to a reader's (writer's) thread
-# Writes at once never checkpoint on the loop (a checkpoint syncs the files): after this many, the writer's
-# thread runs a passive one, about when SQLite's own autocheckpoint (1,000 pages) would.
-CHECKPOINT_EVERY = 500
+_LONG_READS_KEPT = 1024
+_TAKE_A_READER: Any = object()  # busy, locked or over budget: the read goes to a reader's thread
 
 
 def _transaction(conn: sqlite3.Connection, function: Callable[..., T], args: tuple[Any, ...]) -> T:
@@ -178,12 +175,8 @@ class Database:
         self._readers: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
         self._all_readers: list[aiosqlite.Connection] = []
         self._at_once: sqlite3.Connection | None = None
-        self._write_at_once: sqlite3.Connection | None = None
         self._at_once_deadline = 0.0
-        self._long_work: set[object] = set()
-        self._writes_at_once = 0
-        self._checkpoint_task: asyncio.Task[None] | None = None
-        self.checkpoints = 0
+        self._long_reads: set[str] = set()
         # Counts statements so tests and benches can see each page's query count.
         self.query_count = 0
 
@@ -208,23 +201,8 @@ class Database:
         self._at_once.set_progress_handler(self._over_budget, _PROGRESS_STEPS)
         if not self.autocheckpoint:
             self._at_once.execute("PRAGMA wal_autocheckpoint = 0")
-        self._write_at_once = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        for pragma in (
-            "foreign_keys = ON",
-            "busy_timeout = 0",
-            "synchronous = NORMAL",
-            "wal_autocheckpoint = 0",
-        ):
-            self._write_at_once.execute(f"PRAGMA {pragma}")
-        self._write_at_once.set_progress_handler(self._over_budget, _PROGRESS_STEPS)
 
     async def close(self) -> None:
-        if self._checkpoint_task is not None:
-            await asyncio.gather(self._checkpoint_task, return_exceptions=True)
-            self._checkpoint_task = None
-        if self._write_at_once is not None:
-            self._write_at_once.close()
-            self._write_at_once = None
         if self._at_once is not None:
             self._at_once.close()
             self._at_once = None
@@ -262,42 +240,14 @@ class Database:
             pass  # BEGIN itself failed (busy): no transaction to undo
 
     async def run_write(self, function: Callable[..., T], *args: Any) -> T:
-        """`function(sqlite3 connection, *args)` in one write transaction; the caller counts its statements.
-
-        When this process has no write under way, it runs at once on the event loop's thread, as short reads
-        do (a trip to the writer's thread and back waits twice for the GIL while the loop is busy): on a
-        connection that never waits for a lock, stopped after AT_ONCE_BUDGET_S. When another process holds
-        the write lock, or the transaction runs long (it is rolled back), it runs in one trip to the
-        writer's thread, which waits for the lock; a long one goes there from then on. `function` must
-        only use the connection: it may run twice."""
+        """`function(sqlite3 connection, *args)` in one write transaction, in one trip to the writer's
+        thread: the write lock is held only while its statements run. The caller counts its statements."""
         assert self._writer is not None, "database is not connected"
-        key = args[0] if function is _one_statement else function
-        if not self._write_lock.locked() and key not in self._long_work:
-            result: T = self._at_once_or_reader(key, self._write_at_once, _transaction, function, args)
-            if result is not _TAKE_A_READER:
-                self._writes_at_once += 1
-                if self._writes_at_once % CHECKPOINT_EVERY == 0 and self.autocheckpoint:
-                    self._checkpoint_soon()
-                return result
         conn = self._writer
         async with self._write_lock:
             # Shielded: once queued, the transaction ends on the writer's thread (committed or rolled back)
             # even when the caller is cancelled, before the next writer's statement runs there.
             return await asyncio.shield(_on_thread(conn, _transaction, function, args))
-
-    def _checkpoint_soon(self) -> None:
-        if self._checkpoint_task is None or self._checkpoint_task.done():
-            self._checkpoint_task = asyncio.get_running_loop().create_task(self._checkpoint())
-
-    async def _checkpoint(self) -> None:
-        """A passive checkpoint on the writer's thread: it copies what it can and never waits for readers."""
-        assert self._writer is not None
-        try:
-            async with self._write_lock, self._writer.execute("PRAGMA wal_checkpoint(PASSIVE)") as cursor:
-                await cursor.fetchall()  # the statement finished: no read left open on the writer
-            self.checkpoints += 1
-        except sqlite3.Error as error:
-            log.warning("WAL checkpoint failed (the next one retries): %s", error)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -315,8 +265,8 @@ class Database:
     # SQLite answers busy; its SQL then always goes there, so it stalls the loop at most once.
     async def fetchone(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
         self.query_count += 1
-        if sql not in self._long_work:
-            row: sqlite3.Row | None = self._at_once_or_reader(sql, self._at_once, _first_row, sql, params)
+        if sql not in self._long_reads:
+            row: sqlite3.Row | None = self._at_once_or_reader(sql, _first_row, sql, params)
             if row is not _TAKE_A_READER:
                 return row
         async with self.read() as conn:
@@ -324,8 +274,8 @@ class Database:
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
         self.query_count += 1
-        if sql not in self._long_work:
-            rows: list[sqlite3.Row] = self._at_once_or_reader(sql, self._at_once, _all_rows, sql, params)
+        if sql not in self._long_reads:
+            rows: list[sqlite3.Row] = self._at_once_or_reader(sql, _all_rows, sql, params)
             if rows is not _TAKE_A_READER:
                 return rows
         async with self.read() as conn:
@@ -334,22 +284,19 @@ class Database:
     def _over_budget(self) -> bool:
         return time.perf_counter() > self._at_once_deadline
 
-    def _at_once_or_reader(
-        self, key: object, conn: sqlite3.Connection | None, function: Callable[..., T], *args: Any
-    ) -> T:
-        """`function(conn, *args)` on this thread, or _TAKE_A_READER when SQLite answers busy or locked or
-        the budget ran out (then `key`, unless None, is remembered as long work)."""
-        if conn is None:
+    def _at_once_or_reader(self, sql: str | None, function: Callable[..., T], *args: Any) -> T:
+        """`function(connection, *args)` on this thread, or _TAKE_A_READER (remembering `sql` as long)."""
+        if self._at_once is None:
             return _TAKE_A_READER  # type: ignore[no-any-return]
         self._at_once_deadline = time.perf_counter() + AT_ONCE_BUDGET_S
         try:
-            return function(conn, *args)
+            return function(self._at_once, *args)
         except sqlite3.OperationalError as error:
             code = error.sqlite_errorcode & 0xFF
-            if code == sqlite3.SQLITE_INTERRUPT and key is not None:
-                if len(self._long_work) >= _LONG_WORK_KEPT:
-                    self._long_work.clear()  # SQL built with a varying text; the next long one re-learns
-                self._long_work.add(key)
+            if code == sqlite3.SQLITE_INTERRUPT and sql is not None:
+                if len(self._long_reads) >= _LONG_READS_KEPT:
+                    self._long_reads.clear()  # SQL built with a varying text; the next long read re-learns
+                self._long_reads.add(sql)
             elif code not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_INTERRUPT):
                 raise
             return _TAKE_A_READER  # type: ignore[no-any-return]
@@ -359,7 +306,7 @@ class Database:
         My Page), run at once on the event loop's own thread as fetchone does; the caller adds its
         statements to query_count. When SQLite answers busy (or the reads run long), they run on a reader's
         thread, which waits for a lock as every query does."""
-        result = self._at_once_or_reader(None, self._at_once, function, *args)
+        result = self._at_once_or_reader(None, function, *args)
         if result is not _TAKE_A_READER:
             return result
         async with self.read() as conn:

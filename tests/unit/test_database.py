@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from db import database
 from db.database import Database, MigrationError
 
 
@@ -184,81 +183,6 @@ async def test_run_reads_runs_at_once_and_takes_a_reader_when_sqlite_answers_bus
         await db.close()
 
 
-async def longest_pause(work: Any, expected: Any) -> float:
-    """The longest the event loop went without running another task while `work` (which must take over
-    0.1 s and return `expected`) ran."""
-    pauses: list[float] = []
-    done = False
-
-    async def ticker() -> None:
-        last = asyncio.get_running_loop().time()
-        while not done:
-            await asyncio.sleep(0.001)
-            now = asyncio.get_running_loop().time()
-            pauses.append(now - last)
-            last = now
-
-    ticking = asyncio.create_task(ticker())
-    await asyncio.sleep(0.01)
-    started = asyncio.get_running_loop().time()
-    assert await work == expected
-    assert asyncio.get_running_loop().time() - started > 0.1  # it did run long
-    done = True
-    await ticking
-    return max(pauses)
-
-
-async def _first_value(rows: Any) -> Any:
-    return (await rows)[0][0]
-
-
-async def test_writes_run_at_once_unless_another_process_writes_or_they_run_long(tmp_path, monkeypatch):
-    """run_write (every single statement too) runs on the loop's thread when nothing else writes; while
-    another process holds the write lock it waits on the writer's thread; one that runs long is rolled back
-    there, done on the writer's thread without stalling the loop, and sent there from then on. Writes at
-    once leave checkpoints to the writer's thread."""
-    monkeypatch.setattr(database, "CHECKPOINT_EVERY", 3)
-    db = Database(tmp_path / "t.sqlite3")
-    await db.connect()
-    threads: list[int] = []
-
-    def insert(conn: sqlite3.Connection, x: int) -> int:
-        threads.append(threading.get_ident())
-        return conn.execute("INSERT INTO t (x) VALUES (?)", (x,)).lastrowid or 0
-
-    try:
-        here = threading.get_ident()
-        await db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, x UNIQUE)")
-        assert await db.run_write(insert, 1) == 1 and threads == [here]
-        assert await db.execute("INSERT INTO t (x) VALUES (?)", (2,)) == 2
-        await asyncio.wait_for(asyncio.shield(db._checkpoint_task), 5)  # the third write at once
-        assert db.checkpoints == 1
-        with pytest.raises(sqlite3.IntegrityError):
-            await db.run_write(insert, 1)  # rolled back at once, raised as from the writer's thread
-        assert await db.fetchval("SELECT count(*) FROM t") == 2
-        # Another process holds the write lock: the write waits on the writer's thread, then is done.
-        other = sqlite3.connect(db.path, isolation_level=None)
-        other.execute("BEGIN IMMEDIATE")
-        waiting = asyncio.create_task(db.run_write(insert, 3))
-        await asyncio.sleep(0.3)
-        assert not waiting.done()
-        other.execute("ROLLBACK")
-        other.close()
-        assert await waiting == 3 and threads[-1] != here
-        # A long write: stopped at once (nothing of it kept), done on the writer's thread, sent there after.
-        long_sql = (
-            "INSERT INTO t (x) WITH RECURSIVE c(n) AS (SELECT 10 UNION ALL SELECT n + 1 FROM c WHERE n < ?) "
-            "SELECT n FROM c"
-        )
-        assert await longest_pause(db.execute(long_sql, (300_000,)), 299_994) < 0.08
-        assert long_sql in db._long_work
-        assert await db.fetchval("SELECT count(*) FROM t") == 3 + 299_991
-        await db.execute("DELETE FROM t WHERE x >= 10")
-        assert await longest_pause(db.execute(long_sql, (300_000,)), 299_994) < 0.08
-    finally:
-        await db.close()
-
-
 async def test_short_reads_run_at_once_and_a_long_read_goes_to_a_reader_without_stalling_the_loop(tmp_path):
     """fetchone/fetchall run on the loop's thread; one that runs past the budget is stopped there, answered
     by a reader's thread (the loop keeps serving meanwhile) and its SQL goes to a reader from then on."""
@@ -284,9 +208,31 @@ async def test_short_reads_run_at_once_and_a_long_read_goes_to_a_reader_without_
         assert [row["x"] for row in rows] == [0, 1, 2]
         assert readers_taken == 0 and db.query_count == 4
 
-        assert await longest_pause(db.fetchval(long_sql, (1_000_000,)), 1_000_000) < 0.08
-        assert readers_taken == 1 and long_sql in db._long_work
-        assert await longest_pause(_first_value(db.fetchall(long_sql, (1_000_000,))), 1_000_000) < 0.08
+        async def longest_pause(read: Any) -> float:
+            """The longest the loop went without running another task while `read` ran."""
+            pauses: list[float] = []
+            done = False
+
+            async def ticker() -> None:
+                last = asyncio.get_running_loop().time()
+                while not done:
+                    await asyncio.sleep(0.001)
+                    now = asyncio.get_running_loop().time()
+                    pauses.append(now - last)
+                    last = now
+
+            ticking = asyncio.create_task(ticker())
+            await asyncio.sleep(0.01)
+            started = asyncio.get_running_loop().time()
+            assert await read == 1_000_000
+            assert asyncio.get_running_loop().time() - started > 0.1  # it did run long
+            done = True
+            await ticking
+            return max(pauses)
+
+        assert await longest_pause(db.fetchval(long_sql, (1_000_000,))) < 0.08
+        assert readers_taken == 1 and long_sql in db._long_reads
+        assert await longest_pause(_first_value(db.fetchall(long_sql, (1_000_000,)))) < 0.08
         assert readers_taken == 2  # straight to a reader: no second stall on the loop
         # Errors other than busy or a stop are raised, from either place.
         with pytest.raises(sqlite3.OperationalError, match="no such table"):
@@ -295,6 +241,10 @@ async def test_short_reads_run_at_once_and_a_long_read_goes_to_a_reader_without_
             await db.fetchall("INSERT INTO t (x) VALUES (1) RETURNING id")
     finally:
         await db.close()
+
+
+async def _first_value(rows: Any) -> Any:
+    return (await rows)[0][0]
 
 
 async def test_fetches_and_single_writes_keep_their_results_and_roll_back_on_error(tmp_path):
