@@ -132,11 +132,13 @@ def _all_rows(conn: sqlite3.Connection, sql: str, params: Params) -> list[sqlite
         cursor.close()
 
 
-# A read on the event loop's own thread (see Database.fetchone) still running after this long (wall time: a
-# read waiting for the disk stalls the loop as much) is stopped and run again on a reader's thread; its SQL
-# then always goes there. SQLite checks every
-# _PROGRESS_STEPS steps of its VM (an indexed lookup is tens to hundreds: it is never checked).
+# A read on the event loop's own thread (see Database.fetchone) that has used this much of the thread's CPU
+# is stopped and run again on a reader's thread; its SQL then always goes there. CPU time, not wall time:
+# under load the check itself may wait a few ms for the GIL, which says nothing about the read. A read
+# waiting for the disk is stopped after AT_ONCE_WAIT_S of wall time. SQLite checks every _PROGRESS_STEPS
+# steps of its VM (an indexed lookup is tens to hundreds: it is never checked).
 AT_ONCE_BUDGET_S = 0.002
+AT_ONCE_WAIT_S = 0.02
 _PROGRESS_STEPS = 1000
 _LONG_READS_KEPT = 1024
 _TAKE_A_READER: Any = object()  # busy, locked or over budget: the read goes to a reader's thread
@@ -176,6 +178,7 @@ class Database:
         self._all_readers: list[aiosqlite.Connection] = []
         self._at_once: sqlite3.Connection | None = None
         self._at_once_deadline = 0.0
+        self._at_once_wait_deadline = 0.0
         self._long_reads: set[str] = set()
         # Counts statements so tests and benches can see each page's query count.
         self.query_count = 0
@@ -261,7 +264,7 @@ class Database:
     # connection that never waits for a lock. A trip to a reader's thread and back costs more than such a
     # read (each way waits for the GIL while the loop is busy), and it kept a worker's load on more than one
     # core, which left a second worker less than a core of its own (bench/load.py --workers 2). A read that
-    # runs long is stopped after AT_ONCE_BUDGET_S and goes to a reader's thread, as does one
+    # runs long is stopped after AT_ONCE_BUDGET_S of CPU and goes to a reader's thread, as does one
     # SQLite answers busy; its SQL then always goes there, so it stalls the loop at most once.
     async def fetchone(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
         self.query_count += 1
@@ -282,13 +285,16 @@ class Database:
             return list(await conn.execute_fetchall(sql, params))
 
     def _over_budget(self) -> bool:
-        return time.perf_counter() > self._at_once_deadline
+        return (
+            time.thread_time() > self._at_once_deadline or time.perf_counter() > self._at_once_wait_deadline
+        )
 
     def _at_once_or_reader(self, sql: str | None, function: Callable[..., T], *args: Any) -> T:
         """`function(connection, *args)` on this thread, or _TAKE_A_READER (remembering `sql` as long)."""
         if self._at_once is None:
             return _TAKE_A_READER  # type: ignore[no-any-return]
-        self._at_once_deadline = time.perf_counter() + AT_ONCE_BUDGET_S
+        self._at_once_deadline = time.thread_time() + AT_ONCE_BUDGET_S
+        self._at_once_wait_deadline = time.perf_counter() + AT_ONCE_WAIT_S
         try:
             return function(self._at_once, *args)
         except sqlite3.OperationalError as error:
