@@ -4,8 +4,8 @@ Each simulated member logs in once (the logins are spread over a ramp, as member
 in a loop: My Page, an article page, a bookmark toggle (htmx, as the star button sends it), bookmarks,
 history. Once the ramp is over and every login is answered, a 60 s window is measured: requests/s,
 p50/p95/p99 per route and the errors (any answer but the page a browser would get: a redirect to /login,
-4xx, 5xx, a failed connection). The same number of clients, closed loop, against a Litestar hello-world app served the same way in the
-same run gives the ceiling.
+4xx, 5xx, a failed connection). The same number of clients, closed loop, against a Litestar hello-world
+app served the same way in the same run gives the ceiling.
 
 By default members do not pause between requests (closed loop: the hardest case, it measures capacity);
 --think 1 makes each member pause about a second between requests, still far busier than a person.

@@ -267,22 +267,26 @@ class Database:
     # runs long is stopped after AT_ONCE_BUDGET_S of CPU and goes to a reader's thread, as does one
     # SQLite answers busy; its SQL then always goes there, so it stalls the loop at most once.
     async def fetchone(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
-        self.query_count += 1
-        if sql not in self._long_reads:
-            row: sqlite3.Row | None = self._at_once_or_reader(sql, _first_row, sql, params)
-            if row is not _TAKE_A_READER:
-                return row
-        async with self.read() as conn:
-            return await _on_thread(conn, _first_row, sql, params)
+        row: sqlite3.Row | None = await self._read(sql, _first_row, params)
+        return row
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
+        rows: list[sqlite3.Row] = await self._read(sql, _all_rows, params)
+        return rows
+
+    async def _read(
+        self, sql: str, function: Callable[[sqlite3.Connection, str, Params], T], params: Params
+    ) -> T:
         self.query_count += 1
         if sql not in self._long_reads:
-            rows: list[sqlite3.Row] = self._at_once_or_reader(sql, _all_rows, sql, params)
-            if rows is not _TAKE_A_READER:
-                return rows
+            result = self._at_once_or_reader(sql, function, sql, params)
+            if result is not _TAKE_A_READER:
+                return result
+        return await self._on_a_reader(function, sql, params)
+
+    async def _on_a_reader(self, function: Callable[..., T], *args: Any) -> T:
         async with self.read() as conn:
-            return list(await conn.execute_fetchall(sql, params))
+            return await _on_thread(conn, function, *args)
 
     def _over_budget(self) -> bool:
         return (
@@ -315,8 +319,7 @@ class Database:
         result = self._at_once_or_reader(None, function, *args)
         if result is not _TAKE_A_READER:
             return result
-        async with self.read() as conn:
-            return await _on_thread(conn, function, *args)
+        return await self._on_a_reader(function, *args)
 
     async def fetchval(self, sql: str, params: Params = ()) -> Any:
         row = await self.fetchone(sql, params)
