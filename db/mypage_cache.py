@@ -1,7 +1,9 @@
-"""The My Page cache's rows and the version counters that keep them honest (0027_mypage_cache.sql)."""
+"""The My Page cache's rows and the version counters that keep them honest (0027_mypage_cache.sql,
+0029_mypage_cache_stars.sql)."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,23 +16,29 @@ from db.timestamps import to_db
 # The versions, the next scheduled publish time and the member's kept parts, in one statement (one snapshot).
 # The scheduled article is found in the articles_published index: the first published_at after now.
 _READ = """
-SELECT v.shared_now, v.member_now, v.next_publish,
+SELECT v.shared_now, v.member_now, v.bookmarks_now, v.next_publish,
        c.part, c.build, c.shared_version, c.member_version, c.day, c.valid_until, c.stored_at, c.body
 FROM (SELECT
         (SELECT version FROM page_versions WHERE owner = 0) AS shared_now,
         coalesce((SELECT version FROM page_versions WHERE owner = :member), 0) AS member_now,
+        coalesce((SELECT bookmarks FROM page_versions WHERE owner = :member), 0) AS bookmarks_now,
         (SELECT a.published_at FROM articles a WHERE a.status = 'published' AND a.published_at > :now
          ORDER BY a.published_at LIMIT 1) AS next_publish) v
 LEFT JOIN mypage_cache c ON c.member_id = :member AND c.part IN (:first, :second)
 """
 
-# One statement for any number of parts (the mypage_cache_prune_* triggers drop the parts of earlier days).
+# One statement for any number of parts (the mypage_cache_prune_* triggers drop the parts of earlier days;
+# mypage_cache_articles_* write the articles whose stars they show), stored only if the member's bookmarks did
+# not change since the versions were read: a toggle that landed before could not know the parts show its star.
 _STORE = """
-INSERT INTO mypage_cache (member_id, part, build, shared_version, member_version, day, valid_until, body, stored_at)
-VALUES {rows}
+INSERT INTO mypage_cache
+    (member_id, part, build, shared_version, member_version, day, valid_until, body, stored_at, article_ids)
+SELECT * FROM (VALUES {rows})
+WHERE coalesce((SELECT bookmarks FROM page_versions WHERE owner = ?), 0) = ?
 ON CONFLICT (member_id, part) DO UPDATE SET
     build = excluded.build, shared_version = excluded.shared_version, member_version = excluded.member_version,
-    day = excluded.day, valid_until = excluded.valid_until, body = excluded.body, stored_at = excluded.stored_at
+    day = excluded.day, valid_until = excluded.valid_until, body = excluded.body, stored_at = excluded.stored_at,
+    article_ids = excluded.article_ids
 """
 
 
@@ -41,6 +49,8 @@ class Versions:
     shared: int
     member: int
     next_publish: str | None
+    # Counts every bookmark change of the member; `member` counts only those that show on a kept part.
+    bookmarks: int = 0
 
 
 @dataclass(frozen=True)
@@ -69,7 +79,12 @@ def _read_params(parts: Sequence[str], now: datetime) -> dict[str, object]:
 
 def _versions_and_kept(rows: list[sqlite3.Row]) -> tuple[Versions, dict[str, KeptPart]]:
     head = rows[0]
-    versions = Versions(int(head["shared_now"] or 0), int(head["member_now"] or 0), head["next_publish"])
+    versions = Versions(
+        int(head["shared_now"] or 0),
+        int(head["member_now"] or 0),
+        head["next_publish"],
+        int(head["bookmarks_now"] or 0),
+    )
     kept = {str(row["part"]): _kept(row) for row in rows if row["part"] is not None}
     return versions, kept
 
@@ -112,6 +127,8 @@ class NewPart:
     part: str
     valid_until: str | None
     body: bytes
+    # The articles whose bookmark stars the part shows.
+    article_ids: tuple[int, ...] = ()
 
 
 async def store(
@@ -124,10 +141,11 @@ async def store(
     day: str,
     now: datetime,
 ) -> None:
-    """Keep the parts (one statement), replacing the member's earlier copies of them."""
+    """Keep the parts (one statement), replacing the member's earlier copies of them. Nothing is kept when the
+    member's bookmarks changed since `versions` were read."""
     if not parts:
         return
-    rows = ", ".join("(?, ?, ?, ?, ?, ?, ?, ?, ?)" for _ in parts)
+    rows = ", ".join("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" for _ in parts)
     params: list[object] = []
     for part in parts:
         params += [
@@ -140,5 +158,7 @@ async def store(
             part.valid_until,
             part.body,
             to_db(now),
+            json.dumps(part.article_ids) if part.article_ids else None,
         ]
+    params += [member_id, versions.bookmarks]
     await db.execute(_STORE.format(rows=rows), params)  # noqa: S608 - only ? marks are formatted in

@@ -11,8 +11,11 @@ query loads anyway: they are worked out on every view and never kept.
 A kept part is served only while all of these still match what it was made from:
 - the build: a hash of the templates and the code that make it (a new release never serves old HTML);
 - the shared page version (articles, their terms, the term trees, tiers, fee items, announcements) and
-  the member's page version (conditions, bookmarks, tier periods, fees, payment attempts, inquiries and
-  answers, announcement deliveries and reads): database triggers bump them on every write;
+  the member's page version (conditions, tier periods, fees, payment attempts, inquiries and answers,
+  announcement deliveries and reads, and bookmarks on the articles a kept part shows): database triggers
+  bump them on every write. A star pressed on any other article changes nothing kept, so My Page stays
+  kept (0029_mypage_cache_stars.sql); a part is not stored if the member's bookmarks changed while it was
+  made;
 - the day in the organization's time zone (the 14-day window, the tier periods, overdue fees);
 - valid_until: the next scheduled publish time (the window ends at now, so a scheduled article appears
   with no write at all), or for the notices the next konbini payment deadline.
@@ -237,7 +240,8 @@ async def my_page(
         arrivals_html = render_arrivals(computed)
         arrivals_body = _pack(arrivals_html)
         if keep:
-            new_parts.append(NewPart(arrivals_key, versions.next_publish, arrivals_body))
+            shown = tuple(int(item["id"]) for item in computed.items)
+            new_parts.append(NewPart(arrivals_key, versions.next_publish, arrivals_body, shown))
 
     notices_body: bytes | None = None
     notices: tuple[list[Notice], dict[str, Any] | None] | None = None

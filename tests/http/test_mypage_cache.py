@@ -184,6 +184,70 @@ async def test_a_star_pressed_on_the_kept_page_is_shown_on_the_next_view(client,
     assert 'aria-pressed="true"' in after.text
 
 
+async def test_a_star_pressed_on_an_article_my_page_does_not_show_keeps_the_page_kept(client, app_ctx):
+    _, ids, _ = await member_with_arrivals(client, app_ctx)
+    elsewhere = await add_article(app_ctx, "米国の投資", ["us"], ids=ids)
+    page = await kept_view(client, app_ctx)
+    assert arrival_titles(page.text) == ["中国の通商政策"] and 'aria-pressed="true"' not in page.text
+    for state in ("on", "off"):
+        response = await _post_form(
+            client,
+            f"/bookmarks/{elsewhere}",
+            {"state": state, "next": f"/articles/{elsewhere}"},
+            follow_redirects=False,
+        )
+        assert response.status_code == 303
+        after, queries = await view(client, app_ctx)
+        assert queries == HIT_QUERIES and 'aria-pressed="true"' not in after.text
+    assert "米国の投資" in visible_text(
+        (await _post_form(client, f"/bookmarks/{elsewhere}", {"state": "on", "next": "/bookmarks"})).text
+    )
+    # A star on the article the page shows is a change: the next view makes the page with it pressed.
+    shown = re.search(r'action="/bookmarks/(\d+)"', page.text)
+    assert shown
+    await _post_form(
+        client, f"/bookmarks/{shown.group(1)}", {"state": "on", "next": "/mypage"}, follow_redirects=False
+    )
+    after, queries = await view(client, app_ctx)
+    assert queries > HIT_QUERIES and 'aria-pressed="true"' in after.text
+
+
+async def test_a_part_made_while_a_star_is_pressed_is_not_kept(client, app_ctx):
+    """The star lands after the versions were read, before the part (made without it) is stored: the trigger
+    could not know the part shows that article, so the part must not be kept under the versions read."""
+    member_id, _, _ = await member_with_arrivals(client, app_ctx)
+    article = int(await app_ctx.db.fetchval("SELECT min(id) FROM articles"))
+    await app_ctx.db.execute("DELETE FROM mypage_cache")
+    read = await mypage_cache.read_parts(app_ctx, member_id, None, whole_page=True)
+    await bookmark_queries.set_bookmark(app_ctx.db, member_id, article, True, now=app_ctx.clock.now())
+    parts = await mypage_cache.my_page(
+        app_ctx,
+        member_id,
+        None,
+        whole_page=True,
+        keep=True,
+        render_arrivals=lambda arrivals: "made before the star",
+        read=read,
+    )
+    assert parts is not None and parts.arrivals_html == "made before the star"
+    assert await app_ctx.db.fetchval("SELECT count(*) FROM mypage_cache") == 0
+    page = await kept_view(client, app_ctx)
+    assert 'aria-pressed="true"' in page.text
+
+
+async def test_the_articles_a_kept_page_shows_go_with_its_parts(client, app_ctx):
+    member_id, _, _ = await member_with_arrivals(client, app_ctx)
+    await kept_view(client, app_ctx)
+    shown = await app_ctx.db.fetchall("SELECT member_id, article_id FROM mypage_cache_articles")
+    article = int(await app_ctx.db.fetchval("SELECT min(id) FROM articles"))
+    assert [tuple(row) for row in shown] == [(member_id, article)]
+    # The notices alone do not hold them; the last arrivals part does.
+    await app_ctx.db.execute("DELETE FROM mypage_cache WHERE part = 'notices'")
+    assert await app_ctx.db.fetchval("SELECT count(*) FROM mypage_cache_articles") == 1
+    await app_ctx.db.execute("DELETE FROM mypage_cache")
+    assert await app_ctx.db.fetchval("SELECT count(*) FROM mypage_cache_articles") == 0
+
+
 # ---------------------------------------------------------------- articles
 
 

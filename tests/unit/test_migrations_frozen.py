@@ -37,6 +37,7 @@ LANDED = {
     "0023_passkeys_sign_ins.sql": "446fd127a36f9e5856f791dfdb939706b9ab55df32fc93a67711f0838b3f6487",
     "0027_mypage_cache.sql": "1aa3de1c63a8a7706bf5540b176559a9448c3a78726c026b39f0819ff0531c85",
     "0028_leases.sql": "4047ba4e5289f2f333761ab9f7dbac6c50f3a69ee0a7b5a7dd87bea444e48ccf",
+    "0029_mypage_cache_stars.sql": "6e9e994caedec63be99ef440e256054dc6c0e25ee1ddca80e7641ee3ba0b6278",
 }
 
 
