@@ -17,16 +17,18 @@ Run: .venv/bin/python -m bench.load [--seconds 60] [--members 200] [--think 0] [
 uvicorn command `litestar run --wc N` itself runs, with one worker), then the real
 `litestar run --wc N`, and prints both req/s and their ratio. Each side logs its members in anew
 (the ramp), and the bookmark toggles of the first side stay in the database for the second.
-What limits the ratio on the 2-core machine: the load generator (one Python process, closed loop) runs on
-the same two cores and takes a good part of one, so two workers never have two whole cores; and every
-write (the bookmark toggle, a fifth of the requests; the logins) still goes through SQLite's one writer.
+What limits the ratio on the 2-core machine: one worker, CPU-bound, uses 100-113 % of a core (its event
+loop, plus SQLite's writer and reader threads, which run outside the GIL), and the load generator (one
+Python process, closed loop) 6-20 %; so two workers on the two cores can do at most about 1.75 times what
+one does (they use about 190 % together). Every write (the bookmark toggle and the view history, two of
+the five requests; the logins) still goes through SQLite's one write lock.
 
 What to expect on the 2-core machine (one uvicorn worker, the load generator on the same machine):
-- closed loop (--think 0) measures capacity: ~200 req/s over the five routes; with 200 members always
-  waiting, Little's law puts the mean latency at 200 / 200 req/s = 1 s, so p99 < 200 ms cannot be met
-  closed loop by any page that costs more than ~0.5 ms (the hello-world ceiling itself shows ~70 ms p99);
-- --think 2 (each member pauses 1-3 s between requests, ~100 req/s offered) meets the target: zero
-  errors, every browse route p99 < 200 ms; --think 1 (~190 req/s offered) is past capacity.
+- closed loop (--think 0) measures capacity: ~300-370 req/s over the five routes; with 200 members always
+  waiting, Little's law puts the mean latency at 200 / 330 req/s = 0.6 s, so p99 < 200 ms cannot be met
+  closed loop by any page that costs more than ~0.5 ms (the hello-world ceiling itself shows ~35 ms p99);
+- --think 1 (each member pauses 0.5-1.5 s between requests, ~200 req/s offered) meets the target: zero
+  errors, every browse route p99 < 200 ms (59 ms at worst).
 """
 
 from __future__ import annotations
