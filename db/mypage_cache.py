@@ -50,7 +50,7 @@ class Versions:
     member: int
     next_publish: str | None
     # Counts every bookmark change of the member; `member` counts only those that show on a kept part.
-    bookmarks: int = 0
+    bookmarks: int
 
 
 @dataclass(frozen=True)
