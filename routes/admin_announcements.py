@@ -116,6 +116,7 @@ class AdminAnnouncementsController(Controller):
         send_values: dict[str, str] | None = None,
         send_errors: dict[str, str] | None = None,
         status: int = 200,
+        fragment: str | None = None,
     ) -> Template:
         row = await self._get(app_ctx, announcement_id)
         audience = announcements.audience_of(row)
@@ -140,13 +141,17 @@ class AdminAnnouncementsController(Controller):
                 "page_title": str(row["title"]),
             },
             status=status,
+            fragment=fragment,
         )
 
     @get("/{announcement_id:int}")
     async def detail(
         self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn, announcement_id: int
     ) -> Template:
-        return await self._detail(request, app_ctx, auth, announcement_id)
+        # htmx asks for the sending status alone while the mails go out (see _counts.html).
+        return await self._detail(
+            request, app_ctx, auth, announcement_id, fragment="admin_announcements/_counts.html"
+        )
 
     @get("/{announcement_id:int}/edit")
     async def edit(

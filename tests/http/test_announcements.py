@@ -311,3 +311,28 @@ async def test_the_demo_has_one_announcement_on_the_site(
     text = visible_text((await client.get("/announcements")).text)
     assert announcements.DEMO_TITLE in text
     assert outbox(app_ctx.settings) == []
+
+
+async def test_the_sending_status_refreshes_itself_until_the_send_is_done(
+    client: AsyncTestClient[Any], app_ctx: AppContext
+) -> None:
+    await fast_sending(app_ctx)
+    await make_member(app_ctx, "001001")
+    admin_id = await login_admin(client, app_ctx)
+    announcement_id = await create_draft(client)
+    assert await announcements.send_now(app_ctx, announcement_id, actor_id=admin_id, recipients=1)
+    here = f"/admin/announcements/{announcement_id}"
+
+    page = await client.get(here)
+    assert 'data-hx-trigger="every 3s"' in page.text and "<html" in page.text
+    polled = await client.get(here, headers={"HX-Request": "true"})
+    # The status section alone, asking for itself again: nothing sent yet.
+    assert "<html" not in polled.text and polled.text.lstrip().startswith("<section")
+    assert 'data-hx-trigger="every 3s"' in polled.text and 'id="count-sent">0<' in polled.text
+    assert "送信準備中" in visible_text(polled.text)
+
+    await announcements.run_due(app_ctx)
+    done = await client.get(here, headers={"HX-Request": "true"})
+    assert "data-hx-trigger" not in done.text  # it stops asking
+    assert 'id="count-pending">0<' in done.text and 'id="count-sent">0<' not in done.text
+    assert "送信済み" in visible_text(done.text) and "に完了" in visible_text(done.text)
