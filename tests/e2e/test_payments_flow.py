@@ -12,8 +12,15 @@ import pytest
 from playwright.sync_api import expect
 
 from db import payments as payment_queries
-from tests.e2e.conftest import LiveServer, assert_no_horizontal_scroll, phone_context, screenshot
-from tests.fakes.gmo import FakeGmoServer, card_trade, notification_body
+from tests.e2e.conftest import (
+    CHROMIUM_ARGS,
+    LiveServer,
+    assert_no_horizontal_scroll,
+    phone_context,
+    screenshot,
+)
+from tests.fakes.gmo import LINK_HOST, FakeGmoServer, card_trade, notification_body
+from tests.fakes.tls import server_context
 from tests.helpers import CLOCK_EDGES, body_text, free_port, make_member, outbox, test_settings
 from tests.payments_support import check_profile, fee_id_of, issue_fee
 
@@ -252,19 +259,28 @@ def gmo_site(tmp_path_factory: pytest.TempPathFactory) -> Any:
     )
     server = LiveServer(settings, port)
     server.start()
+    link_site = gmo.link_site(server_context(LINK_HOST, tmp_path_factory.mktemp("gmo-tls"))).start()
     try:
-        yield server, gmo
+        yield server, gmo, link_site
     finally:
         server.stop()
+        link_site.stop()
         gmo.stop()
 
 
 def test_gmo_brings_the_member_back_by_a_cross_site_post_and_the_result_shows(
     browser: Any, gmo_site: Any
 ) -> None:
-    server, gmo = gmo_site
+    server, gmo, link_site = gmo_site
     fee_id, _ = prepare(server, "008811", checked=True)
-    context = phone_context(browser, server.url, width=360, height=800)
+    # GMO's payment page is another site, reached over https as https://stg.link.mul-pay.jp: a browser of
+    # its own resolves that name to the fake's TLS server (and accepts its self-signed certificate).
+    gmo_browser = browser.playwright.chromium.launch(
+        executable_path=browser.executable,
+        headless=True,
+        args=[*CHROMIUM_ARGS, f"--host-resolver-rules=MAP {LINK_HOST} 127.0.0.1:{link_site.port}"],
+    )
+    context = phone_context(gmo_browser, server.url, width=360, height=800, ignore_https_errors=True)
     page = context.new_page()
     returns: list[Any] = []
     page.on(
@@ -272,15 +288,6 @@ def test_gmo_brings_the_member_back_by_a_cross_site_post_and_the_result_shows(
         lambda request: returns.append(request) if "/payments/return" in request.url else None,
     )
     try:
-        # GMO's hosted page is another site (https://stg.link.mul-pay.jp): served here from the fake.
-        page.route(
-            "https://stg.link.mul-pay.jp/**",
-            lambda route: route.fulfill(
-                status=200,
-                content_type="text/html; charset=utf-8",
-                body=gmo.hosted_page(route.request.url.rsplit("/", 1)[1].removesuffix("abc")),
-            ),
-        )
         login(page, "008811")
         page.goto(f"/payments/{fee_id}/method")
         page.get_by_label("クレジットカード（一括払い）").check()
@@ -307,3 +314,4 @@ def test_gmo_brings_the_member_back_by_a_cross_site_post_and_the_result_shows(
         assert followed.method == "GET" and "tsudoi_session" in (followed.header_value("cookie") or "")
     finally:
         context.close()
+        gmo_browser.close()

@@ -6,9 +6,10 @@ import base64
 import hashlib
 import json
 import re
+import ssl
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final
 from urllib.parse import urlencode
 
 from tests.fakes.http import FakeServer, RecordedRequest, Reply
@@ -78,7 +79,7 @@ class FakeGmoServer(FakeServer):
             200,
             {
                 "OrderID": order_id,
-                "LinkUrl": f"https://stg.link.mul-pay.jp/v1/plus/{self.shop_id}/checkout/{order_id}abc",
+                "LinkUrl": f"https://{LINK_HOST}/v1/plus/{self.shop_id}/checkout/{order_id}abc",
                 "ProcessDate": "20250401120000",
             },
         )
@@ -121,6 +122,10 @@ class FakeGmoServer(FakeServer):
             f'value="{value}"><button type="submit">加盟店サイトへ戻る</button></form></body></html>'
         )
 
+    def link_site(self, tls: ssl.SSLContext) -> FakeGmoLinkSite:
+        """GMO's payment pages (the LinkUrl host) over https, each reduced to `hosted_page`."""
+        return FakeGmoLinkSite(gmo=self, tls=tls)
+
     def _search(self, form: dict[str, str]) -> Reply:
         if not self._creds_ok(form.get("ShopID"), form.get("ShopPass")):
             return Reply.text(200, "ErrCode=E01&ErrInfo=E01030002")
@@ -128,6 +133,22 @@ class FakeGmoServer(FakeServer):
         if trade is None or trade.get("PayType", "0") != form.get("PayType"):
             return Reply.text(200, "ErrCode=M01&ErrInfo=M01004002")
         return Reply.text(200, urlencode(trade))
+
+
+LINK_HOST: Final = "stg.link.mul-pay.jp"
+
+
+@dataclass
+class FakeGmoLinkSite(FakeServer):
+    """The browser reaches it as https://stg.link.mul-pay.jp (a host resolver rule points the name here)."""
+
+    gmo: FakeGmoServer = field(default_factory=FakeGmoServer)
+
+    def handle(self, request: RecordedRequest) -> Reply:
+        order_id = request.path.rsplit("/", 1)[1].removesuffix("abc")
+        if request.method != "GET" or order_id not in self.gmo.links:
+            return Reply.json(404, {"error": "not found"})
+        return Reply(200, self.gmo.hosted_page(order_id).encode("utf-8"), "text/html; charset=utf-8")
 
 
 def card_trade(order_id: str, status: str = "CAPTURE", amount: int = 5000) -> dict[str, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
@@ -53,6 +54,8 @@ class FakeServer:
     requests: list[RecordedRequest] = field(default_factory=list)
     fail_status: int | None = None
     delay: float = 0.0
+    # Served over https with this context when set (a site a browser must reach as https).
+    tls: ssl.SSLContext | None = None
 
     def handle(self, request: RecordedRequest) -> Reply:
         raise NotImplementedError
@@ -95,6 +98,8 @@ class FakeServer:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
+        if self.tls is not None:
+            self._server.socket = self.tls.wrap_socket(self._server.socket, server_side=True)
         # A short poll keeps stop() quick; the default half second adds up over many tests.
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()
@@ -112,8 +117,12 @@ class FakeServer:
         self._thread.join(timeout=5)
 
     @property
+    def port(self) -> int:
+        return int(self._server.server_port)
+
+    @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     def calls(self, path: str) -> list[RecordedRequest]:
         return [r for r in self.requests if r.path == path]
