@@ -18,7 +18,15 @@ from services.demo import load_demo
 from tests.helpers import free_port, test_settings
 from tests.live_server import LiveServer
 
-CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
+# Debian's headless shell first (package chromium-headless-shell: the same Chromium without the browser's
+# UI layers, what Playwright itself runs for headless tests); the browser tests take about a third less CPU
+# with it than with the full chromium, which stays a fallback.
+CHROMIUM_CANDIDATES = (
+    "/usr/bin/chromium-headless-shell",
+    "/usr/bin/chromium",
+    "/usr/bin/chromium-browser",
+    "/usr/bin/google-chrome",
+)
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -39,7 +47,7 @@ def find_chromium() -> str | None:
     for candidate in CHROMIUM_CANDIDATES:
         if Path(candidate).exists():
             return candidate
-    return shutil.which("chromium")
+    return shutil.which("chromium-headless-shell") or shutil.which("chromium")
 
 
 @pytest.fixture(scope="package")
@@ -88,9 +96,12 @@ def browser() -> Iterator[BrowserHandle]:
     executable = find_chromium()
     if executable is None:
         if os.environ.get("CI"):
-            pytest.fail("Chromium is required in CI (apt-get install -y chromium) but was not found.")
+            pytest.fail(
+                "Chromium is required in CI (apt-get install -y chromium-headless-shell) but was not found."
+            )
         pytest.skip(
-            "Chromium not found (/usr/bin/chromium): browser tests skipped. Install it with apt-get install chromium."
+            "Chromium not found (/usr/bin/chromium-headless-shell or /usr/bin/chromium): browser tests skipped. "
+            "Install it with apt-get install chromium-headless-shell."
         )
     from playwright.sync_api import sync_playwright
 
