@@ -467,7 +467,6 @@ async def send_test_mail(app: AppContext, *, to: str, actor_id: int, ip: str = "
             "sent_at": f"{now.astimezone(app.settings.tz):%Y-%m-%d %H:%M}",
             "base_url": app.settings.base_url,
         },
-        headers={"X-Tsudoi-Kind": "test_mail"},
     )
     try:
         answer = await app.mailer.deliver_with_answer(app.mailer.build(mail, now=now))

@@ -245,7 +245,7 @@ class AnnouncementMail:
         base_url = self.app.settings.base_url
         optional = self.announcement["category"] != "required"
         unsubscribe_url = ""
-        headers: dict[str, str] = {"List-Id": _list_id(base_url)}
+        headers: dict[str, str] = {"List-Id": _list_id(base_url), "X-Tsudoi-Kind": "announcement"}
         if optional:
             token = unsubscribe_token(self.app.settings.secret_key, int(member["id"]), ANNOUNCEMENT_LIST)
             unsubscribe_url = f"{base_url}/unsubscribe/{token}"

@@ -462,6 +462,8 @@ class Mailer:
         self, template: str, *, to: str, subject: str, context: dict[str, Any], **extra: Any
     ) -> OutgoingMail:
         text, html = self.render(template, {**context, "subject": subject})
+        # The kind (the template's name) is logged when the mail is sent; no personal data in it.
+        extra["headers"] = {"X-Tsudoi-Kind": template, **extra.get("headers", {})}
         return OutgoingMail(to=to, subject=subject, text=text, html=html, **extra)
 
     def build(self, mail: OutgoingMail, *, now: datetime) -> EmailMessage:

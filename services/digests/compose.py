@@ -152,5 +152,6 @@ def compose_digest(
             "List-Unsubscribe": f"<{unsubscribe_url}>",
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
             "List-Id": _list_id(base_url),
+            "X-Tsudoi-Kind": "digest",
         },
     )

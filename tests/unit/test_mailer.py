@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from services.mailer import Mailer, MailError, OutboxTransport, OutgoingMail, SmtpTransport
+from services.org import OrgSettings
 from services.settings import Settings
 from services.templates import make_environment
 from tests.helpers import free_port
@@ -146,3 +147,16 @@ async def test_smtp_probe_says_ehlo_and_reports_a_closed_port(smtp_sink):
     assert "250" in await SmtpTransport(smtp_sink.url, timeout=2).probe()
     with pytest.raises(MailError):
         await SmtpTransport(f"smtp://127.0.0.1:{free_port()}", timeout=2).probe()
+
+
+async def test_a_composed_mail_says_its_kind_and_the_log_names_it(tmp_path, caplog):
+    mailer = mailer_for(OutboxTransport(tmp_path / "outbox"))
+    org = OrgSettings(org_name="日本テスト協会", contact_email="office@example.jp")
+    mail = mailer.compose(
+        "test_mail", to="a@example.jp", subject="件名", context={"org": org, "at": NOW, "sender": "x"}
+    )
+    assert mail.headers["X-Tsudoi-Kind"] == "test_mail"
+    with caplog.at_level("INFO", logger="tsudoi.mail"):
+        await mailer.send(mail, now=NOW)
+    assert "mail sent: kind=test_mail" in caplog.text
+    assert "a@example.jp" not in caplog.text  # no address in the log
