@@ -46,6 +46,7 @@ def test_admin_sends_an_announcement_and_a_member_reads_it(browser: Any, live_se
         # The mails go out after the answer; the status section refreshes itself until they are sent.
         expect(page.locator("#count-sent")).to_have_text("1", timeout=15_000)
         expect(page.locator("#send-status")).to_contain_text("送信済み")
+        screenshot(page, "admin-announcement-sent-360")
         expect(page.locator("#count-pending")).to_have_text("0")
         assert_no_horizontal_scroll(page)
     finally:
