@@ -10,7 +10,14 @@ from litestar.exceptions import NotFoundException
 from litestar.response import Template
 
 from db import announcements as announcement_db
-from routes.common import client_ip, form_error_status, redirect_with_flash, render, text_field
+from routes.common import (
+    client_ip,
+    form_error_status,
+    redirect_with_flash,
+    render,
+    text_field,
+    wants_fragment,
+)
 from routes.guards import ADMIN_GUARDS, STAFF_ALLOWED
 from services import announcements
 from services.context import AppContext
@@ -116,7 +123,6 @@ class AdminAnnouncementsController(Controller):
         send_values: dict[str, str] | None = None,
         send_errors: dict[str, str] | None = None,
         status: int = 200,
-        fragment: str | None = None,
     ) -> Template:
         row = await self._get(app_ctx, announcement_id)
         audience = announcements.audience_of(row)
@@ -126,32 +132,45 @@ class AdminAnnouncementsController(Controller):
             request,
             "admin_announcements/detail.html",
             {
-                "a": row,
+                **await self._status(app_ctx, row),
                 "audience_label": choices.label(audience),
                 "recipients": await announcements.recipient_count(app_ctx, audience)
                 if row["status"] == "draft"
                 else None,
-                "counts": (await announcements.counts(app_ctx, [announcement_id]))[announcement_id],
-                "failed": await announcement_db.failed_deliveries(app_ctx.db, announcement_id),
                 "mail": mail,
-                "status_labels": announcements.STATUS_LABELS,
                 "category_labels": announcements.CATEGORY_LABELS,
                 "send_values": send_values or {"mode": "now", "send_at": ""},
                 "send_errors": send_errors or {},
                 "page_title": str(row["title"]),
             },
             status=status,
-            fragment=fragment,
         )
+
+    async def _status(self, app_ctx: AppContext, row: Any) -> dict[str, Any]:
+        """What the sending status section (_counts.html) shows."""
+        announcement_id = int(row["id"])
+        return {
+            "a": row,
+            "counts": (await announcements.counts(app_ctx, [announcement_id]))[announcement_id],
+            "failed": await announcement_db.failed_deliveries(app_ctx.db, announcement_id),
+            "status_labels": announcements.STATUS_LABELS,
+        }
 
     @get("/{announcement_id:int}")
     async def detail(
         self, request: Request[Any, Any, Any], app_ctx: AppContext, auth: LoggedIn, announcement_id: int
     ) -> Template:
-        # htmx asks for the sending status alone while the mails go out (see _counts.html).
-        return await self._detail(
-            request, app_ctx, auth, announcement_id, fragment="admin_announcements/_counts.html"
-        )
+        if wants_fragment(request):
+            # htmx asks for the sending status alone every few seconds while the mails go out
+            # (_counts.html): only what that section shows, not the preview or the audience.
+            row = await self._get(app_ctx, announcement_id)
+            return render(
+                request,
+                "admin_announcements/detail.html",
+                await self._status(app_ctx, row),
+                fragment="admin_announcements/_counts.html",
+            )
+        return await self._detail(request, app_ctx, auth, announcement_id)
 
     @get("/{announcement_id:int}/edit")
     async def edit(

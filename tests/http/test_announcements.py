@@ -325,7 +325,14 @@ async def test_the_sending_status_refreshes_itself_until_the_send_is_done(
 
     page = await client.get(here)
     assert 'data-hx-trigger="every 3s"' in page.text and "<html" in page.text
+    full_queries = app_ctx.db.query_count
+    await client.get(here)
+    full_queries = app_ctx.db.query_count - full_queries
+    poll_queries = app_ctx.db.query_count
     polled = await client.get(here, headers={"HX-Request": "true"})
+    poll_queries = app_ctx.db.query_count - poll_queries
+    print(f"queries: page {full_queries}, poll {poll_queries}")
+    assert poll_queries < full_queries  # a poll reads only what the status section shows
     # The status section alone, asking for itself again: nothing sent yet.
     assert "<html" not in polled.text and polled.text.lstrip().startswith("<section")
     assert 'data-hx-trigger="every 3s"' in polled.text and 'id="count-sent">0<' in polled.text
